@@ -1,0 +1,64 @@
+"""hp's compiler: pure functions from (hp.toml, image facts) to an OCI runtime config.
+
+No I/O happens here: no files, no processes, no environment, no clock. Callers
+(the executor, or any Python code) read the inputs and pass them in.
+
+    from compiler import parse_hp_file, parse_image_config, ImageFacts, compile_container, encode_config
+    hp = parse_hp_file(open("hp.toml", "rb").read())
+    facts = ImageFacts(parse_image_config(open("image.json", "rb").read()), passwd=..., group=...)
+    print(encode_config(compile_container("web", hp.containers["web"], facts)).decode())
+"""
+
+from .compile import ImageFacts, Settings, check_file, compile_container, container_settings
+from .defaults import Defaults, defaults
+from .errors import HpError
+from .image import ImageConfig, parse_image_config
+from .oci import RuntimeConfig, encode_config
+from .spec import ContainerSpec, HpFile, parse_hp_file
+
+
+def compile_config_json(
+    hp_toml: bytes | str,
+    container: str | None,
+    image_config: bytes | str,
+    passwd: str | None = None,
+    group: str | None = None,
+) -> bytes:
+    """The whole `hp compile` as one pure call: input texts in, config.json bytes out.
+
+    `container` may be None when the file has exactly one container. Raises HpError
+    (its `source` says which input is at fault).
+    """
+    try:
+        hp_file = parse_hp_file(hp_toml)
+    except HpError as e:
+        raise e.from_source("spec") from None
+    name = pick_container(hp_file, container)
+    try:
+        image = parse_image_config(image_config)
+    except HpError as e:
+        raise e.from_source("image") from None
+    return encode_config(compile_container(name, hp_file.containers[name], ImageFacts(image, passwd, group)))
+
+
+def pick_container(hp_file: HpFile, container: str | None) -> str:
+    names = sorted(hp_file.containers)
+    if container is None:
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise HpError("containers", "the file defines no containers", source="spec")
+        raise HpError("--container", f"the file defines several containers; choose one of: {', '.join(names)}",
+                      source="option")
+    if container not in hp_file.containers:
+        have = ", ".join(names) if names else "none"
+        raise HpError("--container", f"no container named {container!r} in the file (it has: {have})",
+                      source="option")
+    return container
+
+
+__all__ = [
+    "ContainerSpec", "Defaults", "HpError", "HpFile", "ImageConfig", "ImageFacts", "RuntimeConfig",
+    "Settings", "check_file", "compile_config_json", "compile_container", "container_settings",
+    "defaults", "encode_config", "parse_hp_file", "parse_image_config", "pick_container",
+]

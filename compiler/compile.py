@@ -1,0 +1,166 @@
+"""compile_container(name, spec, facts) → RuntimeConfig: every conversion rule, composed.
+
+Pure: everything about the world (the image's config, its /etc/passwd and
+/etc/group) arrives in `facts`. Same inputs, same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from . import oci
+from .annotations import build_annotations
+from .args import resolve_args
+from .capabilities import capability_sets
+from .defaults import Defaults, defaults
+from .env import merge_env
+from .errors import HpError, quote
+from .image import ImageConfig
+from .mounts import assemble_mounts, user_mounts
+from .paths import absolute_path
+from .reference import ImageRef, parse_reference
+from .resources import cpu_quota, memory_limits, pids_limit, rlimit, CPU_PERIOD
+from .signals import parse_signal
+from .spec import ContainerSpec, HpFile, key_path
+from .users import parse_group, parse_passwd, resolve_user
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+
+
+class ImageFacts(msgspec.Struct, frozen=True):
+    """What the executor learned about an image: its config, and the text of its
+    /etc/passwd and /etc/group (None: the image has no such file)."""
+
+    config: ImageConfig
+    passwd: str | None = None
+    group: str | None = None
+
+
+class Settings(msgspec.Struct, frozen=True):
+    """The parts of a container's config that do not depend on its image, checked."""
+
+    image: ImageRef
+    hostname: str
+    cwd: str | None
+    mounts: tuple[oci.Mount, ...]
+    resources: oci.Resources
+    rlimits: tuple[oci.Rlimit, ...]
+
+
+def container_settings(name: str, spec: ContainerSpec, d: Defaults | None = None) -> Settings:
+    """Check everything in `spec` that can be checked without the image."""
+    d = d or defaults()
+    where = key_path("containers", name)
+    image = parse_reference(spec.image, f"{where}.image")
+    hostname = spec.hostname if spec.hostname is not None else name
+    if not _HOSTNAME.fullmatch(hostname):
+        raise HpError(f"{where}.hostname",
+                      f"invalid hostname {quote(hostname)}: use 1-64 letters, digits, '.', '_' or '-'")
+    cwd = absolute_path(spec.workdir, f"{where}.workdir", "workdir") if spec.workdir is not None else None
+    limit, swap = memory_limits(spec.memory, spec.memory_swap, where)
+    quota = cpu_quota(spec.cpus, f"{where}.cpus")
+    pids = pids_limit(spec.pids_limit, f"{where}.pids_limit")
+    resources = oci.Resources(
+        devices=d.devices,
+        memory=oci.Memory(limit=limit, swap=swap) if limit is not None else None,
+        cpu=oci.Cpu(quota=quota, period=CPU_PERIOD) if quota is not None else None,
+        pids=oci.Pids(limit=pids) if pids is not None else None,
+    )
+    limits = {r.type: r for r in d.rlimits}
+    for key in sorted(spec.ulimits or {}):
+        kind, soft, hard = rlimit(key, spec.ulimits[key], key_path(f"{where}.ulimits", key))
+        limits[kind] = oci.Rlimit(kind, hard, soft)
+    if spec.cap_add or spec.cap_drop:
+        capability_sets(d.capabilities, spec.cap_add, spec.cap_drop, root=True, where=where)
+    return Settings(
+        image=image,
+        hostname=hostname,
+        cwd=cwd,
+        mounts=user_mounts(spec.mounts, f"{where}.mounts"),
+        resources=resources,
+        rlimits=tuple(limits[k] for k in sorted(limits)),
+    )
+
+
+def check_file(hp_file: HpFile) -> None:
+    """Raise the first HpError among all containers' image-independent settings."""
+    for name, spec in hp_file.containers.items():
+        container_settings(name, spec)
+
+
+def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defaults | None = None) -> oci.RuntimeConfig:
+    """The OCI runtime config for container `name`, or an HpError whose `source`
+    says which input ("spec", "image", "passwd", "group") the path is in."""
+    d = d or defaults()
+    try:
+        settings = container_settings(name, spec, d)
+    except HpError as e:
+        raise e.from_source("spec") from None
+    where = key_path("containers", name)
+    image = facts.config
+    section = image.config_field
+
+    def image_error(e: HpError) -> HpError:
+        return e.from_source("image" if e.where.startswith(section) or e.where.startswith("[0]") else "spec")
+
+    try:
+        if image.stop_signal:
+            parse_signal(image.stop_signal, f"{section}.StopSignal")
+        for field, values in (("Entrypoint", image.entrypoint), ("Cmd", image.cmd)):
+            for i, arg in enumerate(values or ()):
+                if "\0" in arg:
+                    raise HpError(f"{section}.{field}[{i}]", "contains a NUL byte")
+        args = resolve_args(image.entrypoint, image.cmd, spec.entrypoint, spec.command, where)
+        if spec.keep_alive:
+            args = (d.init_path, "--keep-alive", "--") + args
+        if spec.user is not None:
+            user_spec, user_where = spec.user, f"{where}.user"
+        else:
+            user_spec, user_where = image.user, f"{section}.User"
+        passwd = parse_passwd(facts.passwd) if facts.passwd is not None else None
+        group = parse_group(facts.group) if facts.group is not None else None
+        user = resolve_user(user_spec, user_where, passwd, group)
+        if settings.cwd is not None:
+            cwd = settings.cwd
+        elif image.working_dir:
+            cwd = absolute_path(image.working_dir, f"{section}.WorkingDir", "WorkingDir")
+        else:
+            cwd = "/"
+        env = merge_env(
+            image.env, f"{section}.Env", spec.env, f"{where}.env",
+            hostname=settings.hostname, terminal=spec.terminal, home=user.home,
+        )
+        caps = capability_sets(d.capabilities, spec.cap_add, spec.cap_drop, root=user.uid == 0, where=where)
+        annotations = build_annotations(image, spec.labels_to_annotations, spec.annotations, f"{where}.annotations")
+        mounts = assemble_mounts(d, image, settings.mounts, read_only=spec.read_only, keep_alive=spec.keep_alive)
+    except HpError as e:
+        raise image_error(e) from None
+    return oci.RuntimeConfig(
+        oci_version=d.oci_version,
+        process=oci.Process(
+            terminal=spec.terminal,
+            user=oci.User(uid=user.uid, gid=user.gid, additional_gids=user.additional_gids),
+            args=args,
+            env=env,
+            cwd=cwd,
+            capabilities=oci.ProcessCapabilities(
+                bounding=caps.bounding, effective=caps.effective, inheritable=caps.inheritable,
+                permitted=caps.permitted, ambient=caps.ambient,
+            ),
+            rlimits=settings.rlimits,
+            no_new_privileges=True,
+        ),
+        root=oci.Root(path="rootfs", readonly=spec.read_only),
+        hostname=settings.hostname,
+        mounts=mounts,
+        annotations=annotations or None,
+        linux=oci.Linux(
+            resources=settings.resources,
+            cgroups_path=f"{d.cgroup_parent}/{name}",
+            namespaces=tuple(oci.Namespace(type=t) for t in d.namespaces),
+            masked_paths=d.masked_paths,
+            readonly_paths=d.readonly_paths,
+        ),
+    )

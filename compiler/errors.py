@@ -1,0 +1,52 @@
+"""The one error type of the compiler: a problem in an input, located by a field path."""
+
+from __future__ import annotations
+
+
+class HpError(Exception):
+    """An input problem: `where` names the file or field, `problem` says what is wrong.
+
+    str() gives the single line the CLI prints, e.g.
+    ``containers.web.memory: expected a size like "256m", got "lots"``.
+    """
+
+    def __init__(self, where: str, problem: str, *, source: str = "") -> None:
+        super().__init__(where, problem)
+        self.where = where
+        self.problem = problem
+        # which input the path is in: "spec" (hp.toml), "image", "passwd", "group" or "" (unknown)
+        self.source = source
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.problem}" if self.where else self.problem
+
+    def within(self, prefix: str) -> "HpError":
+        """The same problem, with `prefix` (a file name or outer path) put in front."""
+        where = f"{prefix}: {self.where}" if self.where else prefix
+        return HpError(where, self.problem, source=self.source)
+
+    def from_source(self, source: str) -> "HpError":
+        """The same problem, marked as found in `source` (unless already marked)."""
+        return self if self.source else HpError(self.where, self.problem, source=source)
+
+
+def field_path(*parts: str | int) -> str:
+    """Join path parts the way the messages show them: a.b[0].c"""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out:
+            out += "." + part
+        else:
+            out = part
+    return out
+
+
+def quote(value: object) -> str:
+    """A value as it appears in a message: JSON-ish double quotes, escapes visible."""
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        escaped = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in escaped)
+        return f'"{escaped}"'
+    return repr(value)

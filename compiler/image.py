@@ -1,0 +1,161 @@
+"""The image's metadata, from either form a user has at hand, as one immutable value.
+
+Accepted: `podman image inspect` / `docker inspect` output (a one-element list or
+an object with `Config`, `Os`, `Architecture`, ...) and an OCI image config
+(`{"architecture": ..., "os": ..., "config": {...}}`). Fields that tools add and
+hp does not use (Id, RepoTags, rootfs, history, Healthcheck ...) are ignored;
+the fields hp uses are type-checked and errors name them as they are spelled in
+the file (``Config.Env[2]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import msgspec
+
+from .errors import HpError, quote
+from .spec import decode_error
+
+_Ports = Union[dict[str, Any], None]
+
+
+class _RunConfig(msgspec.Struct, frozen=True):
+    """The run-time part of an image: `Config` (inspect) or `config` (OCI); same key names."""
+
+    User: Union[str, None] = None
+    Env: Union[tuple[str, ...], None] = None
+    Entrypoint: Union[tuple[str, ...], None] = None
+    Cmd: Union[tuple[str, ...], None] = None
+    WorkingDir: Union[str, None] = None
+    Labels: Union[dict[str, str], None] = None
+    StopSignal: Union[str, None] = None
+    ExposedPorts: _Ports = None
+    Volumes: _Ports = None
+
+
+class _Inspect(msgspec.Struct, frozen=True):
+    Config: Union[_RunConfig, None] = None
+    Os: Union[str, None] = None
+    OsVersion: Union[str, None] = None
+    Architecture: Union[str, None] = None
+    Variant: Union[str, None] = None
+    Author: Union[str, None] = None
+    Created: Union[str, None] = None
+
+
+class _OciImage(msgspec.Struct, frozen=True, rename={"os_version": "os.version"}):
+    config: Union[_RunConfig, None] = None
+    os: Union[str, None] = None
+    os_version: Union[str, None] = None
+    architecture: Union[str, None] = None
+    variant: Union[str, None] = None
+    author: Union[str, None] = None
+    created: Union[str, None] = None
+
+
+class ImageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What the compiler needs to know about an image. Map-shaped fields are kept
+    as sorted tuples, so the value (and everything made from it) is deterministic.
+
+    `config_field` is how the file spelled the run-time section ("Config" for
+    inspect output, "config" for an OCI image config), for error paths.
+    `entrypoint`/`cmd` are None when the image does not set them.
+    """
+
+    os: str = ""
+    os_version: str = ""
+    architecture: str = ""
+    variant: str = ""
+    author: str = ""
+    created: str = ""
+    user: str = ""
+    env: tuple[str, ...] = ()
+    entrypoint: Union[tuple[str, ...], None] = None
+    cmd: Union[tuple[str, ...], None] = None
+    working_dir: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    stop_signal: str = ""
+    exposed_ports: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    config_field: str = "config"
+
+
+def parse_image_config(data: bytes | str) -> ImageConfig:
+    """Decode an image config in either accepted form, or raise HpError naming the field."""
+    try:
+        raw = msgspec.json.decode(data)
+    except msgspec.DecodeError as e:
+        raise HpError("", f"invalid JSON: {e}") from None
+    where = ""
+    if isinstance(raw, list):
+        if len(raw) != 1:
+            raise HpError("", f"expected one image, the list has {len(raw)} entries")
+        raw, where = raw[0], "[0]."
+    if not isinstance(raw, dict):
+        raise HpError("", "expected a JSON object (an image config) or a one-element list (inspect output)")
+    if "Config" in raw or "Os" in raw or "Architecture" in raw:
+        return _from_inspect(raw, where)
+    if "config" in raw or "os" in raw or "architecture" in raw:
+        return _from_oci(raw, where)
+    raise HpError(
+        "",
+        "not an image config: expected `podman image inspect` output (with Config) "
+        "or an OCI image config (with config, os, architecture)",
+    )
+
+
+def _from_inspect(raw: dict, where: str) -> ImageConfig:
+    _check_labels(raw.get("Config"), f"{where}Config")
+    doc = _convert(raw, _Inspect, where)
+    return _normalise(doc.Config, f"{where}Config", doc.Os, doc.OsVersion, doc.Architecture,
+                      doc.Variant, doc.Author, doc.Created)
+
+
+def _from_oci(raw: dict, where: str) -> ImageConfig:
+    _check_labels(raw.get("config"), f"{where}config")
+    doc = _convert(raw, _OciImage, where)
+    return _normalise(doc.config, f"{where}config", doc.os, doc.os_version, doc.architecture,
+                      doc.variant, doc.author, doc.created)
+
+
+def _check_labels(section: object, where: str) -> None:
+    labels = section.get("Labels") if isinstance(section, dict) else None
+    if isinstance(labels, dict):
+        for key, value in labels.items():
+            if not isinstance(value, str):
+                raise HpError(f"{where}.Labels[{quote(key)}]", "expected a string")
+
+
+def _convert(raw: dict, kind: type, where: str):
+    try:
+        return msgspec.convert(raw, kind, strict=True)
+    except msgspec.ValidationError as e:
+        err = decode_error(e)
+        raise HpError(f"{where}{err.where}" if where else err.where, err.problem) from None
+
+
+def _normalise(run: _RunConfig | None, section: str, os_: str | None, os_version: str | None,
+               arch: str | None, variant: str | None, author: str | None, created: str | None) -> ImageConfig:
+    run = run or _RunConfig()
+    if os_ and os_ != "linux":
+        raise HpError(section.replace("Config", "Os").replace("config", "os"),
+                      f"{quote(os_)} images cannot run here: hp runs linux images")
+    return ImageConfig(
+        os=os_ or "",
+        os_version=os_version or "",
+        architecture=arch or "",
+        variant=variant or "",
+        author=author or "",
+        created=created or "",
+        user=run.User or "",
+        env=run.Env or (),
+        entrypoint=run.Entrypoint,
+        cmd=run.Cmd,
+        working_dir=run.WorkingDir or "",
+        labels=tuple(sorted((run.Labels or {}).items())),
+        stop_signal=run.StopSignal or "",
+        exposed_ports=tuple(sorted(run.ExposedPorts or ())),
+        volumes=tuple(sorted(run.Volumes or ())),
+        config_field=section,
+    )

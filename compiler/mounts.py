@@ -1,0 +1,92 @@
+"""config.json mounts: the standard set, the bundle's /etc files, image volumes, the
+container's own mounts, and keep-alive's init, in an order where parents come first."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from .defaults import Defaults
+from .errors import HpError, quote
+from .image import ImageConfig
+from .oci import Mount
+from .paths import absolute_path, depth, is_within
+from .resources import parse_mode, parse_size
+from .spec import BindMount, TmpfsMount
+
+
+def volume_source(destination: str, volume_dir: str) -> str:
+    """Bundle-relative directory for an image volume: /var/lib/db → volumes/var%2Flib%2Fdb (one
+    flat, reversible name per volume, so /a/b and /a_b never share a directory)."""
+    return f"{volume_dir}/" + destination[1:].replace("%", "%25").replace("/", "%2F")
+
+
+def user_mounts(mounts: Sequence[BindMount | TmpfsMount], where: str) -> tuple[Mount, ...]:
+    out: list[Mount] = []
+    seen: dict[str, int] = {}
+    for i, m in enumerate(mounts):
+        at = f"{where}[{i}]"
+        target = absolute_path(m.target, f"{at}.target", "target")
+        if target == "/":
+            raise HpError(f"{at}.target", "cannot mount over / (use read_only for the root filesystem)")
+        if target in seen:
+            raise HpError(f"{at}.target", f"{quote(target)} is already the target of {where}[{seen[target]}]")
+        seen[target] = i
+        mode = "ro" if m.readonly else "rw"
+        if isinstance(m, BindMount):
+            source = absolute_path(m.source, f"{at}.source", "source")
+            out.append(Mount(target, "bind", source, ("rbind", "rprivate", mode)))
+        else:
+            options = [mode, "nosuid", "nodev"]
+            file_mode = parse_mode(m.mode, f"{at}.mode") if m.mode is not None else 0o1777
+            options.append(f"mode={file_mode:o}")
+            if m.size is not None:
+                options.append(f"size={parse_size(m.size, f'{at}.size')}")
+            out.append(Mount(target, "tmpfs", "tmpfs", tuple(options)))
+    return tuple(out)
+
+
+def assemble_mounts(
+    d: Defaults,
+    image: ImageConfig,
+    own: tuple[Mount, ...],
+    *,
+    read_only: bool,
+    keep_alive: bool,
+) -> tuple[Mount, ...]:
+    """A mount of the container's replaces any other at the same target; one over a
+    standard mount's parent (say /dev) also replaces the standard mounts below it."""
+    own_targets = {m.destination for m in own}
+    standard = [m for m in d.standard_mounts
+                if not any(is_within(m.destination, t) for t in own_targets)]
+    etc_options = ("rbind", "rprivate", "ro" if read_only else "rw")
+    etc = [Mount(f"/etc/{name}", "bind", name, etc_options) for name in d.etc_files]
+    volumes: list[Mount] = []
+    for volume in image.volumes:
+        dest = absolute_path(volume, f"{image.config_field}.Volumes[{quote(volume)}]", "volume")
+        if dest == "/":
+            continue
+        if all(v.destination != dest for v in volumes):
+            volumes.append(Mount(dest, "bind", volume_source(dest, d.volume_dir), ("rbind", "rprivate", "rw")))
+    init = [Mount(d.init_path, "bind", d.init_source, ("bind", "ro", "nosuid", "nodev"))] if keep_alive else []
+    generated = [m for m in etc + sorted(volumes, key=lambda m: m.destination) + init
+                 if m.destination not in own_targets]
+    return parents_first(standard + generated + list(own))
+
+
+def parents_first(mounts: Sequence[Mount]) -> tuple[Mount, ...]:
+    """Each mount after every mount above it, otherwise in the given order: mounts are
+    grouped under their top-most listed ancestor, which keeps its place in the list;
+    within a group, shallower first."""
+    index = {m.destination: i for i, m in enumerate(mounts)}
+
+    def key(item: tuple[int, Mount]) -> tuple[int, int, int]:
+        i, m = item
+        root = i
+        path = m.destination
+        while path != "/":
+            path = path.rsplit("/", 1)[0] or "/"
+            if path in index:
+                root = index[path]
+        return root, depth(m.destination), i
+
+    return tuple(m for _, m in sorted(enumerate(mounts), key=key))

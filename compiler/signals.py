@@ -1,0 +1,38 @@
+"""Stop signals: names and numbers as Docker and podman accept them (Linux x86_64/arm64 numbering)."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import HpError, quote
+
+SIGNALS = {
+    "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
+    "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
+    "STKFLT": 16, "CHLD": 17, "CLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22,
+    "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29,
+    "PWR": 30, "SYS": 31,
+}
+SIGRTMIN, SIGRTMAX = 34, 64
+_RT = re.compile(r"RTM(IN|AX)([+-][0-9]+)?", re.ASCII)
+
+
+def parse_signal(text: str, where: str) -> int:
+    """"SIGTERM", "term", "15", "SIGRTMIN+3" → the signal number; an HpError otherwise."""
+    if re.fullmatch(r"[0-9]+", text, re.ASCII):
+        number = int(text)
+        if 1 <= number <= SIGRTMAX:
+            return number
+        raise HpError(where, f"signal number {text} is out of range (1 to {SIGRTMAX})")
+    name = text.upper()
+    if name.startswith("SIG"):
+        name = name[3:]
+    if name in SIGNALS:
+        return SIGNALS[name]
+    m = _RT.fullmatch(name)
+    if m:
+        base = SIGRTMIN if m[1] == "IN" else SIGRTMAX
+        number = base + int(m[2] or 0)
+        if SIGRTMIN <= number <= SIGRTMAX:
+            return number
+    raise HpError(where, f"unknown signal {quote(text)}")

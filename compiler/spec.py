@@ -1,0 +1,206 @@
+"""The desired-state file (hp.toml) as typed, immutable values.
+
+Decoding is strict: an unknown key, a wrong type or a bad container name is an
+HpError whose `where` is the field path (``containers.web.memory``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Union
+
+import msgspec
+
+from .errors import HpError, quote
+
+
+class _Input(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Base of every hp.toml table: immutable, and a typo in a key is an error."""
+
+
+class BindMount(_Input, tag="bind", tag_field="type"):
+    """A host directory or file, bind-mounted (recursively) at `target`."""
+
+    source: str
+    target: str
+    readonly: bool = False
+
+
+class TmpfsMount(_Input, tag="tmpfs", tag_field="type"):
+    """A fresh tmpfs at `target`; `size` like memory ("64m"), `mode` octal ("1777" or 0o1777)."""
+
+    target: str
+    size: Union[int, str, None] = None
+    mode: Union[int, str, None] = None
+    readonly: bool = False
+
+
+Mount = Union[BindMount, TmpfsMount]
+
+
+class ContainerSpec(_Input):
+    """One `[containers.NAME]` table. Every field but `image` is optional; None means
+    "not set here", so the image's value (or hp's default) applies."""
+
+    image: str
+    entrypoint: Union[tuple[str, ...], None] = None
+    command: Union[tuple[str, ...], None] = None
+    env: Union[dict[str, str], tuple[str, ...], None] = None
+    workdir: Union[str, None] = None
+    user: Union[str, None] = None
+    hostname: Union[str, None] = None
+    terminal: bool = False
+    read_only: bool = False
+    keep_alive: bool = False
+    labels_to_annotations: bool = False
+    annotations: Union[dict[str, str], None] = None
+    memory: Union[int, str, None] = None
+    memory_swap: Union[int, str, None] = None
+    cpus: Union[float, None] = None
+    pids_limit: Union[int, None] = None
+    mounts: tuple[Mount, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    ulimits: Union[dict[str, Union[tuple[int, int], int]], None] = None
+
+
+class HpFile(_Input):
+    """The whole hp.toml."""
+
+    containers: dict[str, ContainerSpec] = {}
+
+
+CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+_MSGSPEC_ERROR = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
+_KEY_IN = re.compile(r"^key in `\$(?P<rest>.*)$")
+
+
+def decode_error(err: msgspec.ValidationError) -> HpError:
+    """Turn msgspec's "Expected `int`, got `str` - at `$.a.b`" into HpError("a.b", "expected int, got str")."""
+    m = _MSGSPEC_ERROR.match(str(err))
+    assert m is not None
+    msg, path = m["msg"], m["path"] or "$"
+    # dict keys are reported as "key in `$.x`": the path is then the mapping's
+    if path.startswith("key in"):
+        path = "$" + path.split("`$", 1)[1] if "`$" in path else "$"
+    where = path[2:] if path.startswith("$.") else path.lstrip("$")
+    unknown = re.match(r"Object contains unknown field `(.*)`", msg)
+    if unknown:
+        return HpError(_join(where, unknown[1]), "unknown field" + _did_you_mean(unknown[1]))
+    missing = re.match(r"Object missing required field `(.*)`", msg)
+    if missing:
+        return HpError(_join(where, missing[1]), "required field is missing")
+    tag = re.match(r"Invalid value '(.*)'", msg)
+    if tag and where.endswith(".type"):
+        return HpError(where, f"unknown mount type {quote(tag[1])} (expected \"bind\" or \"tmpfs\")")
+    typed = re.match(r"Expected `(?P<want>[^`]*)`, got `(?P<got>[^`]*)`$", msg)
+    if typed:
+        want = [_TYPE_WORDS.get(t, t) for t in typed["want"].split(" | ") if t != "null"]
+        got = _TYPE_WORDS.get(typed["got"], typed["got"])
+        return HpError(where or "(top level)", f"expected {' or '.join(want)}, got {got}")
+    text = msg.replace("`", "").replace("array", "list").replace("object", "table")
+    return HpError(where or "(top level)", text[:1].lower() + text[1:])
+
+
+_TYPE_WORDS = {
+    "str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean",
+    "object": "a table", "array": "a list", "null": "nothing",
+}
+
+
+def _did_you_mean(name: str) -> str:
+    import difflib
+
+    known = {f for kind in (ContainerSpec, BindMount, TmpfsMount, HpFile) for f in kind.__struct_fields__}
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean {quote(close[0])}?)" if close else ""
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def parse_hp_file(data: bytes | str) -> HpFile:
+    """Decode hp.toml text into an HpFile, or raise HpError naming the field."""
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise HpError("", f"not UTF-8 text (byte {e.start})") from None
+    else:
+        text = data
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise HpError("", f"invalid TOML: {e}") from None
+    tables = raw.get("containers", {})
+    if not isinstance(tables, dict):
+        raise HpError("containers", f"expected a table of containers, got {_kind(tables)}")
+    containers: dict[str, ContainerSpec] = {}
+    for name, table in tables.items():
+        where = key_path("containers", name)
+        if not CONTAINER_NAME.fullmatch(name):
+            raise HpError(
+                where,
+                "invalid container name: use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
+            )
+        containers[name] = _convert(table, ContainerSpec, where)
+    rest = {k: v for k, v in raw.items() if k != "containers"}
+    _convert(rest, HpFile, "")
+    return HpFile(containers=containers)
+
+
+# Checked by hand because msgspec reports a bad value in a mapping as `[...]`, without its key.
+_STR_MAPS = ("env", "annotations")
+
+
+def _convert(table: object, kind: type, where: str):
+    if isinstance(table, dict):
+        for field in _STR_MAPS:
+            value = table.get(field)
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if not isinstance(item, str):
+                        raise HpError(key_path(f"{where}.{field}", key), f"expected a string, got {_kind(item)}")
+        limits = table.get("ulimits")
+        if isinstance(limits, dict):
+            for key, item in limits.items():
+                ok_pair = isinstance(item, list) and len(item) == 2 and all(_is_int(x) for x in item)
+                if not (ok_pair or _is_int(item)):
+                    raise HpError(
+                        key_path(f"{where}.ulimits", key),
+                        f"expected [soft, hard] or one integer for both, got {_kind(item)}",
+                    )
+    try:
+        return msgspec.convert(table, kind, strict=True)
+    except msgspec.ValidationError as e:
+        err = decode_error(e)
+        if err.where in ("", "(top level)"):
+            return _raise(HpError(where or "(top level)", err.problem))
+        return _raise(HpError(f"{where}.{err.where}" if where else err.where, err.problem))
+
+
+def _raise(err: HpError):
+    raise err
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _kind(value: object) -> str:
+    return {
+        bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+        list: "a list", dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def key_path(prefix: str, key: str) -> str:
+    """prefix.key, with the key quoted as TOML would need it (containers."my app")."""
+    shown = key if _BARE_KEY.fullmatch(key) else quote(key)
+    return f"{prefix}.{shown}" if prefix else shown

@@ -1,0 +1,132 @@
+"""USER → uid, gid, additionalGids and HOME: the semantics runc, Docker and podman share.
+
+passwd and group arrive as text (the executor reads them from the image's rootfs).
+Fields are not trimmed, malformed lines are skipped, the first match wins.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from .errors import HpError, quote
+
+MAX_ID = 2**31 - 1
+_NUMERIC = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_DECIMAL = re.compile(r"[0-9]+", re.ASCII)
+
+
+class PasswdEntry(msgspec.Struct, frozen=True):
+    name: str
+    uid: int
+    gid: int
+    home: str
+
+
+class GroupEntry(msgspec.Struct, frozen=True):
+    name: str
+    gid: int
+    members: tuple[str, ...]
+
+
+class ResolvedUser(msgspec.Struct, frozen=True):
+    uid: int
+    gid: int
+    additional_gids: tuple[int, ...]
+    home: str
+
+
+def parse_passwd(text: str) -> tuple[PasswdEntry, ...]:
+    entries = []
+    for line in text.split("\n"):
+        if line.startswith("#"):
+            continue
+        fields = line.split(":")
+        if len(fields) != 7 or not _DECIMAL.fullmatch(fields[2]) or not _DECIMAL.fullmatch(fields[3]):
+            continue
+        entries.append(PasswdEntry(fields[0], int(fields[2]), int(fields[3]), fields[5]))
+    return tuple(entries)
+
+
+def parse_group(text: str) -> tuple[GroupEntry, ...]:
+    entries = []
+    for line in text.split("\n"):
+        if line.startswith("#"):
+            continue
+        fields = line.split(":")
+        if len(fields) != 4 or not _DECIMAL.fullmatch(fields[2]):
+            continue
+        members = tuple(m for m in fields[3].split(",") if m)
+        entries.append(GroupEntry(fields[0], int(fields[2]), members))
+    return tuple(entries)
+
+
+def _number(text: str, what: str, where: str) -> int | None:
+    """A uid/gid if `text` is ASCII digits (optionally signed), else None (a name)."""
+    if not _NUMERIC.fullmatch(text):
+        return None
+    value = int(text)
+    if not 0 <= value <= MAX_ID:
+        raise HpError(where, f"{what} {text} is out of range (0 to {MAX_ID})")
+    return value
+
+
+def resolve_user(
+    spec: str,
+    where: str,
+    passwd: tuple[PasswdEntry, ...] | None,
+    group: tuple[GroupEntry, ...] | None,
+) -> ResolvedUser:
+    """Resolve "user", "uid", "user:group", "uid:gid" ... against the image's files.
+
+    `passwd`/`group` are None when the image has no such file (or none was given).
+    """
+    if "\0" in spec:
+        raise HpError(where, "contains a NUL byte")
+    user_part, has_group, group_part = spec.partition(":")
+    entry: PasswdEntry | None = None
+    if user_part == "":
+        uid = 0
+        entry = _first(passwd, lambda e: e.uid == 0)
+    else:
+        uid_number = _number(user_part, "uid", where)
+        if uid_number is not None:
+            uid = uid_number
+            entry = _first(passwd, lambda e: e.uid == uid_number)
+        else:
+            if passwd is None:
+                raise HpError(where, f"cannot resolve user {quote(user_part)}: the image has no /etc/passwd")
+            entry = _first(passwd, lambda e: e.name == user_part)
+            if entry is None:
+                raise HpError(where, f"user {quote(user_part)} not found in the image's /etc/passwd")
+            uid = entry.uid
+    home = entry.home if entry is not None and entry.home else "/"
+    if has_group:
+        gid_number = _number(group_part, "gid", where)
+        if gid_number is not None:
+            gid = gid_number
+        else:
+            if group is None:
+                raise HpError(where, f"cannot resolve group {quote(group_part)}: the image has no /etc/group")
+            found = _first(group, lambda g: g.name == group_part)
+            if found is None:
+                raise HpError(where, f"group {quote(group_part)} not found in the image's /etc/group")
+            gid = found.gid
+        return ResolvedUser(uid, gid, (gid,), home)
+    gid = entry.gid if entry is not None else 0
+    extra = [gid]
+    if entry is not None and group is not None:
+        for g in group:
+            if entry.name in g.members and g.gid not in extra:
+                extra.append(g.gid)
+    return ResolvedUser(uid, gid, tuple(extra), home)
+
+
+def _first(entries, match):
+    if entries is None:
+        return None
+    for e in entries:
+        if match(e):
+            return e
+    return None

@@ -1,0 +1,5 @@
+"""hp's executor: the imperative shell around the pure compiler.
+
+It reads files, gathers facts, runs commands (podman, crun, mounts) and owns
+the CLI. Every decision it needs comes from `compiler`.
+"""

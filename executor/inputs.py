@@ -1,0 +1,36 @@
+"""Reading the input files, with one clear error per failure."""
+
+from __future__ import annotations
+
+import os
+
+from compiler.errors import HpError
+
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+
+
+def read_input(path: str, *, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of a regular file (or stdin as "-"), or HpError naming the file."""
+    try:
+        if path == "-":
+            import sys
+
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as f:
+                if not os.path.isfile(path):
+                    raise HpError(path, "not a regular file")
+                data = f.read(limit + 1)
+    except OSError as e:
+        raise HpError(path, f"cannot read: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise HpError(path, f"larger than {limit // (1024 * 1024)} MiB")
+    return data
+
+
+def read_text(path: str, *, limit: int = MAX_INPUT_BYTES) -> str:
+    data = read_input(path, limit=limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise HpError(path, f"not UTF-8 text (byte {e.start})") from None
