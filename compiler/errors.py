@@ -50,3 +50,10 @@ def quote(value: object) -> str:
         escaped = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in escaped)
         return f'"{escaped}"'
     return repr(value)
+
+
+def error_line(err: HpError, files: dict[str, str]) -> str:
+    """The line the CLI prints for `err`: the file its path is in (from `files`,
+    keyed by err.source), then the path and the problem."""
+    name = files.get(err.source, "")
+    return f"hp: error: {err.within(name) if name else err}"

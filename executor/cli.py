@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from compiler.errors import HpError
+from compiler.errors import HpError, error_line
 
 app = typer.Typer(
     name="hp",
@@ -17,12 +17,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def fail(message: str, code: int = 1) -> "typer.Exit":
-    """Print the one-line error and return the Exit to raise."""
-    sys.stderr.write(f"hp: error: {message}\n")
-    return typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -60,7 +54,7 @@ def compile_command(
     from compiler import compile_config_json
     from executor.inputs import read_input, read_text
 
-    sources = {"spec": file, "image": image_config, "passwd": passwd or "", "group": group or ""}
+    files = {"spec": file, "image": image_config, "passwd": passwd or "", "group": group or ""}
     try:
         hp_toml = read_input(file)
         image = read_input(image_config)
@@ -68,5 +62,6 @@ def compile_command(
         group_text = read_text(group, limit=10 * 1024 * 1024) if group else None
         out = compile_config_json(hp_toml, container, image, passwd_text, group_text)
     except HpError as e:
-        raise fail(str(e.within(sources[e.source]) if sources.get(e.source) else e)) from None
+        sys.stderr.write(error_line(e, files) + "\n")
+        raise typer.Exit(1) from None
     sys.stdout.buffer.write(out)
