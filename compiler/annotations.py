@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .errors import HpError
+from .errors import HpError, key_path
 from .image import ImageConfig
 
 # Keys that crun or runc act on: an image label must never set them (image-spec PR #1061).
@@ -43,7 +43,7 @@ def build_annotations(
         if not key:
             raise HpError(where, "an annotation key may not be empty")
         if "\0" in key or "\0" in value:
-            raise HpError(f"{where}.{key}", "contains a NUL byte")
+            raise HpError(key_path(where, key), "contains a NUL byte")
         found[key] = value
     return {key: found[key] for key in sorted(found)}
 

@@ -44,6 +44,12 @@ def resolve_args(
             )
     else:
         args = tuple(entrypoint) + cmd
+    if not args and entrypoint is not None:
+        raise HpError(
+            f"{where}.entrypoint",
+            "no command to run: entrypoint = [] clears the image's Entrypoint, "
+            "and there is no command and no image Cmd",
+        )
     if not args:
         raise HpError(
             where,

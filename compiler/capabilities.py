@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 
 import msgspec
@@ -49,6 +50,13 @@ def capability_sets(
     naming one capability in both lists is an error. Root gets the set in bounding,
     effective and permitted; any other uid gets it in bounding only, plus what cap_add
     names explicitly in every set (so it really has those)."""
+    return _capability_sets(tuple(default), tuple(cap_add), tuple(cap_drop), root, where)
+
+
+@lru_cache(maxsize=256)  # pure, and most containers share a few combinations
+def _capability_sets(
+    default: tuple[str, ...], cap_add: tuple[str, ...], cap_drop: tuple[str, ...], root: bool, where: str
+) -> Capabilities:
     adds = [canonical(n, f"{where}.cap_add[{i}]") for i, n in enumerate(cap_add)]
     drops = [canonical(n, f"{where}.cap_drop[{i}]") for i, n in enumerate(cap_drop)]
     both = sorted(set(adds) & set(drops) - {"ALL"})

@@ -69,8 +69,13 @@ def container_settings(name: str, spec: ContainerSpec, d: Defaults | None = None
         pids=oci.Pids(limit=pids) if pids is not None else None,
     )
     limits = {r.type: r for r in d.rlimits}
+    named: dict[str, str] = {}
     for key in sorted(spec.ulimits or {}):
-        kind, soft, hard = rlimit(key, spec.ulimits[key], key_path(f"{where}.ulimits", key))
+        at = key_path(f"{where}.ulimits", key)
+        kind, soft, hard = rlimit(key, spec.ulimits[key], at)
+        if kind in named:
+            raise HpError(at, f"sets {kind} again (already set by {named[kind]})")
+        named[kind] = at
         limits[kind] = oci.Rlimit(kind, hard, soft)
     if spec.cap_add or spec.cap_drop:
         capability_sets(d.capabilities, spec.cap_add, spec.cap_drop, root=True, where=where)
@@ -134,7 +139,8 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
         )
         caps = capability_sets(d.capabilities, spec.cap_add, spec.cap_drop, root=user.uid == 0, where=where)
         annotations = build_annotations(image, spec.labels_to_annotations, spec.annotations, f"{where}.annotations")
-        mounts = assemble_mounts(d, image, settings.mounts, read_only=spec.read_only, keep_alive=spec.keep_alive)
+        mounts = assemble_mounts(d, image, settings.mounts, read_only=spec.read_only,
+                                 keep_alive=spec.keep_alive, where=f"{where}.mounts")
     except HpError as e:
         raise image_error(e) from None
     return oci.RuntimeConfig(

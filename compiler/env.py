@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from .errors import HpError, quote
+from .errors import HpError, key_path, quote
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -46,7 +46,7 @@ def merge_env(
         env[name] = value
     if isinstance(overrides, Mapping):
         for name in sorted(overrides):
-            where = f"{override_where}.{name}" if name else override_where
+            where = key_path(override_where, name) if name else override_where
             _check_name(name, where)
             value = overrides[name]
             if "\0" in value:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class HpError(Exception):
     """An input problem: `where` names the file or field, `problem` says what is wrong.
@@ -30,19 +32,6 @@ class HpError(Exception):
         return self if self.source else HpError(self.where, self.problem, source=source)
 
 
-def field_path(*parts: str | int) -> str:
-    """Join path parts the way the messages show them: a.b[0].c"""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif out:
-            out += "." + part
-        else:
-            out = part
-    return out
-
-
 def quote(value: object) -> str:
     """A value as it appears in a message: JSON-ish double quotes, escapes visible."""
     if isinstance(value, str):
@@ -57,3 +46,12 @@ def error_line(err: HpError, files: dict[str, str]) -> str:
     keyed by err.source), then the path and the problem."""
     name = files.get(err.source, "")
     return f"hp: error: {err.within(name) if name else err}"
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def key_path(prefix: str, key: str) -> str:
+    """prefix.key, with the key quoted as TOML would need it (containers."my app")."""
+    shown = key if _BARE_KEY.fullmatch(key) else quote(key)
+    return f"{prefix}.{shown}" if prefix else shown

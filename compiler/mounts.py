@@ -3,6 +3,7 @@ container's own mounts, and keep-alive's init, in an order where parents come fi
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 
 from .defaults import Defaults
@@ -52,22 +53,26 @@ def assemble_mounts(
     *,
     read_only: bool,
     keep_alive: bool,
+    where: str = "mounts",
 ) -> tuple[Mount, ...]:
     """A mount of the container's replaces any other at the same target; one over a
     standard mount's parent (say /dev) also replaces the standard mounts below it."""
     own_targets = {m.destination for m in own}
+    if keep_alive and d.init_path in own_targets:
+        raise HpError(f"{where}[{[m.destination for m in own].index(d.init_path)}].target",
+                      f"{quote(d.init_path)} is where keep_alive puts hp-init; choose another target")
     standard = [m for m in d.standard_mounts
                 if not any(is_within(m.destination, t) for t in own_targets)]
     etc_options = ("rbind", "rprivate", "ro" if read_only else "rw")
     etc = [Mount(f"/etc/{name}", "bind", name, etc_options) for name in d.etc_files]
+    init = [Mount(d.init_path, "bind", d.init_source, ("bind", "ro", "nosuid", "nodev"))] if keep_alive else []
+    # an image volume never shadows a mount hp itself needs (/proc, /etc/hosts, ...)
+    reserved = {m.destination for m in d.standard_mounts} | {m.destination for m in etc + init} | {"/"}
     volumes: list[Mount] = []
     for volume in image.volumes:
         dest = absolute_path(volume, f"{image.config_field}.Volumes[{quote(volume)}]", "volume")
-        if dest == "/":
-            continue
-        if all(v.destination != dest for v in volumes):
+        if dest not in reserved and all(v.destination != dest for v in volumes):
             volumes.append(Mount(dest, "bind", volume_source(dest, d.volume_dir), ("rbind", "rprivate", "rw")))
-    init = [Mount(d.init_path, "bind", d.init_source, ("bind", "ro", "nosuid", "nodev"))] if keep_alive else []
     generated = [m for m in etc + sorted(volumes, key=lambda m: m.destination) + init
                  if m.destination not in own_targets]
     return parents_first(standard + generated + list(own))
@@ -77,16 +82,22 @@ def parents_first(mounts: Sequence[Mount]) -> tuple[Mount, ...]:
     """Each mount after every mount above it, otherwise in the given order: mounts are
     grouped under their top-most listed ancestor, which keeps its place in the list;
     within a group, shallower first."""
-    index = {m.destination: i for i, m in enumerate(mounts)}
+    order = _parents_first_order(tuple(m.destination for m in mounts))
+    return tuple(mounts[i] for i in order)
 
-    def key(item: tuple[int, Mount]) -> tuple[int, int, int]:
-        i, m = item
+
+@lru_cache(maxsize=1024)
+def _parents_first_order(destinations: tuple[str, ...]) -> tuple[int, ...]:
+    # memoised: most containers share the same few lists of destinations
+    index = {d: i for i, d in enumerate(destinations)}
+
+    def key(i: int) -> tuple[int, int, int]:
         root = i
-        path = m.destination
+        path = destinations[i]
         while path != "/":
             path = path.rsplit("/", 1)[0] or "/"
             if path in index:
                 root = index[path]
-        return root, depth(m.destination), i
+        return root, depth(destinations[i]), i
 
-    return tuple(m for _, m in sorted(enumerate(mounts), key=key))
+    return tuple(sorted(range(len(destinations)), key=key))

@@ -15,7 +15,8 @@ _DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:.]+\])(?::[0-9]
 _PATH = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*", re.ASCII)
 _DOMAIN_RE = re.compile(_DOMAIN, re.ASCII)
 _TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
-_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}", re.ASCII)
+# go-digest's registered algorithms: lowercase hex of exactly the hash's length
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128}", re.ASCII)
 
 
 class ImageRef(msgspec.Struct, frozen=True):
@@ -35,11 +36,11 @@ def parse_reference(text: str, where: str) -> ImageRef:
 
     if not text:
         raise bad("it is empty")
-    if not text.isascii() or any(c.isspace() or not c.isprintable() for c in text):
+    if not (text.isascii() and text.isprintable()) or " " in text:
         raise bad("it may not contain spaces, control or non-ASCII characters")
-    rest, _, digest = text.partition("@")
-    if digest and not _DIGEST.fullmatch(digest):
-        raise bad(f"{quote(digest)} is not a digest like sha256:<64 hex digits>")
+    rest, at, digest = text.partition("@")
+    if at and not _DIGEST.fullmatch(digest):
+        raise bad(f"{quote(digest)} is not a digest like sha256:<64 lowercase hex digits>")
     name, tag = rest, ""
     colon = rest.rfind(":")
     if colon > rest.rfind("/"):

@@ -12,7 +12,7 @@ from typing import Union
 
 import msgspec
 
-from .errors import HpError, quote
+from .errors import HpError, key_path, quote
 
 
 class _Input(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -77,7 +77,7 @@ _MSGSPEC_ERROR = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 _KEY_IN = re.compile(r"^key in `\$(?P<rest>.*)$")
 
 
-def decode_error(err: msgspec.ValidationError) -> HpError:
+def decode_error(err: msgspec.ValidationError, kind: type | None = None) -> HpError:
     """Turn msgspec's "Expected `int`, got `str` - at `$.a.b`" into HpError("a.b", "expected int, got str")."""
     m = _MSGSPEC_ERROR.match(str(err))
     assert m is not None
@@ -88,7 +88,7 @@ def decode_error(err: msgspec.ValidationError) -> HpError:
     where = path[2:] if path.startswith("$.") else path.lstrip("$")
     unknown = re.match(r"Object contains unknown field `(.*)`", msg)
     if unknown:
-        return HpError(_join(where, unknown[1]), "unknown field" + _did_you_mean(unknown[1]))
+        return HpError(_join(where, unknown[1]), "unknown field" + _did_you_mean(unknown[1], where, kind))
     missing = re.match(r"Object missing required field `(.*)`", msg)
     if missing:
         return HpError(_join(where, missing[1]), "required field is missing")
@@ -110,11 +110,19 @@ _TYPE_WORDS = {
 }
 
 
-def _did_you_mean(name: str) -> str:
+def _did_you_mean(name: str, table: str, root: type | None) -> str:
+    """A close match among the keys of the table the unknown key is in: `root` (the
+    Struct decoded), or a mount when the path ends in mounts[N]."""
     import difflib
 
-    known = {f for kind in (ContainerSpec, BindMount, TmpfsMount, HpFile) for f in kind.__struct_fields__}
-    close = difflib.get_close_matches(name, sorted(known), n=1)
+    if re.search(r"mounts\[\d+\]$", table):
+        kinds: tuple[type, ...] = (BindMount, TmpfsMount)
+    elif table == "" and root is not None:
+        kinds = (root,)
+    else:
+        return ""
+    known = sorted({f for kind in kinds for f in kind.__struct_fields__} - {name})
+    close = difflib.get_close_matches(name, known, n=1)
     return f" (did you mean {quote(close[0])}?)" if close else ""
 
 
@@ -176,7 +184,7 @@ def _convert(table: object, kind: type, where: str):
     try:
         return msgspec.convert(table, kind, strict=True)
     except msgspec.ValidationError as e:
-        err = decode_error(e)
+        err = decode_error(e, kind)
         if err.where in ("", "(top level)"):
             return _raise(HpError(where or "(top level)", err.problem))
         return _raise(HpError(f"{where}.{err.where}" if where else err.where, err.problem))
@@ -195,12 +203,3 @@ def _kind(value: object) -> str:
         bool: "a boolean", int: "an integer", float: "a number", str: "a string",
         list: "a list", dict: "a table",
     }.get(type(value), type(value).__name__)
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def key_path(prefix: str, key: str) -> str:
-    """prefix.key, with the key quoted as TOML would need it (containers."my app")."""
-    shown = key if _BARE_KEY.fullmatch(key) else quote(key)
-    return f"{prefix}.{shown}" if prefix else shown

@@ -7,6 +7,7 @@ Fields are not trimmed, malformed lines are skipped, the first match wins.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import msgspec
 
@@ -37,28 +38,48 @@ class ResolvedUser(msgspec.Struct, frozen=True):
     home: str
 
 
+@lru_cache(maxsize=64)
+def _lines(text: str) -> list[str]:
+    # as Go's line scanner (and so runc and Docker) reads them: a CR before the LF is dropped
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+def _id(field: str) -> int | None:
+    return int(field) if _DECIMAL.fullmatch(field) and int(field) <= MAX_ID else None
+
+
 def parse_passwd(text: str) -> tuple[PasswdEntry, ...]:
+    """name:password:uid:gid[:gecos[:home[:shell]]] lines. A line without a decimal uid and gid
+    in range is skipped, a missing home is empty, fields past the seventh are ignored."""
     entries = []
-    for line in text.split("\n"):
+    for line in _lines(text):
         if line.startswith("#"):
             continue
         fields = line.split(":")
-        if len(fields) != 7 or not _DECIMAL.fullmatch(fields[2]) or not _DECIMAL.fullmatch(fields[3]):
+        if len(fields) < 4:
             continue
-        entries.append(PasswdEntry(fields[0], int(fields[2]), int(fields[3]), fields[5]))
+        uid, gid = _id(fields[2]), _id(fields[3])
+        if uid is None or gid is None:
+            continue
+        entries.append(PasswdEntry(fields[0], uid, gid, fields[5] if len(fields) > 5 else ""))
     return tuple(entries)
 
 
+@lru_cache(maxsize=64)
 def parse_group(text: str) -> tuple[GroupEntry, ...]:
+    """name:password:gid[:members] lines; a line without a decimal gid in range is skipped."""
     entries = []
-    for line in text.split("\n"):
+    for line in _lines(text):
         if line.startswith("#"):
             continue
         fields = line.split(":")
-        if len(fields) != 4 or not _DECIMAL.fullmatch(fields[2]):
+        if len(fields) < 3:
             continue
-        members = tuple(m for m in fields[3].split(",") if m)
-        entries.append(GroupEntry(fields[0], int(fields[2]), members))
+        gid = _id(fields[2])
+        if gid is None:
+            continue
+        members = tuple(m for m in fields[3].split(",") if m) if len(fields) > 3 else ()
+        entries.append(GroupEntry(fields[0], gid, members))
     return tuple(entries)
 
 
@@ -84,7 +105,8 @@ def resolve_user(
     """
     if "\0" in spec:
         raise HpError(where, "contains a NUL byte")
-    user_part, has_group, group_part = spec.partition(":")
+    user_part, _, group_part = spec.partition(":")
+    has_group = group_part != ""  # "app:" is "app", as in runc and Docker
     entry: PasswdEntry | None = None
     if user_part == "":
         uid = 0
