@@ -83,6 +83,11 @@ class ImageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def parse_image_config(data: bytes | str) -> ImageConfig:
     """Decode an image config in either accepted form, or raise HpError naming the field."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise HpError("", f"not UTF-8 text (byte {e.start})") from None
     try:
         raw = msgspec.json.decode(data)
     except msgspec.DecodeError as e:
@@ -138,6 +143,20 @@ def _convert(raw: dict, kind: type, where: str):
 def _normalise(run: _RunConfig | None, section: str, os_: str | None, os_version: str | None,
                arch: str | None, variant: str | None, author: str | None, created: str | None) -> ImageConfig:
     run = run or _RunConfig()
+    top = section[: -len("Config")] if section.endswith("Config") else section[: -len("config")]
+    for field, value in (("Os" if section.endswith("Config") else "os", os_), ("os.version", os_version),
+                         ("Architecture" if section.endswith("Config") else "architecture", arch),
+                         ("Variant" if section.endswith("Config") else "variant", variant),
+                         ("Author" if section.endswith("Config") else "author", author),
+                         ("Created" if section.endswith("Config") else "created", created),
+                         ("StopSignal", run.StopSignal)):
+        if value and "\0" in value:
+            raise HpError(f"{top}{field}" if field != "StopSignal" else f"{section}.StopSignal", "contains a NUL byte")
+    for field, mapping in (("Labels", run.Labels), ("ExposedPorts", run.ExposedPorts), ("Volumes", run.Volumes)):
+        for key in mapping or ():
+            value = mapping[key]
+            if "\0" in key or (isinstance(value, str) and "\0" in value):
+                raise HpError(f"{section}.{field}[{quote(key)}]", "contains a NUL byte")
     if os_ and os_ != "linux":
         raise HpError(section.replace("Config", "Os").replace("config", "os"),
                       f"{quote(os_)} images cannot run here: hp runs linux images")

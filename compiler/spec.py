@@ -74,6 +74,8 @@ class HpFile(_Input):
 CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 _MSGSPEC_ERROR = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
+_UNKNOWN = re.compile(r"Object contains unknown field `(.*)`", re.S)
+_MISSING = re.compile(r"Object missing required field `(.*)`", re.S)
 _KEY_IN = re.compile(r"^key in `\$(?P<rest>.*)$")
 
 
@@ -86,12 +88,12 @@ def decode_error(err: msgspec.ValidationError, kind: type | None = None) -> HpEr
     if path.startswith("key in"):
         path = "$" + path.split("`$", 1)[1] if "`$" in path else "$"
     where = path[2:] if path.startswith("$.") else path.lstrip("$")
-    unknown = re.match(r"Object contains unknown field `(.*)`", msg)
+    unknown = _UNKNOWN.fullmatch(msg)
     if unknown:
-        return HpError(_join(where, unknown[1]), "unknown field" + _did_you_mean(unknown[1], where, kind))
-    missing = re.match(r"Object missing required field `(.*)`", msg)
+        return HpError(key_path(where, unknown[1]), "unknown field" + _did_you_mean(unknown[1], where, kind))
+    missing = _MISSING.fullmatch(msg)
     if missing:
-        return HpError(_join(where, missing[1]), "required field is missing")
+        return HpError(key_path(where, missing[1]), "required field is missing")
     tag = re.match(r"Invalid value '(.*)'", msg)
     if tag and where.endswith(".type"):
         return HpError(where, f"unknown mount type {quote(tag[1])} (expected \"bind\" or \"tmpfs\")")
@@ -124,10 +126,6 @@ def _did_you_mean(name: str, table: str, root: type | None) -> str:
     known = sorted({f for kind in kinds for f in kind.__struct_fields__} - {name})
     close = difflib.get_close_matches(name, known, n=1)
     return f" (did you mean {quote(close[0])}?)" if close else ""
-
-
-def _join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
 
 
 def parse_hp_file(data: bytes | str) -> HpFile:

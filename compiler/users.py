@@ -53,7 +53,7 @@ def parse_passwd(text: str) -> tuple[PasswdEntry, ...]:
     in range is skipped, a missing home is empty, fields past the seventh are ignored."""
     entries = []
     for line in _lines(text):
-        if line.startswith("#"):
+        if line.startswith("#") or "\0" in line:
             continue
         fields = line.split(":")
         if len(fields) < 4:
@@ -70,7 +70,7 @@ def parse_group(text: str) -> tuple[GroupEntry, ...]:
     """name:password:gid[:members] lines; a line without a decimal gid in range is skipped."""
     entries = []
     for line in _lines(text):
-        if line.startswith("#"):
+        if line.startswith("#") or "\0" in line:
             continue
         fields = line.split(":")
         if len(fields) < 3:
