@@ -64,4 +64,9 @@ def compile_command(
     except HpError as e:
         sys.stderr.write(error_line(e, files) + "\n")
         raise typer.Exit(1) from None
-    sys.stdout.buffer.write(out)
+    try:
+        sys.stdout.buffer.write(out)
+        sys.stdout.buffer.flush()
+    except OSError as e:
+        sys.stderr.write(f"hp: error: cannot write the config to stdout: {e.strerror or e}\n")
+        raise typer.Exit(1) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 from compiler.errors import HpError
 
@@ -17,8 +18,10 @@ def read_input(path: str, *, limit: int = MAX_INPUT_BYTES) -> bytes:
 
             data = sys.stdin.buffer.read(limit + 1)
         else:
-            with open(path, "rb") as f:
-                if not os.path.isfile(path):
+            # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
                     raise HpError(path, "not a regular file")
                 data = f.read(limit + 1)
     except OSError as e:
