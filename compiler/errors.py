@@ -45,6 +45,8 @@ def error_line(err: HpError, files: dict[str, str]) -> str:
     """The line the CLI prints for `err`: the file its path is in (from `files`,
     keyed by err.source), then the path and the problem."""
     name = files.get(err.source, "")
+    if name and not name.isprintable():
+        name = quote(name)
     return f"hp: error: {err.within(name) if name else err}"
 
 

@@ -92,6 +92,8 @@ def parse_image_config(data: bytes | str) -> ImageConfig:
         raw = msgspec.json.decode(data)
     except msgspec.DecodeError as e:
         raise HpError("", f"invalid JSON: {e}") from None
+    except RecursionError:
+        raise HpError("", "invalid JSON: nested too deeply") from None
     where = ""
     if isinstance(raw, list):
         if len(raw) != 1:

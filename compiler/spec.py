@@ -141,6 +141,8 @@ def parse_hp_file(data: bytes | str) -> HpFile:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise HpError("", f"invalid TOML: {e}") from None
+    except RecursionError:
+        raise HpError("", "invalid TOML: nested too deeply") from None
     tables = raw.get("containers", {})
     if not isinstance(tables, dict):
         raise HpError("containers", f"expected a table of containers, got {_kind(tables)}")

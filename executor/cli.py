@@ -8,7 +8,6 @@ from typing import Optional
 
 import typer
 
-from compiler.errors import HpError, error_line
 
 app = typer.Typer(
     name="hp",
@@ -21,9 +20,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
+        from executor import __version__
 
-        print(f"hp {version('heropods')}")
+        print(f"hp {__version__}")
         raise typer.Exit()
 
 
@@ -51,11 +50,16 @@ def compile_command(
         None, "--group", metavar="FILE", help="The image's /etc/group, to resolve a group name and memberships."),
 ) -> None:
     """Print the OCI runtime config.json for one container. Pure: nothing is pulled or run."""
-    from compiler import compile_config_json
+    from compiler import HpError, compile_config_json
+    from compiler.errors import error_line
     from executor.inputs import read_input, read_text
 
     files = {"spec": file, "image": image_config, "passwd": passwd or "", "group": group or ""}
     try:
+        labels = {"spec": "FILE", "image": "--image-config", "passwd": "--passwd", "group": "--group"}
+        from_stdin = [labels[k] for k, path in files.items() if path == "-"]
+        if len(from_stdin) > 1:
+            raise HpError(from_stdin[1], f"stdin (-) is already read for {from_stdin[0]}")
         hp_toml = read_input(file)
         image = read_input(image_config)
         passwd_text = read_text(passwd, limit=10 * 1024 * 1024) if passwd else None

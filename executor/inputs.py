@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 import stat
 
-from compiler.errors import HpError
+from compiler.errors import HpError, quote
+
+
+def shown(path: str) -> str:
+    """A file name as messages show it: quoted when it holds a newline or other control character."""
+    return path if path.isprintable() else quote(path)
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 
@@ -25,9 +30,11 @@ def read_input(path: str, *, limit: int = MAX_INPUT_BYTES) -> bytes:
                     raise HpError(path, "not a regular file")
                 data = f.read(limit + 1)
     except OSError as e:
-        raise HpError(path, f"cannot read: {e.strerror or e}") from None
+        raise HpError(shown(path), f"cannot read: {e.strerror or e}") from None
+    except HpError as e:
+        raise HpError(shown(path), e.problem) from None
     if len(data) > limit:
-        raise HpError(path, f"larger than {limit // (1024 * 1024)} MiB")
+        raise HpError(shown(path), f"larger than {limit // (1024 * 1024)} MiB")
     return data
 
 
@@ -36,4 +43,4 @@ def read_text(path: str, *, limit: int = MAX_INPUT_BYTES) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise HpError(path, f"not UTF-8 text (byte {e.start})") from None
+        raise HpError(shown(path), f"not UTF-8 text (byte {e.start})") from None
