@@ -15,7 +15,7 @@ from typing import Any, Union
 import msgspec
 
 from .errors import HpError, quote
-from .spec import decode_error
+from .spec import decode_error, utf8_text
 
 _Ports = Union[dict[str, Any], None]
 
@@ -83,13 +83,8 @@ class ImageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def parse_image_config(data: bytes | str) -> ImageConfig:
     """Decode an image config in either accepted form, or raise HpError naming the field."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise HpError("", f"not UTF-8 text (byte {e.start})") from None
     try:
-        raw = msgspec.json.decode(data)
+        raw = msgspec.json.decode(utf8_text(data))
     except msgspec.DecodeError as e:
         raise HpError("", f"invalid JSON: {e}") from None
     except RecursionError:

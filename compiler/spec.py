@@ -128,15 +128,19 @@ def _did_you_mean(name: str, table: str, root: type | None) -> str:
     return f" (did you mean {quote(close[0])}?)" if close else ""
 
 
+def utf8_text(data: bytes | str) -> str:
+    """`data` as text, or an HpError saying where it stops being UTF-8."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise HpError("", f"not UTF-8 text (byte {e.start})") from None
+
+
 def parse_hp_file(data: bytes | str) -> HpFile:
     """Decode hp.toml text into an HpFile, or raise HpError naming the field."""
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise HpError("", f"not UTF-8 text (byte {e.start})") from None
-    else:
-        text = data
+    text = utf8_text(data)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
