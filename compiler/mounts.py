@@ -10,7 +10,7 @@ from .defaults import Defaults
 from .errors import HpError, quote
 from .image import ImageConfig
 from .oci import Mount
-from .paths import absolute_path, depth, is_within
+from .paths import absolute_path, depth, is_within, normalise
 from .resources import parse_mode, parse_size
 from .spec import BindMount, TmpfsMount
 
@@ -22,6 +22,12 @@ def volume_source(destination: str, volume_dir: str) -> str:
 
 
 def user_mounts(mounts: Sequence[BindMount | TmpfsMount], where: str) -> tuple[Mount, ...]:
+    """The container's own mounts as OCI mounts, checked: absolute, unique targets, never /."""
+    return _user_mounts(tuple(mounts), where)
+
+
+@lru_cache(maxsize=1024)  # pure, and mount lists repeat across containers
+def _user_mounts(mounts: tuple[BindMount | TmpfsMount, ...], where: str) -> tuple[Mount, ...]:
     out: list[Mount] = []
     seen: dict[str, int] = {}
     for i, m in enumerate(mounts):
@@ -62,7 +68,7 @@ def assemble_mounts(
         raise HpError(f"{where}[{[m.destination for m in own].index(d.init_path)}].target",
                       f"{quote(d.init_path)} is where keep_alive puts hp-init; choose another target")
     standard = [m for m in d.standard_mounts
-                if not any(is_within(m.destination, t) for t in own_targets)]
+                if not any(is_within(m.destination, t) for t in own_targets)] if own_targets else list(d.standard_mounts)
     etc_options = ("rbind", "rprivate", "ro" if read_only else "rw")
     etc = [Mount(f"/etc/{name}", "bind", name, etc_options) for name in d.etc_files]
     init = [Mount(d.init_path, "bind", d.init_source, ("bind", "ro", "nosuid", "nodev"))] if keep_alive else []
@@ -70,7 +76,8 @@ def assemble_mounts(
     reserved = {m.destination for m in d.standard_mounts} | {m.destination for m in etc + init} | {"/"}
     volumes: list[Mount] = []
     for volume in image.volumes:
-        dest = absolute_path(volume, f"{image.config_field}.Volumes[{quote(volume)}]", "volume")
+        dest = normalise(volume) if volume.startswith("/") and "\0" not in volume else absolute_path(
+            volume, f"{image.config_field}.Volumes[{quote(volume)}]", "volume")
         if dest not in reserved and all(v.destination != dest for v in volumes):
             volumes.append(Mount(dest, "bind", volume_source(dest, d.volume_dir), ("rbind", "rprivate", "rw")))
     generated = [m for m in etc + sorted(volumes, key=lambda m: m.destination) + init

@@ -4,6 +4,7 @@ distribution/reference, so a bad one is refused before anything is pulled."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import msgspec
 
@@ -30,6 +31,7 @@ class ImageRef(msgspec.Struct, frozen=True):
         return name + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
 
 
+@lru_cache(maxsize=1024)  # pure; a file names few images, many times
 def parse_reference(text: str, where: str) -> ImageRef:
     def bad(why: str) -> HpError:
         return HpError(where, f"invalid image reference {quote(text)}: {why}")

@@ -38,7 +38,6 @@ class ResolvedUser(msgspec.Struct, frozen=True):
     home: str
 
 
-@lru_cache(maxsize=64)
 def _lines(text: str) -> list[str]:
     # as Go's line scanner (and so runc and Docker) reads them: a CR before the LF is dropped
     return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
@@ -48,6 +47,7 @@ def _id(field: str) -> int | None:
     return int(field) if _DECIMAL.fullmatch(field) and int(field) <= MAX_ID else None
 
 
+@lru_cache(maxsize=64)  # pure; one image's file serves many containers
 def parse_passwd(text: str) -> tuple[PasswdEntry, ...]:
     """name:password:uid:gid[:gecos[:home[:shell]]] lines. A line without a decimal uid and gid
     in range is skipped, a missing home is empty, fields past the seventh are ignored."""
