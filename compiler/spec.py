@@ -65,10 +65,19 @@ class ContainerSpec(_Input):
     ulimits: Union[dict[str, Union[tuple[int, int], int]], None] = None
 
 
+class RegistrySettings(_Input):
+    """`[registries."HOST[:PORT]"]`: how hp pulls from one registry. `insecure = true` pulls over
+    plain HTTP or unverified TLS (podman's --tls-verify=false), e.g. for a local test registry;
+    otherwise podman's own registries configuration applies."""
+
+    insecure: bool = False
+
+
 class HpFile(_Input):
     """The whole hp.toml."""
 
     containers: dict[str, ContainerSpec] = {}
+    registries: dict[str, RegistrySettings] = {}
 
 
 CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -159,9 +168,14 @@ def parse_hp_file(data: bytes | str) -> HpFile:
                 "invalid container name: use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
             )
         containers[name] = _convert(table, ContainerSpec, where)
-    rest = {k: v for k, v in raw.items() if k != "containers"}
-    _convert(rest, HpFile, "")
-    return HpFile(containers=containers)
+    registries: dict[str, RegistrySettings] = {}
+    tables = raw.get("registries", {})
+    if not isinstance(tables, dict):
+        raise HpError("registries", f"expected a table of registries, got {_kind(tables)}")
+    for host, table in tables.items():
+        registries[host] = _convert(table, RegistrySettings, key_path("registries", host))
+    _convert({k: v for k, v in raw.items() if k not in ("containers", "registries")}, HpFile, "")
+    return HpFile(containers=containers, registries=registries)
 
 
 # Checked by hand because msgspec reports a bad value in a mapping as `[...]`, without its key.

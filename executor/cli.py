@@ -74,3 +74,218 @@ def compile_command(
     except OSError as e:
         sys.stderr.write(f"hp: error: cannot write the config to stdout: {e.strerror or e}\n")
         raise typer.Exit(1) from None
+
+
+# ---------------------------------------------------------------- running containers
+
+STATE_DIR = typer.Option(
+    None, "--state-dir", envvar="HP_STATE_DIR", metavar="DIR",
+    help="hp's state directory (default /var/lib/hp).",
+)
+YES = typer.Option(False, "--yes", "-y", help="Do it without asking.")
+
+
+def _fail(e: "Exception", files: Optional[dict] = None) -> "typer.Exit":
+    from compiler.errors import error_line
+
+    sys.stderr.write(error_line(e, files or {}) + "\n")  # type: ignore[arg-type]
+    return typer.Exit(1)
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"hp: {message}\n")
+    sys.stderr.flush()
+
+
+def _load(file: str):
+    from compiler import HpError, check_file, parse_hp_file
+    from executor.inputs import read_input
+
+    try:
+        hp_file = parse_hp_file(read_input(file))
+        check_file(hp_file)
+    except HpError as e:
+        raise _fail(e.from_source("spec"), {"spec": file}) from None
+    return hp_file
+
+
+def _confirm(action: str, names: list[str], yes: bool) -> None:
+    from executor.lifecycle import is_interactive
+
+    if yes or not names:
+        return
+    if not is_interactive():
+        sys.stderr.write(f"hp: error: refusing to {action} {', '.join(names)} without --yes (stdin is not a terminal)\n")
+        raise typer.Exit(1)
+    if not typer.confirm(f"hp will {action}: {', '.join(names)}. Go ahead?", err=True):
+        sys.stderr.write("hp: nothing done\n")
+        raise typer.Exit(1)
+
+
+@app.command("apply")
+def apply_command(
+    file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
+    yes: bool = YES,
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Create and start every container of FILE that does not exist yet."""
+    from compiler import HpError
+    from executor import lifecycle
+    from executor.session import state_layout
+
+    hp_file = _load(file)
+    try:
+        layout = state_layout(state_dir)
+        _confirm("create and start", lifecycle.missing_containers(layout, hp_file), yes)
+        done = lifecycle.apply(layout, hp_file, _say)
+    except HpError as e:
+        raise _fail(e) from None
+    _say(f"apply complete: {len(done)} created and started" if done else "nothing to do")
+
+
+@app.command("destroy")
+def destroy_command(
+    file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
+    yes: bool = YES,
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Stop and remove every container of FILE."""
+    from compiler import HpError
+    from executor import containers, lifecycle
+    from executor.session import state_layout
+
+    hp_file = _load(file)
+    try:
+        layout = state_layout(state_dir)
+        _confirm("stop and remove", [n for n in hp_file.containers if containers.exists(layout, n)], yes)
+        done = lifecycle.destroy(layout, hp_file, _say)
+    except HpError as e:
+        raise _fail(e) from None
+    _say(f"destroy complete: {len(done)} removed" if done else "nothing to do")
+
+
+@app.command("ps")
+def ps_command(
+    json_output: bool = typer.Option(False, "--json", help="One JSON list on stdout."),
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """List hp's containers: name, image, status, exit code, pid."""
+    import msgspec
+
+    from compiler import HpError
+    from executor import containers
+    from executor.session import state_layout
+    from executor.store import container_names
+
+    try:
+        layout = state_layout(state_dir)
+        rows = [containers.status(layout, name) for name in container_names(layout)]
+    except HpError as e:
+        raise _fail(e) from None
+    if json_output:
+        sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(rows), indent=2) + b"\n")
+        return
+    table = [("NAME", "IMAGE", "STATUS", "PID")] + [
+        (r.name, r.image, r.status + (f" ({r.exit_code})" if r.exit_code is not None else ""),
+         str(r.pid) if r.pid else "-")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    for row in table:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+
+
+def _one(name: str, state_dir: Optional[str], act) -> None:
+    from compiler import HpError
+    from executor.session import state_layout
+
+    try:
+        act(state_layout(state_dir), name)
+    except HpError as e:
+        raise _fail(e) from None
+
+
+@app.command("start")
+def start_command(name: str = typer.Argument(..., metavar="NAME"), state_dir: Optional[str] = STATE_DIR) -> None:
+    """Start a stopped container again (its writable layer and volumes are kept)."""
+    from executor import containers, lifecycle
+    from executor.helpers import ensure_helpers
+
+    def act(layout, name):
+        lifecycle.require(layout, name)
+        containers.start(layout, name, ensure_helpers(layout))
+
+    _one(name, state_dir, act)
+
+
+@app.command("stop")
+def stop_command(
+    name: str = typer.Argument(..., metavar="NAME"),
+    time_: float = typer.Option(10.0, "--time", "-t", help="Seconds to wait after the stop signal before SIGKILL."),
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Stop a container: its image's stop signal (default SIGTERM), then SIGKILL after --time."""
+    from executor import containers, lifecycle
+
+    def act(layout, name):
+        lifecycle.require(layout, name)
+        containers.stop(layout, name, timeout=time_)
+
+    _one(name, state_dir, act)
+
+
+@app.command("rm")
+def rm_command(
+    name: str = typer.Argument(..., metavar="NAME"),
+    force: bool = typer.Option(False, "--force", "-f", help="Kill it first if it is running."),
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Remove a container and everything hp made for it (also a half-made one)."""
+    from executor import containers
+
+    _one(name, state_dir, lambda layout, name: containers.remove(layout, name, force=force))
+
+
+@app.command("logs")
+def logs_command(
+    name: str = typer.Argument(..., metavar="NAME"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the container stops."),
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Print a container's output (stdout and stderr, as written)."""
+    from executor import lifecycle
+
+    _one(name, state_dir, lambda layout, name: lifecycle.logs(layout, name, follow, sys.stdout))
+
+
+@app.command("exec", context_settings={"allow_interspersed_args": False})
+def exec_command(
+    name: str = typer.Argument(..., metavar="NAME"),
+    command: list[str] = typer.Argument(..., metavar="-- COMMAND [ARG...]"),
+    tty: bool = typer.Option(False, "--tty", "-t", help="Give the command a terminal."),
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Run a command in a running container, as its own user, in its directory and environment.
+    The command's exit status is hp's."""
+    from compiler import HpError
+    from executor import lifecycle
+    from executor.session import state_layout
+
+    try:
+        code = lifecycle.exec_command(state_layout(state_dir), name, tuple(command), tty)
+    except HpError as e:
+        raise _fail(e) from None
+    raise typer.Exit(code)
+
+
+@app.command("doctor")
+def doctor_command(state_dir: Optional[str] = STATE_DIR) -> None:
+    """Check that this host can run hp's containers, and say how to fix what is missing."""
+    from executor.doctor import checks
+    from executor.session import state_layout
+
+    results = checks(state_layout(state_dir))
+    for c in results:
+        print(f"{'ok ' if c.ok else 'FIX'}  {c.name}: {c.detail}")
+    if not all(c.ok for c in results):
+        raise typer.Exit(1)

@@ -1,0 +1,89 @@
+"""Where hp keeps things: the state directory's layout, as pure path arithmetic.
+
+    STATE/
+      crun/                         crun's --root: hp's containers only, never crun's global root
+      bin/hp-init, bin/hp-monitor   hp's two small static helpers, built from executor/init/*.c
+      images/<image-id>/rootfs/     each image's root filesystem, extracted once
+      images/<image-id>/image.json  its `podman image inspect` output
+      containers/<name>/
+        container.json              hp's record (name, image, image ID, config hash)
+        bundle/config.json          the OCI bundle crun runs ...
+        bundle/rootfs/              ... with an overlay mounted here (lower: the image rootfs)
+        bundle/hostname, hosts, resolv.conf, hp-init, volumes/
+        upper/, work/               the overlay's writable layer
+        log                         the container's stdout and stderr
+        exit                        its exit status, written by hp-monitor when it ends
+        pid                         its pid, written by crun
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from .errors import HpError, quote
+
+# overlayfs takes lowerdir/upperdir/workdir in one option string: these would split it
+_OVERLAY_UNSAFE = (",", ":", "\n", "\0")
+
+
+class Layout(msgspec.Struct, frozen=True):
+    state_dir: str
+
+    @property
+    def crun_root(self) -> str:
+        return f"{self.state_dir}/crun"
+
+    @property
+    def bin_dir(self) -> str:
+        return f"{self.state_dir}/bin"
+
+    @property
+    def images_dir(self) -> str:
+        return f"{self.state_dir}/images"
+
+    @property
+    def containers_dir(self) -> str:
+        return f"{self.state_dir}/containers"
+
+    def image_dir(self, image_id: str) -> str:
+        return f"{self.images_dir}/{image_id}"
+
+    def image_rootfs(self, image_id: str) -> str:
+        return f"{self.image_dir(image_id)}/rootfs"
+
+    def container_dir(self, name: str) -> str:
+        return f"{self.containers_dir}/{name}"
+
+    def bundle(self, name: str) -> str:
+        return f"{self.container_dir(name)}/bundle"
+
+    def rootfs(self, name: str) -> str:
+        return f"{self.bundle(name)}/rootfs"
+
+    def upper(self, name: str) -> str:
+        return f"{self.container_dir(name)}/upper"
+
+    def work(self, name: str) -> str:
+        return f"{self.container_dir(name)}/work"
+
+    def record(self, name: str) -> str:
+        return f"{self.container_dir(name)}/container.json"
+
+    def log(self, name: str) -> str:
+        return f"{self.container_dir(name)}/log"
+
+    def exit_file(self, name: str) -> str:
+        return f"{self.container_dir(name)}/exit"
+
+    def pid_file(self, name: str) -> str:
+        return f"{self.container_dir(name)}/pid"
+
+
+def layout(state_dir: str, where: str = "--state-dir") -> Layout:
+    """The layout under `state_dir` (absolute, normalised by the caller), checked."""
+    if not state_dir.startswith("/"):
+        raise HpError(where, f"{quote(state_dir)} is not an absolute path")
+    bad = [c for c in _OVERLAY_UNSAFE if c in state_dir]
+    if bad:
+        raise HpError(where, f"{quote(state_dir)} may not contain {quote(bad[0])} (overlayfs options would split there)")
+    return Layout(state_dir.rstrip("/") or "/")

@@ -1,0 +1,212 @@
+"""A container's life on this host: create, start, stop, remove, status, exec.
+
+Each function is a short sequence of effects whose argv come from
+compiler.commands; a failure undoes what the call had done, so nothing
+half-made is left behind (no mount, no crun state, no directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import time
+from typing import Callable
+
+from compiler import ContainerSpec, compile_container, encode_config
+from compiler import commands
+from compiler.errors import HpError
+from compiler.etc_files import hostname_file, hosts_file, resolv_conf
+from compiler.layout import Layout
+from compiler.signals import parse_signal
+from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode_record
+
+from .helpers import Helpers
+from .images import PreparedImage
+from .run import CommandFailed, run, run_status
+from .store import read_int, read_record, write_atomic
+
+STOP_TIMEOUT = 10.0
+
+
+def exists(layout: Layout, name: str) -> bool:
+    return os.path.lexists(layout.container_dir(name))
+
+
+def create(
+    layout: Layout, name: str, ref: str, spec: ContainerSpec, image: PreparedImage, helpers: Helpers,
+    host_resolv_conf: str,
+) -> None:
+    """Make the container's bundle and record, then start it. All or nothing."""
+    if exists(layout, name):
+        raise HpError(name, f"a container named {name!r} already exists (hp rm {name} first)")
+    config = compile_container(name, spec, image.facts)
+    config_json = encode_config(config)
+    signal = 15
+    if image.facts.config.stop_signal:
+        signal = parse_signal(image.facts.config.stop_signal, "StopSignal")
+    os.makedirs(layout.containers_dir, exist_ok=True)
+    os.mkdir(layout.container_dir(name), 0o700)
+    try:
+        for path in (layout.bundle(name), layout.rootfs(name), layout.upper(name), layout.work(name)):
+            os.mkdir(path, 0o755)
+        bundle = layout.bundle(name)
+        write_atomic(f"{bundle}/config.json", config_json)
+        write_atomic(f"{bundle}/hostname", hostname_file(config.hostname or name).encode())
+        write_atomic(f"{bundle}/hosts", hosts_file(config.hostname or name).encode())
+        write_atomic(f"{bundle}/resolv.conf", resolv_conf(host_resolv_conf).encode())
+        for mount in config.mounts:
+            if mount.type == "bind" and mount.source and mount.source.startswith("volumes/"):
+                _make_volume(f"{bundle}/{mount.source}", image.rootfs, mount.destination)
+        if spec.keep_alive:
+            shutil.copy2(helpers.init, f"{bundle}/hp-init")
+        record = ContainerRecord(name, ref, image.image_id, config_hash(config_json), signal)
+        write_atomic(layout.record(name), encode_record(record))
+        start(layout, name, helpers)
+    except BaseException:
+        _remove_tree(layout, name)
+        raise
+
+
+def _make_volume(path: str, image_rootfs: str, destination: str) -> None:
+    """A fresh volume directory holding a copy of what the image has at `destination`
+    (owner, mode and content), as Docker and podman fill a new volume. Only a path made
+    of real directories is copied: a symlink could point out of the image."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    source = image_rootfs
+    for part in destination.strip("/").split("/"):
+        source = f"{source}/{part}"
+        try:
+            info = os.lstat(source)
+        except FileNotFoundError:
+            os.mkdir(path, 0o755)
+            return
+        if not stat.S_ISDIR(info.st_mode):
+            os.mkdir(path, 0o755)
+            return
+    run(("cp", "-a", "--no-dereference", "--preserve=all", source, path), f"filling volume {destination}")
+
+
+def start(layout: Layout, name: str, helpers: Helpers) -> None:
+    """Mount the overlay (if needed), create the crun container under hp-monitor, start it."""
+    current = crun_status(layout, name)
+    if current == "running":
+        return
+    if current is not None:
+        run(commands.crun_delete(layout, name, force=True), f"clearing {name}'s old crun state")
+    for path in (layout.exit_file(name), layout.pid_file(name)):
+        if os.path.exists(path):
+            os.unlink(path)
+    record = read_record(layout, name)
+    if record is None:
+        raise HpError(name, "no such container")
+    mounted_here = False
+    if not os.path.ismount(layout.rootfs(name)):
+        run(commands.mount_overlay(layout.image_rootfs(record.image_id), layout.upper(name), layout.work(name),
+                                   layout.rootfs(name)), f"mounting {name}'s root filesystem")
+        mounted_here = True
+    try:
+        log_size = _size(layout.log(name))
+        code, _, err = run_status(commands.crun_create(layout, name, helpers.monitor))
+        if code != 0:
+            raise HpError(f"creating {name}", f"crun create exited {code}: {_tail(layout.log(name), log_size) or err}")
+        run(commands.crun_start(layout, name), f"starting {name}")
+    except BaseException:
+        run_status(commands.crun_delete(layout, name, force=True))
+        if mounted_here:
+            run_status(commands.umount(layout.rootfs(name)))
+        raise
+
+
+def stop(layout: Layout, name: str, timeout: float = STOP_TIMEOUT) -> None:
+    """The record's stop signal, `timeout` seconds, then SIGKILL; then crun delete and unmount.
+    The container's writable layer, volumes and log stay: `hp start` runs it again."""
+    record = read_record(layout, name)
+    signal = record.stop_signal if record else 15
+    status = crun_status(layout, name)
+    if status in ("running", "created", "paused"):
+        if status == "created":
+            signal = 9
+        run_status(commands.crun_kill(layout, name, signal))
+        if not _wait(lambda: crun_status(layout, name) in ("stopped", None), timeout):
+            run_status(commands.crun_kill(layout, name, 9))
+            _wait(lambda: crun_status(layout, name) in ("stopped", None), 10)
+        _wait(lambda: os.path.exists(layout.exit_file(name)), 2)
+    if crun_status(layout, name) is not None:
+        run(commands.crun_delete(layout, name, force=True), f"deleting {name}'s crun state")
+    if os.path.ismount(layout.rootfs(name)):
+        run(commands.umount(layout.rootfs(name)), f"unmounting {name}'s root filesystem")
+
+
+def remove(layout: Layout, name: str, force: bool = False) -> None:
+    """Remove everything of `name`: crun state, mount, directory. A running container needs
+    force (it is killed). Works on half-made containers too."""
+    if not exists(layout, name):
+        raise HpError(name, "no such container")
+    status = crun_status(layout, name)
+    if status in ("running", "created", "paused") and not force:
+        raise HpError(name, f"container is {status}; stop it first (hp stop {name}) or use --force")
+    stop(layout, name, timeout=0 if force else STOP_TIMEOUT)
+    _remove_tree(layout, name)
+
+
+def _remove_tree(layout: Layout, name: str) -> None:
+    run_status(commands.crun_delete(layout, name, force=True))
+    rootfs = layout.rootfs(name)
+    if os.path.ismount(rootfs):
+        run(commands.umount(rootfs), f"unmounting {name}'s root filesystem")
+    shutil.rmtree(layout.container_dir(name), ignore_errors=False)
+
+
+def crun_status(layout: Layout, name: str) -> str | None:
+    """crun's status of `name` ("created", "running", "stopped", "paused"), None if crun has none."""
+    if not os.path.exists(f"{layout.crun_root}/{name}"):
+        return None
+    code, out, _ = run_status(commands.crun_state(layout, name))
+    if code != 0:
+        return None
+    return json.loads(out).get("status")
+
+
+def status(layout: Layout, name: str) -> ContainerStatus:
+    record = read_record(layout, name)
+    state = crun_status(layout, name)
+    shown = state if state in ("created", "running") else "stopped"
+    if state == "paused":
+        shown = "running"
+    pid = read_int(layout.pid_file(name)) if shown in ("created", "running") else None
+    exit_code = read_int(layout.exit_file(name)) if shown == "stopped" else None
+    return ContainerStatus(name=name, image=record.image if record else "", status=shown,
+                           exit_code=exit_code, pid=pid)
+
+
+def _wait(done: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while not done():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+    return True
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
+
+
+def _tail(path: str, offset: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            text = f.read(4096).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    return " ".join(line.strip() for line in text.strip().splitlines()[-3:])
+
+
+__all__ = ["CommandFailed", "create", "crun_status", "exists", "remove", "start", "status", "stop"]

@@ -1,0 +1,68 @@
+"""`hp doctor`: is this host ready for hp? Each check says what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import msgspec
+
+from compiler.layout import Layout
+
+
+class Check(msgspec.Struct, frozen=True):
+    name: str
+    ok: bool
+    detail: str
+
+
+def checks(layout: Layout) -> list[Check]:
+    out = [
+        Check("root", os.geteuid() == 0,
+              "running as root" if os.geteuid() == 0 else "hp runs rootful containers: run it as root"),
+    ]
+    for program, package in (("crun", "crun"), ("podman", "podman"), ("mount", "mount"), ("cp", "coreutils")):
+        found = shutil.which(program)
+        out.append(Check(program, bool(found), found or f"not found: apt-get install {package}"))
+    built = os.path.isdir(layout.bin_dir) and any(n.startswith("hp-monitor-") for n in os.listdir(layout.bin_dir))
+    cc = shutil.which("cc")
+    out.append(Check("cc", bool(cc or built),
+                     cc or ("helpers already built" if built else
+                            "not found: apt-get install gcc libc6-dev (builds hp-init and hp-monitor once)")))
+    try:
+        with open("/proc/filesystems") as f:
+            overlay = any(line.split()[-1] == "overlay" for line in f if line.strip())
+    except OSError:
+        overlay = False
+    out.append(Check("overlayfs", overlay, "supported" if overlay else "the kernel has no overlay filesystem: modprobe overlay"))
+    out.append(_cgroups())
+    out.append(_state_dir(layout))
+    return out
+
+
+def _cgroups() -> Check:
+    unified = "/sys/fs/cgroup/unified/cgroup.controllers"
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return Check("cgroups", True, "cgroup v2 (unified)")
+    try:
+        with open(unified) as f:
+            controllers = f.read().split()
+    except FileNotFoundError:
+        return Check("cgroups", True, "cgroup v1")
+    if controllers:
+        fix = "; ".join(f"mkdir -p /sys/fs/cgroup/{c} && mount -t cgroup -o {c} cgroup /sys/fs/cgroup/{c}"
+                        for c in controllers)
+        return Check("cgroups", False,
+                     f"hybrid layout with {', '.join(controllers)} on cgroup v2: crun refuses to run; "
+                     f"fix: {fix} (scripts/prepare-host does this)")
+    return Check("cgroups", True, "hybrid layout, no controllers on v2")
+
+
+def _state_dir(layout: Layout) -> Check:
+    path = layout.state_dir
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if os.access(probe, os.W_OK):
+        return Check("state dir", True, path)
+    return Check("state dir", False, f"{path} is not writable")

@@ -1,0 +1,112 @@
+"""The commands over a whole file or one container: apply, destroy, logs, exec."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Callable, TextIO
+
+import msgspec
+
+from compiler import HpFile, check_file, oci
+from compiler.errors import HpError
+from compiler.exec_process import encode_process, exec_process
+from compiler.layout import Layout
+from compiler import commands
+
+from . import containers
+from .helpers import ensure_helpers
+from .images import PreparedImage, ensure_image
+from .run import run_attached
+from .session import host_resolv_conf, insecure_registry
+
+
+def missing_containers(layout: Layout, hp_file: HpFile) -> list[str]:
+    return [name for name in hp_file.containers if not containers.exists(layout, name)]
+
+
+def apply(layout: Layout, hp_file: HpFile, say: Callable[[str], None]) -> list[str]:
+    """Create and start every container of the file that does not exist yet; return their names."""
+    check_file(hp_file)
+    todo = missing_containers(layout, hp_file)
+    if not todo:
+        return []
+    helpers = ensure_helpers(layout)
+    resolv = host_resolv_conf()
+    images: dict[str, PreparedImage] = {}
+    for name in todo:
+        spec = hp_file.containers[name]
+        if spec.image not in images:
+            prepared = ensure_image(spec.image, layout, insecure=insecure_registry(hp_file, spec.image))
+            if prepared.pulled:
+                say(f"pulled {spec.image}")
+            images[spec.image] = prepared
+        try:
+            containers.create(layout, name, spec.image, spec, images[spec.image], helpers, resolv)
+        except HpError as e:
+            raise e.within(name) if not e.where.startswith(name) else e
+        say(f"{name}: created and started")
+    return todo
+
+
+def destroy(layout: Layout, hp_file: HpFile, say: Callable[[str], None]) -> list[str]:
+    """Remove every container of the file that exists; return their names."""
+    done = []
+    for name in hp_file.containers:
+        if containers.exists(layout, name):
+            containers.remove(layout, name, force=True)
+            say(f"{name}: removed")
+            done.append(name)
+    return done
+
+
+def require(layout: Layout, name: str) -> None:
+    if not containers.exists(layout, name):
+        raise HpError(name, "no such container")
+
+
+def logs(layout: Layout, name: str, follow: bool, out: TextIO) -> None:
+    """Copy the container's log to `out`; with follow, keep copying until it stops."""
+    require(layout, name)
+    path = layout.log(name)
+    stream = out.buffer if hasattr(out, "buffer") else None
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        while True:
+            chunk = f.read(65536)
+            if chunk:
+                (stream.write(chunk) if stream else out.write(chunk.decode("utf-8", "replace")))
+                continue
+            out.flush()
+            if not follow or containers.crun_status(layout, name) not in ("running", "created"):
+                rest = f.read()
+                if rest:
+                    (stream.write(rest) if stream else out.write(rest.decode("utf-8", "replace")))
+                    out.flush()
+                return
+            time.sleep(0.1)
+
+
+def exec_command(layout: Layout, name: str, argv: tuple[str, ...], tty: bool) -> int:
+    """Run argv in the running container as its own process would run: user, cwd, env, caps."""
+    require(layout, name)
+    if containers.crun_status(layout, name) != "running":
+        raise HpError(name, "container is not running")
+    with open(f"{layout.bundle(name)}/config.json", "rb") as f:
+        config = msgspec.json.decode(f.read(), type=oci.RuntimeConfig)
+    process = exec_process(config.process, argv, tty=tty)
+    path = f"{layout.container_dir(name)}/exec-{os.getpid()}.json"
+    with open(path, "wb") as f:
+        f.write(encode_process(process))
+    try:
+        return run_attached(commands.crun_exec(layout, name, path, tty))
+    finally:
+        os.unlink(path)
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty()
