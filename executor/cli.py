@@ -272,7 +272,8 @@ def exec_command(
     from executor.session import state_layout
 
     try:
-        code = lifecycle.exec_command(state_layout(state_dir), name, tuple(command), tty)
+        argv = tuple(command[1:] if command[:1] == ["--"] else command)
+        code = lifecycle.exec_command(state_layout(state_dir), name, argv, tty)
     except HpError as e:
         raise _fail(e) from None
     raise typer.Exit(code)

@@ -1,0 +1,237 @@
+"""hp apply / ps / exec / logs / stop / start / rm / destroy, for real: images built by the
+tests, served by a real registry on 127.0.0.1, pulled by podman, run by crun."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ..needs import missing
+
+pytestmark = pytest.mark.integration
+
+HP = str(Path(sys.executable).with_name("hp"))
+
+
+def hp(*args: str, state: Path, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
+    result = subprocess.run([HP, *args, "--state-dir", str(state)] if args[0] not in ("exec",) else
+                            [HP, args[0], "--state-dir", str(state), *args[1:]],
+                            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    if check and result.returncode != 0:
+        raise AssertionError(f"hp {' '.join(args)} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+def ps(state: Path) -> dict[str, dict]:
+    rows = json.loads(hp("ps", "--json", state=state, check=True).stdout)
+    return {row["name"]: row for row in rows}
+
+
+def mounts_under(path: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(str(path))]
+
+
+def leftovers(state: Path, names: list[str]) -> list[str]:
+    """Everything of these containers that should be gone after they are removed."""
+    found = [f"mount {m}" for m in mounts_under(state)]
+    crun_root = state / "crun"
+    if crun_root.exists():
+        found += [f"crun state {n}" for n in os.listdir(crun_root)]
+    containers = state / "containers"
+    if containers.exists():
+        found += [f"directory {n}" for n in os.listdir(containers)]
+    for name in names:
+        for controller in os.listdir("/sys/fs/cgroup"):
+            if os.path.exists(f"/sys/fs/cgroup/{controller}/hp/{name}"):
+                found.append(f"cgroup {controller}/hp/{name}")
+    return found
+
+
+@pytest.fixture
+def state(tmp_path):
+    if os.geteuid() != 0:
+        missing("root")
+    path = tmp_path / "state"
+    yield path
+    # whatever a failed test left: remove it all
+    for name in (os.listdir(path / "containers") if (path / "containers").exists() else []):
+        subprocess.run([HP, "rm", "--force", name, "--state-dir", str(path)], capture_output=True, timeout=60)
+    for mount in reversed(mounts_under(path)):
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+
+
+def write_file(tmp_path: Path, registry, text: str) -> Path:
+    path = tmp_path / "hp.toml"
+    path.write_text(f'[registries."{registry.host}"]\ninsecure = true\n\n' + text)
+    return path
+
+
+def test_apply_runs_containers_as_the_image_and_file_say(tmp_path, state, registry, test_images) -> None:
+    s = uuid.uuid4().hex[:6]
+    web, custom, ka_ok, ka_fail = f"web-{s}", f"custom-{s}", f"kaok-{s}", f"kafail-{s}"
+    file = write_file(tmp_path, registry, f"""
+[containers.{web}]
+image = "{test_images['sleeper']}"
+
+[containers.{custom}]
+image = "{test_images['sleeper']}"
+user = "0:0"
+workdir = "/tmp"
+env = {{ MODE = "file", EXTRA = "1" }}
+command = ["sh", "-c", "echo hello from {custom}; echo oops >&2; exec sleep 3600"]
+
+[containers.{ka_ok}]
+image = "{test_images['sleeper']}"
+keep_alive = true
+command = ["true"]
+
+[containers.{ka_fail}]
+image = "{test_images['exiter']}"
+keep_alive = true
+""")
+    result = hp("apply", str(file), "--yes", state=state)
+    assert result.returncode == 0, result.stderr
+    assert f"pulled {test_images['sleeper']}" in result.stderr
+    rows = ps(state)
+    assert set(rows) == {web, custom, ka_ok, ka_fail}
+    assert rows[web]["status"] == "running" and rows[web]["pid"] > 0
+    assert rows[web]["image"] == test_images["sleeper"]
+
+    # the image's USER, WORKDIR, ENV and ENTRYPOINT/CMD
+    assert hp("exec", web, "--", "id", "-u", state=state).stdout == "1000\n"
+    assert hp("exec", web, "--", "pwd", state=state).stdout == "/srv/www\n"
+    env = hp("exec", web, "--", "env", state=state).stdout.splitlines()
+    assert "MODE=image" in env and f"HOSTNAME={web}" in env and "HOME=/home/app" in env
+    assert hp("exec", web, "--", "cat", "/proc/1/cmdline", state=state).stdout.split("\0")[:3] == \
+        ["/bin/busybox", "sleep", "3600"]
+    # the file's overrides
+    assert hp("exec", custom, "--", "id", "-u", state=state).stdout == "0\n"
+    assert hp("exec", custom, "--", "pwd", state=state).stdout == "/tmp\n"
+    env = hp("exec", custom, "--", "env", state=state).stdout.splitlines()
+    assert "MODE=file" in env and "EXTRA=1" in env
+    # exit status passes through exec
+    assert hp("exec", web, "--", "sh", "-c", "exit 5", state=state).returncode == 5
+    # logs: stdout and stderr of the container
+    logs = hp("logs", custom, state=state, check=True).stdout
+    assert f"hello from {custom}\n" in logs and "oops\n" in logs
+
+    # keep_alive: exit 0 stays up, exit 3 stops with 3
+    assert rows[ka_ok]["status"] == "running"
+    assert rows[ka_fail]["status"] == "stopped" and rows[ka_fail]["exit_code"] == 3
+
+    # two containers of one image do not see each other's writes
+    assert hp("exec", web, "--", "touch", "/tmp/mine", state=state).returncode == 0
+    assert hp("exec", custom, "--", "ls", "/tmp/mine", state=state).returncode != 0
+
+    # a second apply changes nothing
+    again = hp("apply", str(file), "--yes", state=state)
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+
+    # stop / start keep the writable layer
+    assert hp("stop", web, "--time", "1", state=state).returncode == 0
+    assert ps(state)[web]["status"] == "stopped"
+    assert hp("start", web, state=state).returncode == 0
+    assert ps(state)[web]["status"] == "running"
+    assert hp("exec", web, "--", "ls", "/tmp/mine", state=state).returncode == 0
+
+    # rm refuses a running container without --force
+    refused = hp("rm", web, state=state)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and "--force" in refused.stderr
+    assert hp("rm", "--force", web, state=state).returncode == 0
+    assert web not in ps(state)
+
+    # destroy removes the rest, and nothing of theirs remains
+    gone = hp("destroy", str(file), "--yes", state=state)
+    assert gone.returncode == 0, gone.stderr
+    assert ps(state) == {}
+    assert leftovers(state, [web, custom, ka_ok, ka_fail]) == []
+
+
+def test_stop_uses_the_image_stop_signal_then_kill(tmp_path, state, registry, test_images) -> None:
+    name = f"stubborn-{uuid.uuid4().hex[:6]}"
+    # ignores SIGTERM: stop must fall back to SIGKILL after --time
+    file = write_file(tmp_path, registry, f"""
+[containers.{name}]
+image = "{test_images['sleeper']}"
+user = "0"
+command = ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]
+""")
+    assert hp("apply", str(file), "--yes", state=state).returncode == 0
+    assert hp("stop", name, "--time", "1", state=state).returncode == 0
+    row = ps(state)[name]
+    assert row["status"] == "stopped" and row["exit_code"] == 137
+    assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+    assert leftovers(state, [name]) == []
+
+
+@pytest.mark.parametrize("case", ["missing-image", "registry-down", "crun-error"])
+def test_failures_are_one_line_and_leave_nothing(case, tmp_path, state, registry, test_images) -> None:
+    name = f"bad-{uuid.uuid4().hex[:6]}"
+    image = {
+        "missing-image": f"{registry.host}/hp-test/does-not-exist:1",
+        "registry-down": "127.0.0.1:9/hp-test/nothing:1",
+        "crun-error": test_images["sleeper"],
+    }[case]
+    extra = 'mounts = [{ type = "bind", source = "/nonexistent/hp-test", target = "/x" }]' if case == "crun-error" else ""
+    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{image}"\n{extra}\n')
+    if case == "registry-down":
+        file.write_text(file.read_text() + '\n[registries."127.0.0.1:9"]\ninsecure = true\n')
+    result = hp("apply", str(file), "--yes", state=state)
+    assert result.returncode == 1
+    assert result.stderr.startswith("hp: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert {"missing-image": "pull", "registry-down": "pull", "crun-error": "crun create"}[case] in result.stderr
+    assert leftovers(state, [name]) == []
+    assert not (state / "images").exists() or case == "crun-error" or os.listdir(state / "images") == []
+
+
+def test_rm_cleans_up_a_half_made_container(tmp_path, state, registry, test_images) -> None:
+    """A container whose crun state is gone (killed outside hp, crashed apply) is removed whole."""
+    name = f"half-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n')
+    assert hp("apply", str(file), "--yes", state=state).returncode == 0
+    subprocess.run(["crun", "--root", str(state / "crun"), "delete", "--force", name], check=True)
+    assert ps(state)[name]["status"] == "stopped"
+    assert hp("rm", name, state=state).returncode == 0
+    assert leftovers(state, [name]) == []
+
+
+def test_apply_without_yes_and_without_a_terminal_refuses(tmp_path, state, registry, test_images) -> None:
+    name = f"ask-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n')
+    result = hp("apply", str(file), state=state)
+    assert result.returncode == 1 and "--yes" in result.stderr
+    assert ps(state) == {}
+
+
+def test_image_volume_is_filled_from_the_image_and_survives_restart(tmp_path, state, registry, test_images) -> None:
+    name = f"vol-{uuid.uuid4().hex[:6]}"
+    nosh = f"nosh-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, f"""
+[containers.{name}]
+image = "{test_images['sleeper']}"
+
+[containers.{nosh}]
+image = "{test_images['noshell']}"
+keep_alive = true
+""")
+    assert hp("apply", str(file), "--yes", state=state).returncode == 0
+    # the image's content and ownership: app (1000) can write to its own volume
+    assert hp("exec", name, "--", "cat", "/data/seed", state=state).stdout == "from the image\n"
+    assert hp("exec", name, "--", "touch", "/data/written", state=state).returncode == 0
+    volume = state / "containers" / name / "bundle" / "volumes" / "data"
+    assert (volume / "written").exists() and (volume / "seed").stat().st_uid == 1000
+    assert hp("stop", name, "--time", "1", state=state).returncode == 0
+    assert hp("start", name, state=state).returncode == 0
+    assert hp("exec", name, "--", "ls", "/data/written", state=state).returncode == 0
+    # an image without a shell: keep_alive's hp-init needs none (busybox true exits 0: stays up)
+    assert ps(state)[nosh]["status"] == "running"
+    assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+    assert leftovers(state, [name, nosh]) == []

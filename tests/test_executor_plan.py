@@ -1,0 +1,83 @@
+"""The pure parts of running containers: layout, argv, /etc files, exec's process."""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler import commands
+from compiler import oci
+from compiler.errors import HpError
+from compiler.etc_files import hosts_file, resolv_conf
+from compiler.exec_process import exec_process
+from compiler.layout import layout
+
+
+@pytest.mark.parametrize("state, problem", [
+    ("relative/dir", "not an absolute path"),
+    ("/var/lib/hp,x", "may not contain"),
+    ("/var/lib/hp:x", "may not contain"),
+], ids=["relative", "comma", "colon"])
+def test_bad_state_dirs(state: str, problem: str) -> None:
+    with pytest.raises(HpError, match=problem):
+        layout(state)
+
+
+def test_layout_paths() -> None:
+    lay = layout("/var/lib/hp/")
+    assert lay.crun_root == "/var/lib/hp/crun"
+    assert lay.rootfs("web") == "/var/lib/hp/containers/web/bundle/rootfs"
+    assert lay.image_rootfs("abc") == "/var/lib/hp/images/abc/rootfs"
+
+
+def test_commands_are_argv_with_hps_own_crun_root() -> None:
+    lay = layout("/s")
+    name = "we;b $(x)"  # never valid as a name, but even so: one argument, no shell
+    assert commands.crun_kill(lay, name, 15) == ("crun", "--root", "/s/crun", "kill", name, "15")
+    assert commands.crun_delete(lay, name, force=True)[-2:] == ("--force", name)
+    create = commands.crun_create(lay, "web", "/s/bin/hp-monitor-x")
+    assert create[0] == "/s/bin/hp-monitor-x"
+    assert create[create.index("--") + 1:] == (
+        "crun", "--root", "/s/crun", "create", "--bundle", "/s/containers/web/bundle",
+        "--pid-file", "/s/containers/web/pid", "web")
+    assert commands.mount_overlay("/l", "/u", "/w", "/t") == (
+        "mount", "-t", "overlay", "overlay", "-o", "lowerdir=/l,upperdir=/u,workdir=/w", "/t")
+
+
+RESOLV = [
+    ("loopback-dropped", "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch example\n", None,
+     "nameserver 10.0.0.2\nsearch example\n"),
+    ("ipv6-loopback-dropped", "nameserver ::1\nnameserver fd00::1\n", None, "nameserver fd00::1\n"),
+    ("comments-ignored", "# x\n; y\nnameserver 1.1.1.1\noptions ndots:2\n", None,
+     "nameserver 1.1.1.1\noptions ndots:2\n"),
+    ("explicit-servers-win", "nameserver 10.0.0.2\n", ("9.9.9.9",), "nameserver 9.9.9.9\n"),
+    ("empty", "", None, ""),
+]
+
+
+@pytest.mark.parametrize("host, servers, expected", [c[1:] for c in RESOLV], ids=[c[0] for c in RESOLV])
+def test_resolv_conf(host, servers, expected) -> None:
+    assert resolv_conf(host, servers) == expected
+
+
+def test_hosts_file_names_the_container_and_its_peers() -> None:
+    text = hosts_file("web", (("10.10.0.3", "db"),))
+    assert "127.0.1.1\tweb\n" in text and text.endswith("10.10.0.3\tdb\n")
+    assert text.startswith("127.0.0.1\tlocalhost\n")
+
+
+def test_exec_process_keeps_user_cwd_env_and_caps() -> None:
+    process = oci.Process(
+        terminal=False, user=oci.User(uid=1000, gid=1000, additional_gids=(1000, 33)),
+        args=("/run/hp-init", "--keep-alive", "--", "app"), env=("A=1",), cwd="/srv",
+        capabilities=oci.ProcessCapabilities((), (), (), (), ()), no_new_privileges=True)
+    got = exec_process(process, ("id", "-u"), tty=True)
+    assert got.args == ("id", "-u") and got.terminal is True
+    assert (got.user, got.env, got.cwd, got.capabilities) == (process.user, process.env, process.cwd,
+                                                              process.capabilities)
+
+
+@pytest.mark.parametrize("argv", [(), ("",), ("a\0b",)], ids=["none", "empty", "nul"])
+def test_exec_needs_a_command(argv) -> None:
+    process = oci.Process(terminal=False, user=oci.User(uid=0, gid=0), args=("x",), env=(), cwd="/")
+    with pytest.raises(HpError):
+        exec_process(process, argv, tty=False)
