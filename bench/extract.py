@@ -18,6 +18,8 @@ no temporary container, mount or scratch file is left. The images are removed at
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import os
 import shutil
 import statistics
@@ -73,7 +75,7 @@ def build_image(tmp: Path, name: str, files: int) -> tuple[str, int, int]:
     tar = tmp / f"{name}.tar"
     sh("tar", "--create", "--file", str(tar), "--directory", str(root), "--numeric-owner",
        "--xattrs", "--xattrs-include=*", ".")
-    ref = f"localhost/hp-bench-{name}-{uuid.uuid4().hex[:8]}:1"
+    ref = f"localhost/hp-bench-extract-{name}-{uuid.uuid4().hex[:8]}:1"
     sh("podman", "import", str(tar), ref)
     count = sum(len(f) + len(d) for _, d, f in os.walk(root))
     size = tar.stat().st_size
@@ -102,10 +104,11 @@ def tree(root: str) -> list[tuple]:
     return sorted(out)
 
 
-def leftovers(state: str) -> list[str]:
+def leftovers(state: str, iid: str) -> list[str]:
     found = [f"container {n}" for n in sh("podman", "ps", "-a", "--format", "{{.Names}}").split()
-             if n.startswith("hp-extract-")]
-    found += [f"mount {line}" for line in sh("podman", "image", "mount").splitlines() if "hp-bench" in line]
+             if n.startswith(f"hp-extract-{iid[:12]}-")]
+    mounted = json.loads(sh("podman", "image", "mount", "--format", "json") or "[]") or []
+    found += [f"mount {m.get('mountpoint')}" for m in mounted if m.get("id") == iid]
     for dirpath, dirs, files in os.walk(state):
         found += [f"scratch {os.path.join(dirpath, d)}" for d in dirs if d.startswith(".extract-")]
         dirs[:] = [d for d in dirs if d != "rootfs"]
@@ -139,6 +142,7 @@ def main() -> int:
                 specs.append((name, ref, image_id(ref), count, size))
             times: dict[tuple[str, str], list[float]] = {}
             syncs: dict[tuple[str, str], list[float]] = {}
+            written: dict[tuple[str, str], list[float]] = {}
             real_syncfs = images._syncfs
             synced: list[float] = []
 
@@ -157,13 +161,16 @@ def main() -> int:
                         state = str(tmp / f"s-{name}-{method}-{run}")
                         os.sync()  # start each run with no dirty data of the previous one
                         synced.clear()
+                        blocks = resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock
                         start = time.perf_counter()
                         rootfs = images.extract_once(iid, layout(state), images.EXTRACTORS[method])
                         times.setdefault((name, method), []).append(time.perf_counter() - start)
                         syncs.setdefault((name, method), []).append(sum(synced))
+                        blocks = resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock - blocks
+                        written.setdefault((name, method), []).append(blocks * 512 / 1e6)
                         if run == 0:
                             trees[(name, method)] = tree(rootfs)
-                        left = leftovers(state)
+                        left = leftovers(state, iid)
                         if left:
                             print(f"LEFT BEHIND by {method}: {left}", file=sys.stderr)
                             return 1
@@ -176,6 +183,11 @@ def main() -> int:
             for _ in range(50):
                 images.extract_once(iid, lay)
             reuse = (time.perf_counter() - start) / 50
+            warm = []
+            for _ in range(5):
+                start = time.perf_counter()
+                images.ensure_image(ref, lay)
+                warm.append(time.perf_counter() - start)
 
             print(f"extracting an image's rootfs with extract_once, {args.runs} runs each, warm page cache, "
                   f"{os.cpu_count()} CPUs;\nmedian (min) wall time in seconds, whole call (scratch dir, "
@@ -196,12 +208,18 @@ def main() -> int:
                     t = syncs[(name, method)]
                     row += f"{statistics.median(t):>11.3f} ({min(t):.3f})"
                 print(row)
+                row = f"{'  MB written by the commands':<34}"
+                for method in METHODS:
+                    row += f"{statistics.median(written[(name, method)]):>18.1f}"
+                print(row)
             print()
             for name, *_ in specs:
                 same = all(trees[(name, m)] == trees[(name, "export")] for m in METHODS)
                 print(f"{name}: trees identical across ways (paths, modes, owners, sizes, links, xattrs): "
                       f"{'yes' if same else 'NO'}")
             print(f"reuse of an extracted rootfs (extract_once finds it): {reuse * 1e6:.0f} us")
+            print(f"ensure_image of an image already pulled and extracted (podman image exists + inspect, "
+                  f"passwd, group): {statistics.median(warm) * 1e3:.0f} ms")
             print(f"default way: {images.DEFAULT_METHOD}; nothing left behind (containers, mounts, scratch)")
         finally:
             for ref in refs:

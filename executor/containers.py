@@ -52,10 +52,13 @@ def create(
         for path in (layout.bundle(name), layout.rootfs(name), layout.upper(name), layout.work(name)):
             os.mkdir(path, 0o755)
         bundle = layout.bundle(name)
-        write_atomic(f"{bundle}/config.json", config_json)
-        write_atomic(f"{bundle}/hostname", hostname_file(config.hostname or name).encode())
-        write_atomic(f"{bundle}/hosts", hosts_file(config.hostname or name).encode())
-        write_atomic(f"{bundle}/resolv.conf", resolv_conf(host_resolv_conf).encode())
+        # a fresh directory nobody reads yet: plain writes (the record, last, is the atomic one)
+        for file, content in (("config.json", config_json),
+                              ("hostname", hostname_file(config.hostname or name).encode()),
+                              ("hosts", hosts_file(config.hostname or name).encode()),
+                              ("resolv.conf", resolv_conf(host_resolv_conf).encode())):
+            with open(f"{bundle}/{file}", "wb") as f:
+                f.write(content)
         for mount in config.mounts:
             if mount.type == "bind" and mount.source and mount.source.startswith("volumes/"):
                 _make_volume(f"{bundle}/{mount.source}", image.rootfs, mount.destination)
@@ -63,7 +66,7 @@ def create(
             shutil.copy2(helpers.init, f"{bundle}/hp-init")
         record = ContainerRecord(name, ref, image.image_id, config_hash(config_json), signal)
         write_atomic(layout.record(name), encode_record(record))
-        start(layout, name, helpers)
+        start(layout, name, helpers, fresh=True)
     except BaseException:
         _remove_tree(layout, name)
         raise
@@ -88,21 +91,23 @@ def _make_volume(path: str, image_rootfs: str, destination: str) -> None:
     run(("cp", "-a", "--no-dereference", "--preserve=all", source, path), f"filling volume {destination}")
 
 
-def start(layout: Layout, name: str, helpers: Helpers) -> None:
-    """Mount the overlay (if needed), create the crun container under hp-monitor, start it."""
-    current = crun_status(layout, name)
-    if current == "running":
-        return
-    if current is not None:
-        run(commands.crun_delete(layout, name, force=True), f"clearing {name}'s old crun state")
-    for path in (layout.exit_file(name), layout.pid_file(name)):
-        if os.path.exists(path):
-            os.unlink(path)
+def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -> None:
+    """Mount the overlay (if needed), create the crun container under hp-monitor, start it.
+    `fresh`: the container was made just now, so there is no old state to look for."""
+    if not fresh:
+        current = crun_status(layout, name)
+        if current == "running":
+            return
+        if current is not None:
+            run(commands.crun_delete(layout, name, force=True), f"clearing {name}'s old crun state")
+        for path in (layout.exit_file(name), layout.pid_file(name)):
+            if os.path.exists(path):
+                os.unlink(path)
     record = read_record(layout, name)
     if record is None:
         raise HpError(name, "no such container")
     mounted_here = False
-    if not os.path.ismount(layout.rootfs(name)):
+    if fresh or not os.path.ismount(layout.rootfs(name)):
         run(commands.mount_overlay(layout.image_rootfs(record.image_id), layout.upper(name), layout.work(name),
                                    layout.rootfs(name)), f"mounting {name}'s root filesystem")
         mounted_here = True

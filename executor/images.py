@@ -30,30 +30,30 @@ Two ways to extract, both kept (bench/extract.py measures them side by side):
             intermediate file), then `podman image unmount ID`. ("mount-tar": the same
             mount copied with a tar create + extract, for comparison.)
 
-Default: "mount". Measured on the development VM (bench/extract.py, medians; busybox
-image ~6 MB / 5 files, a 3,000-file 60 MB image): export 0.20 s / 0.79 s, mount 0.09 s /
-0.39 s, mount-tar 0.12 s / 0.68 s. The mount way is about twice as fast because it reads
-the layers once and writes the tree once, where export writes the whole image a second
-time as a tar file and reads it back, and pays for creating and removing a container.
-It is also the more robust one: no container is created (no name, no anonymous volumes,
-no `podman create` refusal for images without a command, nothing for `podman ps -a` to
-show if hp is killed mid-way) and the only thing to undo is a reference-counted mount.
-Both preserve the same things (numeric ownership, modes including setuid, xattrs and
-so file capabilities, hard links, symlinks) and produce the same tree
-(tests/integration/test_images.py compares them); the one visible difference is the
-mode of the root directory itself, which the mount way copies from the image's top
-layer while export carries none (hp sets 0755 first).
+Default: "mount". Measured with bench/extract.py on the development VM (2 CPUs; medians
+of 9 runs, whole extract_once): a busybox image (274 entries, 2.4 MB) export 0.31 s,
+mount 0.15 s, mount-tar 0.16 s; a 3,336-entry 64 MB image export 2.7 s, mount 2.2 s,
+mount-tar 2.4 s (kernel time on this shared VM swings: the same `cp -a` of that tree
+took 0.4 s in one minute and 2.2 s in another; the order of the ways holds). Export
+pays for creating and removing a container and writes the whole image twice (the tar
+file, then the tree: 130 MB written for the 64 MB image against 68 MB); the mount way
+reads the layers once and writes the tree once. It is also the more robust one: no container is created (no name,
+no anonymous volumes, no `podman create` refusal for an image without a command,
+nothing for `podman ps -a` to show if hp is killed mid-way) and the only thing to undo
+is a reference-counted mount. Both keep numeric ownership, modes (setuid included),
+xattrs and so file capabilities, hard links and symlinks, and they produce the same tree
+(tests/integration/test_images.py and the bench compare them). Neither carries the
+image's own mode for the root directory (export has no entry for it; the mount shows
+containers/storage's 0555), so hp sets it to 0755.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import os
 import re
-import secrets
 import shutil
 import tempfile
 from typing import Callable, Iterator
@@ -140,7 +140,7 @@ def copy_tree_argv(source: str, dest: str) -> tuple[str, ...]:
 def extract_by_export(image: str, dest: str, scratch: str) -> None:
     """Fill the empty directory `dest` with `image`'s root filesystem via a throw-away
     container: create, export to a tar file in `scratch`, extract, remove the container."""
-    name = f"hp-extract-{_short(image)}-{secrets.token_hex(4)}"
+    name = f"hp-extract-{_short(image)}-{os.urandom(4).hex()}"
     tar_file = os.path.join(scratch, "rootfs.tar")
 
     def undo() -> None:
@@ -200,13 +200,16 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
     parse_reference(ref, "image")  # refuses anything podman could take for an option
     extractor = EXTRACTORS[method]
     pulled = False
-    code, _, err = run_status(image_exists_argv(ref))
-    if code not in (0, 1):
-        raise HpError(f"image {ref}", f"`podman image exists` failed: {_podman_error(err) or f'exit {code}'}")
-    if code == 1:
-        pull(ref, insecure=insecure)
-        pulled = True
-    inspect = run(inspect_argv(ref), f"inspecting image {ref}")
+    # inspect first: for an image podman has (the usual case) that is the only podman call
+    code, inspect, _ = run_status(inspect_argv(ref))
+    if code != 0:
+        code, _, err = run_status(image_exists_argv(ref))
+        if code not in (0, 1):
+            raise HpError(f"image {ref}", f"`podman image exists` failed: {_podman_error(err) or f'exit {code}'}")
+        if code == 1:
+            pull(ref, insecure=insecure)
+            pulled = True
+        inspect = run(inspect_argv(ref), f"inspecting image {ref}")
     image_id, config = _parse_inspect(ref, inspect)
     image_dir = layout.image_dir(image_id)
     rootfs = layout.image_rootfs(image_id)
@@ -248,8 +251,11 @@ def extract_once(image_id: str, layout: Layout, extractor: Extractor = EXTRACTOR
             scratch = _mkdtemp(image_dir)
             try:
                 tree = os.path.join(scratch, "rootfs")
-                os.mkdir(tree, 0o755)
+                os.mkdir(tree, 0o700)
                 extractor(image_id, tree, scratch)
+                # the root's mode: export carries none, the mount's is containers/storage's
+                # (0555); neither is the image's, so both ways give what runtimes expect
+                os.chmod(tree, 0o755)
                 _syncfs(tree)
                 try:
                     os.rename(tree, rootfs)
@@ -308,7 +314,10 @@ def _parse_inspect(ref: str, text: str):
 def _etc_text(rootfs: str, path: str, ref: str) -> str | None:
     from .rootfs import read_in_root
 
-    data = read_in_root(rootfs, path)
+    try:
+        data = read_in_root(rootfs, path)
+    except HpError as e:  # a directory, a FIFO, a symlink loop, too large ...
+        raise e.within(f"image {ref}") from None
     if data is None:
         return None
     try:
@@ -330,7 +339,7 @@ def _container_exists(name: str) -> bool:
 
 
 def _short(image: str) -> str:
-    return image[:12] if _IMAGE_ID.fullmatch(image) else secrets.token_hex(6)
+    return image[:12] if _IMAGE_ID.fullmatch(image) else os.urandom(6).hex()
 
 
 def _mkdtemp(parent: str) -> str:
@@ -346,6 +355,8 @@ def _sweep_scratch(image_dir: str) -> None:
 def _syncfs(path: str) -> None:
     """Flush the filesystem holding `path`, so the renamed tree is complete even after a
     power loss (the rename alone covers a crash of hp)."""
+    import ctypes
+
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         if ctypes.CDLL(None, use_errno=True).syncfs(fd) != 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, TextIO
 
 import msgspec
@@ -22,6 +23,9 @@ from .run import run_attached
 from .session import host_resolv_conf, insecure_registry
 
 
+PARALLEL = 6
+
+
 def missing_containers(layout: Layout, hp_file: HpFile) -> list[str]:
     return [name for name in hp_file.containers if not containers.exists(layout, name)]
 
@@ -36,17 +40,26 @@ def apply(layout: Layout, hp_file: HpFile, say: Callable[[str], None]) -> list[s
     resolv = host_resolv_conf()
     images: dict[str, PreparedImage] = {}
     for name in todo:
+        ref = hp_file.containers[name].image
+        if ref not in images:
+            images[ref] = ensure_image(ref, layout, insecure=insecure_registry(hp_file, ref))
+            if images[ref].pulled:
+                say(f"pulled {ref}")
+
+    def create(name: str) -> None:
         spec = hp_file.containers[name]
-        if spec.image not in images:
-            prepared = ensure_image(spec.image, layout, insecure=insecure_registry(hp_file, spec.image))
-            if prepared.pulled:
-                say(f"pulled {spec.image}")
-            images[spec.image] = prepared
         try:
             containers.create(layout, name, spec.image, spec, images[spec.image], helpers, resolv)
         except HpError as e:
             raise e.within(name) if not e.where.startswith(name) else e
         say(f"{name}: created and started")
+
+    # containers are independent, and creating one is mostly waiting for crun: a few at a time
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(todo))) as pool:
+        results = [pool.submit(create, name) for name in todo]
+        errors = [r.exception() for r in results if r.exception() is not None]
+    if errors:
+        raise errors[0]
     return todo
 
 

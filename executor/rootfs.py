@@ -118,8 +118,8 @@ def _read(root_fd: int, path: str, where: str, limit: int) -> bytes | None:
 
 def _resolve(root_fd: int, path: str, where: str) -> tuple[int, str, int] | None:
     """Walk `path` under `root_fd`. Returns (parent dir fd, name, O_PATH fd) of the
-    last component, or None when it does not exist; both fds are the caller's to close
-    (the parent is root_fd itself when the file is directly in the root). When the
+    last component, or None when it does not exist. The caller closes both fds, except
+    the parent when it is root_fd itself (a file directly in the root). When the
     path ends on a directory (e.g. "/etc", "/", "/etc/.."), parent is -1, name "" and
     fd an O_PATH fd of that directory (a dup of root_fd for the root itself).
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from compiler.errors import HpError
 from compiler.layout import Layout
@@ -12,7 +13,7 @@ from compiler.state import ContainerRecord, decode_record
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     """Write to a temporary file, fsync, rename over `path`: readers see the old or the new
     content, never a part."""
-    tmp = f"{path}.tmp{os.getpid()}"
+    tmp = f"{path}.tmp{os.getpid()}.{threading.get_ident()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -13,7 +13,6 @@ a command that fails raises `CommandError` carrying the command line and its std
 
 from __future__ import annotations
 
-import errno
 import io
 import json
 import os
@@ -99,15 +98,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError as e:
-            return e.errno == errno.EADDRINUSE
-        return False
-
-
 @dataclass
 class Registry:
     """A running docker-registry: `host` is "127.0.0.1:PORT", `url` is "http://127.0.0.1:PORT"."""
@@ -171,24 +161,32 @@ def _registry_config(port: int, storage: Path) -> str:
 
 
 def _wait_ready(registry: Registry, timeout: float) -> bool:
-    """True once GET /v2/ answers 200; False if the process ended first; raise on timeout."""
+    """True once this registry logs that it listens on its port and GET /v2/ answers 200;
+    False if the process ended first; raise on timeout. Waiting for the log line first
+    means a port someone else holds (and answers on) is never taken for ours."""
     deadline = time.monotonic() + timeout
-    last = "no answer yet"
+    listening = f'msg="listening on {registry.host}"'.encode()
+    last = "not listening yet"
     while True:
         if registry.process.poll() is not None:
             return False
         try:
-            status, _ = registry.get("/v2/", timeout=min(HTTP_TIMEOUT, max(0.1, deadline - time.monotonic())))
-            if status == 200:
-                return True
-            last = f"HTTP {status}"
-        except OSError as e:  # URLError is an OSError; so are refused connections and timeouts
-            last = str(getattr(e, "reason", e))
+            bound = listening in registry.log.read_bytes()
+        except OSError:
+            bound = False
+        if bound:
+            try:
+                status, _ = registry.get("/v2/", timeout=max(0.1, min(HTTP_TIMEOUT, deadline - time.monotonic())))
+                if status == 200:
+                    return True
+                last = f"GET /v2/: HTTP {status}"
+            except OSError as e:  # URLError is an OSError; so are refused connections and timeouts
+                last = f"GET /v2/: {getattr(e, 'reason', e)}"
         if time.monotonic() >= deadline:
             raise RuntimeError(
-                f"docker-registry on {registry.host} not ready after {timeout:g}s "
-                f"(GET /v2/: {last}); log {registry.log} ends with:\n{registry.log_tail()}")
-        time.sleep(0.05)
+                f"docker-registry on {registry.host} not ready after {timeout:g}s ({last}); "
+                f"log {registry.log} ends with:\n{registry.log_tail()}")
+        time.sleep(0.02)
 
 
 def start_registry(workdir: Path, *, attempts: int = 5, timeout: float = REGISTRY_START_TIMEOUT) -> Registry:
