@@ -235,3 +235,32 @@ keep_alive = true
     assert ps(state)[nosh]["status"] == "running"
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0
     assert leftovers(state, [name, nosh]) == []
+
+
+def test_logs_follow_returns_when_the_container_stops(tmp_path, state, registry, test_images) -> None:
+    name = f"talk-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, f"""
+[containers.{name}]
+image = "{test_images['sleeper']}"
+command = ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.2; done; echo bye >&2"]
+""")
+    assert hp("apply", str(file), "--yes", state=state).returncode == 0
+    followed = hp("logs", "--follow", name, state=state, timeout=30)
+    assert followed.returncode == 0
+    assert followed.stdout == "line 1\nline 2\nline 3\nbye\n"
+    assert ps(state)[name]["exit_code"] == 0
+    assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+
+
+def test_doctor_passes_on_a_prepared_host(state) -> None:
+    result = hp("doctor", state=state)
+    assert result.returncode == 0, result.stdout
+    assert {line.split(":")[0].split(None, 1)[1] for line in result.stdout.splitlines()} >= {
+        "root", "crun", "podman", "overlayfs", "cgroups", "state dir"}
+    assert all(line.startswith("ok ") for line in result.stdout.splitlines())
+
+
+def test_unknown_container_is_one_line(state) -> None:
+    for argv in (("logs", "ghost"), ("stop", "ghost"), ("start", "ghost"), ("rm", "ghost")):
+        result = hp(*argv, state=state)
+        assert result.returncode == 1 and result.stderr == "hp: error: ghost: no such container\n", argv
