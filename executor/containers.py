@@ -88,7 +88,7 @@ def _make_volume(path: str, image_rootfs: str, destination: str) -> None:
         if not stat.S_ISDIR(info.st_mode):
             os.mkdir(path, 0o755)
             return
-    run(("cp", "-a", "--no-dereference", "--preserve=all", source, path), f"filling volume {destination}")
+    run(commands.copy_volume_argv(source, path), f"filling volume {destination}")
 
 
 def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -> None:

@@ -64,6 +64,19 @@ from compiler import ImageFacts, parse_image_config
 from compiler.errors import HpError, quote
 from compiler.layout import Layout
 from compiler.reference import parse_reference
+from compiler.commands import (  # the argv are decided in the compiler, purely
+    image_exists_argv,
+    pull_argv,
+    inspect_argv,
+    create_argv,
+    export_argv,
+    rm_argv,
+    image_mount_argv,
+    image_unmount_argv,
+    tar_extract_argv,
+    tar_create_argv,
+    copy_tree_argv,
+)
 
 from .run import run, run_status
 
@@ -80,59 +93,6 @@ class PreparedImage(msgspec.Struct, frozen=True):
     rootfs: str
     facts: ImageFacts
     pulled: bool = False
-
-
-# ---- argv (pure) ---------------------------------------------------------------------------
-
-def image_exists_argv(ref: str) -> tuple[str, ...]:
-    return ("podman", "image", "exists", ref)
-
-
-def pull_argv(ref: str, insecure: bool = False) -> tuple[str, ...]:
-    return ("podman", "pull", "--quiet", *(("--tls-verify=false",) if insecure else ()), ref)
-
-
-def inspect_argv(ref: str) -> tuple[str, ...]:
-    return ("podman", "image", "inspect", ref)
-
-
-def create_argv(name: str, image: str) -> tuple[str, ...]:
-    # the command is never run; it only keeps `podman create` from refusing an image
-    # that has neither ENTRYPOINT nor CMD
-    return ("podman", "create", "--pull=never", "--name", name, image, "/hp-extract")
-
-
-def export_argv(name: str, tar_file: str) -> tuple[str, ...]:
-    return ("podman", "export", "-o", tar_file, name)
-
-
-def rm_argv(name: str) -> tuple[str, ...]:
-    return ("podman", "rm", "--force", "--volumes", name)
-
-
-def image_mount_argv(image: str) -> tuple[str, ...]:
-    return ("podman", "image", "mount", image)
-
-
-def image_unmount_argv(image: str) -> tuple[str, ...]:
-    return ("podman", "image", "unmount", image)
-
-
-_TAR_KEEP = ("--numeric-owner", "--xattrs", "--xattrs-include=*")
-
-
-def tar_extract_argv(tar_file: str, directory: str) -> tuple[str, ...]:
-    return ("tar", "--extract", "--file", tar_file, "--directory", directory,
-            *_TAR_KEEP, "--preserve-permissions", "--same-owner")
-
-
-def tar_create_argv(tar_file: str, directory: str) -> tuple[str, ...]:
-    return ("tar", "--create", "--file", tar_file, "--directory", directory, *_TAR_KEEP, ".")
-
-
-def copy_tree_argv(source: str, dest: str) -> tuple[str, ...]:
-    # SOURCE/. into DEST: the contents (and the root's own attributes), not a subdirectory
-    return ("cp", "-a", "--preserve=all", "--no-target-directory", f"{source}/.", dest)
 
 
 # ---- the two ways to extract -----------------------------------------------------------------

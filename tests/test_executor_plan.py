@@ -81,3 +81,18 @@ def test_exec_needs_a_command(argv) -> None:
     process = oci.Process(terminal=False, user=oci.User(uid=0, gid=0), args=("x",), env=(), cwd="/")
     with pytest.raises(HpError):
         exec_process(process, argv, tty=False)
+
+
+@pytest.mark.parametrize("insecure, expected", [
+    (False, ("podman", "pull", "--quiet", "127.0.0.1:5000/a/b:1")),
+    (True, ("podman", "pull", "--quiet", "--tls-verify=false", "127.0.0.1:5000/a/b:1")),
+], ids=["tls", "insecure-registry"])
+def test_pull_argv(insecure: bool, expected) -> None:
+    assert commands.pull_argv("127.0.0.1:5000/a/b:1", insecure) == expected
+
+
+def test_rootfs_copies_keep_owners_modes_and_xattrs() -> None:
+    extract = commands.tar_extract_argv("/t.tar", "/d")
+    assert {"--numeric-owner", "--xattrs", "--xattrs-include=*", "--same-owner", "--preserve-permissions"} <= set(extract)
+    assert commands.copy_tree_argv("/m", "/d")[-2:] == ("/m/.", "/d")
+    assert "--preserve=all" in commands.copy_volume_argv("/a", "/b")
