@@ -83,6 +83,10 @@ STATE_DIR = typer.Option(
     help="hp's state directory (default /var/lib/hp).",
 )
 YES = typer.Option(False, "--yes", "-y", help="Do it without asking.")
+LOCK_TIMEOUT = typer.Option(
+    0.0, "--lock-timeout", metavar="SECONDS",
+    help="How long to wait for another hp working on the same state dir (default: fail at once).",
+)
 
 
 def _fail(e: "Exception", files: Optional[dict] = None) -> "typer.Exit":
@@ -127,17 +131,20 @@ def apply_command(
     file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
     yes: bool = YES,
     state_dir: Optional[str] = STATE_DIR,
+    lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
     """Create and start every container of FILE that does not exist yet."""
     from compiler import HpError
     from executor import lifecycle
+    from executor.lock import state_lock
     from executor.session import state_layout
 
     hp_file = _load(file)
     try:
         layout = state_layout(state_dir)
-        _confirm("create and start", lifecycle.missing_containers(layout, hp_file), yes)
-        done = lifecycle.apply(layout, hp_file, _say)
+        with state_lock(layout, lock_timeout):
+            _confirm("create and start", lifecycle.missing_containers(layout, hp_file), yes)
+            done = lifecycle.apply(layout, hp_file, _say)
     except HpError as e:
         raise _fail(e) from None
     _say(f"apply complete: {len(done)} created and started" if done else "nothing to do")
@@ -148,17 +155,20 @@ def destroy_command(
     file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
     yes: bool = YES,
     state_dir: Optional[str] = STATE_DIR,
+    lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
     """Stop and remove every container of FILE."""
     from compiler import HpError
     from executor import containers, lifecycle
+    from executor.lock import state_lock
     from executor.session import state_layout
 
     hp_file = _load(file)
     try:
         layout = state_layout(state_dir)
-        _confirm("stop and remove", [n for n in hp_file.containers if containers.exists(layout, n)], yes)
-        done = lifecycle.destroy(layout, hp_file, _say)
+        with state_lock(layout, lock_timeout):
+            _confirm("stop and remove", [n for n in hp_file.containers if containers.exists(layout, n)], yes)
+            done = lifecycle.destroy(layout, hp_file, _say)
     except HpError as e:
         raise _fail(e) from None
     _say(f"destroy complete: {len(done)} removed" if done else "nothing to do")
@@ -195,12 +205,18 @@ def ps_command(
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
 
 
-def _one(name: str, state_dir: Optional[str], act) -> None:
+def _one(name: str, state_dir: Optional[str], act, locked: bool = True) -> None:
+    """Run act(layout, name); commands that change the state hold the state lock."""
+    import contextlib
+
     from compiler import HpError
+    from executor.lock import state_lock
     from executor.session import state_layout
 
     try:
-        act(state_layout(state_dir), name)
+        layout = state_layout(state_dir)
+        with state_lock(layout) if locked else contextlib.nullcontext():
+            act(layout, name)
     except HpError as e:
         raise _fail(e) from None
 
@@ -255,7 +271,7 @@ def logs_command(
     """Print a container's output (stdout and stderr, as written)."""
     from executor import lifecycle
 
-    _one(name, state_dir, lambda layout, name: lifecycle.logs(layout, name, follow, sys.stdout))
+    _one(name, state_dir, lambda layout, name: lifecycle.logs(layout, name, follow, sys.stdout), locked=False)
 
 
 @app.command("exec", context_settings={"allow_interspersed_args": False})

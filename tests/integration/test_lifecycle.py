@@ -264,3 +264,33 @@ def test_unknown_container_is_one_line(state) -> None:
     for argv in (("logs", "ghost"), ("stop", "ghost"), ("start", "ghost"), ("rm", "ghost")):
         result = hp(*argv, state=state)
         assert result.returncode == 1 and result.stderr == "hp: error: ghost: no such container\n", argv
+
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1] + "/lock", os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.ftruncate(fd, 0); os.pwrite(fd, f"{os.getpid()}\\n".encode(), 0)
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_second_hp_on_the_same_state_fails_at_once_or_waits(tmp_path, state, registry, test_images) -> None:
+    name = f"lock-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n')
+    state.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(state), "1.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        refused = hp("apply", str(file), "--yes", state=state)
+        assert refused.returncode == 1
+        assert refused.stderr.startswith(f"hp: error: state: state is locked by pid {holder.pid}")
+        assert ps(state) == {}
+        waited = hp("apply", str(file), "--yes", "--lock-timeout", "30", state=state)
+        assert waited.returncode == 0, waited.stderr
+        assert ps(state)[name]["status"] == "running"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert hp("destroy", str(file), "--yes", state=state).returncode == 0

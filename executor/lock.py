@@ -1,0 +1,43 @@
+"""One hp at a time changes a state directory: an flock on STATE/lock, held for the whole command.
+
+The holder writes its pid into the file, so the one who waits or gives up can say who holds it.
+The kernel drops the lock when the holder dies, even by SIGKILL: a stale lock cannot exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import time
+from typing import Iterator
+
+from compiler.errors import HpError
+from compiler.layout import Layout
+
+
+@contextlib.contextmanager
+def state_lock(layout: Layout, timeout: float = 0.0) -> Iterator[None]:
+    os.makedirs(layout.state_dir, exist_ok=True)
+    path = f"{layout.state_dir}/lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise HpError(path, f"cannot lock: {e.strerror}") from None
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                waited = f" (waited {timeout:g} s; see --lock-timeout)" if timeout else " (--lock-timeout waits)"
+                raise HpError("state", f"state is locked by pid {holder}{waited}")
+            time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
