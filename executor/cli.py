@@ -126,6 +126,24 @@ def _confirm(action: str, names: list[str], yes: bool) -> None:
         raise typer.Exit(1)
 
 
+def _whole_file(file: str, yes: bool, state_dir: Optional[str], lock_timeout: float, action: str,
+                pending, act, summary: str) -> None:
+    """apply and destroy: load FILE, lock the state, confirm the pending names, act, report."""
+    from compiler import HpError
+    from executor.lock import state_lock
+    from executor.session import state_layout
+
+    hp_file = _load(file)
+    try:
+        layout = state_layout(state_dir)
+        with state_lock(layout, lock_timeout):
+            _confirm(action, pending(layout, hp_file), yes)
+            done = act(layout, hp_file, _say)
+    except HpError as e:
+        raise _fail(e) from None
+    _say(summary.format(len(done)) if done else "nothing to do")
+
+
 @app.command("apply")
 def apply_command(
     file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
@@ -134,20 +152,10 @@ def apply_command(
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
     """Create and start every container of FILE that does not exist yet."""
-    from compiler import HpError
     from executor import lifecycle
-    from executor.lock import state_lock
-    from executor.session import state_layout
 
-    hp_file = _load(file)
-    try:
-        layout = state_layout(state_dir)
-        with state_lock(layout, lock_timeout):
-            _confirm("create and start", lifecycle.missing_containers(layout, hp_file), yes)
-            done = lifecycle.apply(layout, hp_file, _say)
-    except HpError as e:
-        raise _fail(e) from None
-    _say(f"apply complete: {len(done)} created and started" if done else "nothing to do")
+    _whole_file(file, yes, state_dir, lock_timeout, "create and start", lifecycle.missing_containers,
+                lifecycle.apply, "apply complete: {} created and started")
 
 
 @app.command("destroy")
@@ -158,20 +166,10 @@ def destroy_command(
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
     """Stop and remove every container of FILE."""
-    from compiler import HpError
-    from executor import containers, lifecycle
-    from executor.lock import state_lock
-    from executor.session import state_layout
+    from executor import lifecycle
 
-    hp_file = _load(file)
-    try:
-        layout = state_layout(state_dir)
-        with state_lock(layout, lock_timeout):
-            _confirm("stop and remove", [n for n in hp_file.containers if containers.exists(layout, n)], yes)
-            done = lifecycle.destroy(layout, hp_file, _say)
-    except HpError as e:
-        raise _fail(e) from None
-    _say(f"destroy complete: {len(done)} removed" if done else "nothing to do")
+    _whole_file(file, yes, state_dir, lock_timeout, "stop and remove", lifecycle.existing_containers,
+                lifecycle.destroy, "destroy complete: {} removed")
 
 
 @app.command("ps")

@@ -30,6 +30,10 @@ def missing_containers(layout: Layout, hp_file: HpFile) -> list[str]:
     return [name for name in hp_file.containers if not containers.exists(layout, name)]
 
 
+def existing_containers(layout: Layout, hp_file: HpFile) -> list[str]:
+    return [name for name in hp_file.containers if containers.exists(layout, name)]
+
+
 def apply(layout: Layout, hp_file: HpFile, say: Callable[[str], None]) -> list[str]:
     """Create and start every container of the file that does not exist yet; return their names."""
     check_file(hp_file)
@@ -65,12 +69,10 @@ def apply(layout: Layout, hp_file: HpFile, say: Callable[[str], None]) -> list[s
 
 def destroy(layout: Layout, hp_file: HpFile, say: Callable[[str], None]) -> list[str]:
     """Remove every container of the file that exists; return their names."""
-    done = []
-    for name in hp_file.containers:
-        if containers.exists(layout, name):
-            containers.remove(layout, name, force=True)
-            say(f"{name}: removed")
-            done.append(name)
+    done = existing_containers(layout, hp_file)
+    for name in done:
+        containers.remove(layout, name, force=True)
+        say(f"{name}: removed")
     return done
 
 
