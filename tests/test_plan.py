@@ -1,0 +1,81 @@
+"""compiler.plan: the diff between what the file wants and what hp made, rendered for people
+(syrupy snapshots in tests/__snapshots__/) and as JSON from the same value."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import pytest
+
+from compiler import ImageFacts, compile_container, encode_config, parse_hp_file, parse_image_config
+from compiler.plan import Current, Desired, changed_fields, plan, render_plan
+
+IMAGE = parse_image_config(json.dumps({"os": "linux", "config": {"Cmd": ["sleep", "60"], "Env": ["A=1"]}}))
+ID1, ID2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+
+
+def config(toml: str, name: str) -> bytes:
+    spec = parse_hp_file(toml).containers[name]
+    return encode_config(compile_container(name, spec, ImageFacts(IMAGE)))
+
+
+def desired(name: str, extra: str = "", image_id: str = ID1) -> Desired:
+    return Desired("localhost/app:1", image_id, config(f'[containers.{name}]\nimage = "localhost/app:1"\n{extra}', name))
+
+
+def current(name: str, extra: str = "", image_id: str = ID1, status: str = "running") -> Current:
+    d = desired(name, extra, image_id)
+    return Current(d.image, d.image_id, d.config_json, status)
+
+
+SCENARIOS = {
+    "create": ({"web": desired("web")}, {}),
+    "no-change": ({"web": desired("web")}, {"web": current("web")}),
+    "destroy": ({}, {"old": current("old")}),
+    "replace-config": ({"web": desired("web", 'memory = "128m"\nenv = { A = "2" }')},
+                       {"web": current("web", 'memory = "64m"')}),
+    "replace-image": ({"web": desired("web", image_id=ID2)}, {"web": current("web")}),
+    "drift": ({"web": desired("web")}, {"web": current("web", status="stopped")}),
+    "mixed": ({"a": desired("a"), "b": desired("b", "cpus = 1.0"), "c": desired("c")},
+              {"b": current("b"), "c": current("c", status="stopped"), "z": current("z")}),
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_rendered_plan(scenario: str, snapshot) -> None:
+    want, have = SCENARIOS[scenario]
+    assert render_plan(plan(want, have)) == snapshot
+
+
+@pytest.mark.parametrize("scenario, counts", [
+    ("create", (1, 0, 0)), ("no-change", (0, 0, 0)), ("destroy", (0, 0, 1)), ("replace-config", (0, 1, 0)),
+    ("replace-image", (0, 1, 0)), ("drift", (0, 0, 0)), ("mixed", (1, 1, 1)),
+])
+def test_counts_and_json_come_from_one_value(scenario: str, counts) -> None:
+    p = plan(*SCENARIOS[scenario])
+    assert (p.to_create, p.to_replace, p.to_destroy) == counts
+    as_json = json.loads(msgspec.json.encode(p))
+    assert as_json["format_version"] == "1.0"
+    assert [c["name"] for c in as_json["changes"]] == [c.name for c in p.changes]
+    summary = render_plan(p).splitlines()[-1]
+    assert summary == ("No changes. The host matches the file." if scenario in ("no-change",) else
+                       f"Plan: {counts[0]} to create, {counts[1]} to replace, {counts[2]} to destroy.")
+
+
+def test_order_is_destroy_replace_restore_create() -> None:
+    p = plan(*SCENARIOS["mixed"])
+    assert [(c.action, c.name) for c in p.changes] == [
+        ("destroy", "z"), ("replace", "b"), ("restore", "c"), ("create", "a")]
+
+
+def test_changed_fields_name_the_paths() -> None:
+    want, have = SCENARIOS["replace-config"]
+    assert changed_fields(have["web"].config_json, want["web"].config_json) == (
+        "linux.resources.memory.limit", "process.env")
+
+
+def test_plan_is_deterministic() -> None:
+    want, have = SCENARIOS["mixed"]
+    reordered_want = dict(reversed(list(want.items())))
+    assert msgspec.json.encode(plan(want, have)) == msgspec.json.encode(plan(reordered_want, have))
