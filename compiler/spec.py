@@ -85,7 +85,6 @@ CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _MSGSPEC_ERROR = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 _UNKNOWN = re.compile(r"Object contains unknown field `(.*)`", re.S)
 _MISSING = re.compile(r"Object missing required field `(.*)`", re.S)
-_KEY_IN = re.compile(r"^key in `\$(?P<rest>.*)$")
 
 
 def decode_error(err: msgspec.ValidationError, kind: type | None = None) -> HpError:

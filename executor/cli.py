@@ -51,7 +51,6 @@ def compile_command(
 ) -> None:
     """Print the OCI runtime config.json for one container. Pure: nothing is pulled or run."""
     from compiler import HpError, compile_config_json
-    from compiler.errors import error_line
     from executor.inputs import read_input, read_text
 
     files = {"spec": file, "image": image_config, "passwd": passwd or "", "group": group or ""}
@@ -66,8 +65,7 @@ def compile_command(
         group_text = read_text(group, limit=10 * 1024 * 1024) if group else None
         out = compile_config_json(hp_toml, container, image, passwd_text, group_text)
     except HpError as e:
-        sys.stderr.write(error_line(e, files) + "\n")
-        raise typer.Exit(1) from None
+        raise _fail(e, files) from None
     try:
         sys.stdout.buffer.write(out)
         sys.stdout.buffer.flush()

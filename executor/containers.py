@@ -24,7 +24,7 @@ from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode
 
 from .helpers import Helpers
 from .images import PreparedImage
-from .run import CommandFailed, run, run_status
+from .run import run, run_status
 from .store import read_int, read_record, write_atomic
 
 STOP_TIMEOUT = 10.0
@@ -214,4 +214,4 @@ def _tail(path: str, offset: int) -> str:
     return " ".join(line.strip() for line in text.strip().splitlines()[-3:])
 
 
-__all__ = ["CommandFailed", "create", "crun_status", "exists", "remove", "start", "status", "stop"]
+__all__ = ["create", "crun_status", "exists", "remove", "start", "status", "stop"]

@@ -79,6 +79,7 @@ from compiler.commands import (  # the argv are decided in the compiler, purely
 )
 
 from .run import run, run_status
+from .store import write_atomic
 
 _IMAGE_ID = re.compile(r"[0-9a-f]{64}")
 _SCRATCH_PREFIX = ".extract-"
@@ -178,7 +179,7 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
     json_path = f"{image_dir}/image.json"
     data = inspect.encode()
     if _read_or_none(json_path) != data:
-        _write_atomic(json_path, data)
+        write_atomic(json_path, data)
     passwd = _etc_text(rootfs, "/etc/passwd", ref)
     group = _etc_text(rootfs, "/etc/group", ref)
     return PreparedImage(image_id, rootfs, ImageFacts(config, passwd, group), pulled)
@@ -323,21 +324,6 @@ def _syncfs(path: str) -> None:
             os.sync()
     finally:
         os.close(fd)
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    """Like store.write_atomic, with a temporary name unique per call (not only per process)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, path)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
 
 
 def _read_or_none(path: str) -> bytes | None:

@@ -84,24 +84,19 @@ def require(layout: Layout, name: str) -> None:
 def logs(layout: Layout, name: str, follow: bool, out: TextIO) -> None:
     """Copy the container's log to `out`; with follow, keep copying until it stops."""
     require(layout, name)
-    path = layout.log(name)
-    stream = out.buffer if hasattr(out, "buffer") else None
+    write = out.buffer.write if hasattr(out, "buffer") else (lambda b: out.write(b.decode("utf-8", "replace")))
     try:
-        f = open(path, "rb")
+        f = open(layout.log(name), "rb")
     except FileNotFoundError:
         return
     with f:
         while True:
-            chunk = f.read(65536)
-            if chunk:
-                (stream.write(chunk) if stream else out.write(chunk.decode("utf-8", "replace")))
-                continue
+            while chunk := f.read(65536):
+                write(chunk)
             out.flush()
             if not follow or containers.crun_status(layout, name) not in ("running", "created"):
-                rest = f.read()
-                if rest:
-                    (stream.write(rest) if stream else out.write(rest.decode("utf-8", "replace")))
-                    out.flush()
+                write(f.read())  # what it wrote between the last read and its end
+                out.flush()
                 return
             time.sleep(0.1)
 

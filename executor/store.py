@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import threading
+import tempfile
 
 from compiler.errors import HpError
 from compiler.layout import Layout
@@ -12,14 +12,15 @@ from compiler.state import ContainerRecord, decode_record
 
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     """Write to a temporary file, fsync, rename over `path`: readers see the old or the new
-    content, never a part."""
-    tmp = f"{path}.tmp{os.getpid()}.{threading.get_ident()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    content, never a part. The temporary name is unique per call, so threads and processes
+    writing at once never share one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.rename(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
