@@ -32,6 +32,11 @@ def crun_state(layout: Layout, name: str) -> tuple[str, ...]:
     return crun(layout, "state", name)
 
 
+def crun_list(layout: Layout) -> tuple[str, ...]:
+    """Every container under hp's root with its status, as JSON: one process for a whole plan."""
+    return crun(layout, "list", "--format", "json")
+
+
 def crun_kill(layout: Layout, name: str, signal: int | str) -> tuple[str, ...]:
     return crun(layout, "kill", name, str(signal))
 

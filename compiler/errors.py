@@ -25,11 +25,16 @@ class HpError(Exception):
     def within(self, prefix: str) -> "HpError":
         """The same problem, with `prefix` (a file name or outer path) put in front."""
         where = f"{prefix}: {self.where}" if self.where else prefix
-        return HpError(where, self.problem, source=self.source)
+        return type(self)(where, self.problem, source=self.source)
 
     def from_source(self, source: str) -> "HpError":
         """The same problem, marked as found in `source` (unless already marked)."""
-        return self if self.source else HpError(self.where, self.problem, source=source)
+        return self if self.source else type(self)(self.where, self.problem, source=source)
+
+
+class StalePlan(HpError):
+    """A saved plan that may not be applied: edited, or made for a world that changed since.
+    The CLI exits 3 for it (1 for any other HpError)."""
 
 
 def quote(value: object) -> str:

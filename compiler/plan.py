@@ -1,9 +1,8 @@
 """Plans: what `hp apply` would do to make the host match hp.toml, as one value.
 
-Pure: the desired configs (compiled), what hp recorded, and the live status
-come in; a Plan comes out. The human view (render_plan) and `--json` are both
-made from that one value. (The first part of issue 4; `hp plan` wires it to
-the executor.)
+Pure: the desired configs (compiled), what hp recorded, and the live status come in;
+a Plan comes out. The human view (render_plan) and `--json` are both made from that
+one value.
 """
 
 from __future__ import annotations
@@ -12,6 +11,8 @@ import difflib
 from typing import Literal, Mapping
 
 import msgspec
+
+from .state import config_hash
 
 FORMAT_VERSION = "1.0"
 
@@ -26,62 +27,100 @@ class Desired(msgspec.Struct, frozen=True):
     image: str
     image_id: str
     config_json: bytes
+    must_run: bool = True  # False: a container that ended is left so (only a vanished one is restored)
 
 
 class Current(msgspec.Struct, frozen=True):
-    """A container as hp made it (its record and config.json) and as it is now (status)."""
+    """A container as hp made it (its record and config.json: b"" if gone) and as it is now.
+    status: "running", "created", "stopped", "paused", or "missing" (crun has no such container).
+    phase: the record's (see compiler.state)."""
 
     image: str
     image_id: str
     config_json: bytes
-    status: str  # "running", "created" or "stopped"
+    status: str
+    exit_code: int | None = None
+    phase: str = "ready"
 
 
-class Change(msgspec.Struct, frozen=True):
+class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One container's part of the plan. image_id and config_hash are what it will run
+    (empty for a destroy): a saved plan is applied only if they are still what hp would make."""
+
     name: str
     action: Action
     reasons: tuple[str, ...]
     image: str
+    image_id: str = ""
+    config_hash: str = ""
     changed_fields: tuple[str, ...] = ()
     diff: str = ""
 
 
-class Plan(msgspec.Struct, frozen=True):
+class Plan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     format_version: str
     changes: tuple[Change, ...]
     to_create: int
     to_replace: int
     to_destroy: int
+    to_restore: int = 0
+    pulled: tuple[str, ...] = ()  # images pulled while planning
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action != "no-op" for c in self.changes)
 
 
-def plan(desired: Mapping[str, Desired], current: Mapping[str, Current]) -> Plan:
+def plan(desired: Mapping[str, Desired], current: Mapping[str, Current], pulled: tuple[str, ...] = ()) -> Plan:
     """Compare, per container; order: destroys, replacements, restores, creates (then by name)."""
-    changes: list[Change] = []
-    for name in sorted(set(desired) | set(current)):
-        want, have = desired.get(name), current.get(name)
-        if have is None:
-            assert want is not None
-            changes.append(Change(name, "create", ("not on this host",), want.image))
-        elif want is None:
-            changes.append(Change(name, "destroy", ("no longer in the file",), have.image))
-        else:
-            reasons = []
-            if want.image_id != have.image_id:
-                reasons.append(f"image {want.image} is now {_short(want.image_id)} (was {_short(have.image_id)})")
-            fields = changed_fields(have.config_json, want.config_json)
-            if fields:
-                reasons.append("config.json changed")
-            if reasons:
-                changes.append(Change(name, "replace", tuple(reasons), want.image, fields,
-                                      config_diff(name, have.config_json, want.config_json)))
-            elif have.status != "running":
-                changes.append(Change(name, "restore", (f"{have.status} outside hp: will start it again",),
-                                      want.image))
-            else:
-                changes.append(Change(name, "no-op", (), want.image))
+    changes = [_change(name, desired.get(name), current.get(name)) for name in set(desired) | set(current)]
     changes.sort(key=lambda c: (ORDER[c.action], c.name))
     count = {a: sum(c.action == a for c in changes) for a in ORDER}
-    return Plan(FORMAT_VERSION, tuple(changes), count["create"], count["replace"], count["destroy"])
+    return Plan(FORMAT_VERSION, tuple(changes), count["create"], count["replace"], count["destroy"],
+                count["restore"], tuple(sorted(pulled)))
+
+
+def _change(name: str, want: Desired | None, have: Current | None) -> Change:
+    if have is None:
+        assert want is not None
+        return Change(name, "create", ("not on this host",), want.image, want.image_id, config_hash(want.config_json))
+    if want is None:
+        reasons = ["no longer in the file"]
+        if have.phase != "ready":
+            reasons.append(_interrupted(have.phase))
+        return Change(name, "destroy", tuple(reasons), have.image)
+    target = dict(image_id=want.image_id, config_hash=config_hash(want.config_json))
+    if have.phase != "ready":
+        return Change(name, "replace", (_interrupted(have.phase),), want.image, **target)
+    reasons: list[str] = []
+    if want.image_id != have.image_id:
+        reasons.append(f"image {want.image} is now {_short(want.image_id)} (was {_short(have.image_id)})")
+    fields: tuple[str, ...] = ()
+    diff = ""
+    if not have.config_json:
+        reasons.append("its config.json is missing")
+    elif have.config_json != want.config_json:
+        fields = changed_fields(have.config_json, want.config_json)
+        reasons.append("config.json changed")
+        diff = config_diff(name, have.config_json, want.config_json)
+    if reasons:
+        return Change(name, "replace", tuple(reasons), want.image, changed_fields=fields, diff=diff, **target)
+    if have.status == "missing" or (want.must_run and have.status != "running"):
+        return Change(name, "restore", (_drift(have),), want.image, **target)
+    return Change(name, "no-op", (), want.image, **target)
+
+
+def _interrupted(phase: str) -> str:
+    return f"an interrupted hp left it half-{'made' if phase == 'creating' else 'removed'} (phase {phase})"
+
+
+def _drift(have: Current) -> str:
+    if have.status == "missing":
+        return "its crun container was removed outside hp: will run it again"
+    if have.status == "stopped":
+        code = f" (exit status {have.exit_code})" if have.exit_code is not None else ""
+        return f"stopped{code} outside hp: will start it again"
+    return f"{have.status} outside hp: will start it again"
 
 
 def changed_fields(before: bytes, after: bytes) -> tuple[str, ...]:
@@ -115,12 +154,13 @@ def _short(image_id: str) -> str:
 def render_plan(p: Plan, *, diffs: bool = True) -> str:
     """Terraform's shape: a legend for the symbols used, one line per change (with its
     reasons and, for a replacement, the changed fields and the config diff), a summary."""
+    out = [f"Pulled {ref}" for ref in p.pulled] + ([""] if p.pulled else [])
     active = [c for c in p.changes if c.action != "no-op"]
     if not active:
-        return "No changes. The host matches the file.\n"
+        return "\n".join(out + ["No changes. The host matches the file."]) + "\n"
     used = sorted({c.action for c in active}, key=ORDER.get)
-    out = ["hp will perform the following actions (symbols: "
-           + ", ".join(f"{SYMBOLS[a].strip()} {a}" for a in used) + "):", ""]
+    out += ["hp will perform the following actions (symbols: "
+            + ", ".join(f"{SYMBOLS[a].strip()} {a}" for a in used) + "):", ""]
     width = max(len(c.name) for c in active)
     for c in active:
         out.append(f"{SYMBOLS[c.action]} {c.name.ljust(width)}  {c.action:<8} {c.image}")
@@ -130,8 +170,7 @@ def render_plan(p: Plan, *, diffs: bool = True) -> str:
             out.append(f"      {' ' * width} - changed: {', '.join(c.changed_fields)}")
         if diffs and c.diff:
             out += ["", *("      " + line for line in c.diff.rstrip("\n").split("\n")), ""]
-    restores = sum(c.action == "restore" for c in active)
-    if restores:
-        out += ["", f"Drift: {restores} changed outside hp, to be restored."]
+    if p.to_restore:
+        out += ["", f"Drift: {p.to_restore} changed outside hp, to be restored."]
     out += ["", f"Plan: {p.to_create} to create, {p.to_replace} to replace, {p.to_destroy} to destroy."]
     return "\n".join(out) + "\n"

@@ -53,6 +53,7 @@ class ContainerSpec(_Input):
     terminal: bool = False
     read_only: bool = False
     keep_alive: bool = False
+    must_run: bool = True  # plan restores it when it is not running; false: it may end by itself
     labels_to_annotations: bool = False
     annotations: Union[dict[str, str], None] = None
     memory: Union[int, str, None] = None

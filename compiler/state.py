@@ -1,10 +1,22 @@
-"""What hp records about each container it made (STATE/containers/NAME/container.json)."""
+"""What hp records about each container it made (STATE/containers/NAME/container.json).
+
+A record is the journal of its container: `phase` is written before and after each
+side effect, so an hp killed at any moment leaves a record that says what was in flight:
+
+    creating   the directory is in place; the mount, crun container or start may be
+               half-done. The next apply removes whatever exists and creates it again.
+    ready      made and started by hp (it may have stopped since: that is drift).
+    removing   removal began; the next apply (or `hp rm`) finishes it.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 import msgspec
+
+Phase = Literal["creating", "ready", "removing"]
 
 
 class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -13,6 +25,8 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     image_id: str
     config_hash: str
     stop_signal: int = 15
+    file: str = ""  # the real path of the hp.toml that manages it ("" for none)
+    phase: Phase = "ready"
 
 
 class ContainerStatus(msgspec.Struct, frozen=True):

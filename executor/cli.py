@@ -88,10 +88,11 @@ LOCK_TIMEOUT = typer.Option(
 
 
 def _fail(e: "Exception", files: Optional[dict] = None) -> "typer.Exit":
-    from compiler.errors import error_line
+    """Print the one error line; exit 3 for a refused saved plan, 1 for anything else."""
+    from compiler.errors import StalePlan, error_line
 
     sys.stderr.write(error_line(e, files or {}) + "\n")  # type: ignore[arg-type]
-    return typer.Exit(1)
+    return typer.Exit(3 if isinstance(e, StalePlan) else 1)
 
 
 def _say(message: str) -> None:
@@ -99,75 +100,212 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
-def _load(file: str):
-    from compiler import HpError, check_file, parse_hp_file
+def _emit_json(value) -> None:
+    import msgspec
+
+    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(value), indent=2) + b"\n")
+    sys.stdout.flush()
+
+
+def _read(file: str, missing_ok: bool = False) -> bytes:
+    from compiler import HpError
     from executor.inputs import read_input
 
     try:
-        hp_file = parse_hp_file(read_input(file))
-        check_file(hp_file)
-    except HpError as e:
-        raise _fail(e.from_source("spec"), {"spec": file}) from None
-    return hp_file
+        return read_input(file)
+    except HpError:
+        if missing_ok and not __import__("os").path.lexists(file):
+            return b""
+        raise
 
 
-def _confirm(action: str, names: list[str], yes: bool) -> None:
+def _confirm(yes: bool, question: str) -> None:
     from executor.lifecycle import is_interactive
 
-    if yes or not names:
+    if yes:
         return
     if not is_interactive():
-        sys.stderr.write(f"hp: error: refusing to {action} {', '.join(names)} without --yes (stdin is not a terminal)\n")
+        sys.stderr.write("hp: error: refusing to change the host without --yes (stdin is not a terminal)\n")
         raise typer.Exit(1)
-    if not typer.confirm(f"hp will {action}: {', '.join(names)}. Go ahead?", err=True):
+    if not typer.confirm(question, err=True):
         sys.stderr.write("hp: nothing done\n")
         raise typer.Exit(1)
 
 
-def _whole_file(file: str, yes: bool, state_dir: Optional[str], lock_timeout: float, action: str,
-                pending, act, summary: str) -> None:
-    """apply and destroy: load FILE, lock the state, confirm the pending names, act, report."""
+def _carry_out(layout, planned, yes: bool, json_output: bool, ask: bool) -> None:
+    """Show the plan, ask (unless a saved plan or --yes), apply it, report."""
+    from compiler.plan import render_plan
+    from executor.applying import apply_plan
+    from executor.progress import progress_for
+
+    p = planned.plan
+    if not json_output:
+        sys.stdout.write(render_plan(p))
+        sys.stdout.flush()
+    if p.has_changes:
+        if ask:
+            _confirm(yes, "Apply this plan?")
+        progress = progress_for(sum(c.action != "no-op" for c in p.changes), plain=json_output)
+        try:
+            applied = apply_plan(layout, planned, progress)
+        finally:
+            progress.close()
+        _say(applied.summary())
+    else:
+        from executor.applying import Applied
+
+        applied = Applied()
+        _say("nothing to do")
+    if json_output:
+        from compiler.plan import FORMAT_VERSION
+
+        _emit_json({"format_version": FORMAT_VERSION, "plan": p, "applied": applied})
+
+
+@app.command("plan")
+def plan_command(
+    file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", metavar="PLAN",
+                                      help="Save the plan, for `hp apply PLAN` to carry out exactly."),
+    emit: Optional[str] = typer.Option(None, "--emit", metavar="DIR",
+                                       help="Write each container's config.json, hostname, hosts and resolv.conf "
+                                            "to DIR/NAME/ for review."),
+    json_output: bool = typer.Option(False, "--json", help="Print the plan as JSON (with format_version)."),
+    destroy: bool = typer.Option(False, "--destroy", help="Plan to remove everything FILE manages."),
+    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
+                                           help="Exit 4 when there are changes (0: none, 1: error)."),
+    diffs: bool = typer.Option(True, "--diff/--no-diff", help="Show config.json diffs of replacements."),
+    state_dir: Optional[str] = STATE_DIR,
+    lock_timeout: float = LOCK_TIMEOUT,
+) -> None:
+    """Show what `hp apply` would do, and why: create, replace (with a diff), destroy, restore.
+    Nothing is changed, but a missing image is pulled (and said so)."""
     from compiler import HpError
+    from compiler.plan import render_plan
     from executor.lock import state_lock
+    from executor.planning import make_plan
+    from executor.saved import emit as emit_files, save_plan
     from executor.session import state_layout
 
-    hp_file = _load(file)
     try:
+        data = _read(file, missing_ok=destroy)
         layout = state_layout(state_dir)
         with state_lock(layout, lock_timeout):
-            _confirm(action, pending(layout, hp_file), yes)
-            done = act(layout, hp_file, _say)
+            planned = make_plan(layout, file, data, destroy=destroy, say=_say)
+        if emit:
+            try:
+                emit_files(emit, planned)
+            except OSError as e:
+                raise HpError("--emit", f"cannot write to {emit}: {e.strerror or e}") from None
+        if out:
+            save_plan(out, planned)
     except HpError as e:
-        raise _fail(e) from None
-    _say(summary.format(len(done)) if done else "nothing to do")
+        raise _fail(e, {"spec": file}) from None
+    if json_output:
+        _emit_json(planned.plan)
+    else:
+        sys.stdout.write(render_plan(planned.plan, diffs=diffs))
+    if out:
+        _say(f"plan saved to {out}; `hp apply {out}` carries out exactly this plan")
+    if detailed_exitcode and planned.plan.has_changes:
+        raise typer.Exit(4)
 
 
 @app.command("apply")
 def apply_command(
-    file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
+    target: str = typer.Argument("hp.toml", metavar="FILE|PLAN",
+                                 help="The desired-state file (planned now), or a plan saved by `hp plan --out`."),
     yes: bool = YES,
+    json_output: bool = typer.Option(False, "--json", help="Plain progress lines; the plan and result as JSON."),
     state_dir: Optional[str] = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
-    """Create and start every container of FILE that does not exist yet."""
-    from executor import lifecycle
+    """Make the host match FILE: plan, ask, then destroy, replace, restore and create.
+    With a saved PLAN: carry out exactly that plan, or refuse (exit 3) if anything changed since."""
+    from compiler import HpError
+    from executor.lock import state_lock
+    from executor.planning import make_plan
+    from executor.saved import load_saved, looks_like_saved_plan, replan
+    from executor.session import state_layout
 
-    _whole_file(file, yes, state_dir, lock_timeout, "create and start", lifecycle.missing_containers,
-                lifecycle.apply, "apply complete: {} created and started")
+    try:
+        data = _read(target)
+        layout = state_layout(state_dir)
+        saved = load_saved(target, data) if looks_like_saved_plan(data) else None
+        with state_lock(layout, lock_timeout):
+            if saved is not None:
+                planned = replan(layout, saved, target)
+            else:
+                planned = make_plan(layout, target, data, say=_say)
+            _carry_out(layout, planned, yes, json_output, ask=saved is None)
+    except HpError as e:
+        raise _fail(e, {"spec": target}) from None
 
 
 @app.command("destroy")
 def destroy_command(
     file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
     yes: bool = YES,
+    json_output: bool = typer.Option(False, "--json", help="Plain progress lines; the plan and result as JSON."),
     state_dir: Optional[str] = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
-    """Stop and remove every container of FILE."""
-    from executor import lifecycle
+    """Stop and remove every container FILE manages (the file's content does not matter)."""
+    from compiler import HpError
+    from executor.lock import state_lock
+    from executor.planning import make_plan
+    from executor.session import state_layout
 
-    _whole_file(file, yes, state_dir, lock_timeout, "stop and remove", lifecycle.existing_containers,
-                lifecycle.destroy, "destroy complete: {} removed")
+    try:
+        data = _read(file, missing_ok=True)
+        layout = state_layout(state_dir)
+        with state_lock(layout, lock_timeout):
+            planned = make_plan(layout, file, data, destroy=True)
+            _carry_out(layout, planned, yes, json_output, ask=True)
+    except HpError as e:
+        raise _fail(e, {"spec": file}) from None
+
+
+@app.command("show")
+def show_command(
+    plan_file: Optional[str] = typer.Argument(None, metavar="[PLAN]", help="A plan saved by `hp plan --out`."),
+    json_output: bool = typer.Option(False, "--json", help="Print it as JSON."),
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Print a saved plan and what it was made from; without PLAN, hp's state: every
+    container, the file that manages it, its phase and status."""
+    from compiler import HpError
+    from compiler.plan import render_plan
+
+    try:
+        if plan_file is not None:
+            from executor.saved import load_saved
+
+            saved = load_saved(plan_file, _read(plan_file))
+            if json_output:
+                _emit_json(saved)
+                return
+            fp = saved.fingerprint
+            sys.stdout.write(f"Saved plan{' (destroy)' if fp.destroy else ''} for {fp.file}\n"
+                             f"  state {fp.state_dir} at serial {fp.state_serial}, made by hp {fp.hp_version}\n")
+            for ref, image_id in fp.images.items():
+                sys.stdout.write(f"  image {ref} = {image_id}\n")
+            sys.stdout.write("\n" + render_plan(saved.plan))
+            return
+        from executor.inspect import state_rows
+        from executor.session import state_layout
+
+        rows = state_rows(state_layout(state_dir))
+    except HpError as e:
+        raise _fail(e) from None
+    if json_output:
+        _emit_json(rows)
+        return
+    table = [("NAME", "STATUS", "PHASE", "IMAGE", "FILE")] + [
+        (r.name, r.status, r.phase, r.image, r.file or "-") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
 
 
 @app.command("ps")

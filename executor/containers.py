@@ -11,21 +11,22 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 import time
 from typing import Callable
 
-from compiler import ContainerSpec, compile_container, encode_config
-from compiler import commands
+import msgspec
+
+from compiler import commands, oci
 from compiler.errors import HpError
-from compiler.etc_files import hostname_file, hosts_file, resolv_conf
 from compiler.layout import Layout
-from compiler.signals import parse_signal
 from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode_record
 
+from .faults import checkpoint
 from .helpers import Helpers
 from .images import PreparedImage
 from .run import run, run_status
-from .store import read_int, read_record, write_atomic
+from .store import GONE_PREFIX, NEW_PREFIX, read_int, read_record, write_atomic
 
 STOP_TIMEOUT = 10.0
 
@@ -34,39 +35,57 @@ def exists(layout: Layout, name: str) -> bool:
     return os.path.lexists(layout.container_dir(name))
 
 
-def create(
-    layout: Layout, name: str, ref: str, spec: ContainerSpec, image: PreparedImage, helpers: Helpers,
-    host_resolv_conf: str,
-) -> None:
-    """Make the container's bundle and record, then start it. All or nothing."""
+class NewContainer(msgspec.Struct, frozen=True):
+    """Everything a container is made from, decided before anything is made (by planning)."""
+
+    name: str
+    ref: str
+    image: PreparedImage
+    config: oci.RuntimeConfig
+    files: tuple[tuple[str, bytes], ...]  # bundle files by name: config.json, hostname, hosts, resolv.conf
+    keep_alive: bool
+    stop_signal: int
+    file: str = ""  # the hp.toml that manages it
+
+    @property
+    def config_json(self) -> bytes:
+        return dict(self.files)["config.json"]
+
+
+def create(layout: Layout, new: NewContainer, helpers: Helpers) -> None:
+    """Make the container's directory, mount, crun container and record, then start it.
+    All or nothing; and if hp is killed half-way, the record's phase says so (compiler.state)."""
+    name = new.name
     if exists(layout, name):
         raise HpError(name, f"a container named {name!r} already exists (hp rm {name} first)")
-    config = compile_container(name, spec, image.facts)
-    config_json = encode_config(config)
-    signal = 15
-    if image.facts.config.stop_signal:
-        signal = parse_signal(image.facts.config.stop_signal, "StopSignal")
+    record = ContainerRecord(name, new.ref, new.image.image_id, config_hash(new.config_json), new.stop_signal,
+                             new.file, "creating")
     os.makedirs(layout.containers_dir, exist_ok=True)
-    os.mkdir(layout.container_dir(name), 0o700)
+    # filled under a dot name, then renamed: a directory named NAME always holds a record
+    staging = tempfile.mkdtemp(prefix=f"{NEW_PREFIX}{name}-", dir=layout.containers_dir)
     try:
-        for path in (layout.bundle(name), layout.rootfs(name), layout.upper(name), layout.work(name)):
+        os.chmod(staging, 0o700)
+        bundle = f"{staging}/bundle"
+        for path in (bundle, f"{bundle}/rootfs", f"{staging}/upper", f"{staging}/work"):
             os.mkdir(path, 0o755)
-        bundle = layout.bundle(name)
-        # a fresh directory nobody reads yet: plain writes (the record, last, is the atomic one)
-        for file, content in (("config.json", config_json),
-                              ("hostname", hostname_file(config.hostname or name).encode()),
-                              ("hosts", hosts_file(config.hostname or name).encode()),
-                              ("resolv.conf", resolv_conf(host_resolv_conf).encode())):
+        for file, content in new.files:
             with open(f"{bundle}/{file}", "wb") as f:
                 f.write(content)
-        for mount in config.mounts:
+        for mount in new.config.mounts:
             if mount.type == "bind" and mount.source and mount.source.startswith("volumes/"):
-                _make_volume(f"{bundle}/{mount.source}", image.rootfs, mount.destination)
-        if spec.keep_alive:
+                _make_volume(f"{bundle}/{mount.source}", new.image.rootfs, mount.destination)
+        if new.keep_alive:
             shutil.copy2(helpers.init, f"{bundle}/hp-init")
-        record = ContainerRecord(name, ref, image.image_id, config_hash(config_json), signal)
-        write_atomic(layout.record(name), encode_record(record))
+        write_atomic(f"{staging}/container.json", encode_record(record))
+        os.rename(staging, layout.container_dir(name))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    checkpoint("after-dir")
+    try:
         start(layout, name, helpers, fresh=True)
+        checkpoint("after-start")
+        write_atomic(layout.record(name), encode_record(msgspec.structs.replace(record, phase="ready")))
     except BaseException:
         _remove_tree(layout, name)
         raise
@@ -111,11 +130,13 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -
         run(commands.mount_overlay(layout.image_rootfs(record.image_id), layout.upper(name), layout.work(name),
                                    layout.rootfs(name)), f"mounting {name}'s root filesystem")
         mounted_here = True
+        checkpoint("after-mount")
     try:
         log_size = _size(layout.log(name))
         code, _, err = run_status(commands.crun_create(layout, name, helpers.monitor))
         if code != 0:
             raise HpError(f"creating {name}", f"crun create exited {code}: {_tail(layout.log(name), log_size) or err}")
+        checkpoint("after-crun-create")
         run(commands.crun_start(layout, name), f"starting {name}")
     except BaseException:
         run_status(commands.crun_delete(layout, name, force=True))
@@ -146,22 +167,33 @@ def stop(layout: Layout, name: str, timeout: float = STOP_TIMEOUT) -> None:
 
 def remove(layout: Layout, name: str, force: bool = False) -> None:
     """Remove everything of `name`: crun state, mount, directory. A running container needs
-    force (it is killed). Works on half-made containers too."""
+    force (it is killed). Works on half-made containers too, and finishes a removal that a
+    killed hp began."""
     if not exists(layout, name):
         raise HpError(name, "no such container")
     status = crun_status(layout, name)
     if status in ("running", "created", "paused") and not force:
         raise HpError(name, f"container is {status}; stop it first (hp stop {name}) or use --force")
+    record = read_record(layout, name)
+    if record is not None and record.phase != "removing":
+        write_atomic(layout.record(name), encode_record(msgspec.structs.replace(record, phase="removing")))
+    checkpoint("removing")
     stop(layout, name, timeout=0 if force else STOP_TIMEOUT)
     _remove_tree(layout, name)
 
 
 def _remove_tree(layout: Layout, name: str) -> None:
+    """crun state, overlay mount, then the directory: renamed away first (one atomic step),
+    so a killed hp leaves either the whole directory with its record or a dot-named one."""
     run_status(commands.crun_delete(layout, name, force=True))
     rootfs = layout.rootfs(name)
     if os.path.ismount(rootfs):
         run(commands.umount(rootfs), f"unmounting {name}'s root filesystem")
-    shutil.rmtree(layout.container_dir(name), ignore_errors=False)
+    checkpoint("after-stop")
+    gone = tempfile.mkdtemp(prefix=f"{GONE_PREFIX}{name}-", dir=layout.containers_dir)
+    os.rename(layout.container_dir(name), f"{gone}/{name}")
+    checkpoint("after-gone")
+    shutil.rmtree(gone)
 
 
 def crun_status(layout: Layout, name: str) -> str | None:
@@ -172,6 +204,17 @@ def crun_status(layout: Layout, name: str) -> str | None:
     if code != 0:
         return None
     return json.loads(out).get("status")
+
+
+def crun_statuses(layout: Layout) -> dict[str, str]:
+    """crun's status of every container under hp's root, from one `crun list`."""
+    if not os.path.isdir(layout.crun_root):
+        return {}
+    out = run(commands.crun_list(layout), "listing crun's containers")
+    try:
+        return {c["id"]: c["status"] for c in json.loads(out or "[]")}
+    except (ValueError, KeyError, TypeError):
+        raise HpError("crun list", f"unexpected output: {out[:200]!r}") from None
 
 
 def status(layout: Layout, name: str) -> ContainerStatus:

@@ -61,7 +61,7 @@ from typing import Callable, Iterator
 import msgspec
 
 from compiler import ImageFacts, parse_image_config
-from compiler.errors import HpError, quote
+from compiler.errors import HpError, StalePlan, quote
 from compiler.layout import Layout
 from compiler.reference import parse_reference
 from compiler.commands import (  # the argv are decided in the compiler, purely
@@ -78,11 +78,13 @@ from compiler.commands import (  # the argv are decided in the compiler, purely
     copy_tree_argv,
 )
 
+from .faults import checkpoint
 from .run import run, run_status
 from .store import write_atomic
 
 _IMAGE_ID = re.compile(r"[0-9a-f]{64}")
 _SCRATCH_PREFIX = ".extract-"
+_MOUNT_MARKER = "image-mounted"
 PULL_TIMEOUT = 3600.0
 COPY_TIMEOUT = 3600.0
 
@@ -121,7 +123,12 @@ def extract_by_mount(image: str, dest: str, scratch: str, copy: str = "cp") -> N
     """Fill the empty directory `dest` with `image`'s root filesystem from a read-only
     `podman image mount`, copied with `cp -a` (copy="cp") or a tar create + extract via a
     file in `scratch` (copy="tar"); the image is unmounted in any case."""
+    # written first: if hp dies while the image is mounted, the next extraction (which
+    # sweeps scratch directories under the images lock) knows to unmount it
+    with open(os.path.join(scratch, _MOUNT_MARKER), "w") as f:
+        f.write(image)
     mounted = run(image_mount_argv(image), f"mounting image {image}").strip()
+    checkpoint("image-mounted")
     tar_file = os.path.join(scratch, "rootfs.tar")
 
     def undo() -> None:
@@ -154,10 +161,12 @@ DEFAULT_METHOD = "mount"
 
 # ---- ensure_image ------------------------------------------------------------------------------
 
-def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: str = DEFAULT_METHOD) -> PreparedImage:
+def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: str = DEFAULT_METHOD,
+                 pull_missing: bool = True) -> PreparedImage:
     """Pull `ref` if podman lacks it, extract its root filesystem once per image ID, and
     return what the compiler and the container need. Raises one HpError on any failure,
-    leaving nothing half-made."""
+    leaving nothing half-made. With pull_missing=False (applying a saved plan) a missing
+    image is a StalePlan error: the plan was made with an image that is gone."""
     parse_reference(ref, "image")  # refuses anything podman could take for an option
     extractor = EXTRACTORS[method]
     pulled = False
@@ -168,7 +177,10 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
         if code not in (0, 1):
             raise HpError(f"image {ref}", f"`podman image exists` failed: {_podman_error(err) or f'exit {code}'}")
         if code == 1:
+            if not pull_missing:
+                raise StalePlan(f"image {ref}", "no longer in podman's store (it was when the plan was made)")
             pull(ref, insecure=insecure)
+            checkpoint("after-pull")
             pulled = True
         inspect = run(inspect_argv(ref), f"inspecting image {ref}")
     image_id, config = _parse_inspect(ref, inspect)
@@ -236,6 +248,30 @@ def extract_once(image_id: str, layout: Layout, extractor: Extractor = EXTRACTOR
     finally:
         os.close(lock)  # releases the flock
     return rootfs
+
+
+def prune_unused(layout: Layout, in_use: set[str]) -> list[str]:
+    """Delete the extracted root filesystems of images no container of this state dir uses
+    (podman keeps the images themselves). Under the images lock; returns the IDs removed."""
+    if not os.path.isdir(layout.images_dir):
+        return []
+    removed = []
+    lock = os.open(layout.images_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for image_id in sorted(os.listdir(layout.images_dir)):
+            if _IMAGE_ID.fullmatch(image_id) and image_id not in in_use:
+                # renamed away first: a half-deleted tree is never taken for a whole one
+                doomed = _mkdtemp(layout.images_dir)
+                os.rename(layout.image_dir(image_id), f"{doomed}/{image_id}")
+                shutil.rmtree(doomed, ignore_errors=True)
+                removed.append(image_id)
+        for entry in os.listdir(layout.images_dir):
+            if entry.startswith(_SCRATCH_PREFIX):
+                shutil.rmtree(f"{layout.images_dir}/{entry}", ignore_errors=True)
+    finally:
+        os.close(lock)
+    return removed
 
 
 # ---- helpers -------------------------------------------------------------------------------------
@@ -308,9 +344,14 @@ def _mkdtemp(parent: str) -> str:
 
 
 def _sweep_scratch(image_dir: str) -> None:
+    """Remove what a killed extraction left, and undo its `podman image mount`."""
     for entry in os.listdir(image_dir):
         if entry.startswith(_SCRATCH_PREFIX):
-            shutil.rmtree(os.path.join(image_dir, entry), ignore_errors=True)
+            scratch = os.path.join(image_dir, entry)
+            image = _read_or_none(os.path.join(scratch, _MOUNT_MARKER))
+            if image and _IMAGE_ID.fullmatch(image.decode(errors="replace")):
+                run_status(image_unmount_argv(image.decode()))
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _syncfs(path: str) -> None:

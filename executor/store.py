@@ -1,13 +1,23 @@
-"""Files in the state directory: atomic writes, and reading hp's records."""
+"""Files in the state directory: atomic writes, hp's records, the state serial, leftovers.
+
+STATE/serial counts the changes hp made to the state dir: a saved plan names the serial
+it was made at, and is refused once it moved. Container directories appear and disappear
+by rename (STATE/containers/.new-NAME-* is a directory being filled, .gone-NAME-* one
+being deleted), so a directory named NAME always holds a record; what a killed hp left
+under a dot name holds no mount and no process, and is swept under the state lock.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.state import ContainerRecord, decode_record
+
+NEW_PREFIX, GONE_PREFIX = ".new-", ".gone-"
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
@@ -29,14 +39,15 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
 
 
 def container_names(layout: Layout) -> list[str]:
+    """The containers hp has, by name (not the dot-named directories in transit)."""
     try:
-        return sorted(os.listdir(layout.containers_dir))
+        return sorted(n for n in os.listdir(layout.containers_dir) if not n.startswith("."))
     except FileNotFoundError:
         return []
 
 
 def read_record(layout: Layout, name: str) -> ContainerRecord | None:
-    """hp's record of `name`, or None if hp has none (or only a half-made container)."""
+    """hp's record of `name`, or None if hp has none."""
     try:
         with open(layout.record(name), "rb") as f:
             return decode_record(f.read())
@@ -52,3 +63,36 @@ def read_int(path: str) -> int | None:
             return int(f.read().strip())
     except (FileNotFoundError, ValueError):
         return None
+
+
+def serial_path(layout: Layout) -> str:
+    return f"{layout.state_dir}/serial"
+
+
+def read_serial(layout: Layout) -> int:
+    return read_int(serial_path(layout)) or 0
+
+
+def bump_serial(layout: Layout) -> int:
+    """Count one more change of the state (called under the state lock, before the change)."""
+    os.makedirs(layout.state_dir, exist_ok=True)
+    serial = read_serial(layout) + 1
+    write_atomic(serial_path(layout), f"{serial}\n".encode())
+    return serial
+
+
+def sweep_leftovers(layout: Layout) -> list[str]:
+    """Delete the dot-named container directories a killed hp left (under the state lock)."""
+    swept = []
+    try:
+        entries = os.listdir(layout.containers_dir)
+    except FileNotFoundError:
+        return swept
+    for entry in entries:
+        if entry.startswith((NEW_PREFIX, GONE_PREFIX)):
+            path = f"{layout.containers_dir}/{entry}"
+            if os.path.ismount(f"{path}/bundle/rootfs"):  # never expected; never delete through a mount
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            swept.append(entry)
+    return swept

@@ -95,6 +95,7 @@ command = ["true"]
 [containers.{ka_fail}]
 image = "{test_images['exiter']}"
 keep_alive = true
+must_run = false
 """)
     result = hp("apply", str(file), "--yes", state=state)
     assert result.returncode == 0, result.stderr
@@ -185,7 +186,9 @@ def test_failures_are_one_line_and_leave_nothing(case, tmp_path, state, registry
         file.write_text(file.read_text() + '\n[registries."127.0.0.1:9"]\ninsecure = true\n')
     result = hp("apply", str(file), "--yes", state=state)
     assert result.returncode == 1
-    assert result.stderr.startswith("hp: error: ") and result.stderr.count("\n") == 1, result.stderr
+    # progress lines, then exactly one error line, last
+    errors = [line for line in result.stderr.splitlines() if line.startswith("hp: error: ")]
+    assert len(errors) == 1 and result.stderr.splitlines()[-1] == errors[0], result.stderr
     assert "Traceback" not in result.stderr
     assert {"missing-image": "pull", "registry-down": "pull", "crun-error": "crun create"}[case] in result.stderr
     assert leftovers(state, [name]) == []

@@ -1,0 +1,90 @@
+"""`hp apply`: carry out a plan, destroys first, then replacements, restores and creates.
+
+Each phase runs its containers a few at a time (creating one is mostly waiting for crun)
+and finishes before the next begins; a failure lets the rest of its phase finish, then
+stops the apply with the first error (and how many more there were). Every step is
+journaled in the container's record (compiler.state), so an hp killed at any moment is
+finished by the next apply.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import msgspec
+
+from compiler.errors import HpError
+from compiler.layout import Layout
+from compiler.plan import Change
+
+from . import containers
+from .helpers import ensure_helpers
+from .images import prune_unused
+from .planning import Planned
+from .progress import PlainProgress, Progress
+from .store import bump_serial, container_names, read_record, sweep_leftovers
+
+PARALLEL = 6
+PHASES = (("destroy",), ("replace",), ("restore", "create"))
+DONE = {"destroy": "destroyed", "replace": "replaced", "restore": "restored", "create": "created and started"}
+
+
+class Applied(msgspec.Struct, frozen=True):
+    created: int = 0
+    replaced: int = 0
+    destroyed: int = 0
+    restored: int = 0
+
+    def summary(self) -> str:
+        return (f"Apply complete: {self.created} created, {self.replaced} replaced, {self.destroyed} destroyed, "
+                f"{self.restored} restored.")
+
+
+def apply_plan(layout: Layout, planned: Planned, progress: Progress | None = None) -> Applied:
+    """Make the host match the plan. Call under the state lock, with a plan made under it."""
+    progress = progress or PlainProgress()
+    say = progress.say
+    sweep_leftovers(layout)
+    todo = [c for c in planned.plan.changes if c.action != "no-op"]
+    if not todo:
+        return Applied()
+    bump_serial(layout)
+    helpers = ensure_helpers(layout) if any(c.action != "destroy" for c in todo) else None
+
+    def step(change: Change) -> None:
+        name = change.name
+        try:
+            if change.action in ("destroy", "replace") and containers.exists(layout, name):
+                say(f"{name}: removing")
+                containers.remove(layout, name, force=True)
+            if change.action in ("replace", "create"):
+                say(f"{name}: creating")
+                containers.create(layout, planned.new[name], helpers)  # type: ignore[arg-type]
+            elif change.action == "restore":
+                say(f"{name}: starting")
+                containers.start(layout, name, helpers)  # type: ignore[arg-type]
+        except HpError as e:
+            raise e if name in e.where else e.within(name)
+        say(f"{name}: {DONE[change.action]}")
+        progress.advance()
+
+    for phase in PHASES:
+        batch = [c for c in todo if c.action in phase]
+        if not batch:
+            continue
+        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(batch))) as pool:
+            futures = [pool.submit(step, change) for change in batch]
+            errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            first = errors[0]
+            if len(errors) > 1 and isinstance(first, HpError):
+                raise HpError(first.where, f"{first.problem} (and {len(errors) - 1} more failed)")
+            raise first  # type: ignore[misc]
+    prune_unused(layout, _images_in_use(layout))
+    count = {a: sum(c.action == a for c in todo) for a in DONE}
+    return Applied(count["create"], count["replace"], count["destroy"], count["restore"])
+
+
+def _images_in_use(layout: Layout) -> set[str]:
+    records = (read_record(layout, name) for name in container_names(layout))
+    return {r.image_id for r in records if r is not None}

@@ -1,0 +1,116 @@
+"""`hp plan`: gather the facts (hp's records, crun's status, the images), compile every
+container, and compare. The comparison itself is compiler.plan's, pure.
+
+A file manages the containers whose record names it (by real path): `hp plan` of one file
+never plans to touch another file's containers, and refuses a name another file holds.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import msgspec
+
+from compiler import HpFile, check_file, compile_container, encode_config, parse_hp_file
+from compiler.errors import HpError, key_path
+from compiler.etc_files import bundle_files
+from compiler.layout import Layout
+from compiler.plan import Current, Desired, Plan, plan
+from compiler.saved_plan import Fingerprint, file_sha256
+from compiler.signals import parse_signal
+
+from . import __version__
+from .containers import NewContainer, crun_statuses
+from .images import PreparedImage, ensure_image
+from .session import host_resolv_conf, insecure_registry
+from .store import container_names, read_int, read_record, read_serial
+
+
+class Planned(msgspec.Struct, frozen=True):
+    """A plan, the fingerprint of the world it was made in, and what its creates are made of."""
+
+    plan: Plan
+    fingerprint: Fingerprint
+    new: dict[str, NewContainer]
+
+
+def file_identity(path: str) -> str:
+    """The name a file's containers are recorded under: its real path."""
+    return os.path.realpath(path)
+
+
+def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, pull_missing: bool = True,
+              say: Callable[[str], None] = lambda _: None) -> Planned:
+    """Plan FILE (its bytes are `data`) against the state in `layout`. With destroy, the
+    file wants nothing (and is not parsed: a broken file's containers can still go)."""
+    owner = file_identity(file)
+    hp_file = HpFile() if destroy else _parse(data)
+    records = {name: read_record(layout, name) for name in container_names(layout)}
+    for name in sorted(hp_file.containers):
+        if name in records and (records[name] is None or records[name].file != owner):  # type: ignore[union-attr]
+            holder = records[name].file if records[name] is not None else ""  # type: ignore[union-attr]
+            raise HpError(key_path("containers", name),
+                          f"a container named {name} already exists, managed by {holder}" if holder else
+                          f"a container named {name} already exists, not managed by any file (hp rm {name})",
+                          source="spec")
+    images: dict[str, PreparedImage] = {}
+    pulled = []
+    for ref in sorted({spec.image for spec in hp_file.containers.values()}):
+        images[ref] = ensure_image(ref, layout, insecure=insecure_registry(hp_file, ref), pull_missing=pull_missing)
+        if images[ref].pulled:
+            pulled.append(ref)
+            say(f"pulled {ref}")
+    new = _compile_all(hp_file, images, owner) if hp_file.containers else {}
+    current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
+    desired = {name: Desired(c.ref, c.image.image_id, c.config_json, hp_file.containers[name].must_run)
+               for name, c in new.items()}
+    content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
+    fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
+                              {ref: images[ref].image_id for ref in sorted(images)}, destroy)
+    return Planned(plan(desired, current, tuple(pulled)), fingerprint, new)
+
+
+def _parse(data: bytes) -> HpFile:
+    try:
+        hp_file = parse_hp_file(data)
+        check_file(hp_file)
+    except HpError as e:
+        raise e.from_source("spec") from None
+    return hp_file
+
+
+def _compile_all(hp_file: HpFile, images: dict[str, PreparedImage], owner: str) -> dict[str, NewContainer]:
+    resolv = host_resolv_conf()
+    new = {}
+    for name in sorted(hp_file.containers):
+        spec = hp_file.containers[name]
+        image = images[spec.image]
+        try:
+            config = compile_container(name, spec, image.facts)
+        except HpError as e:
+            raise e.from_source("spec") from None
+        stop_signal = 15
+        if image.facts.config.stop_signal:
+            stop_signal = parse_signal(image.facts.config.stop_signal, f"image {spec.image}: StopSignal")
+        files = bundle_files(encode_config(config), config.hostname or name, resolv)
+        new[name] = NewContainer(name, spec.image, image, config, files, spec.keep_alive, stop_signal, owner)
+    return new
+
+
+def _current(layout: Layout, records: dict) -> dict[str, Current]:
+    statuses = crun_statuses(layout) if records else {}
+    current = {}
+    for name, record in records.items():
+        try:
+            with open(f"{layout.bundle(name)}/config.json", "rb") as f:
+                config_json = f.read()
+        except FileNotFoundError:
+            config_json = b""
+        status = statuses.get(name)
+        exit_code = read_int(layout.exit_file(name))
+        if status is None:  # `hp stop` deletes the crun container; its exit file stays
+            status = "stopped" if exit_code is not None else "missing"
+        current[name] = Current(record.image, record.image_id, config_json, status,
+                                exit_code if status == "stopped" else None, record.phase)
+    return current
