@@ -9,7 +9,11 @@ finished by the next apply.
 
 from __future__ import annotations
 
+import datetime
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, TextIO
 
 import msgspec
 
@@ -43,12 +47,32 @@ class Applied(msgspec.Struct, frozen=True):
 def apply_plan(layout: Layout, planned: Planned, progress: Progress | None = None) -> Applied:
     """Make the host match the plan. Call under the state lock, with a plan made under it."""
     progress = progress or PlainProgress()
-    say = progress.say
     sweep_leftovers(layout)
     todo = [c for c in planned.plan.changes if c.action != "no-op"]
     if not todo:
         return Applied()
     bump_serial(layout)
+    with open(f"{layout.state_dir}/apply.log", "a", encoding="utf-8") as log:
+        return _apply(layout, planned, todo, progress, _logged(progress, log))
+
+
+def _logged(progress: Progress, log: TextIO) -> Callable[[str], None]:
+    """Say it, and append it to STATE/apply.log with the time and hp's pid."""
+    lock = threading.Lock()
+
+    def say(message: str) -> None:
+        progress.say(message)
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        with lock:
+            log.write(f"{stamp} [{os.getpid()}] {message}\n")
+            log.flush()
+
+    return say
+
+
+def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progress,
+           say: Callable[[str], None]) -> Applied:
+    say(f"applying {len(todo)} change(s) to {planned.fingerprint.file}")
     helpers = ensure_helpers(layout) if any(c.action != "destroy" for c in todo) else None
 
     def step(change: Change) -> None:

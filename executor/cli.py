@@ -341,15 +341,22 @@ def ps_command(
 
 def _one(name: str, state_dir: Optional[str], act, locked: bool = True) -> None:
     """Run act(layout, name); commands that change the state hold the state lock."""
-    import contextlib
-
     from compiler import HpError
     from executor.lock import state_lock
     from executor.session import state_layout
 
     try:
         layout = state_layout(state_dir)
-        with state_lock(layout) if locked else contextlib.nullcontext():
+        if locked:
+            from executor import containers
+            from executor.store import bump_serial
+
+            with state_lock(layout):
+                if not containers.exists(layout, name):
+                    raise HpError(name, "no such container")
+                bump_serial(layout)  # a plan saved before this command is stale after it
+                act(layout, name)
+        else:
             act(layout, name)
     except HpError as e:
         raise _fail(e) from None

@@ -42,7 +42,10 @@ def replan(layout: Layout, saved: SavedPlan, where: str) -> Planned:
             raise StalePlan(where, f"{fp.file} cannot be read any more (the plan was made from it)") from None
         if file_sha256(data) != fp.file_sha256:
             raise StalePlan(where, f"{fp.file} changed since the plan was made")
-    planned = make_plan(layout, fp.file, data, destroy=fp.destroy, pull_missing=False)
+    try:
+        planned = make_plan(layout, fp.file, data, destroy=fp.destroy, pull_missing=False)
+    except StalePlan as e:
+        raise StalePlan(where, f"{e}; run hp plan again") from None
     reasons = stale_reasons(saved, planned.fingerprint, planned.plan)
     if reasons:
         more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""

@@ -24,9 +24,15 @@ def desired(name: str, extra: str = "", image_id: str = ID1) -> Desired:
     return Desired("localhost/app:1", image_id, config(f'[containers.{name}]\nimage = "localhost/app:1"\n{extra}', name))
 
 
-def current(name: str, extra: str = "", image_id: str = ID1, status: str = "running") -> Current:
+def current(name: str, extra: str = "", image_id: str = ID1, status: str = "running", exit_code: int | None = None,
+            phase: str = "ready") -> Current:
     d = desired(name, extra, image_id)
-    return Current(d.image, d.image_id, d.config_json, status)
+    return Current(d.image, d.image_id, d.config_json, status, exit_code, phase)
+
+
+def once(name: str) -> Desired:
+    d = desired(name)
+    return Desired(d.image, d.image_id, d.config_json, must_run=False)
 
 
 SCENARIOS = {
@@ -37,6 +43,12 @@ SCENARIOS = {
                        {"web": current("web", 'memory = "64m"')}),
     "replace-image": ({"web": desired("web", image_id=ID2)}, {"web": current("web")}),
     "drift": ({"web": desired("web")}, {"web": current("web", status="stopped")}),
+    "drift-killed": ({"web": desired("web")}, {"web": current("web", status="stopped", exit_code=137)}),
+    "drift-removed-from-crun": ({"web": desired("web")}, {"web": current("web", status="missing")}),
+    "interrupted-create": ({"web": desired("web")}, {"web": current("web", status="missing", phase="creating")}),
+    "interrupted-remove": ({}, {"old": current("old", status="stopped", phase="removing")}),
+    "ended-by-itself": ({"job": once("job")}, {"job": current("job", status="stopped", exit_code=0)}),
+    "config-json-lost": ({"web": desired("web")}, {"web": Current("localhost/app:1", ID1, b"", "running")}),
     "mixed": ({"a": desired("a"), "b": desired("b", "cpus = 1.0"), "c": desired("c")},
               {"b": current("b"), "c": current("c", status="stopped"), "z": current("z")}),
 }
@@ -51,6 +63,8 @@ def test_rendered_plan(scenario: str, snapshot) -> None:
 @pytest.mark.parametrize("scenario, counts", [
     ("create", (1, 0, 0)), ("no-change", (0, 0, 0)), ("destroy", (0, 0, 1)), ("replace-config", (0, 1, 0)),
     ("replace-image", (0, 1, 0)), ("drift", (0, 0, 0)), ("mixed", (1, 1, 1)),
+    ("drift-killed", (0, 0, 0)), ("drift-removed-from-crun", (0, 0, 0)), ("interrupted-create", (0, 1, 0)),
+    ("interrupted-remove", (0, 0, 1)), ("ended-by-itself", (0, 0, 0)), ("config-json-lost", (0, 1, 0)),
 ])
 def test_counts_and_json_come_from_one_value(scenario: str, counts) -> None:
     p = plan(*SCENARIOS[scenario])
@@ -59,7 +73,7 @@ def test_counts_and_json_come_from_one_value(scenario: str, counts) -> None:
     assert as_json["format_version"] == "1.0"
     assert [c["name"] for c in as_json["changes"]] == [c.name for c in p.changes]
     summary = render_plan(p).splitlines()[-1]
-    assert summary == ("No changes. The host matches the file." if scenario in ("no-change",) else
+    assert summary == ("No changes. The host matches the file." if scenario in ("no-change", "ended-by-itself") else
                        f"Plan: {counts[0]} to create, {counts[1]} to replace, {counts[2]} to destroy.")
 
 

@@ -15,10 +15,15 @@ every local image under this session's namespace (pulled by a test or by hp) is 
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 
 import pytest
+
+from ..needs import missing
+from .hprun import HP, mounts_under
 
 from .registry import Registry, local_images, podman_rmi, push_test_images, require_podman, \
     require_registry, running_registry
@@ -47,3 +52,19 @@ def test_images(registry: Registry, test_image_namespace: str,
         yield dict(refs)
     finally:
         podman_rmi(*local_images(f"{registry.host}/{test_image_namespace}/"))
+
+
+@pytest.fixture
+def state(tmp_path):
+    """A fresh hp state dir; at the end, whatever a failed test left in it is removed."""
+    if os.geteuid() != 0:
+        missing("root")
+    path = tmp_path / "state"
+    yield path
+    # whatever a failed test left: remove it all
+    for name in (os.listdir(path / "containers") if (path / "containers").exists() else []):
+        subprocess.run([HP, "rm", "--force", name, "--state-dir", str(path)], capture_output=True, timeout=60)
+    for mount in reversed(mounts_under(path)):
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+
+

@@ -3,74 +3,16 @@ tests, served by a real registry on 127.0.0.1, pulled by podman, run by crun."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
-from ..needs import missing
+from .hprun import hp, leftovers, ps, write_file
 
 pytestmark = pytest.mark.integration
-
-HP = str(Path(sys.executable).with_name("hp"))
-
-
-def hp(*args: str, state: Path, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
-    result = subprocess.run([HP, *args, "--state-dir", str(state)] if args[0] not in ("exec",) else
-                            [HP, args[0], "--state-dir", str(state), *args[1:]],
-                            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    if check and result.returncode != 0:
-        raise AssertionError(f"hp {' '.join(args)} exited {result.returncode}: {result.stderr}")
-    return result
-
-
-def ps(state: Path) -> dict[str, dict]:
-    rows = json.loads(hp("ps", "--json", state=state, check=True).stdout)
-    return {row["name"]: row for row in rows}
-
-
-def mounts_under(path: Path) -> list[str]:
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if line.split()[4].startswith(str(path))]
-
-
-def leftovers(state: Path, names: list[str]) -> list[str]:
-    """Everything of these containers that should be gone after they are removed."""
-    found = [f"mount {m}" for m in mounts_under(state)]
-    crun_root = state / "crun"
-    if crun_root.exists():
-        found += [f"crun state {n}" for n in os.listdir(crun_root)]
-    containers = state / "containers"
-    if containers.exists():
-        found += [f"directory {n}" for n in os.listdir(containers)]
-    for name in names:
-        for controller in os.listdir("/sys/fs/cgroup"):
-            if os.path.exists(f"/sys/fs/cgroup/{controller}/hp/{name}"):
-                found.append(f"cgroup {controller}/hp/{name}")
-    return found
-
-
-@pytest.fixture
-def state(tmp_path):
-    if os.geteuid() != 0:
-        missing("root")
-    path = tmp_path / "state"
-    yield path
-    # whatever a failed test left: remove it all
-    for name in (os.listdir(path / "containers") if (path / "containers").exists() else []):
-        subprocess.run([HP, "rm", "--force", name, "--state-dir", str(path)], capture_output=True, timeout=60)
-    for mount in reversed(mounts_under(path)):
-        subprocess.run(["umount", "-l", mount], capture_output=True)
-
-
-def write_file(tmp_path: Path, registry, text: str) -> Path:
-    path = tmp_path / "hp.toml"
-    path.write_text(f'[registries."{registry.host}"]\ninsecure = true\n\n' + text)
-    return path
 
 
 def test_apply_runs_containers_as_the_image_and_file_say(tmp_path, state, registry, test_images) -> None:

@@ -1,0 +1,69 @@
+"""Running the real `hp` in integration tests, and looking for what it may have left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HP = str(Path(sys.executable).with_name("hp"))
+
+
+def hp(*args: str, state: Path, check: bool = False, timeout: float = 120,
+       env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run([HP, *args, "--state-dir", str(state)] if args[0] not in ("exec",) else
+                            [HP, args[0], "--state-dir", str(state), *args[1:]],
+                            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                            env={**os.environ, **env} if env else None)
+    if check and result.returncode != 0:
+        raise AssertionError(f"hp {' '.join(args)} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+def ps(state: Path) -> dict[str, dict]:
+    rows = json.loads(hp("ps", "--json", state=state, check=True).stdout)
+    return {row["name"]: row for row in rows}
+
+
+def mounts_under(path: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(str(path))]
+
+
+def leftovers(state: Path, names: list[str]) -> list[str]:
+    """Everything of these containers that should be gone after they are removed."""
+    found = [f"mount {m}" for m in mounts_under(state)]
+    crun_root = state / "crun"
+    if crun_root.exists():
+        found += [f"crun state {n}" for n in os.listdir(crun_root)]
+    containers = state / "containers"
+    if containers.exists():
+        found += [f"directory {n}" for n in os.listdir(containers)]
+    for name in names:
+        for controller in os.listdir("/sys/fs/cgroup"):
+            if os.path.exists(f"/sys/fs/cgroup/{controller}/hp/{name}"):
+                found.append(f"cgroup {controller}/hp/{name}")
+    return found
+
+
+def write_file(tmp_path: Path, registry, text: str) -> Path:
+    path = tmp_path / "hp.toml"
+    path.write_text(f'[registries."{registry.host}"]\ninsecure = true\n\n' + text)
+    return path
+
+
+
+
+def podman_image_mounts() -> str:
+    """`podman image mount` with no image: the images podman has mounted (empty: none)."""
+    return subprocess.run(["podman", "image", "mount"], capture_output=True, text=True, check=True).stdout
+
+
+def crun_names(state: Path) -> list[str]:
+    if not (state / "crun").exists():
+        return []
+    out = subprocess.run(["crun", "--root", str(state / "crun"), "list", "--format", "json"],
+                         capture_output=True, text=True, check=True).stdout
+    return sorted(c["id"] for c in json.loads(out or "[]"))
