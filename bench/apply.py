@@ -89,26 +89,24 @@ def main() -> None:
         image_bytes = du(state / "images")
 
         # (2) one more container: hp's own create+start (the Python API apply uses, with the image
-        # and helpers already prepared, as for every container after the first of an apply)
-        from compiler import parse_hp_file
+        # and helpers already prepared and the config compiled by the plan, as in every apply)
         from compiler.layout import layout
         from executor import containers
         from executor.helpers import ensure_helpers
-        from executor.images import ensure_image
+        from executor.planning import make_plan
 
         lay = layout(str(state))
-        prepared = ensure_image(image, lay)
         helpers = ensure_helpers(lay)
-        spec = parse_hp_file(f'[containers.x]\nimage = "{image}"\n').containers["x"]
+        extra = [f"x{tag}-{i}" for i in range(7)]
+        write_file(work / "hp.toml", image, names + extra)
+        planned = make_plan(lay, str(work / "hp.toml"), (work / "hp.toml").read_bytes())
         per_hp = []
-        for i in range(7):
-            name = f"x{tag}-{i}"
+        for name in extra:
             t = time.perf_counter()
-            containers.create(lay, name, image, spec, prepared, helpers, "")
+            containers.create(lay, planned.new[name], helpers)
             per_hp.append(time.perf_counter() - t)
-            names.append(name)
-        write_file(work / "noop.toml", image, names)
-        noop = statistics.median(timed([HP, "apply", str(work / "noop.toml"), "--yes", "--state-dir", str(state)])
+        names += extra
+        noop = statistics.median(timed([HP, "apply", str(work / "hp.toml"), "--yes", "--state-dir", str(state)])
                                  for _ in range(3))
         bundle = work / "bundle"
         shutil.copytree(state / "containers" / names[0] / "bundle", bundle, symlinks=True,
@@ -145,7 +143,7 @@ def main() -> None:
         print(f"  {'(3) disk per container (bundle, upper, log)':<44} {per / 1024:>8.1f}KiB {'':>10} {'':>8}  "
               f"near zero; the image rootfs ({image_bytes / 1024 / 1024:.1f} MiB) is shared")
     finally:
-        subprocess.run([HP, "destroy", str(work / "noop.toml") if (work / "noop.toml").exists() else str(work / "hp.toml"),
+        subprocess.run([HP, "destroy", str(work / "hp.toml"),
                         "--yes", "--state-dir", str(state)], capture_output=True)
         for name in podman_names:
             subprocess.run(["podman", "rm", "-f", name], capture_output=True)
