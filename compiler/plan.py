@@ -71,21 +71,24 @@ class Plan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return any(c.action != "no-op" for c in self.changes)
 
 
-def plan(desired: Mapping[str, Desired], current: Mapping[str, Current], pulled: tuple[str, ...] = ()) -> Plan:
-    """Compare, per container; order: destroys, replacements, restores, creates (then by name)."""
-    changes = [_change(name, desired.get(name), current.get(name)) for name in set(desired) | set(current)]
+def plan(desired: Mapping[str, Desired], current: Mapping[str, Current], pulled: tuple[str, ...] = (),
+         destroy: bool = False) -> Plan:
+    """Compare, per container; order: destroys, replacements, restores, creates (then by name).
+    destroy: `hp destroy` (desired is then empty), which changes only the reason given."""
+    gone = "hp destroy: everything the file manages goes" if destroy else "no longer in the file"
+    changes = [_change(name, desired.get(name), current.get(name), gone) for name in set(desired) | set(current)]
     changes.sort(key=lambda c: (ORDER[c.action], c.name))
     count = {a: sum(c.action == a for c in changes) for a in ORDER}
     return Plan(FORMAT_VERSION, tuple(changes), count["create"], count["replace"], count["destroy"],
                 count["restore"], tuple(sorted(pulled)))
 
 
-def _change(name: str, want: Desired | None, have: Current | None) -> Change:
+def _change(name: str, want: Desired | None, have: Current | None, gone: str) -> Change:
     if have is None:
         assert want is not None
         return Change(name, "create", ("not on this host",), want.image, want.image_id, config_hash(want.config_json))
     if want is None:
-        reasons = ["no longer in the file"]
+        reasons = [gone]
         if have.phase != "ready":
             reasons.append(_interrupted(have.phase))
         return Change(name, "destroy", tuple(reasons), have.image)

@@ -68,7 +68,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
                               {ref: images[ref].image_id for ref in sorted(images)}, destroy)
-    return Planned(plan(desired, current, tuple(pulled)), fingerprint, new)
+    return Planned(plan(desired, current, tuple(pulled), destroy), fingerprint, new)
 
 
 def _parse(data: bytes) -> HpFile:
