@@ -56,6 +56,7 @@ def replan(layout: Layout, saved: SavedPlan, where: str) -> Planned:
 def emit(directory: str, planned: Planned) -> list[str]:
     """Write every planned container's bundle files to DIRECTORY/NAME/ for review."""
     written = []
+    os.makedirs(directory, exist_ok=True)
     for name, new in sorted(planned.new.items()):
         target = os.path.join(directory, name)
         os.makedirs(target, exist_ok=True)
