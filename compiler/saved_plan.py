@@ -54,14 +54,16 @@ def open_saved(data: bytes, where: str) -> SavedPlan:
     """Decode and verify a saved plan; StalePlan if it is not one hp wrote or was edited."""
     try:
         saved = msgspec.json.decode(data, type=SavedPlan)
-    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as e:
         try:
-            kind = msgspec.json.decode(data).get("format") if data.lstrip().startswith(b"{") else None
-        except msgspec.DecodeError:
+            raw = msgspec.json.decode(data) if data.lstrip().startswith(b"{") else None
+            kind = raw.get("format") if isinstance(raw, dict) else None
+        except (msgspec.DecodeError, UnicodeDecodeError):
             kind = None
         if kind is not None and kind != FORMAT:
             raise StalePlan(where, f"a plan of format {kind!r}; this hp reads {FORMAT!r}") from None
-        raise StalePlan(where, f"not an hp plan file, or edited ({e})") from None
+        detail = "not UTF-8" if isinstance(e, UnicodeDecodeError) else str(e)
+        raise StalePlan(where, f"not an hp plan file, or edited ({detail})") from None
     if saved.format != FORMAT:
         raise StalePlan(where, f"a plan of format {saved.format!r}; this hp reads {FORMAT!r}")
     if saved.checksum != _checksum(saved.fingerprint, saved.plan):

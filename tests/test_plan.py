@@ -93,3 +93,54 @@ def test_plan_is_deterministic() -> None:
     want, have = SCENARIOS["mixed"]
     reordered_want = dict(reversed(list(want.items())))
     assert msgspec.json.encode(plan(want, have)) == msgspec.json.encode(plan(reordered_want, have))
+
+
+# ---- properties ----------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from compiler.errors import StalePlan  # noqa: E402
+from compiler.saved_plan import Fingerprint, open_saved, seal  # noqa: E402
+
+NAMES = st.sampled_from(["a", "b", "c", "d", "e"])
+VARIANTS = {
+    "same": desired("x"), "memory": desired("x", 'memory = "64m"'), "image": desired("x", image_id=ID2),
+}
+STATES = st.tuples(st.sampled_from(sorted(VARIANTS)), st.sampled_from(["running", "stopped", "missing", "created"]),
+                   st.sampled_from(["creating", "ready", "removing"]), st.booleans())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(NAMES, st.sampled_from(sorted(VARIANTS))), st.dictionaries(NAMES, STATES))
+def test_plan_covers_every_name_once_whatever_the_order(want_spec, have_spec) -> None:
+    want = {n: VARIANTS[v] for n, v in want_spec.items()}
+    have = {n: Current(VARIANTS[v].image, VARIANTS[v].image_id, VARIANTS[v].config_json, status, None, phase)
+            for n, (v, status, phase, _) in have_spec.items()}
+    p = plan(want, have)
+    assert sorted(c.name for c in p.changes) == sorted(set(want) | set(have))
+    for c in p.changes:
+        assert (c.action == "create") == (c.name not in have)
+        assert (c.action == "destroy") == (c.name not in want)
+    assert (p.to_create, p.to_replace, p.to_destroy, p.to_restore) == tuple(
+        sum(c.action == a for c in p.changes) for a in ("create", "replace", "destroy", "restore"))
+    assert [ORDER_INDEX[c.action] for c in p.changes] == sorted(ORDER_INDEX[c.action] for c in p.changes)
+    shuffled = plan(dict(reversed(list(want.items()))), dict(reversed(list(have.items()))))
+    assert msgspec.json.encode(shuffled) == msgspec.json.encode(p)
+
+
+ORDER_INDEX = {"destroy": 0, "replace": 1, "restore": 2, "create": 3, "no-op": 4}
+SAVED = seal(Fingerprint("0.1.0", "/srv/hp.toml", "sha256:" + "1" * 64, "/var/lib/hp", 3, {"localhost/app:1": ID1}),
+             plan(*SCENARIOS["mixed"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, len(SAVED) - 1), st.integers(0, 255))
+def test_any_edit_of_a_saved_plan_is_refused_or_changes_nothing(position: int, byte: int) -> None:
+    edited = SAVED[:position] + bytes([byte]) + SAVED[position + 1:]
+    try:
+        opened = open_saved(edited, "p")
+    except StalePlan as e:
+        assert str(e).startswith("p: ") and "\n" not in str(e)
+        return
+    original = open_saved(SAVED, "p")
+    assert (opened.fingerprint, opened.plan) == (original.fingerprint, original.plan)
