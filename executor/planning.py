@@ -52,7 +52,8 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
             holder = records[name].file if records[name] is not None else ""  # type: ignore[union-attr]
             raise HpError(key_path("containers", name),
                           f"a container named {name} already exists, managed by {holder}" if holder else
-                          f"a container named {name} already exists, not managed by any file (hp rm {name})",
+                          f"a container named {name} already exists, but its record is missing or unreadable "
+                          f"(hp rm --force {name} removes it)",
                           source="spec")
     images: dict[str, PreparedImage] = {}
     pulled = []

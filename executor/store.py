@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 
-from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.state import ContainerRecord, decode_record
 
@@ -47,14 +46,13 @@ def container_names(layout: Layout) -> list[str]:
 
 
 def read_record(layout: Layout, name: str) -> ContainerRecord | None:
-    """hp's record of `name`, or None if hp has none."""
+    """hp's record of `name`, or None if hp has none or cannot read it (a record cut short by
+    a power loss): the container is then nobody's, and `hp rm NAME` removes what there is."""
     try:
         with open(layout.record(name), "rb") as f:
             return decode_record(f.read())
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):
         return None
-    except ValueError as e:
-        raise HpError(layout.record(name), f"unreadable record: {e}") from None
 
 
 def read_int(path: str) -> int | None:
