@@ -113,3 +113,45 @@ def copy_tree_argv(source: str, dest: str) -> tuple[str, ...]:
 def copy_volume_argv(source: str, dest: str) -> tuple[str, ...]:
     """A new volume directory as a copy of the image's directory: owner, mode, content."""
     return ("cp", "-a", "--no-dereference", "--preserve=all", source, dest)
+
+
+# ---- networking: network namespaces (executor/netns.py) and CNI plugins (executor/cni.py)
+
+def netns_create_argv(path: str) -> tuple[str, ...]:
+    """A new network namespace, bind-mounted on the existing file `path` (util-linux unshare:
+    Python 3.11 has no os.unshare), with its loopback brought up from inside it."""
+    return ("unshare", f"--net={path}", "ip", "link", "set", "lo", "up")
+
+
+def bind_self_argv(directory: str) -> tuple[str, ...]:
+    return ("mount", "--bind", directory, directory)
+
+
+def make_private_argv(target: str) -> tuple[str, ...]:
+    return ("mount", "--make-private", target)
+
+
+def make_shared_argv(target: str) -> tuple[str, ...]:
+    return ("mount", "--make-shared", target)
+
+
+def nsenter_net_argv(netns: str, *argv: str) -> tuple[str, ...]:
+    """argv run inside the network namespace bind-mounted at `netns`."""
+    return ("nsenter", f"--net={netns}", *argv)
+
+
+def cni_plugin_argv(plugin_path: str) -> tuple[str, ...]:
+    # a CNI plugin takes no arguments: the CNI_* environment and stdin say everything
+    return (plugin_path,)
+
+
+def link_show_argv(name: str) -> tuple[str, ...]:
+    return ("ip", "-o", "link", "show", "dev", name)
+
+
+def link_delete_argv(name: str) -> tuple[str, ...]:
+    return ("ip", "link", "delete", "dev", name)
+
+
+def route_list_argv() -> tuple[str, ...]:
+    return ("ip", "-o", "-4", "route", "show")

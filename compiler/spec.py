@@ -64,6 +64,10 @@ class ContainerSpec(_Input):
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     ulimits: Union[dict[str, Union[tuple[int, int], int]], None] = None
+    # None or "bridge": the default network; "none": loopback only; "host": the host's network;
+    # otherwise the name of a [networks.NAME] table (compiler/network.py resolves and checks it)
+    network: Union[str, None] = None
+    ports: tuple[str, ...] = ()  # "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]"
 
 
 class RegistrySettings(_Input):
@@ -74,14 +78,28 @@ class RegistrySettings(_Input):
     insecure: bool = False
 
 
+class NetworkSpec(_Input):
+    """`[networks.NAME]`: a bridge network. `gateway` defaults to the subnet's first address,
+    `dns` to the host's non-loopback nameservers, `bridge` to a name derived from NAME."""
+
+    subnet: str
+    gateway: Union[str, None] = None
+    dns: Union[tuple[str, ...], None] = None
+    bridge: Union[str, None] = None
+
+
 class HpFile(_Input):
     """The whole hp.toml."""
 
     containers: dict[str, ContainerSpec] = {}
     registries: dict[str, RegistrySettings] = {}
+    networks: dict[str, NetworkSpec] = {}
 
 
 CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+NETWORK_NAME = CONTAINER_NAME
+# a container's `network` values that are modes, not [networks.NAME] tables
+RESERVED_NETWORK_NAMES = ("bridge", "host", "none")
 
 _MSGSPEC_ERROR = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 _UNKNOWN = re.compile(r"Object contains unknown field `(.*)`", re.S)
@@ -174,8 +192,26 @@ def parse_hp_file(data: bytes | str) -> HpFile:
         raise HpError("registries", f"expected a table of registries, got {_kind(tables)}")
     for host, table in tables.items():
         registries[host] = _convert(table, RegistrySettings, key_path("registries", host))
-    _convert({k: v for k, v in raw.items() if k not in ("containers", "registries")}, HpFile, "")
-    return HpFile(containers=containers, registries=registries)
+    networks = _networks(raw.get("networks", {}))
+    _convert({k: v for k, v in raw.items() if k not in ("containers", "registries", "networks")}, HpFile, "")
+    return HpFile(containers=containers, registries=registries, networks=networks)
+
+
+def _networks(tables: object) -> dict[str, NetworkSpec]:
+    if not isinstance(tables, dict):
+        raise HpError("networks", f"expected a table of networks, got {_kind(tables)}")
+    networks: dict[str, NetworkSpec] = {}
+    for name, table in tables.items():
+        where = key_path("networks", name)
+        if not NETWORK_NAME.fullmatch(name):
+            raise HpError(
+                where,
+                "invalid network name: use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
+            )
+        if name in RESERVED_NETWORK_NAMES:
+            raise HpError(where, f"{quote(name)} is reserved (a container's `network = {quote(name)}` is a mode)")
+        networks[name] = _convert(table, NetworkSpec, where)
+    return networks
 
 
 # Checked by hand because msgspec reports a bad value in a mapping as `[...]`, without its key.

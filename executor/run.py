@@ -61,3 +61,21 @@ def run_attached(argv: Sequence[str]) -> int:
         raise HpError(argv[0], "command not found (is it installed? see `hp doctor`)") from None
     process = command.popen(stdin=None, stdout=None, stderr=None)
     return process.wait()
+
+
+def run_with_input(argv: Sequence[str], env: dict[str, str], stdin: bytes, *,
+                   timeout: float | None = 60) -> tuple[int, str, str]:
+    """Run argv with `env` added to this process's environment and `stdin` as its input;
+    return (exit code, stdout, stderr) whatever the exit code."""
+    from plumbum import local
+    from plumbum.commands.processes import CommandNotFound, ProcessTimedOut
+
+    try:
+        command = local[argv[0]][tuple(argv[1:])]
+    except CommandNotFound:
+        raise HpError(argv[0], "command not found (is it installed? see `hp doctor`)") from None
+    try:
+        code, out, err = (command.with_env(**env) << stdin).run(retcode=None, timeout=timeout)
+    except ProcessTimedOut:
+        raise HpError(shlex.join(argv), f"timed out after {timeout} s") from None
+    return code, out, err

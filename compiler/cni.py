@@ -1,0 +1,275 @@
+"""CNI, the pure part: a network's configuration list, and every plugin call as data.
+
+The executor (executor/cni.py) runs the calls the way libcni does (podman 4's CNI backend,
+containerd): ADD runs the list's plugins in order, each given the network's name and
+cniVersion, the previous plugin's result as `prevResult`, and its capability arguments as
+`runtimeConfig`; DEL runs them in reverse, with the last result as `prevResult`.
+
+Everything a DEL needs is in an Attachment, recorded before the first ADD: DEL never reads
+hp.toml, so it undoes exactly what ADD did even after hp.toml changed (portmap removes its
+rules only if given the same port mappings; firewall finds its rules by the result's IPs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+import msgspec
+
+from .errors import HpError
+from .network import ContainerNetwork, Network, PortMapping
+
+CNI_VERSION = "1.0.0"
+IFNAME = "eth0"
+# where distributions put the plugins (Debian: /usr/lib/cni); podman searches the same
+CNI_PATH = ("/usr/lib/cni", "/usr/libexec/cni", "/usr/local/libexec/cni", "/usr/local/lib/cni", "/opt/cni/bin")
+
+Command = Literal["ADD", "DEL", "CHECK"]
+
+
+class NetworkPaths(msgspec.Struct, frozen=True):
+    """Where networking state lives under the state directory:
+
+        STATE/netns/                        its own mount (see executor/netns.py) holding ...
+        STATE/netns/NAME                    ... each container's network namespace, bind-mounted
+        STATE/networks/NAME.conflist        a network's CNI configuration list, for people and cnitool
+        STATE/networks/ipam/NETWORK/        host-local's allocations: one file per IP, with its lock
+        STATE/networks/attachments/NAME.json  what ADD did for container NAME, so DEL can undo it
+    """
+
+    state_dir: str
+
+    @property
+    def netns_dir(self) -> str:
+        return f"{self.state_dir}/netns"
+
+    def netns(self, container: str) -> str:
+        return f"{self.netns_dir}/{container}"
+
+    @property
+    def networks_dir(self) -> str:
+        return f"{self.state_dir}/networks"
+
+    def conflist(self, network: str) -> str:
+        return f"{self.networks_dir}/{network}.conflist"
+
+    @property
+    def ipam_dir(self) -> str:
+        return f"{self.networks_dir}/ipam"
+
+    @property
+    def attachments_dir(self) -> str:
+        return f"{self.networks_dir}/attachments"
+
+    def attachment(self, container: str) -> str:
+        return f"{self.attachments_dir}/{container}.json"
+
+
+def container_id(state_dir: str, name: str) -> str:
+    """The CNI container ID of container `name`: unique per state directory, because the
+    plugins key host-wide things by it (portmap's and ipMasq's iptables chains)."""
+    return f"hp-{hashlib.sha256(state_dir.encode()).hexdigest()[:12]}-{name}"
+
+
+def conflist(net: Network, ipam_dir: str) -> dict[str, Any]:
+    """The network's CNI configuration list (as podman 4 writes one: bridge, portmap, firewall)."""
+    return {
+        "cniVersion": CNI_VERSION,
+        "name": net.name,
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": net.bridge,
+                "isGateway": True,
+                "ipMasq": True,
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "host-local",
+                    "dataDir": ipam_dir,
+                    "ranges": [[{"subnet": net.subnet, "gateway": net.gateway}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                },
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+            {"type": "firewall"},
+        ],
+    }
+
+
+def encode_conflist(data: dict[str, Any]) -> bytes:
+    """A configuration list as the file's bytes: indented JSON, keys in the order built."""
+    return msgspec.json.format(msgspec.json.encode(data), indent=2) + b"\n"
+
+
+class Attachment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One container on one network: everything the plugins are called with, ADD and DEL."""
+
+    container: str
+    container_id: str
+    netns: str
+    conflist: dict[str, Any]
+    port_mappings: tuple[PortMapping, ...] = ()
+    ifname: str = IFNAME
+
+    @property
+    def network(self) -> str:
+        return self.conflist["name"]
+
+    @property
+    def plugins(self) -> tuple[str, ...]:
+        return tuple(p["type"] for p in self.conflist["plugins"])
+
+
+def attachment(paths: NetworkPaths, name: str, net: ContainerNetwork) -> Attachment:
+    """Container `name`'s attachment to its (bridge) network."""
+    if net.mode != "bridge" or net.network is None:
+        raise ValueError(f"container {name} has network mode {net.mode!r}: no CNI attachment")
+    return Attachment(
+        container=name,
+        container_id=container_id(paths.state_dir, name),
+        netns=paths.netns(name),
+        conflist=conflist(net.network, paths.ipam_dir),
+        port_mappings=net.ports,
+    )
+
+
+class AttachmentRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """STATE/networks/attachments/NAME.json: the attachment, how many plugins' ADD
+    succeeded, and the last result. Written before the first ADD and after each one."""
+
+    attachment: Attachment
+    added: int = 0
+    result: dict[str, Any] | None = None
+
+
+def encode_record(record: AttachmentRecord) -> bytes:
+    return msgspec.json.format(msgspec.json.encode(record), indent=2) + b"\n"
+
+
+def decode_record(data: bytes) -> AttachmentRecord:
+    try:
+        return msgspec.json.decode(data, type=AttachmentRecord)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise HpError("attachment record", f"unreadable: {e}") from None
+
+
+class CniCall(msgspec.Struct, frozen=True):
+    """One plugin execution: run the binary `plugin` (found on CNI_PATH) with `env` added to
+    the environment and `stdin` as its standard input."""
+
+    plugin: str
+    env: dict[str, str]
+    stdin: bytes
+
+
+def plugin_call(att: Attachment, command: Command, index: int, prev_result: dict[str, Any] | None,
+                cni_path: str, netns: str | None = None) -> CniCall:
+    """The call of plugin number `index` of the list: libcni's buildOneConfig (name,
+    cniVersion and prevResult injected; runtimeConfig from the capabilities the plugin asks
+    for) and its CNI_* variables. `netns` overrides the attachment's ("" when it is gone)."""
+    plugin = dict(att.conflist["plugins"][index])
+    plugin["name"] = att.conflist["name"]
+    plugin["cniVersion"] = att.conflist["cniVersion"]
+    if prev_result is not None:
+        plugin["prevResult"] = prev_result
+    capabilities = plugin.get("capabilities") or {}
+    runtime: dict[str, Any] = {}
+    if capabilities.get("portMappings") and att.port_mappings:
+        runtime["portMappings"] = [_port_entry(p) for p in att.port_mappings]
+    if runtime:
+        plugin["runtimeConfig"] = runtime
+    env = {
+        "CNI_COMMAND": command,
+        "CNI_CONTAINERID": att.container_id,
+        "CNI_NETNS": att.netns if netns is None else netns,
+        "CNI_IFNAME": att.ifname,
+        "CNI_ARGS": "",
+        "CNI_PATH": cni_path,
+    }
+    return CniCall(plugin["type"], env, msgspec.json.encode(plugin))
+
+
+def _port_entry(port: PortMapping) -> dict[str, Any]:
+    entry: dict[str, Any] = {"hostPort": port.host_port, "containerPort": port.container_port,
+                             "protocol": port.protocol}
+    if port.host_ip:
+        entry["hostIP"] = port.host_ip
+    return entry
+
+
+# ---- results
+
+class _Lenient(msgspec.Struct, frozen=True):
+    pass
+
+
+class CniInterface(_Lenient):
+    name: str
+    mac: str | None = None
+    sandbox: str | None = None
+
+
+class CniIP(_Lenient):
+    address: str  # CIDR: "10.10.0.2/24"
+    gateway: str | None = None
+    interface: int | None = None
+
+
+class CniRoute(_Lenient):
+    dst: str
+    gw: str | None = None
+
+
+class CniResult(_Lenient, rename={"cni_version": "cniVersion"}):
+    """A plugin's success result (the parts hp uses)."""
+
+    cni_version: str = ""
+    interfaces: tuple[CniInterface, ...] = ()
+    ips: tuple[CniIP, ...] = ()
+    routes: tuple[CniRoute, ...] = ()
+
+    def sandbox_ip(self, ifname: str = IFNAME) -> CniIP | None:
+        """The first IPv4 address on the container's interface `ifname`."""
+        for ip in self.ips:
+            iface = self.interfaces[ip.interface] if ip.interface is not None and 0 <= ip.interface < len(
+                self.interfaces) else None
+            if iface is not None and (iface.name != ifname or not iface.sandbox):
+                continue
+            if ":" not in ip.address:
+                return ip
+        return None
+
+    @property
+    def address(self) -> str | None:
+        """The container's IPv4 address, without the prefix length."""
+        ip = self.sandbox_ip()
+        return ip.address.split("/")[0] if ip else None
+
+    @property
+    def gateway(self) -> str | None:
+        ip = self.sandbox_ip()
+        return ip.gateway if ip else None
+
+
+def parse_result(data: bytes | str | dict[str, Any]) -> CniResult:
+    """A CNI result (a plugin's stdout, or its decoded JSON) as a CniResult."""
+    try:
+        if isinstance(data, dict):
+            return msgspec.convert(data, CniResult)
+        return msgspec.json.decode(data, type=CniResult)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise HpError("CNI result", f"not a CNI result: {e}") from None
+
+
+def error_message(stdout: str, stderr: str, code: int) -> str:
+    """A failed plugin's message: its CNI error's msg (and details), else its stderr."""
+    try:
+        err = msgspec.json.decode(stdout.strip() or b"null")
+    except msgspec.DecodeError:
+        err = None
+    if isinstance(err, dict) and err.get("msg"):
+        details = err.get("details")
+        return f"{err['msg']}" + (f" ({details})" if details else "")
+    text = " ".join(line.strip() for line in (stderr or stdout).strip().splitlines()[-3:] if line.strip())
+    return text or f"exited {code} without a message"

@@ -1,0 +1,159 @@
+"""Running CNI plugins for one container's attachment, the way libcni does (see compiler/cni.py).
+
+Crash safety: the attachment is recorded (STATE/networks/attachments/NAME.json) before the
+first plugin runs and again after each one succeeds. `delete` needs only that record, and
+DEL is safe to repeat (plugins must tolerate deleting what is already gone), so whatever
+point an hp was killed at, the next `delete` (or `add`, which first deletes a leftover)
+releases the IP and removes the veth and the iptables rules.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import msgspec
+
+from compiler.cni import (CNI_PATH, Attachment, AttachmentRecord, CniResult, decode_record, encode_record,
+                          error_message, parse_result, plugin_call)
+from compiler.commands import cni_plugin_argv, link_delete_argv, link_show_argv
+from compiler.errors import HpError
+
+from .netns import is_netns
+from .run import run, run_status, run_with_input
+from .store import write_atomic
+
+PLUGIN_TIMEOUT = 60.0
+# portmap up to plugins 1.1.x fails CHECK of an IPv4-only container looking for IPv6 rules
+# (containernetworking/plugins#819); Debian 12 ships 1.1.1
+CHECK_SKIPPED = frozenset({"portmap"})
+
+
+def add(att: Attachment, record_file: str, cni_path: Sequence[str] = CNI_PATH) -> CniResult:
+    """CNI ADD of every plugin in the list, in order, into the namespace at att.netns (which
+    must exist). Returns the final result (the container's IP: `.address`, `.gateway`).
+    On a plugin's failure what was added is deleted again and HpError carries the plugin's msg.
+    A record left in `record_file` by an earlier, unfinished attachment is deleted first."""
+    delete(record_file, cni_path)
+    if not is_netns(att.netns):
+        raise HpError(att.netns, "no network namespace is mounted here (netns.create_netns makes it)")
+    os.makedirs(os.path.dirname(record_file), exist_ok=True)
+    write_atomic(record_file, encode_record(AttachmentRecord(att)))
+    result: dict[str, Any] | None = None
+    for index, plugin in enumerate(att.plugins):
+        try:
+            code, out, err = _call(att, "ADD", index, result, cni_path)
+        except HpError as e:  # not installed, or timed out: undone like any failure
+            code, out, err = 1, "", str(e)
+        if code != 0:
+            problem = f"CNI plugin {plugin} failed to add container {att.container}: {error_message(out, err, code)}"
+            try:
+                delete(record_file, cni_path)
+            except HpError as cleanup:
+                problem += f"; undoing it failed too ({cleanup}), the next apply retries"
+            raise HpError(f"network {att.network}", problem)
+        try:
+            result = msgspec.json.decode(out)
+        except msgspec.DecodeError:
+            result = None
+        if not isinstance(result, dict):
+            delete(record_file, cni_path)
+            raise HpError(f"network {att.network}", f"CNI plugin {plugin} printed no result: {out.strip()[:200]!r}")
+        write_atomic(record_file, encode_record(AttachmentRecord(att, index + 1, result)))
+    return parse_result(result or {})
+
+
+def delete(record_file: str, cni_path: Sequence[str] = CNI_PATH) -> bool:
+    """CNI DEL of the attachment recorded in `record_file`, every plugin in reverse order, then
+    the record removed. False if there was no record (nothing to do). If the namespace is no
+    longer mounted, CNI_NETNS is empty: the IP is still released (the veth went with the namespace)."""
+    record = read_record(record_file)
+    if record is None:
+        return False
+    att = record.attachment
+    netns = att.netns if is_netns(att.netns) else ""
+    for index in reversed(range(len(att.plugins))):
+        if index >= record.added and not _installed(att.plugins[index], cni_path):
+            continue  # never ran: its ADD failed because it is missing
+        code, out, err = _call(att, "DEL", index, record.result, cni_path, netns)
+        if code != 0:
+            raise HpError(f"network {att.network}", f"CNI plugin {att.plugins[index]} failed to delete container "
+                                                    f"{att.container}: {error_message(out, err, code)}")
+    try:
+        os.unlink(record_file)
+    except FileNotFoundError:
+        pass
+    return True
+
+
+def check(record_file: str, cni_path: Sequence[str] = CNI_PATH) -> str | None:
+    """CNI CHECK of a recorded, complete attachment: None if every plugin finds it as it
+    should be, else what is wrong."""
+    record = read_record(record_file)
+    if record is None:
+        return "not attached"
+    att = record.attachment
+    if record.added < len(att.plugins) or record.result is None:
+        return "attachment unfinished"
+    if not is_netns(att.netns):
+        return f"network namespace {att.netns} is gone"
+    for index, plugin in enumerate(att.plugins):
+        if plugin in CHECK_SKIPPED:
+            continue
+        code, out, err = _call(att, "CHECK", index, record.result, cni_path)
+        if code != 0:
+            return f"{plugin}: {error_message(out, err, code)}"
+    return None
+
+
+def read_record(record_file: str) -> AttachmentRecord | None:
+    """The attachment recorded in `record_file`, or None if there is none."""
+    try:
+        with open(record_file, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    try:
+        return decode_record(data)
+    except HpError as e:
+        raise e.within(record_file) from None
+
+
+def write_conflist(path: str, data: bytes) -> None:
+    """The network's configuration list, for people and `cnitool` (hp itself records each
+    container's copy in its attachment)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomic(path, data)
+
+
+def remove_bridge(name: str) -> bool:
+    """Delete the bridge interface `name` (the bridge plugin creates it, never deletes it);
+    call once no container is on it. False if there was none."""
+    code, _, _ = run_status(link_show_argv(name))
+    if code != 0:
+        return False
+    run(link_delete_argv(name), f"deleting bridge {name}")
+    return True
+
+
+def find_plugin(name: str, cni_path: Sequence[str] = CNI_PATH) -> str:
+    for directory in cni_path:
+        candidate = os.path.join(directory, name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise HpError(f"CNI plugin {name}", f"not found in {':'.join(cni_path)} (install containernetworking-plugins)")
+
+
+def _installed(name: str, cni_path: Sequence[str]) -> bool:
+    try:
+        find_plugin(name, cni_path)
+        return True
+    except HpError:
+        return False
+
+
+def _call(att: Attachment, command: str, index: int, prev: dict[str, Any] | None, cni_path: Sequence[str],
+          netns: str | None = None) -> tuple[int, str, str]:
+    call = plugin_call(att, command, index, prev, ":".join(cni_path), netns)  # type: ignore[arg-type]
+    return run_with_input(cni_plugin_argv(find_plugin(call.plugin, cni_path)), call.env, call.stdin,
+                          timeout=PLUGIN_TIMEOUT)

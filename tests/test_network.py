@@ -1,0 +1,492 @@
+"""Networking, the pure part (compiler/network.py, compiler/cni.py) and the executor's
+mountinfo parsing (executor/netns.py), against issue 5:
+
+- ports "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]": IPv4 host address, 1-65535;
+- [networks.NAME]: subnet a valid IPv4 CIDR (no host bits, /30 or larger), gateway inside it,
+  dns addresses, bridge an interface name; "none", "host", "bridge" reserved;
+- a file's problems, one HpError each at its field: overlapping subnets, shared bridges,
+  unknown network names, a host port published twice, ports with network "none"/"host";
+- the CNI configuration list, exactly, and each plugin's input as libcni builds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import msgspec
+import pytest
+
+from compiler import cni
+from compiler.errors import HpError
+from compiler.network import (DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, ContainerNetwork, Network,
+                              PortMapping, container_hosts, container_network, container_resolv_conf,
+                              default_bridge, hosts_peers, namespaces, network_problems, networks, parse_port,
+                              parse_routes, route_conflicts)
+from compiler.spec import parse_hp_file
+from executor.netns import parse_mountinfo
+
+WHERE = "containers.web.ports[0]"
+
+
+def hp(text: str):
+    return parse_hp_file(text)
+
+
+# --------------------------------------------------------------------------- ports
+
+@pytest.mark.parametrize("text, expected", [
+    ("8080:80", PortMapping(8080, 80)),
+    ("8080:80/tcp", PortMapping(8080, 80, "tcp")),
+    ("5353:53/udp", PortMapping(5353, 53, "udp")),
+    ("127.0.0.1:8080:80", PortMapping(8080, 80, "tcp", "127.0.0.1")),
+    ("192.0.2.2:1:65535/udp", PortMapping(1, 65535, "udp", "192.0.2.2")),
+    ("0.0.0.0:8080:80", PortMapping(8080, 80)),
+    ("65535:1", PortMapping(65535, 1)),
+], ids=["plain", "tcp", "udp", "host-ip", "extremes-udp", "any-address-normalised", "max-host-port"])
+def test_parse_port(text: str, expected: PortMapping) -> None:
+    assert parse_port(text, WHERE) == expected
+
+
+@pytest.mark.parametrize("text, words", [
+    ("80", "expected"),
+    ("", "expected"),
+    ("a:80", "expected"),
+    ("8080:80/sctp", "protocol"),
+    ("8080:80/TCP", "protocol"),
+    ("8080:80/", "protocol"),
+    ("0:80", "out of range"),
+    ("8080:0", "out of range"),
+    ("65536:80", "out of range"),
+    ("8080:99999999999999999999", "out of range"),
+    ("1.2.3:8080:80", "IPv4 address"),
+    ("localhost:8080:80", "IPv4 address"),
+    ("127.000.0.1:8080:80", "IPv4 address"),
+    ("[::1]:8080:80", "only IPv4"),
+    ("8080-8090:80", "expected"),
+    (" 8080:80", "expected"),
+    ("+8080:80", "expected"),
+    ("8080:80/tcp/udp", "expected"),
+    ("١٢:80", "expected"),
+], ids=["single-port", "empty", "name-as-port", "sctp", "uppercase-proto", "empty-proto", "host-zero",
+        "container-zero", "host-too-big", "huge", "short-ip", "hostname", "leading-zero-octet", "ipv6",
+        "range", "space", "plus-sign", "two-protocols", "non-ascii-digits"])
+def test_parse_port_rejects(text: str, words: str) -> None:
+    with pytest.raises(HpError) as info:
+        parse_port(text, WHERE)
+    assert info.value.where == WHERE
+    assert words in info.value.problem, info.value.problem
+    assert "\n" not in str(info.value)
+
+
+def test_port_string_round_trips() -> None:
+    for text in ("127.0.0.1:8080:80/tcp", "8080:80/udp"):
+        assert str(parse_port(text, WHERE)) == text
+
+
+# --------------------------------------------------------------------------- spec
+
+def test_spec_fields_default_to_the_default_network() -> None:
+    f = hp('[containers.web]\nimage = "x"\n')
+    assert f.containers["web"].network is None and f.containers["web"].ports == ()
+    assert f.networks == {}
+
+
+def test_spec_parses_networks() -> None:
+    f = hp('[networks.lan]\nsubnet = "10.20.0.0/24"\ngateway = "10.20.0.254"\ndns = ["192.0.2.53"]\n'
+           'bridge = "br-lan"\n')
+    spec = f.networks["lan"]
+    assert (spec.subnet, spec.gateway, spec.dns, spec.bridge) == ("10.20.0.0/24", "10.20.0.254", ("192.0.2.53",),
+                                                                  "br-lan")
+
+
+@pytest.mark.parametrize("text, where, words", [
+    ('[networks.none]\nsubnet = "10.20.0.0/24"\n', "networks.none", "reserved"),
+    ('[networks.host]\nsubnet = "10.20.0.0/24"\n', "networks.host", "reserved"),
+    ('[networks.bridge]\nsubnet = "10.20.0.0/24"\n', "networks.bridge", "reserved"),
+    ('[networks."a b"]\nsubnet = "10.20.0.0/24"\n', 'networks."a b"', "invalid network name"),
+    ('[networks.lan]\n', "networks.lan.subnet", "required"),
+    ('[networks.lan]\nsubnet = "10.20.0.0/24"\nsubnett = 1\n', "networks.lan.subnett", "did you mean"),
+    ('[networks.lan]\nsubnet = 10\n', "networks.lan.subnet", "expected a string"),
+    ('networks = 1\n', "networks", "expected a table"),
+    ('[containers.web]\nimage = "x"\nports = "80:80"\n', "containers.web.ports", "expected a list"),
+    ('[containers.web]\nimage = "x"\nnetwork = 1\n', "containers.web.network", "expected a string"),
+], ids=["none-reserved", "host-reserved", "bridge-reserved", "bad-name", "no-subnet", "typo", "subnet-not-string",
+        "networks-not-table", "ports-not-list", "network-not-string"])
+def test_spec_rejects(text: str, where: str, words: str) -> None:
+    with pytest.raises(HpError) as info:
+        hp(text)
+    assert info.value.where == where
+    assert words in info.value.problem, info.value.problem
+
+
+# --------------------------------------------------------------------------- a file's problems
+
+def problems(text: str) -> list[tuple[str, str]]:
+    return [(e.where, e.problem) for e in network_problems(hp(text))]
+
+
+@pytest.mark.parametrize("text", [
+    '[containers.web]\nimage = "x"\n',
+    '[containers.web]\nimage = "x"\nnetwork = "bridge"\nports = ["8080:80", "8080:80/udp"]\n',
+    '[containers.web]\nimage = "x"\nnetwork = "none"\n',
+    '[containers.web]\nimage = "x"\nnetwork = "host"\n',
+    '[networks.lan]\nsubnet = "10.20.0.0/24"\n[containers.web]\nimage = "x"\nnetwork = "lan"\n',
+    '[networks.hp]\nsubnet = "10.30.0.0/16"\n[containers.web]\nimage = "x"\n',
+    # the default network is not in use here, so a declared one may overlap its subnet
+    '[networks.lan]\nsubnet = "10.10.0.0/16"\n[containers.web]\nimage = "x"\nnetwork = "lan"\n',
+    '[containers.a]\nimage = "x"\nports = ["127.0.0.1:80:80"]\n[containers.b]\nimage = "x"\n'
+    'ports = ["127.0.0.2:80:80"]\n',
+    '[containers.a]\nimage = "x"\nports = ["8080:80", "8081:80"]\n',
+], ids=["default", "same-port-two-protocols", "none", "host", "declared", "default-redefined",
+        "overlap-with-unused-default", "same-port-two-host-ips", "two-host-ports-one-container-port"])
+def test_no_problems(text: str) -> None:
+    assert problems(text) == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[networks.lan]\nsubnet = "10.20.0.0/33"\n',
+     [("networks.lan.subnet", 'invalid subnet "10.20.0.0/33": expected an IPv4 CIDR like "10.20.0.0/24"')]),
+    ('[networks.lan]\nsubnet = "10.20.0.1/24"\n',
+     [("networks.lan.subnet", '"10.20.0.1/24" has host bits set: did you mean "10.20.0.0/24"?')]),
+    ('[networks.lan]\nsubnet = "lan"\n',
+     [("networks.lan.subnet", 'invalid subnet "lan": expected an IPv4 CIDR like "10.20.0.0/24"')]),
+    ('[networks.lan]\nsubnet = "fd00:1::/64"\n',
+     [("networks.lan.subnet", '"fd00:1::/64": only IPv4 subnets are supported')]),
+    ('[networks.lan]\nsubnet = "10.20.0.0/31"\n',
+     [("networks.lan.subnet", '"10.20.0.0/31" is too small: use a prefix of /30 or shorter '
+                              "(room for the gateway and a container)")]),
+    ('[networks.lan]\nsubnet = "10.20.0.0/24"\ngateway = "10.21.0.1"\n',
+     [("networks.lan.gateway", "10.21.0.1 is outside the subnet 10.20.0.0/24")]),
+    ('[networks.lan]\nsubnet = "10.20.0.0/24"\ngateway = "10.20.0.255"\n',
+     [("networks.lan.gateway", "10.20.0.255 is the subnet's broadcast address")]),
+    ('[networks.lan]\nsubnet = "10.20.0.0/24"\ngateway = "10.20.0.0"\n',
+     [("networks.lan.gateway", "10.20.0.0 is the subnet's network address")]),
+    ('[networks.lan]\nsubnet = "10.20.0.0/24"\ngateway = "gw"\n',
+     [("networks.lan.gateway", 'invalid IPv4 address "gw"')]),
+    ('[networks.lan]\nsubnet = "10.20.0.0/24"\ndns = ["192.0.2.53", "dns.example"]\n',
+     [("networks.lan.dns[1]", 'invalid nameserver address "dns.example"')]),
+    ('[networks.lan]\nsubnet = "10.20.0.0/24"\nbridge = "a-much-too-long-name"\n',
+     [("networks.lan.bridge", 'invalid interface name "a-much-too-long-name": use 1-15 letters, digits, '
+                              "'_', '.' or '-'")]),
+    ('[networks.lan]\nsubnet = "10.20.0.0/24"\nbridge = "br/0"\n',
+     [("networks.lan.bridge", 'invalid interface name "br/0": use 1-15 letters, digits, '
+                              "'_', '.' or '-'")]),
+    ('[networks.a]\nsubnet = "10.20.0.0/16"\n[networks.b]\nsubnet = "10.20.5.0/24"\n',
+     [("networks.b.subnet", "10.20.5.0/24 overlaps networks.a's subnet 10.20.0.0/16")]),
+    ('[networks.lan]\nsubnet = "10.10.0.0/16"\n[containers.web]\nimage = "x"\n',
+     [("networks.lan.subnet", '10.10.0.0/16 overlaps the default network "hp"\'s subnet 10.10.0.0/24')]),
+    ('[networks.a]\nsubnet = "10.20.0.0/24"\nbridge = "br0"\n[networks.b]\nsubnet = "10.21.0.0/24"\n'
+     'bridge = "br0"\n',
+     [("networks.b.bridge", "bridge \"br0\" is also networks.a's: give each network its own")]),
+    ('[containers.web]\nimage = "x"\nnetwork = "lan"\n',
+     [("containers.web.network", 'no network named "lan": declare [networks.lan], or use "bridge" '
+                                 '(the default network), "none" or "host"')]),
+    ('[networks.wan]\nsubnet = "10.20.0.0/24"\n[containers.web]\nimage = "x"\nnetwork = "lan"\n',
+     [("containers.web.network", 'no network named "lan" (declared: "wan"): declare [networks.lan], or use '
+                                 '"bridge" (the default network), "none" or "host"')]),
+    ('[containers.web]\nimage = "x"\nnetwork = ""\n',
+     [("containers.web.network", 'empty network name: use "bridge" (the default network), "none", "host" or a '
+                                 "declared network")]),
+    ('[containers.web]\nimage = "x"\nnetwork = "none"\nports = ["80:80"]\n',
+     [("containers.web.ports", 'ports cannot be published with network = "none" '
+                               "(the container has no network to forward to)")]),
+    ('[containers.web]\nimage = "x"\nnetwork = "host"\nports = ["80:80"]\n',
+     [("containers.web.ports", 'ports cannot be published with network = "host" '
+                               "(the container already uses the host's ports)")]),
+    ('[containers.a]\nimage = "x"\nports = ["8080:80"]\n[containers.b]\nimage = "x"\nports = ["8080:81"]\n',
+     [("containers.b.ports[0]", 'host port 8080/tcp is already published by containers.a.ports[0] '
+                                '("8080:80/tcp")')]),
+    ('[containers.a]\nimage = "x"\nports = ["8080:80", "8080:81"]\n',
+     [("containers.a.ports[1]", 'host port 8080/tcp is already published by containers.a.ports[0] '
+                                '("8080:80/tcp")')]),
+    ('[containers.a]\nimage = "x"\nports = ["8080:80"]\n[containers.b]\nimage = "x"\n'
+     'ports = ["127.0.0.1:8080:80"]\n',
+     [("containers.b.ports[0]", 'host port 127.0.0.1:8080/tcp is already published by containers.a.ports[0] '
+                                '("8080:80/tcp")')]),
+    ('[containers.a]\nimage = "x"\nports = ["127.0.0.1:53:53/udp"]\n[containers.b]\nimage = "x"\n'
+     'ports = ["0.0.0.0:53:53/udp"]\n',
+     [("containers.b.ports[0]", 'host port 53/udp is already published by containers.a.ports[0] '
+                                '("127.0.0.1:53:53/udp")')]),
+    ('[containers.a]\nimage = "x"\nports = ["80:80", "x", "90:90/sctp"]\n',
+     [("containers.a.ports[1]", 'invalid port "x": expected "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]", '
+                                'e.g. "8080:80" or "127.0.0.1:5353:53/udp"'),
+      ("containers.a.ports[2]", 'invalid protocol "sctp" in "90:90/sctp": expected "tcp" or "udp"')]),
+    ('[networks.a]\nsubnet = "10.20.0.0/16"\n[networks.b]\nsubnet = "10.20.0.0/24"\n[networks.c]\n'
+     'subnet = "bad"\n[containers.web]\nimage = "x"\nnetwork = "d"\nports = ["1:1", "1:1"]\n',
+     [("networks.c.subnet", 'invalid subnet "bad": expected an IPv4 CIDR like "10.20.0.0/24"'),
+      ("networks.b.subnet", "10.20.0.0/24 overlaps networks.a's subnet 10.20.0.0/16"),
+      ("containers.web.network", 'no network named "d" (declared: "a", "b", "c"): declare [networks.d], or use '
+                                 '"bridge" (the default network), "none" or "host"'),
+      ("containers.web.ports[1]", 'host port 1/tcp is already published by containers.web.ports[0] ("1:1/tcp")')]),
+], ids=["bad-prefix", "host-bits", "not-cidr", "ipv6", "too-small", "gateway-outside", "gateway-broadcast",
+        "gateway-network-address", "gateway-not-ip", "bad-dns", "bridge-too-long", "bridge-slash", "overlap",
+        "overlap-default-in-use", "shared-bridge", "unknown-network", "unknown-network-lists-declared",
+        "empty-network-name", "ports-on-none", "ports-on-host", "duplicate-across-containers", "duplicate-in-one-container",
+        "specific-ip-under-wildcard", "wildcard-over-specific-ip", "each-bad-port", "one-error-per-problem"])
+def test_problems(text: str, expected: list[tuple[str, str]]) -> None:
+    assert problems(text) == expected
+
+
+# --------------------------------------------------------------------------- resolution
+
+def test_default_network() -> None:
+    nets = networks(hp(""))
+    assert nets == {DEFAULT_NETWORK: Network("hp", DEFAULT_SUBNET, "10.10.0.1", DEFAULT_BRIDGE)}
+    assert (DEFAULT_NETWORK, DEFAULT_BRIDGE, DEFAULT_SUBNET) == ("hp", "hp0", "10.10.0.0/24")
+
+
+def test_default_network_redefined() -> None:
+    f = hp('[networks.hp]\nsubnet = "10.99.0.0/16"\n[containers.web]\nimage = "x"\n')
+    assert container_network(f, "web") == ContainerNetwork("bridge", Network("hp", "10.99.0.0/16", "10.99.0.1", "hp0"))
+
+
+@pytest.mark.parametrize("value, mode, network", [
+    (None, "bridge", "hp"), ('"bridge"', "bridge", "hp"), ('"lan"', "bridge", "lan"),
+    ('"none"', "none", None), ('"host"', "host", None),
+], ids=["unset", "bridge", "declared", "none", "host"])
+def test_container_network(value, mode, network) -> None:
+    line = f"network = {value}\n" if value else ""
+    f = hp(f'[networks.lan]\nsubnet = "10.20.0.0/24"\n[containers.web]\nimage = "x"\n{line}')
+    net = container_network(f, "web")
+    assert net.mode == mode
+    assert (net.network.name if net.network else None) == network
+
+
+def test_container_network_ports_and_unknown() -> None:
+    f = hp('[containers.web]\nimage = "x"\nports = ["127.0.0.1:8080:80", "53:53/udp"]\n'
+           '[containers.bad]\nimage = "x"\nnetwork = "nope"\n')
+    assert container_network(f, "web").ports == (PortMapping(8080, 80, "tcp", "127.0.0.1"), PortMapping(53, 53, "udp"))
+    with pytest.raises(HpError) as info:
+        container_network(f, "bad")
+    assert info.value.where == "containers.bad.network"
+
+
+@pytest.mark.parametrize("name, bridge", [
+    ("hp", "hp0"), ("lan", "hp-lan"), ("abcdefghijkl", "hp-abcdefghijkl"),
+    ("abcdefghijklm", "hp-" + hashlib.sha256(b"abcdefghijklm").hexdigest()[:12]),
+], ids=["default", "short", "longest-verbatim", "hashed"])
+def test_default_bridge(name: str, bridge: str) -> None:
+    assert default_bridge(name) == bridge
+    assert len(bridge) <= 15
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("bridge", [{"type": "pid"}, {"type": "network", "path": "/s/netns/web"}, {"type": "mount"}]),
+    ("none", [{"type": "pid"}, {"type": "network", "path": "/s/netns/web"}, {"type": "mount"}]),
+    ("host", [{"type": "pid"}, {"type": "mount"}]),
+], ids=["bridge", "none", "host"])
+def test_namespaces(mode, expected) -> None:
+    got = list(msgspec.to_builtins(namespaces(("pid", "network", "mount"), mode, "/s/netns/web")))
+    assert got == expected
+
+
+# --------------------------------------------------------------------------- /etc files
+
+PEERS = ('[networks.lan]\nsubnet = "10.20.0.0/24"\n'
+         '[containers.web]\nimage = "x"\n[containers.db]\nimage = "x"\n[containers.cache]\nimage = "x"\n'
+         'network = "bridge"\n[containers.other]\nimage = "x"\nnetwork = "lan"\n'
+         '[containers.alone]\nimage = "x"\nnetwork = "none"\n[containers.new]\nimage = "x"\n')
+ADDRESSES = {"web": "10.10.0.2", "db": "10.10.0.3", "cache": "10.10.0.4", "other": "10.20.0.2"}
+
+
+@pytest.mark.parametrize("name, peers", [
+    ("web", (("10.10.0.4", "cache"), ("10.10.0.3", "db"))),
+    ("new", (("10.10.0.4", "cache"), ("10.10.0.3", "db"), ("10.10.0.2", "web"))),
+    ("other", ()),
+    ("alone", ()),
+], ids=["same-network-by-name", "without-own-address", "alone-on-its-network", "none"])
+def test_hosts_peers(name, peers) -> None:
+    assert hosts_peers(hp(PEERS), name, ADDRESSES) == peers
+
+
+def test_container_hosts() -> None:
+    text = container_hosts("web", "web", "10.10.0.2", (("10.10.0.3", "db"),))
+    assert text.splitlines()[-2:] == ["10.10.0.2\tweb", "10.10.0.3\tdb"]
+    assert "127.0.1.1\tweb" in text
+
+
+HOST_RESOLV = "nameserver 127.0.0.53\nnameserver 192.0.2.53\nsearch example.org\n"
+
+
+@pytest.mark.parametrize("net, expected", [
+    (ContainerNetwork("bridge", Network("hp", DEFAULT_SUBNET, "10.10.0.1", "hp0")),
+     "nameserver 192.0.2.53\nsearch example.org\n"),
+    (ContainerNetwork("bridge", Network("lan", "10.20.0.0/24", "10.20.0.1", "hp-lan", ("10.20.0.53",))),
+     "nameserver 10.20.0.53\nsearch example.org\n"),
+    (ContainerNetwork("none"), "nameserver 192.0.2.53\nsearch example.org\n"),
+    (ContainerNetwork("host"), HOST_RESOLV),
+], ids=["host-servers-without-loopback", "network-dns", "none", "host-verbatim"])
+def test_container_resolv_conf(net, expected) -> None:
+    assert container_resolv_conf(net, HOST_RESOLV) == expected
+
+
+def test_route_conflicts() -> None:
+    routes = parse_routes("default via 192.0.2.1 dev eth0 \n192.0.2.0/24 dev eth0 proto kernel scope link src "
+                          "192.0.2.2 \n10.10.0.0/24 dev hp0 proto kernel scope link src 10.10.0.1 \n"
+                          "10.0.0.0/8 via 192.0.2.9 dev eth0 \n")
+    assert routes == (("192.0.2.0/24", "eth0"), ("10.10.0.0/24", "hp0"), ("10.0.0.0/8", "eth0"))
+    hp0 = Network("hp", DEFAULT_SUBNET, "10.10.0.1", "hp0")
+    assert route_conflicts(hp0, routes) == ("10.0.0.0/8 dev eth0",)
+    assert route_conflicts(Network("x", "172.30.0.0/24", "172.30.0.1", "hp-x"), routes) == ()
+
+
+# --------------------------------------------------------------------------- CNI
+
+DEFAULT_CONFLIST = b'''{
+  "cniVersion": "1.0.0",
+  "name": "hp",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "hp0",
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "/var/lib/hp/networks/ipam",
+        "ranges": [
+          [
+            {
+              "subnet": "10.10.0.0/24",
+              "gateway": "10.10.0.1"
+            }
+          ]
+        ],
+        "routes": [
+          {
+            "dst": "0.0.0.0/0"
+          }
+        ]
+      }
+    },
+    {
+      "type": "portmap",
+      "capabilities": {
+        "portMappings": true
+      }
+    },
+    {
+      "type": "firewall"
+    }
+  ]
+}
+'''
+
+PATHS = cni.NetworkPaths("/var/lib/hp")
+
+
+def test_default_conflist_bytes() -> None:
+    net = networks(hp(""))["hp"]
+    assert cni.encode_conflist(cni.conflist(net, PATHS.ipam_dir)) == DEFAULT_CONFLIST
+
+
+def test_conflist_is_deterministic() -> None:
+    text = '[networks.b]\nsubnet = "10.21.0.0/24"\n[networks.a]\nsubnet = "10.20.0.0/24"\ndns = ["1.1.1.1"]\n'
+    first = {n: cni.encode_conflist(cni.conflist(net, PATHS.ipam_dir)) for n, net in networks(hp(text)).items()}
+    for _ in range(3):
+        again = {n: cni.encode_conflist(cni.conflist(net, PATHS.ipam_dir)) for n, net in networks(hp(text)).items()}
+        assert again == first
+    assert json.loads(first["a"])["plugins"][0]["ipam"]["ranges"] == [[{"subnet": "10.20.0.0/24",
+                                                                         "gateway": "10.20.0.1"}]]
+
+
+def test_paths() -> None:
+    assert (PATHS.netns("web"), PATHS.conflist("hp"), PATHS.ipam_dir, PATHS.attachment("web")) == (
+        "/var/lib/hp/netns/web", "/var/lib/hp/networks/hp.conflist", "/var/lib/hp/networks/ipam",
+        "/var/lib/hp/networks/attachments/web.json")
+
+
+def test_container_id_is_per_state_dir() -> None:
+    a, b = cni.container_id("/var/lib/hp", "web"), cni.container_id("/srv/hp", "web")
+    assert a != b and a.startswith("hp-") and a.endswith("-web")
+    assert cni.container_id("/var/lib/hp", "web") == a
+
+
+def web_attachment():
+    f = hp('[containers.web]\nimage = "x"\nports = ["127.0.0.1:8080:80", "53:53/udp"]\n')
+    return cni.attachment(PATHS, "web", container_network(f, "web"))
+
+
+def test_attachment() -> None:
+    att = web_attachment()
+    assert att.plugins == ("bridge", "portmap", "firewall")
+    assert att.network == "hp" and att.netns == "/var/lib/hp/netns/web" and att.ifname == "eth0"
+    with pytest.raises(ValueError):
+        cni.attachment(PATHS, "x", ContainerNetwork("none"))
+
+
+def test_plugin_calls_like_libcni() -> None:
+    att = web_attachment()
+    first = cni.plugin_call(att, "ADD", 0, None, "/usr/lib/cni")
+    assert first.plugin == "bridge"
+    assert first.env == {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": att.container_id, "CNI_NETNS": att.netns,
+                         "CNI_IFNAME": "eth0", "CNI_ARGS": "", "CNI_PATH": "/usr/lib/cni"}
+    bridge = json.loads(first.stdin)
+    assert bridge["name"] == "hp" and bridge["cniVersion"] == "1.0.0"
+    assert "prevResult" not in bridge and "runtimeConfig" not in bridge
+    prev = {"cniVersion": "1.0.0", "ips": [{"address": "10.10.0.2/24"}]}
+    portmap = json.loads(cni.plugin_call(att, "ADD", 1, prev, "/usr/lib/cni").stdin)
+    assert portmap == {"type": "portmap", "capabilities": {"portMappings": True}, "name": "hp",
+                       "cniVersion": "1.0.0", "prevResult": prev,
+                       "runtimeConfig": {"portMappings": [
+                           {"hostPort": 8080, "containerPort": 80, "protocol": "tcp", "hostIP": "127.0.0.1"},
+                           {"hostPort": 53, "containerPort": 53, "protocol": "udp"}]}}
+    firewall = json.loads(cni.plugin_call(att, "DEL", 2, prev, "/usr/lib/cni", netns="").stdin)
+    assert "runtimeConfig" not in firewall and firewall["prevResult"] == prev
+    assert cni.plugin_call(att, "DEL", 2, prev, "/usr/lib/cni", netns="").env["CNI_NETNS"] == ""
+
+
+def test_attachment_record_round_trips() -> None:
+    record = cni.AttachmentRecord(web_attachment(), 2, {"cniVersion": "1.0.0", "ips": []})
+    assert cni.decode_record(cni.encode_record(record)) == record
+    with pytest.raises(HpError):
+        cni.decode_record(b'{"attachment": 1}')
+
+
+RESULT = b'''{"cniVersion":"1.0.0","interfaces":[{"name":"hp0","mac":"aa:bb:cc:dd:ee:01"},
+{"name":"veth1","mac":"aa:bb:cc:dd:ee:02"},{"name":"eth0","mac":"aa:bb:cc:dd:ee:03","sandbox":"/s/netns/web"}],
+"ips":[{"interface":2,"address":"10.10.0.7/24","gateway":"10.10.0.1"}],"routes":[{"dst":"0.0.0.0/0"}],"dns":{}}'''
+
+
+def test_parse_result() -> None:
+    result = cni.parse_result(RESULT)
+    assert (result.address, result.gateway) == ("10.10.0.7", "10.10.0.1")
+    assert result.interfaces[2].sandbox == "/s/netns/web"
+    assert cni.parse_result(json.loads(RESULT)) == result
+    assert cni.parse_result(b'{"cniVersion":"1.0.0"}').address is None
+    with pytest.raises(HpError):
+        cni.parse_result(b"not json")
+
+
+@pytest.mark.parametrize("stdout, stderr, expected", [
+    ('{"code":11,"msg":"failed to allocate","details":"range is full"}', "", "failed to allocate (range is full)"),
+    ('{"code":7,"msg":"bad config"}', "", "bad config"),
+    ("", "panic: oops\n", "panic: oops"),
+    ("", "", "exited 1 without a message"),
+], ids=["msg-and-details", "msg", "stderr", "nothing"])
+def test_error_message(stdout, stderr, expected) -> None:
+    assert cni.error_message(stdout, stderr, 1) == expected
+
+
+# --------------------------------------------------------------------------- mountinfo
+
+MOUNTINFO = """\
+22 27 0:21 / /proc rw,relatime - proc proc rw
+27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+43 27 254:0 /var/lib/hp/netns /var/lib/hp/netns rw,relatime shared:7 - ext4 /dev/vda rw
+68 43 0:4 net:[4026532245] /var/lib/hp/netns/web rw shared:8 - nsfs nsfs rw
+69 43 0:4 net:[4026532246] /var/lib/hp/netns/a\\040b rw master:3 - nsfs nsfs rw
+70 27 0:50 / /mnt rw - tmpfs tmpfs rw
+71 70 0:51 / /mnt rw shared:9 master:2 - ext4 /dev/vdb rw
+"""
+
+
+def test_parse_mountinfo() -> None:
+    mounts = parse_mountinfo(MOUNTINFO)
+    assert mounts["/proc"] == ("proc", "private")
+    assert mounts["/var/lib/hp/netns"] == ("ext4", "shared")
+    assert mounts["/var/lib/hp/netns/web"] == ("nsfs", "shared")
+    assert mounts["/var/lib/hp/netns/a b"] == ("nsfs", "slave")
+    assert mounts["/mnt"] == ("ext4", "shared,slave")  # the upper of two stacked mounts
