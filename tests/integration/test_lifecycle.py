@@ -39,6 +39,8 @@ image = "{test_images['exiter']}"
 keep_alive = true
 must_run = false
 """)
+    # the first use of the image pulls it, whatever ran before
+    subprocess.run(["podman", "rmi", "--force", test_images["sleeper"]], capture_output=True)
     result = hp("apply", str(file), "--yes", state=state)
     assert result.returncode == 0, result.stderr
     assert f"pulled {test_images['sleeper']}" in result.stderr
