@@ -273,3 +273,34 @@ def error_message(stdout: str, stderr: str, code: int) -> str:
         return f"{err['msg']}" + (f" ({details})" if details else "")
     text = " ".join(line.strip() for line in (stderr or stdout).strip().splitlines()[-3:] if line.strip())
     return text or f"exited {code} without a message"
+
+
+class NetworkSetup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How one container is wired, decided at plan time and kept in its directory
+    (STATE/containers/NAME/network.json): the executor makes the namespace at `netns`
+    (modes "bridge" and "none") and, for "bridge", runs `attachment` through CNI."""
+
+    mode: str
+    hostname: str
+    netns: str | None = None
+    attachment: Attachment | None = None
+
+    @property
+    def network(self) -> str | None:
+        return self.attachment.network if self.attachment else None
+
+
+def network_setup(paths: NetworkPaths, name: str, hostname: str, net: ContainerNetwork) -> NetworkSetup:
+    if net.mode == "host":
+        return NetworkSetup("host", hostname)
+    if net.mode == "none":
+        return NetworkSetup("none", hostname, paths.netns(name))
+    return NetworkSetup("bridge", hostname, paths.netns(name), attachment(paths, name, net))
+
+
+def encode_setup(setup: NetworkSetup) -> bytes:
+    return msgspec.json.format(msgspec.json.encode(setup), indent=2) + b"\n"
+
+
+def decode_setup(data: bytes) -> NetworkSetup:
+    return msgspec.json.decode(data, type=NetworkSetup)

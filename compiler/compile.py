@@ -19,6 +19,7 @@ from .env import merge_env
 from .errors import HpError, quote
 from .image import ImageConfig
 from .mounts import assemble_mounts, user_mounts
+from .network import check_networks, mode_and_name, namespaces
 from .paths import absolute_path
 from .reference import ImageRef, parse_reference
 from .resources import cpu_quota, memory_limits, pids_limit, rlimit, CPU_PERIOD
@@ -90,14 +91,21 @@ def container_settings(name: str, spec: ContainerSpec, d: Defaults | None = None
 
 
 def check_file(hp_file: HpFile) -> None:
-    """Raise the first HpError among all containers' image-independent settings."""
+    """Raise the first HpError among all containers' image-independent settings and the
+    file's networks (bad subnets, unknown networks, ports published twice ...)."""
     for name, spec in hp_file.containers.items():
         container_settings(name, spec)
+    check_networks(hp_file)
 
 
-def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defaults | None = None) -> oci.RuntimeConfig:
+def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defaults | None = None,
+                      netns_path: str | None = None) -> oci.RuntimeConfig:
     """The OCI runtime config for container `name`, or an HpError whose `source`
-    says which input ("spec", "image", "passwd", "group") the path is in."""
+    says which input ("spec", "image", "passwd", "group") the path is in.
+
+    netns_path: where the executor mounts the container's network namespace (networks
+    "bridge" and "none"); without it (`hp compile`) the runtime makes a fresh, empty one.
+    Network "host" has no network namespace of its own."""
     d = d or defaults()
     try:
         settings = container_settings(name, spec, d)
@@ -165,8 +173,14 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
         linux=oci.Linux(
             resources=settings.resources,
             cgroups_path=f"{d.cgroup_parent}/{name}",
-            namespaces=tuple(oci.Namespace(type=t) for t in d.namespaces),
+            namespaces=_namespaces(d.namespaces, mode_and_name(spec.network)[0], netns_path),
             masked_paths=d.masked_paths,
             readonly_paths=d.readonly_paths,
         ),
     )
+
+
+def _namespaces(kinds: tuple[str, ...], mode: str, netns_path: str | None) -> tuple[oci.Namespace, ...]:
+    if netns_path:
+        return namespaces(kinds, mode, netns_path)  # type: ignore[arg-type]
+    return tuple(oci.Namespace(type=k) for k in kinds if not (k == "network" and mode == "host"))

@@ -46,12 +46,3 @@ def _is_loopback(address: str) -> bool:
     except ValueError:
         return False
 
-
-def bundle_files(config_json: bytes, hostname: str, host_resolv_conf: str) -> tuple[tuple[str, bytes], ...]:
-    """Every file hp writes into a container's bundle, by name: what `hp plan --emit` shows."""
-    return (
-        ("config.json", config_json),
-        ("hostname", hostname_file(hostname).encode()),
-        ("hosts", hosts_file(hostname).encode()),
-        ("resolv.conf", resolv_conf(host_resolv_conf).encode()),
-    )

@@ -28,6 +28,7 @@ class Desired(msgspec.Struct, frozen=True):
     image_id: str
     config_json: bytes
     must_run: bool = True  # False: a container that ended is left so (only a vanished one is restored)
+    network_json: bytes = b""  # its compiler.cni.NetworkSetup, encoded
 
 
 class Current(msgspec.Struct, frozen=True):
@@ -41,6 +42,7 @@ class Current(msgspec.Struct, frozen=True):
     status: str
     exit_code: int | None = None
     phase: str = "ready"
+    network_json: bytes = b""
 
 
 class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -86,13 +88,13 @@ def plan(desired: Mapping[str, Desired], current: Mapping[str, Current], pulled:
 def _change(name: str, want: Desired | None, have: Current | None, gone: str) -> Change:
     if have is None:
         assert want is not None
-        return Change(name, "create", ("not on this host",), want.image, want.image_id, config_hash(want.config_json))
+        return Change(name, "create", ("not on this host",), want.image, want.image_id, _made_from(want))
     if want is None:
         reasons = [gone]
         if have.phase != "ready":
             reasons.append(_interrupted(have.phase))
         return Change(name, "destroy", tuple(reasons), have.image)
-    target = dict(image_id=want.image_id, config_hash=config_hash(want.config_json))
+    target = dict(image_id=want.image_id, config_hash=_made_from(want))
     if have.phase != "ready":
         return Change(name, "replace", (_interrupted(have.phase),), want.image, **target)
     reasons: list[str] = []
@@ -106,11 +108,20 @@ def _change(name: str, want: Desired | None, have: Current | None, gone: str) ->
         fields = changed_fields(have.config_json, want.config_json)
         reasons.append("config.json changed")
         diff = config_diff(name, have.config_json, want.config_json)
+    if want.network_json != have.network_json:
+        net_fields = changed_fields(have.network_json or b"{}", want.network_json or b"{}")
+        reasons.append("network changed")
+        fields = tuple(sorted(fields + tuple(f"network.{f}" for f in net_fields)))
     if reasons:
         return Change(name, "replace", tuple(reasons), want.image, changed_fields=fields, diff=diff, **target)
     if have.status == "missing" or (want.must_run and have.status != "running"):
         return Change(name, "restore", (_drift(have),), want.image, **target)
     return Change(name, "no-op", (), want.image, **target)
+
+
+def _made_from(want: Desired) -> str:
+    """The hash of everything a container is made from but its image: config.json and network."""
+    return config_hash(want.config_json + b"\0" + want.network_json)
 
 
 def _interrupted(phase: str) -> str:

@@ -30,13 +30,18 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class ContainerStatus(msgspec.Struct, frozen=True):
-    """One row of `hp ps`. status: "created", "running" or "stopped"; exit_code and pid may be None."""
+    """One row of `hp ps`. status: "created", "running" or "stopped"; exit_code and pid may be None.
+    network: "bridge", "none", "host"; ip: its address on a bridge network while connected;
+    ports: published, as "[HOST_IP:]HOST_PORT:CONTAINER_PORT/PROTO"."""
 
     name: str
     image: str
     status: str
     exit_code: int | None
     pid: int | None
+    network: str = ""
+    ip: str | None = None
+    ports: tuple[str, ...] = ()
 
 
 def config_hash(config_json: bytes) -> str:

@@ -24,6 +24,7 @@ from compiler.plan import Change
 from . import containers
 from .helpers import ensure_helpers
 from .images import prune_unused
+from .networking import prune_networks, read_setup, refresh_hosts
 from .planning import Planned
 from .progress import PlainProgress, Progress
 from .store import bump_serial, container_names, read_record, sweep_leftovers
@@ -92,23 +93,36 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
         say(f"{name}: {DONE[change.action]}")
         progress.advance()
 
-    for phase in PHASES:
-        batch = [c for c in todo if c.action in phase]
-        if not batch:
-            continue
-        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(batch))) as pool:
-            futures = [pool.submit(step, change) for change in batch]
-            errors = [f.exception() for f in futures if f.exception() is not None]
-        if errors:
-            first = errors[0]
-            if len(errors) > 1 and isinstance(first, HpError):
-                raise HpError(first.where, f"{first.problem} (and {len(errors) - 1} more failed)")
-            raise first  # type: ignore[misc]
-    prune_unused(layout, _images_in_use(layout))
+    try:
+        for phase in PHASES:
+            batch = [c for c in todo if c.action in phase]
+            if not batch:
+                continue
+            with ThreadPoolExecutor(max_workers=min(PARALLEL, len(batch))) as pool:
+                futures = [pool.submit(step, change) for change in batch]
+                errors = [f.exception() for f in futures if f.exception() is not None]
+            if errors:
+                first = errors[0]
+                if len(errors) > 1 and isinstance(first, HpError):
+                    raise HpError(first.where, f"{first.problem} (and {len(errors) - 1} more failed)")
+                raise first  # type: ignore[misc]
+    except BaseException:
+        try:
+            tidy(layout)
+        except Exception:
+            pass  # the failure that got us here is the one to report
+        raise
+    tidy(layout)
     count = {a: sum(c.action == a for c in todo) for a in DONE}
     return Applied(count["create"], count["replace"], count["destroy"], count["restore"])
 
 
-def _images_in_use(layout: Layout) -> set[str]:
-    records = (read_record(layout, name) for name in container_names(layout))
-    return {r.image_id for r in records if r is not None}
+def tidy(layout: Layout) -> None:
+    """After containers came or went: each bridged container's /etc/hosts lists its current
+    peers; image rootfs trees, networks and bridges no container uses any more go."""
+    names = container_names(layout)
+    refresh_hosts(layout, names)
+    records = (read_record(layout, name) for name in names)
+    prune_unused(layout, {r.image_id for r in records if r is not None})
+    setups = (read_setup(layout, name) for name in names)
+    prune_networks(layout, {s.network for s in setups if s is not None and s.network})

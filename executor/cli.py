@@ -313,7 +313,7 @@ def ps_command(
     json_output: bool = typer.Option(False, "--json", help="One JSON list on stdout."),
     state_dir: Optional[str] = STATE_DIR,
 ) -> None:
-    """List hp's containers: name, image, status, exit code, pid."""
+    """List hp's containers: name, image, status, exit code, pid, IP address, published ports."""
     import msgspec
 
     from compiler import HpError
@@ -329,14 +329,14 @@ def ps_command(
     if json_output:
         sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(rows), indent=2) + b"\n")
         return
-    table = [("NAME", "IMAGE", "STATUS", "PID")] + [
+    table = [("NAME", "IMAGE", "STATUS", "PID", "IP", "PORTS")] + [
         (r.name, r.image, r.status + (f" ({r.exit_code})" if r.exit_code is not None else ""),
-         str(r.pid) if r.pid else "-")
+         str(r.pid) if r.pid else "-", r.ip or ("host" if r.network == "host" else "-"), ",".join(r.ports) or "-")
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
 
 
 def _one(name: str, state_dir: Optional[str], act, locked: bool = True) -> None:
@@ -349,6 +349,7 @@ def _one(name: str, state_dir: Optional[str], act, locked: bool = True) -> None:
         layout = state_layout(state_dir)
         if locked:
             from executor import containers
+            from executor.applying import tidy
             from executor.store import bump_serial
 
             with state_lock(layout):
@@ -356,6 +357,7 @@ def _one(name: str, state_dir: Optional[str], act, locked: bool = True) -> None:
                     raise HpError(name, "no such container")
                 bump_serial(layout)  # a plan saved before this command is stale after it
                 act(layout, name)
+                tidy(layout)  # peers' /etc/hosts; what nothing uses any more
         else:
             act(layout, name)
     except HpError as e:

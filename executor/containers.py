@@ -18,10 +18,12 @@ from typing import Callable
 import msgspec
 
 from compiler import commands, oci
+from compiler.cni import NetworkSetup, encode_setup
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode_record
 
+from . import networking
 from .faults import checkpoint
 from .helpers import Helpers
 from .images import PreparedImage
@@ -45,6 +47,7 @@ class NewContainer(msgspec.Struct, frozen=True):
     files: tuple[tuple[str, bytes], ...]  # bundle files by name: config.json, hostname, hosts, resolv.conf
     keep_alive: bool
     stop_signal: int
+    network: NetworkSetup
     file: str = ""  # the hp.toml that manages it
 
     @property
@@ -76,6 +79,8 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers) -> None:
                 _make_volume(f"{bundle}/{mount.source}", new.image.rootfs, mount.destination)
         if new.keep_alive:
             shutil.copy2(helpers.init, f"{bundle}/hp-init")
+        with open(f"{staging}/network.json", "wb") as f:
+            f.write(encode_setup(new.network))
         write_atomic(f"{staging}/container.json", encode_record(record))
         os.rename(staging, layout.container_dir(name))
     except BaseException:
@@ -111,7 +116,8 @@ def _make_volume(path: str, image_rootfs: str, destination: str) -> None:
 
 
 def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -> None:
-    """Mount the overlay (if needed), create the crun container under hp-monitor, start it.
+    """Mount the overlay (if needed), connect its network (namespace, CNI ADD: up before the
+    entrypoint runs), create the crun container under hp-monitor, start it.
     `fresh`: the container was made just now, so there is no old state to look for."""
     if not fresh:
         current = crun_status(layout, name)
@@ -132,6 +138,7 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -
         mounted_here = True
         checkpoint("after-mount")
     try:
+        networking.connect(layout, name)
         log_size = _size(layout.log(name))
         code, _, err = run_status(commands.crun_create(layout, name, helpers.monitor))
         if code != 0:
@@ -140,6 +147,10 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -
         run(commands.crun_start(layout, name), f"starting {name}")
     except BaseException:
         run_status(commands.crun_delete(layout, name, force=True))
+        try:
+            networking.disconnect(layout, name)
+        except HpError:
+            pass  # the error that got us here is the one to report; the next apply retries
         if mounted_here:
             run_status(commands.umount(layout.rootfs(name)))
         raise
@@ -161,6 +172,7 @@ def stop(layout: Layout, name: str, timeout: float = STOP_TIMEOUT) -> None:
         _wait(lambda: os.path.exists(layout.exit_file(name)), 2)
     if crun_status(layout, name) is not None:
         run(commands.crun_delete(layout, name, force=True), f"deleting {name}'s crun state")
+    networking.disconnect(layout, name)
     if os.path.ismount(layout.rootfs(name)):
         run(commands.umount(layout.rootfs(name)), f"unmounting {name}'s root filesystem")
 
@@ -186,6 +198,7 @@ def _remove_tree(layout: Layout, name: str) -> None:
     """crun state, overlay mount, then the directory: renamed away first (one atomic step),
     so a killed hp leaves either the whole directory with its record or a dot-named one."""
     run_status(commands.crun_delete(layout, name, force=True))
+    networking.disconnect(layout, name)
     rootfs = layout.rootfs(name)
     if os.path.ismount(rootfs):
         run(commands.umount(rootfs), f"unmounting {name}'s root filesystem")
@@ -225,8 +238,11 @@ def status(layout: Layout, name: str) -> ContainerStatus:
         shown = "running"
     pid = read_int(layout.pid_file(name)) if shown in ("created", "running") else None
     exit_code = read_int(layout.exit_file(name)) if shown == "stopped" else None
+    setup = networking.read_setup(layout, name)
+    ip = networking.address_of(layout, name) if setup is not None and setup.attachment is not None else None
+    ports = tuple(str(p) for p in setup.attachment.port_mappings) if setup and setup.attachment else ()
     return ContainerStatus(name=name, image=record.image if record else "", status=shown,
-                           exit_code=exit_code, pid=pid)
+                           exit_code=exit_code, pid=pid, network=setup.mode if setup else "", ip=ip, ports=ports)
 
 
 def _wait(done: Callable[[], bool], timeout: float) -> bool:

@@ -10,6 +10,8 @@ The points, in the order an apply passes them:
   after-gone          its directory was renamed away, not yet deleted
   after-dir           a new container's directory is in place (record: "creating")
   after-mount         its overlay is mounted
+  after-netns         its network namespace is mounted
+  after-cni-add       CNI ADD gave it its address (bridge networks)
   after-crun-create   crun created it (its process waits in crun's init)
   after-start         crun started it; the record still says "creating"
 Without HP_KILL_AT (always, outside tests) a checkpoint is one dictionary lookup.

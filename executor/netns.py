@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 
 from compiler.commands import bind_self_argv, make_private_argv, make_shared_argv, netns_create_argv, umount
 
@@ -74,7 +75,15 @@ def release_netns_dir(directory: str) -> None:
         run(umount(directory), f"unmounting {directory}")
 
 
+_PREPARING = threading.Lock()  # apply connects containers in parallel threads
+
+
 def _prepare_dir(directory: str) -> None:
+    with _PREPARING:
+        _prepare_dir_once(directory)
+
+
+def _prepare_dir_once(directory: str) -> None:
     if directory in _mounts():
         return
     run(bind_self_argv(directory), f"making {directory} a mount point")

@@ -13,8 +13,12 @@ from typing import Callable
 import msgspec
 
 from compiler import HpFile, check_file, compile_container, encode_config, parse_hp_file
+from compiler.commands import route_list_argv
 from compiler.errors import HpError, key_path
-from compiler.etc_files import bundle_files
+from compiler.cni import encode_setup, network_setup
+from compiler.etc_files import hostname_file
+from compiler.network import container_hosts, container_network, container_resolv_conf, networks, \
+    parse_routes, route_conflicts
 from compiler.layout import Layout
 from compiler.plan import Current, Desired, Plan, plan
 from compiler.saved_plan import Fingerprint, file_sha256
@@ -23,6 +27,8 @@ from compiler.signals import parse_signal
 from . import __version__
 from .containers import NewContainer, crun_statuses
 from .images import PreparedImage, ensure_image
+from .networking import network_paths, read_setup, setup_file
+from .run import run
 from .session import host_resolv_conf, insecure_registry
 from .store import container_names, read_int, read_record, read_serial
 
@@ -62,10 +68,12 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
         if images[ref].pulled:
             pulled.append(ref)
             say(f"pulled {ref}")
-    new = _compile_all(hp_file, images, owner) if hp_file.containers else {}
+    new = _compile_all(layout, hp_file, images, owner) if hp_file.containers else {}
+    others = {n: r for n, r in records.items() if r is None or r.file != owner}
+    _check_shared_networks(layout, hp_file, new, others)
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
-    desired = {name: Desired(c.ref, c.image.image_id, c.config_json, hp_file.containers[name].must_run)
-               for name, c in new.items()}
+    desired = {name: Desired(c.ref, c.image.image_id, c.config_json, hp_file.containers[name].must_run,
+                             encode_setup(c.network)) for name, c in new.items()}
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
                               {ref: images[ref].image_id for ref in sorted(images)}, destroy)
@@ -81,21 +89,30 @@ def _parse(data: bytes) -> HpFile:
     return hp_file
 
 
-def _compile_all(hp_file: HpFile, images: dict[str, PreparedImage], owner: str) -> dict[str, NewContainer]:
+def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImage],
+                 owner: str) -> dict[str, NewContainer]:
     resolv = host_resolv_conf()
+    paths = network_paths(layout)
     new = {}
     for name in sorted(hp_file.containers):
         spec = hp_file.containers[name]
         image = images[spec.image]
+        net = container_network(hp_file, name)
         try:
-            config = compile_container(name, spec, image.facts)
+            config = compile_container(name, spec, image.facts, netns_path=None if net.mode == "host" else
+                                       paths.netns(name))
         except HpError as e:
             raise e.from_source("spec") from None
         stop_signal = 15
         if image.facts.config.stop_signal:
             stop_signal = parse_signal(image.facts.config.stop_signal, f"image {spec.image}: StopSignal")
-        files = bundle_files(encode_config(config), config.hostname or name, resolv)
-        new[name] = NewContainer(name, spec.image, image, config, files, spec.keep_alive, stop_signal, owner)
+        hostname = config.hostname or name
+        files = (("config.json", encode_config(config)),
+                 ("hostname", hostname_file(hostname).encode()),
+                 ("hosts", container_hosts(hostname, name, None, ()).encode()),
+                 ("resolv.conf", container_resolv_conf(net, resolv).encode()))
+        setup = network_setup(paths, name, hostname, net)
+        new[name] = NewContainer(name, spec.image, image, config, files, spec.keep_alive, stop_signal, setup, owner)
     return new
 
 
@@ -112,6 +129,54 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
         exit_code = read_int(layout.exit_file(name))
         if status is None:  # `hp stop` deletes the crun container; its exit file stays
             status = "stopped" if exit_code is not None else "missing"
+        try:
+            with open(setup_file(layout, name), "rb") as f:
+                network_json = f.read()
+        except FileNotFoundError:
+            network_json = b""
         current[name] = Current(record.image, record.image_id, config_json, status,
-                                exit_code if status == "stopped" else None, record.phase)
+                                exit_code if status == "stopped" else None, record.phase, network_json)
     return current
+
+
+def _check_shared_networks(layout: Layout, hp_file: HpFile, new: dict[str, NewContainer], others: dict) -> None:
+    """What the file cannot see by itself: a host port another file's container publishes, a
+    network another file defines differently, a subnet on one of the host's routes."""
+    theirs = {name: read_setup(layout, name) for name in sorted(others)}
+    published = {}
+    defined = {}
+    for name, setup in theirs.items():
+        if setup is not None and setup.attachment is not None:
+            defined.setdefault(setup.attachment.network, (name, setup.attachment.conflist))
+            for port in setup.attachment.port_mappings:
+                published.setdefault((port.protocol, port.host_port), []).append((port, name))
+    used = set()
+    for name, c in new.items():
+        att = c.network.attachment
+        if att is None:
+            continue
+        used.add(att.network)
+        where = key_path("containers", name)
+        if att.network in defined and defined[att.network][1] != att.conflist:
+            holder = defined[att.network][0]
+            raise HpError(f"{where}.network", f"network {att.network} is already in use by container {holder} "
+                                              "(another file's) with other settings", source="spec")
+        for i, port in enumerate(att.port_mappings):
+            for other, holder in published.get((port.protocol, port.host_port), ()):
+                if other.host_ip is None or port.host_ip is None or other.host_ip == port.host_ip:
+                    raise HpError(f"{where}.ports[{i}]", f"host port {port.host_port}/{port.protocol} is already "
+                                                         f"published by container {holder} (another file's)",
+                                  source="spec")
+    if used:
+        routes = parse_routes(run(route_list_argv(), "listing the host's routes"))
+        known = networks(hp_file)
+        for net_name in sorted(used):
+            net = known.get(net_name)
+            clash = route_conflicts(net, routes) if net is not None else ()
+            if clash:
+                where = key_path("networks", net_name) if net_name in hp_file.networks else "networks"
+                raise HpError(f"{where}.subnet" if net_name in hp_file.networks else where,
+                              f"{net.subnet} overlaps the host's route {clash[0]}"
+                              + ("" if net_name in hp_file.networks else
+                                 f" (the default network {net_name}: redefine it with [networks.{net_name}])"),
+                              source="spec")

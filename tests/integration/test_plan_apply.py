@@ -74,7 +74,7 @@ def test_plan_apply_converges_through_create_replace_destroy_and_drift(tmp_path,
     rows = ps(state)
     assert sorted(rows) == [b, c] and rows[b]["pid"] != pid_b
     assert "X=2" in exec_env(state, b)
-    assert leftovers(state, [a]) == [m for m in leftovers(state, [a]) if b in m or c in m]
+    assert [m for m in leftovers(state, [a]) if a in m] == []
 
     # drift: one killed, one removed from crun behind hp's back
     crun(state, "kill", c, "KILL")
@@ -124,8 +124,11 @@ def test_emit_writes_exactly_what_apply_runs(tmp_path, state, registry, test_ima
     assert (out / name / "hostname").read_text() == "box\n"
     assert hp("apply", str(file), "--yes", state=state).returncode == 0
     bundle = state / "containers" / name / "bundle"
-    for f in ("config.json", "hostname", "hosts", "resolv.conf"):
+    for f in ("config.json", "hostname", "resolv.conf"):
         assert (out / name / f).read_bytes() == (bundle / f).read_bytes(), f
+    # /etc/hosts gains the container's own address, known only once CNI gave it one
+    ip = ps(state)[name]["ip"]
+    assert (bundle / "hosts").read_text() == (out / name / "hosts").read_text() + f"{ip}\t{name}\n"
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0
 
 
@@ -222,7 +225,8 @@ def test_two_concurrent_applies_serialise(tmp_path, state, registry, test_images
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0
 
 
-CREATE_POINTS = ["after-pull", "image-mounted", "after-dir", "after-mount", "after-crun-create", "after-start"]
+CREATE_POINTS = ["after-pull", "image-mounted", "after-dir", "after-mount", "after-netns", "after-cni-add",
+                 "after-crun-create", "after-start"]
 REMOVE_POINTS = ["removing", "after-stop", "after-gone"]
 
 
@@ -252,8 +256,13 @@ def test_apply_killed_at_any_point_is_finished_by_the_next(point, tmp_path, stat
         assert "V=2" in exec_env(state, victim)
     # nothing extra: one crun container and one overlay mount per container, no dot directories
     assert crun_names(state) == sorted(expected)
-    assert sorted(mounts_under(state)) == sorted(str(state / "containers" / n / "bundle" / "rootfs")
-                                                 for n in expected)
+    assert sorted(mounts_under(state)) == sorted(
+        [str(state / "netns")] + [str(state / "containers" / n / "bundle" / "rootfs") for n in expected]
+        + [str(state / "netns" / n) for n in expected])
+    # one CNI attachment and one IP reservation per container
+    assert sorted(os.listdir(state / "networks" / "attachments")) == sorted(f"{n}.json" for n in expected)
+    reserved = [f for f in os.listdir(state / "networks" / "ipam" / "hp") if f[0].isdigit()]
+    assert len(reserved) == len(expected), reserved
     assert sorted(os.listdir(state / "containers")) == sorted(expected)
     assert [e for e in os.listdir(state / "images") if e.startswith(".")] == []
     image_ids = os.listdir(state / "images")

@@ -1,0 +1,163 @@
+"""A container's network on this host: made before `crun create`, undone after `crun delete`.
+
+    connect(layout, name)     namespace (bridge, none), CNI ADD (bridge), /etc/hosts with its IP
+    disconnect(layout, name)  CNI DEL, then the namespace removed (DEL first: the bridge plugin
+                              needs the namespace to find what it made); idempotent
+    refresh_hosts(layout)     every bridged container's /etc/hosts lists its network's peers
+    prune_networks(layout)    bridges and conflists of networks no container uses any more
+
+What a container's network is was decided at plan time (compiler.cni.NetworkSetup, kept in
+STATE/containers/NAME/network.json); what CNI did is in STATE/networks/attachments/NAME.json
+(executor/cni.py), so a DEL after a crash undoes exactly what the ADD did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from compiler.cni import NetworkPaths, NetworkSetup, decode_setup, encode_conflist, parse_result
+from compiler.layout import Layout
+from compiler.network import container_hosts
+
+from . import cni
+from .faults import checkpoint
+from .netns import create_netns, is_netns, release_netns_dir, remove_netns
+
+
+def network_paths(layout: Layout) -> NetworkPaths:
+    return NetworkPaths(layout.state_dir)
+
+
+def setup_file(layout: Layout, name: str) -> str:
+    return f"{layout.container_dir(name)}/network.json"
+
+
+def read_setup(layout: Layout, name: str) -> NetworkSetup | None:
+    try:
+        with open(setup_file(layout, name), "rb") as f:
+            return decode_setup(f.read())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def connect(layout: Layout, name: str) -> str | None:
+    """Give `name` its network namespace and (bridge) its address; return the address."""
+    setup = read_setup(layout, name)
+    if setup is None or setup.netns is None:
+        return None
+    create_netns(setup.netns)
+    checkpoint("after-netns")
+    if setup.attachment is None:
+        return None
+    paths = network_paths(layout)
+    cni.write_conflist(paths.conflist(setup.attachment.network), encode_conflist(setup.attachment.conflist))
+    address = cni.add(setup.attachment, paths.attachment(name)).address
+    checkpoint("after-cni-add")
+    _write_hosts(layout, name, setup, address, _peers(addresses(layout), setup.network, name))
+    return address
+
+
+def disconnect(layout: Layout, name: str) -> None:
+    """Undo connect, whatever part of it was done."""
+    paths = network_paths(layout)
+    cni.delete(paths.attachment(name))
+    netns = paths.netns(name)
+    if is_netns(netns) or os.path.lexists(netns):
+        remove_netns(netns)
+
+
+def addresses(layout: Layout) -> dict[str, tuple[str, str]]:
+    """Container name -> (network, IPv4 address), from what CNI ADD recorded."""
+    paths = network_paths(layout)
+    found = {}
+    try:
+        files = sorted(os.listdir(paths.attachments_dir))
+    except FileNotFoundError:
+        return found
+    for file in files:
+        if not file.endswith(".json"):
+            continue
+        try:
+            record = cni.read_record(f"{paths.attachments_dir}/{file}")
+        except Exception:  # a record being written: it is someone else's moment
+            continue
+        if record is None or record.result is None or record.added < len(record.attachment.plugins):
+            continue
+        address = parse_result(record.result).address
+        if address:
+            found[record.attachment.container] = (record.attachment.network, address)
+    return found
+
+
+def address_of(layout: Layout, name: str) -> str | None:
+    record = cni.read_record(network_paths(layout).attachment(name))
+    if record is None or record.result is None:
+        return None
+    return parse_result(record.result).address
+
+
+def refresh_hosts(layout: Layout, names: list[str]) -> None:
+    """Rewrite (in place: it is bind-mounted) the /etc/hosts of each bridged container of
+    `names` whose peers changed."""
+    known = addresses(layout)
+    for name in names:
+        setup = read_setup(layout, name)
+        if setup is None or setup.attachment is None or name not in known:
+            continue
+        _write_hosts(layout, name, setup, known[name][1], _peers(known, setup.network, name))
+
+
+def prune_networks(layout: Layout, in_use: set[str]) -> list[str]:
+    """Remove the conflist of each network no container of this state dir uses, and its bridge
+    if no interface is attached to it (another state dir may share it); then the namespace
+    directory's own mount if no namespace is left. Returns the networks removed."""
+    paths = network_paths(layout)
+    removed = []
+    try:
+        files = sorted(os.listdir(paths.networks_dir))
+    except FileNotFoundError:
+        files = []
+    for file in files:
+        if not file.endswith(".conflist") or file[:-len(".conflist")] in in_use:
+            continue
+        network = file[:-len(".conflist")]
+        try:
+            with open(f"{paths.networks_dir}/{file}", "rb") as f:
+                bridge = json.loads(f.read())["plugins"][0]["bridge"]
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            bridge = None
+        if bridge and not _has_ports(bridge):
+            cni.remove_bridge(bridge)
+        os.unlink(f"{paths.networks_dir}/{file}")
+        removed.append(network)
+    if os.path.isdir(paths.netns_dir) and not os.listdir(paths.netns_dir):
+        release_netns_dir(paths.netns_dir)
+    return removed
+
+
+def _has_ports(bridge: str) -> bool:
+    try:
+        return bool(os.listdir(f"/sys/class/net/{bridge}/brif"))
+    except FileNotFoundError:
+        return False
+
+
+def _peers(known: dict[str, tuple[str, str]], network: str | None, name: str) -> tuple[tuple[str, str], ...]:
+    return tuple((address, other) for other, (net, address) in sorted(known.items())
+                 if other != name and net == network)
+
+
+def _write_hosts(layout: Layout, name: str, setup: NetworkSetup, own: str | None,
+                 peers: tuple[tuple[str, str], ...]) -> None:
+    text = container_hosts(setup.hostname, name, own, peers).encode()
+    path = f"{layout.bundle(name)}/hosts"
+    try:
+        with open(path, "r+b") as f:  # the same inode: a bind mount holds on to it
+            if f.read() == text:
+                return
+            f.seek(0)
+            f.write(text)
+            f.truncate()
+    except FileNotFoundError:
+        pass
