@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 from compiler.cni import NetworkPaths, NetworkSetup, decode_setup, encode_conflist, parse_result
 from compiler.layout import Layout
@@ -68,26 +69,47 @@ def disconnect(layout: Layout, name: str) -> None:
 
 
 def addresses(layout: Layout) -> dict[str, tuple[str, str]]:
-    """Container name -> (network, IPv4 address), from what CNI ADD recorded."""
+    """Container name -> (network, IPv4 address), from what CNI ADD recorded. A record is
+    decoded again only when its file changed (an apply of N containers asks N times)."""
     paths = network_paths(layout)
     found = {}
     try:
-        files = sorted(os.listdir(paths.attachments_dir))
+        entries = sorted(os.scandir(paths.attachments_dir), key=lambda e: e.name)
     except FileNotFoundError:
         return found
-    for file in files:
-        if not file.endswith(".json"):
+    for entry in entries:
+        if not entry.name.endswith(".json"):
             continue
         try:
-            record = cni.read_record(f"{paths.attachments_dir}/{file}")
-        except Exception:  # a record being written: it is someone else's moment
+            info = entry.stat()
+        except FileNotFoundError:
             continue
-        if record is None or record.result is None or record.added < len(record.attachment.plugins):
-            continue
-        address = parse_result(record.result).address
-        if address:
-            found[record.attachment.container] = (record.attachment.network, address)
+        key = (entry.path, info.st_ino, info.st_mtime_ns, info.st_size)
+        with _CACHE_LOCK:
+            known = _ADDRESS_CACHE.get(key)
+        if known is None:
+            known = _address_in(entry.path)
+            with _CACHE_LOCK:
+                _ADDRESS_CACHE[key] = known
+        if known[0]:
+            found[known[0]] = (known[1], known[2])
     return found
+
+
+_ADDRESS_CACHE: dict[tuple, tuple[str, str, str]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _address_in(path: str) -> tuple[str, str, str]:
+    """(container, network, address) of a complete attachment record; ("", "", "") otherwise."""
+    try:
+        record = cni.read_record(path)
+    except Exception:  # a record being written: it is someone else's moment
+        return ("", "", "")
+    if record is None or record.result is None or record.added < len(record.attachment.plugins):
+        return ("", "", "")
+    address = parse_result(record.result).address
+    return (record.attachment.container, record.attachment.network, address) if address else ("", "", "")
 
 
 def address_of(layout: Layout, name: str) -> str | None:
