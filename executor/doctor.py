@@ -37,7 +37,44 @@ def checks(layout: Layout) -> list[Check]:
     out.append(Check("overlayfs", overlay, "supported" if overlay else "the kernel has no overlay filesystem: modprobe overlay"))
     out.append(_cgroups())
     out.append(_state_dir(layout))
+    out.append(_cni_plugins())
+    for program, package in (("unshare", "util-linux"), ("ip", "iproute2"), ("iptables", "iptables")):
+        found = shutil.which(program)
+        out.append(Check(program, bool(found), found or f"not found: apt-get install {package}"))
+    out.append(_default_network())
     return out
+
+
+def _cni_plugins() -> Check:
+    from compiler.cni import CNI_PATH
+
+    from .cni import find_plugin
+
+    missing = []
+    for plugin in ("bridge", "host-local", "portmap", "firewall"):
+        try:
+            find_plugin(plugin)
+        except Exception:
+            missing.append(plugin)
+    if missing:
+        return Check("CNI plugins", False, f"{', '.join(missing)} not in {':'.join(CNI_PATH)}: "
+                                           "apt-get install containernetworking-plugins")
+    return Check("CNI plugins", True, "bridge, host-local, portmap, firewall")
+
+
+def _default_network() -> Check:
+    from compiler.commands import route_list_argv
+    from compiler.network import default_network, parse_routes, route_conflicts
+
+    from .run import run_status
+
+    net = default_network()
+    code, out, _ = run_status(route_list_argv())
+    clash = route_conflicts(net, parse_routes(out)) if code == 0 else ()
+    if clash:
+        return Check("default network", False, f"{net.subnet} overlaps the host's route {clash[0]}: declare "
+                                               f"[networks.{net.name}] with another subnet in hp.toml")
+    return Check("default network", True, f"{net.name}: bridge {net.bridge}, {net.subnet}, free on this host")
 
 
 def _cgroups() -> Check:

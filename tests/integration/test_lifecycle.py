@@ -203,7 +203,7 @@ def test_doctor_passes_on_a_prepared_host(state) -> None:
     result = hp("doctor", state=state)
     assert result.returncode == 0, result.stdout
     assert {line.split(":")[0].split(None, 1)[1] for line in result.stdout.splitlines()} >= {
-        "root", "crun", "podman", "overlayfs", "cgroups", "state dir"}
+        "root", "crun", "podman", "overlayfs", "cgroups", "state dir", "CNI plugins", "default network"}
     assert all(line.startswith("ok ") for line in result.stdout.splitlines())
 
 
