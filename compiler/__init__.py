@@ -13,6 +13,7 @@ from .compile import ImageFacts, Settings, check_file, compile_container, contai
 from .defaults import Defaults, defaults
 from .errors import HpError
 from .image import ImageConfig, parse_image_config
+from .network import check_networks
 from .oci import RuntimeConfig, encode_config
 from .spec import ContainerSpec, HpFile, parse_hp_file
 
@@ -23,14 +24,17 @@ def compile_config_json(
     image_config: bytes | str,
     passwd: str | None = None,
     group: str | None = None,
+    netns_path: str | None = None,
 ) -> bytes:
     """The whole `hp compile` as one pure call: input texts in, config.json bytes out.
 
-    `container` may be None when the file has exactly one container. Raises HpError
-    (its `source` says which input is at fault).
+    `container` may be None when the file has exactly one container. `netns_path`: the
+    network namespace to join (hp apply's is STATE/netns/NAME); without it a fresh one.
+    Raises HpError (its `source` says which input is at fault).
     """
     try:
         hp_file = parse_hp_file(hp_toml)
+        check_networks(hp_file)
     except HpError as e:
         raise e.from_source("spec") from None
     name = pick_container(hp_file, container)
@@ -38,7 +42,8 @@ def compile_config_json(
         image = parse_image_config(image_config)
     except HpError as e:
         raise e.from_source("image") from None
-    return encode_config(compile_container(name, hp_file.containers[name], ImageFacts(image, passwd, group)))
+    return encode_config(compile_container(name, hp_file.containers[name], ImageFacts(image, passwd, group),
+                                           netns_path=netns_path))
 
 
 def pick_container(hp_file: HpFile, container: str | None) -> str:

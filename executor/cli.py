@@ -48,6 +48,9 @@ def compile_command(
         None, "--passwd", metavar="FILE", help="The image's /etc/passwd, to resolve a user name."),
     group: Optional[str] = typer.Option(
         None, "--group", metavar="FILE", help="The image's /etc/group, to resolve a group name and memberships."),
+    netns: Optional[str] = typer.Option(
+        None, "--netns", metavar="PATH",
+        help="The network namespace to join (hp apply's: STATE/netns/NAME); default: a fresh one."),
 ) -> None:
     """Print the OCI runtime config.json for one container. Pure: nothing is pulled or run."""
     from compiler import HpError, compile_config_json
@@ -63,7 +66,9 @@ def compile_command(
         image = read_input(image_config)
         passwd_text = read_text(passwd, limit=10 * 1024 * 1024) if passwd else None
         group_text = read_text(group, limit=10 * 1024 * 1024) if group else None
-        out = compile_config_json(hp_toml, container, image, passwd_text, group_text)
+        if netns is not None and not netns.startswith("/"):
+            raise HpError("--netns", f"{netns!r} is not an absolute path", source="option")
+        out = compile_config_json(hp_toml, container, image, passwd_text, group_text, netns)
     except HpError as e:
         raise _fail(e, files) from None
     try:

@@ -1,7 +1,7 @@
 """Golden cases: every directory under tests/cases/ is one `hp compile` run.
 
 A case holds hp.toml (one container, or a file `container` naming the one to
-compile), image.json, and optionally passwd and group. Its expected output is
+compile), image.json, and optionally passwd, group and netns (the --netns path). Its expected output is
 golden/<case>.json (the exact config.json) or, when compiling must fail,
 golden/<case>.txt (the exact one-line error). `pytest --snapshot-update`
 regenerates golden/ after a deliberate change; review the diff.
@@ -39,6 +39,7 @@ def run_case(case: str) -> tuple[bytes | None, str | None]:
             (d / "image.json").read_bytes(),
             optional("passwd"),
             optional("group"),
+            (optional("netns") or "").strip() or None,
         )
     except HpError as e:
         return None, error_line(e, FILES) + "\n"
