@@ -97,7 +97,6 @@ class HpFile(_Input):
 
 
 CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-NETWORK_NAME = CONTAINER_NAME
 # a container's `network` values that are modes, not [networks.NAME] tables
 RESERVED_NETWORK_NAMES = ("bridge", "host", "none")
 
@@ -174,44 +173,28 @@ def parse_hp_file(data: bytes | str) -> HpFile:
         raise HpError("", f"invalid TOML: {e}") from None
     except RecursionError:
         raise HpError("", "invalid TOML: nested too deeply") from None
-    tables = raw.get("containers", {})
-    if not isinstance(tables, dict):
-        raise HpError("containers", f"expected a table of containers, got {_kind(tables)}")
-    containers: dict[str, ContainerSpec] = {}
-    for name, table in tables.items():
-        where = key_path("containers", name)
-        if not CONTAINER_NAME.fullmatch(name):
-            raise HpError(
-                where,
-                "invalid container name: use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
-            )
-        containers[name] = _convert(table, ContainerSpec, where)
-    registries: dict[str, RegistrySettings] = {}
-    tables = raw.get("registries", {})
-    if not isinstance(tables, dict):
-        raise HpError("registries", f"expected a table of registries, got {_kind(tables)}")
-    for host, table in tables.items():
-        registries[host] = _convert(table, RegistrySettings, key_path("registries", host))
-    networks = _networks(raw.get("networks", {}))
+    containers = _tables(raw, "containers", ContainerSpec, "container")
+    registries = _tables(raw, "registries", RegistrySettings)
+    networks = _tables(raw, "networks", NetworkSpec, "network", reserved=RESERVED_NETWORK_NAMES)
     _convert({k: v for k, v in raw.items() if k not in ("containers", "registries", "networks")}, HpFile, "")
     return HpFile(containers=containers, registries=registries, networks=networks)
 
 
-def _networks(tables: object) -> dict[str, NetworkSpec]:
+def _tables(raw: dict, key: str, kind: type, named: str = "", reserved: tuple[str, ...] = ()) -> dict:
+    """`[KEY.NAME]` tables decoded as `kind`; a `named` kind's names follow CONTAINER_NAME."""
+    tables = raw.get(key, {})
     if not isinstance(tables, dict):
-        raise HpError("networks", f"expected a table of networks, got {_kind(tables)}")
-    networks: dict[str, NetworkSpec] = {}
+        raise HpError(key, f"expected a table of {key}, got {_kind(tables)}")
+    out = {}
     for name, table in tables.items():
-        where = key_path("networks", name)
-        if not NETWORK_NAME.fullmatch(name):
-            raise HpError(
-                where,
-                "invalid network name: use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
-            )
-        if name in RESERVED_NETWORK_NAMES:
+        where = key_path(key, name)
+        if named and not CONTAINER_NAME.fullmatch(name):
+            raise HpError(where, f"invalid {named} name: use 1-64 letters, digits, '_' or '-', "
+                                 "starting with a letter or digit")
+        if name in reserved:
             raise HpError(where, f"{quote(name)} is reserved (a container's `network = {quote(name)}` is a mode)")
-        networks[name] = _convert(table, NetworkSpec, where)
-    return networks
+        out[name] = _convert(table, kind, where)
+    return out
 
 
 # Checked by hand because msgspec reports a bad value in a mapping as `[...]`, without its key.
