@@ -20,7 +20,7 @@ import pytest
 from compiler import cni
 from compiler.errors import HpError
 from compiler.network import (DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, ContainerNetwork, Network,
-                              PortMapping, container_hosts, container_network, container_resolv_conf,
+                              PortMapping, check_networks, container_hosts, container_network, container_resolv_conf,
                               default_bridge, hosts_peers, namespaces, network_problems, networks, parse_port,
                               parse_routes, route_conflicts)
 from compiler.spec import parse_hp_file
@@ -490,3 +490,69 @@ def test_parse_mountinfo() -> None:
     assert mounts["/var/lib/hp/netns/web"] == ("nsfs", "shared")
     assert mounts["/var/lib/hp/netns/a b"] == ("nsfs", "slave")
     assert mounts["/mnt"] == ("ext4", "shared,slave")  # the upper of two stacked mounts
+
+
+# --------------------------------------------------------------------------- properties
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_PORT_TEXT = st.one_of(
+    st.text(alphabet="0123456789.:/tcpudx[] ", max_size=30),
+    st.builds(lambda ip, h, c, p: f"{ip}{h}:{c}{p}",
+              st.sampled_from(["", "127.0.0.1:", "0.0.0.0:", "10.1.2.3:", "::1:", "[::1]:", "300.1.1.1:"]),
+              st.integers(0, 70000), st.integers(0, 70000), st.sampled_from(["", "/tcp", "/udp", "/sctp"])),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PORT_TEXT)
+def test_any_port_text_is_a_clean_error_or_a_mapping_that_reads_back(text: str) -> None:
+    try:
+        port = parse_port(text, "ports[0]")
+    except HpError as e:
+        assert e.where == "ports[0]" and e.problem and "\n" not in e.problem
+        return
+    assert 1 <= port.host_port <= 65535 and 1 <= port.container_port <= 65535
+    assert parse_port(str(port), "again") == port
+
+
+_SUBNETS = st.sampled_from(["10.20.0.0/24", "10.20.0.0/16", "10.20.5.0/24", "10.10.0.0/24", "10.20.0.1/24",
+                            "192.168.1.0/30", "192.168.1.0/31", "fd00::/64", "banana", "10.30.0.0/24"])
+
+
+@st.composite
+def _files(draw) -> str:
+    lines = []
+    nets = draw(st.lists(st.sampled_from(["a", "b", "hp", "c"]), max_size=3, unique=True))
+    for net in nets:
+        lines.append(f'[networks.{net}]\nsubnet = "{draw(_SUBNETS)}"\n')
+        if draw(st.booleans()):
+            lines.append(f'gateway = "{draw(st.sampled_from(["10.20.0.1", "10.20.0.0", "1.2.3.4", "x"]))}"\n')
+    for i in range(draw(st.integers(0, 4))):
+        lines.append(f'[containers.c{i}]\nimage = "x"\n')
+        choice = draw(st.sampled_from([None, "bridge", "none", "host", "a", "b", "zzz"]))
+        if choice:
+            lines.append(f'network = "{choice}"\n')
+        ports = draw(st.lists(_PORT_TEXT, max_size=2))
+        if ports:
+            lines.append("ports = [" + ", ".join(json.dumps(p) for p in ports) + "]\n")
+    return "".join(lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_files())
+def test_any_file_gives_clean_network_errors_or_a_deterministic_conflist(text: str) -> None:
+    try:
+        hp = parse_hp_file(text)
+        check_networks(hp)
+    except HpError as e:
+        assert e.where and e.problem and "\n" not in str(e)
+        return
+    paths = cni.NetworkPaths("/var/lib/hp")
+    for name in sorted(hp.containers):
+        net = container_network(hp, name)
+        if net.mode == "bridge":
+            att = cni.attachment(paths, name, net)
+            data = cni.encode_conflist(att.conflist)
+            assert data == cni.encode_conflist(cni.attachment(paths, name, container_network(hp, name)).conflist)
+            assert json.loads(data)["plugins"][0]["ipam"]["ranges"][0][0]["subnet"] == net.network.subnet
