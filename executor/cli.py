@@ -188,12 +188,14 @@ def plan_command(
     from compiler import HpError
     from compiler.plan import render_plan
     from executor.lock import state_lock
-    from executor.planning import make_plan
+    from executor.planning import check_input, make_plan
     from executor.saved import emit as emit_files, save_plan
     from executor.session import state_layout
 
     try:
         data = _read(file, missing_ok=destroy)
+        if not destroy:
+            check_input(data)  # a bad file is refused before the state dir is touched
         layout = state_layout(state_dir)
         with state_lock(layout, lock_timeout):
             planned = make_plan(layout, file, data, destroy=destroy, say=_say)
@@ -229,14 +231,16 @@ def apply_command(
     With a saved PLAN: carry out exactly that plan, or refuse (exit 3) if anything changed since."""
     from compiler import HpError
     from executor.lock import state_lock
-    from executor.planning import make_plan
+    from executor.planning import check_input, make_plan
     from executor.saved import load_saved, looks_like_saved_plan, replan
     from executor.session import state_layout
 
     try:
         data = _read(target)
-        layout = state_layout(state_dir)
         saved = load_saved(target, data) if looks_like_saved_plan(data) else None
+        if saved is None:
+            check_input(data)  # a bad file is refused before the state dir is touched
+        layout = state_layout(state_dir)
         with state_lock(layout, lock_timeout):
             if saved is not None:
                 planned = replan(layout, saved, target)

@@ -80,6 +80,11 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     return Planned(plan(desired, current, tuple(pulled), destroy), fingerprint, new)
 
 
+def check_input(data: bytes) -> HpFile:
+    """hp.toml's bytes parsed and checked as far as possible without the host (HpError, source "spec")."""
+    return _parse(data)
+
+
 def _parse(data: bytes) -> HpFile:
     try:
         hp_file = parse_hp_file(data)

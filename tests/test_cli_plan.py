@@ -61,8 +61,10 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, name, files, a
     assert "Traceback" not in result.stderr
     if line is not None:
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("hp: error: " + line), result.stderr
-    # nothing besides the (empty) state dir a planning hp may make
+    # nothing written; a bad hp.toml is refused before the state dir is even made
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "state") == before
+    if name.startswith("bad-") and name != "bad-state-dir":
+        assert not (tmp_path / "state").exists()
 
 
 def test_empty_file_plans_no_changes(tmp_path: Path) -> None:
