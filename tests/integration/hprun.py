@@ -67,3 +67,33 @@ def crun_names(state: Path) -> list[str]:
     out = subprocess.run(["crun", "--root", str(state / "crun"), "list", "--format", "json"],
                          capture_output=True, text=True, check=True).stdout
     return sorted(c["id"] for c in json.loads(out or "[]"))
+
+
+def run_in_pty(argv: list[str], answer: bytes, prompt: bytes, timeout: float = 120) -> tuple[int, bytes]:
+    """Run argv on a pseudo-terminal (stdin, stdout and stderr), type `answer` after `prompt`."""
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes hp
+        os.execv(argv[0], argv)
+    out, answered, deadline = b"", False, time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1)
+            if ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            if not answered and prompt in out:
+                os.write(fd, answer)
+                answered = True
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), out

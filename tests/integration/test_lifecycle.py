@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from .hprun import hp, leftovers, ps, write_file
+from .hprun import HP, hp, leftovers, ps, run_in_pty, write_file
 
 pytestmark = pytest.mark.integration
 
@@ -241,3 +241,18 @@ def test_a_second_hp_on_the_same_state_fails_at_once_or_waits(tmp_path, state, r
         holder.kill()
         holder.wait()
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+
+
+def test_exec_with_a_terminal(tmp_path, state, registry, test_images) -> None:
+    name = f"tty-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n')
+    assert hp("apply", str(file), "--yes", state=state).returncode == 0
+    try:
+        code, out = run_in_pty([HP, "exec", "--state-dir", str(state), "--tty", name, "--", "sh", "-c",
+                                "tty; test -t 0 && test -t 1 && echo both-terminals; exit 7"], b"", b"\0")
+        assert code == 7, out
+        assert b"/dev/pts/" in out and b"both-terminals" in out, out
+        plain = hp("exec", name, "--", "sh", "-c", "test -t 1 || echo not-a-terminal", state=state)
+        assert plain.stdout == "not-a-terminal\n"
+    finally:
+        assert hp("destroy", str(file), "--yes", state=state).returncode == 0

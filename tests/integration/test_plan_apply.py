@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .hprun import HP, crun_names, hp, leftovers, mounts_under, podman_image_mounts, ps, write_file
+from .hprun import HP, crun_names, hp, leftovers, mounts_under, podman_image_mounts, ps, run_in_pty, write_file
 
 pytestmark = pytest.mark.integration
 
@@ -272,43 +272,13 @@ def test_apply_killed_at_any_point_is_finished_by_the_next(point, tmp_path, stat
     assert leftovers(state, [keep, victim]) == []
 
 
-def _run_in_pty(argv: list[str], answer: bytes, prompt: bytes, timeout: float = 120) -> tuple[int, bytes]:
-    """Run argv on a pseudo-terminal (stdin, stdout and stderr), type `answer` after `prompt`."""
-    import pty
-    import select
-    import time
-
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: becomes hp
-        os.execv(argv[0], argv)
-    out, answered, deadline = b"", False, time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 1)
-            if ready:
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:  # EIO: the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if not answered and prompt in out:
-                os.write(fd, answer)
-                answered = True
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    return os.waitstatus_to_exitcode(status), out
-
-
 def test_on_a_terminal_apply_asks_and_shows_progress(tmp_path, state, registry, test_images) -> None:
     name = f"tty-{uuid.uuid4().hex[:6]}"
     file = write_file(tmp_path, registry, containers_toml(test_images["sleeper"], **{name: ""}))
     argv = [HP, "apply", str(file), "--state-dir", str(state)]
-    code, out = _run_in_pty(argv, b"n\n", b"Apply this plan?")
+    code, out = run_in_pty(argv, b"n\n", b"Apply this plan?")
     assert code == 1 and b"nothing done" in out and ps(state) == {}
-    code, out = _run_in_pty(argv, b"y\n", b"Apply this plan?")
+    code, out = run_in_pty(argv, b"y\n", b"Apply this plan?")
     assert code == 0, out
     assert f"  + {name}".encode() in out and b"Apply complete: 1 created" in out
     assert f"hp: {name}: created and started".encode() in out
