@@ -12,12 +12,12 @@ rules only if given the same port mappings; firewall finds its rules by the resu
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Literal
 
 import msgspec
 
 from .errors import HpError
+from .layout import Layout
 from .network import ContainerNetwork, Network, PortMapping
 
 CNI_VERSION = "1.0.0"
@@ -69,7 +69,7 @@ class NetworkPaths(msgspec.Struct, frozen=True):
 def container_id(state_dir: str, name: str) -> str:
     """The CNI container ID of container `name`: unique per state directory, because the
     plugins key host-wide things by it (portmap's and ipMasq's iptables chains)."""
-    return f"hp-{hashlib.sha256(state_dir.encode()).hexdigest()[:12]}-{name}"
+    return f"hp-{Layout(state_dir).cgroup_name(name)}"
 
 
 def conflist(net: Network, ipam_dir: str) -> dict[str, Any]:

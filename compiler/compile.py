@@ -99,13 +99,16 @@ def check_file(hp_file: HpFile) -> None:
 
 
 def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defaults | None = None,
-                      netns_path: str | None = None) -> oci.RuntimeConfig:
+                      netns_path: str | None = None, cgroup_name: str | None = None) -> oci.RuntimeConfig:
     """The OCI runtime config for container `name`, or an HpError whose `source`
     says which input ("spec", "image", "passwd", "group") the path is in.
 
     netns_path: where the executor mounts the container's network namespace (networks
     "bridge" and "none"); without it (`hp compile`) the runtime makes a fresh, empty one.
-    Network "host" has no network namespace of its own."""
+    Network "host" has no network namespace of its own.
+
+    cgroup_name: the container's cgroup under /hp (default: its name); hp apply makes it
+    unique per state directory (Layout.cgroup_name)."""
     d = d or defaults()
     try:
         settings = container_settings(name, spec, d)
@@ -172,7 +175,7 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
         annotations=annotations or None,
         linux=oci.Linux(
             resources=settings.resources,
-            cgroups_path=f"{d.cgroup_parent}/{name}",
+            cgroups_path=f"{d.cgroup_parent}/{cgroup_name or name}",
             namespaces=_namespaces(d.namespaces, mode_and_name(spec.network)[0], netns_path),
             masked_paths=d.masked_paths,
             readonly_paths=d.readonly_paths,

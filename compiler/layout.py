@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import msgspec
 
 from .errors import HpError, quote
@@ -28,6 +30,15 @@ _OVERLAY_UNSAFE = (",", ":", "\n", "\0")
 
 class Layout(msgspec.Struct, frozen=True):
     state_dir: str
+
+    @property
+    def tag(self) -> str:
+        """12 hex digits naming this state dir in host-wide names (cgroups, CNI container IDs),
+        so that two state dirs may hold containers of the same name."""
+        return hashlib.sha256(self.state_dir.encode()).hexdigest()[:12]
+
+    def cgroup_name(self, name: str) -> str:
+        return f"{self.tag}-{name}"
 
     @property
     def crun_root(self) -> str:

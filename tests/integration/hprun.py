@@ -41,10 +41,13 @@ def leftovers(state: Path, names: list[str]) -> list[str]:
     containers = state / "containers"
     if containers.exists():
         found += [f"directory {n}" for n in os.listdir(containers)]
+    from compiler.layout import layout
+
     for name in names:
+        cgroup = layout(str(state)).cgroup_name(name)
         for controller in os.listdir("/sys/fs/cgroup"):
-            if os.path.exists(f"/sys/fs/cgroup/{controller}/hp/{name}"):
-                found.append(f"cgroup {controller}/hp/{name}")
+            if os.path.exists(f"/sys/fs/cgroup/{controller}/hp/{cgroup}"):
+                found.append(f"cgroup {controller}/hp/{cgroup}")
     return found
 
 

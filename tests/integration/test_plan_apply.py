@@ -285,3 +285,20 @@ def test_on_a_terminal_apply_asks_and_shows_progress(tmp_path, state, registry, 
     assert b"applying" in out and b"1/1" in out  # rich's progress bar: "applying ━━━ 1/1"
     assert ps(state)[name]["status"] == "running"
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+
+
+def test_two_state_dirs_may_use_the_same_container_name(tmp_path, state, registry, test_images) -> None:
+    name = f"twin-{uuid.uuid4().hex[:6]}"
+    other = tmp_path / "other-state"
+    file = write_file(tmp_path, registry, containers_toml(test_images["sleeper"], **{name: 'network = "none"'}))
+    try:
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        second = hp("apply", str(file), "--yes", state=other)
+        assert second.returncode == 0, second.stderr
+        assert ps(state)[name]["status"] == ps(other)[name]["status"] == "running"
+        assert ps(state)[name]["pid"] != ps(other)[name]["pid"]
+    finally:
+        hp("destroy", str(file), "--yes", state=other)
+        for mount in reversed(mounts_under(other)):
+            subprocess.run(["umount", "-l", mount], capture_output=True)
+    assert leftovers(other, [name]) == []
