@@ -167,6 +167,18 @@ def _carry_out(layout, planned, yes: bool, json_output: bool, ask: bool) -> None
         _emit_json({"format_version": FORMAT_VERSION, "plan": p, "applied": applied})
 
 
+def _planned(layout, file: str, data: bytes, plain: bool, destroy: bool = False):
+    """make_plan, its pulls and extractions shown as they happen (a spinner on a terminal)."""
+    from executor.planning import make_plan
+    from executor.progress import PlanningStatus
+
+    status = PlanningStatus(plain)
+    try:
+        return make_plan(layout, file, data, destroy=destroy, say=status.say)
+    finally:
+        status.close()
+
+
 @app.command("plan")
 def plan_command(
     file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
@@ -188,7 +200,7 @@ def plan_command(
     from compiler import HpError
     from compiler.plan import render_plan
     from executor.lock import state_lock
-    from executor.planning import check_input, make_plan
+    from executor.planning import check_input
     from executor.saved import emit as emit_files, save_plan
     from executor.session import state_layout
 
@@ -198,7 +210,7 @@ def plan_command(
             check_input(data)  # a bad file is refused before the state dir is touched
         layout = state_layout(state_dir)
         with state_lock(layout, lock_timeout):
-            planned = make_plan(layout, file, data, destroy=destroy, say=_say)
+            planned = _planned(layout, file, data, json_output, destroy=destroy)
         if emit:
             try:
                 emit_files(emit, planned)
@@ -231,7 +243,7 @@ def apply_command(
     With a saved PLAN: carry out exactly that plan, or refuse (exit 3) if anything changed since."""
     from compiler import HpError
     from executor.lock import state_lock
-    from executor.planning import check_input, make_plan
+    from executor.planning import check_input
     from executor.saved import load_saved, looks_like_saved_plan, replan
     from executor.session import state_layout
 
@@ -245,7 +257,7 @@ def apply_command(
             if saved is not None:
                 planned = replan(layout, saved, target)
             else:
-                planned = make_plan(layout, target, data, say=_say)
+                planned = _planned(layout, target, data, json_output)
             _carry_out(layout, planned, yes, json_output, ask=saved is None)
     except HpError as e:
         raise _fail(e, {"spec": target}) from None

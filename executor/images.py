@@ -162,7 +162,7 @@ DEFAULT_METHOD = "mount"
 # ---- ensure_image ------------------------------------------------------------------------------
 
 def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: str = DEFAULT_METHOD,
-                 pull_missing: bool = True) -> PreparedImage:
+                 pull_missing: bool = True, say: Callable[[str], None] = lambda _: None) -> PreparedImage:
     """Pull `ref` if podman lacks it, extract its root filesystem once per image ID, and
     return what the compiler and the container need. Raises one HpError on any failure,
     leaving nothing half-made. With pull_missing=False (applying a saved plan) a missing
@@ -179,6 +179,7 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
         if code == 1:
             if not pull_missing:
                 raise StalePlan(f"image {ref}", "no longer in podman's store (it was when the plan was made)")
+            say(f"pulling {ref}")
             pull(ref, insecure=insecure)
             checkpoint("after-pull")
             pulled = True
@@ -187,6 +188,7 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
     image_dir = layout.image_dir(image_id)
     rootfs = layout.image_rootfs(image_id)
     if not os.path.isdir(rootfs):
+        say(f"extracting {ref} ({image_id[:12]}) into {layout.images_dir}")
         extract_once(image_id, layout, extractor)
     json_path = f"{image_dir}/image.json"
     data = inspect.encode()

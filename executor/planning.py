@@ -64,7 +64,8 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     images: dict[str, PreparedImage] = {}
     pulled = []
     for ref in sorted({spec.image for spec in hp_file.containers.values()}):
-        images[ref] = ensure_image(ref, layout, insecure=insecure_registry(hp_file, ref), pull_missing=pull_missing)
+        images[ref] = ensure_image(ref, layout, insecure=insecure_registry(hp_file, ref), pull_missing=pull_missing,
+                                   say=say)
         if images[ref].pulled:
             pulled.append(ref)
             say(f"pulled {ref}")

@@ -55,3 +55,29 @@ def progress_for(total: int, plain: bool) -> Progress:
     if plain or total == 0 or not sys.stderr.isatty():
         return PlainProgress()
     return RichProgress(total)
+
+
+class PlanningStatus:
+    """While planning (pulls, extraction): on a terminal a rich spinner with the latest step
+    (each step also printed above it); otherwise plain lines."""
+
+    def __init__(self, plain: bool) -> None:
+        self.status = None
+        if not plain and sys.stderr.isatty():
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+            self.status = self.console.status("planning", spinner="dots")
+            self.status.start()
+        self.plain = PlainProgress()
+
+    def say(self, message: str) -> None:
+        if self.status is None:
+            self.plain.say(message)
+        else:
+            self.console.print(f"hp: {message}", highlight=False, markup=False)
+            self.status.update(f"planning: {message}")
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
