@@ -277,8 +277,9 @@ def error_message(stdout: str, stderr: str, code: int) -> str:
 
 class NetworkSetup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """How one container is wired, decided at plan time and kept in its directory
-    (STATE/containers/NAME/network.json): the executor makes the namespace at `netns`
-    (modes "bridge" and "none") and, for "bridge", runs `attachment` through CNI."""
+    (STATE/containers/NAME/network.json): for mode "bridge" the executor makes the
+    namespace at `netns` and runs `attachment` through CNI; for "none" the runtime makes a
+    fresh namespace; "host" has none."""
 
     mode: str
     hostname: str
@@ -294,7 +295,7 @@ def network_setup(paths: NetworkPaths, name: str, hostname: str, net: ContainerN
     if net.mode == "host":
         return NetworkSetup("host", hostname)
     if net.mode == "none":
-        return NetworkSetup("none", hostname, paths.netns(name))
+        return NetworkSetup("none", hostname)  # crun makes the namespace and brings lo up
     return NetworkSetup("bridge", hostname, paths.netns(name), attachment(paths, name, net))
 
 

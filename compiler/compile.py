@@ -103,9 +103,9 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
     """The OCI runtime config for container `name`, or an HpError whose `source`
     says which input ("spec", "image", "passwd", "group") the path is in.
 
-    netns_path: where the executor mounts the container's network namespace (networks
-    "bridge" and "none"); without it (`hp compile`) the runtime makes a fresh, empty one.
-    Network "host" has no network namespace of its own.
+    netns_path: where the executor mounts the container's network namespace (bridge
+    networks); without it (`hp compile`), and always for network "none", the runtime makes
+    a fresh one with only loopback. Network "host" has no network namespace of its own.
 
     cgroup_name: the container's cgroup under /hp (default: its name); hp apply makes it
     unique per state directory (Layout.cgroup_name)."""
@@ -184,6 +184,8 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
 
 
 def _namespaces(kinds: tuple[str, ...], mode: str, netns_path: str | None) -> tuple[oci.Namespace, ...]:
-    if netns_path:
+    """A bridged container joins the namespace hp made (by path); "none" gets a fresh one
+    from the runtime (crun brings its loopback up); "host" has none of its own."""
+    if netns_path and mode == "bridge":
         return namespaces(kinds, mode, netns_path)  # type: ignore[arg-type]
     return tuple(oci.Namespace(type=k) for k in kinds if not (k == "network" and mode == "host"))

@@ -105,8 +105,8 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
         image = images[spec.image]
         net = container_network(hp_file, name)
         try:
-            config = compile_container(name, spec, image.facts, netns_path=None if net.mode == "host" else
-                                       paths.netns(name), cgroup_name=layout.cgroup_name(name))
+            config = compile_container(name, spec, image.facts, netns_path=paths.netns(name),
+                                       cgroup_name=layout.cgroup_name(name))
         except HpError as e:
             raise e.from_source("spec") from None
         stop_signal = 15
