@@ -305,3 +305,25 @@ def encode_setup(setup: NetworkSetup) -> bytes:
 
 def decode_setup(data: bytes) -> NetworkSetup:
     return msgspec.json.decode(data, type=NetworkSetup)
+
+
+def masquerade_leftovers(iptables_save_nat: str, container_id: str) -> tuple[tuple[tuple[str, ...], str], ...]:
+    """The bridge plugin's ipMasq rules of `container_id` still in `iptables-save -t nat`
+    output: (the POSTROUTING rule as `-D` arguments, the CNI-… chain it jumps to). The plugin
+    finds them through the namespace's interface, so a DEL without the namespace leaves them;
+    their comment (`name: "NET" id: "ID"`) says whose they are."""
+    import shlex
+
+    found = []
+    for line in iptables_save_nat.splitlines():
+        if not line.startswith("-A POSTROUTING ") or container_id not in line:
+            continue
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            continue
+        comment = words[words.index("--comment") + 1] if "--comment" in words[:-1] else ""
+        target = words[words.index("-j") + 1] if "-j" in words[:-1] else ""
+        if comment.endswith(f'id: "{container_id}"') and target.startswith("CNI-"):
+            found.append((tuple(words[1:]), target))
+    return tuple(found)

@@ -155,3 +155,12 @@ def link_delete_argv(name: str) -> tuple[str, ...]:
 
 def route_list_argv() -> tuple[str, ...]:
     return ("ip", "-o", "-4", "route", "show")
+
+
+def iptables_save_argv(table: str) -> tuple[str, ...]:
+    return ("iptables-save", "-t", table)
+
+
+def iptables_argv(table: str, *args: str) -> tuple[str, ...]:
+    """One iptables change; --wait: the plugins hold the xtables lock while they work."""
+    return ("iptables", "--wait", "-t", table, *args)

@@ -15,8 +15,8 @@ from typing import Any, Sequence
 import msgspec
 
 from compiler.cni import (CNI_PATH, Attachment, AttachmentRecord, CniResult, decode_record, encode_record,
-                          error_message, parse_result, plugin_call)
-from compiler.commands import cni_plugin_argv, link_delete_argv, link_show_argv
+                          error_message, masquerade_leftovers, parse_result, plugin_call)
+from compiler.commands import cni_plugin_argv, iptables_argv, iptables_save_argv, link_delete_argv, link_show_argv
 from compiler.errors import HpError
 
 from .netns import is_netns
@@ -79,11 +79,24 @@ def delete(record_file: str, cni_path: Sequence[str] = CNI_PATH) -> bool:
         if code != 0:
             raise HpError(f"network {att.network}", f"CNI plugin {att.plugins[index]} failed to delete container "
                                                     f"{att.container}: {error_message(out, err, code)}")
+    if not netns and record.added:
+        _remove_masquerade(att)
     try:
         os.unlink(record_file)
     except FileNotFoundError:
         pass
     return True
+
+
+def _remove_masquerade(att: Attachment) -> None:
+    """What the bridge plugin's DEL cannot find without the namespace: its ipMasq rule and chain."""
+    code, out, _ = run_status(iptables_save_argv("nat"))
+    if code != 0:
+        return
+    for rule, chain in masquerade_leftovers(out, att.container_id):
+        run(iptables_argv("nat", "-D", *rule), f"removing {att.container}'s masquerade rule")
+        run(iptables_argv("nat", "-F", chain), f"flushing {chain}")
+        run(iptables_argv("nat", "-X", chain), f"deleting {chain}")
 
 
 def check(record_file: str, cni_path: Sequence[str] = CNI_PATH) -> str | None:

@@ -283,12 +283,12 @@ def test_destroy_leaves_nothing(env: NetEnv) -> None:
 
 
 def test_delete_releases_the_ip_when_the_namespace_is_gone(env: NetEnv) -> None:
-    att = env.attachment("web")
-    # the bridge plugin alone, without ipMasq: its masquerade rules are found through the
-    # namespace's interface, so with the namespace gone they could not be (hp deletes first)
-    bridge = dict(att.conflist["plugins"][0], ipMasq=False)
-    att = msgspec.structs.replace(att, conflist={**att.conflist, "plugins": [bridge]})
+    # the whole list, ipMasq included: the bridge plugin finds its masquerade rule through the
+    # namespace's interface, so with the namespace gone hp removes it by its comment
+    att = env.attachment("web", [f"{free_port()}:8080"])
     result = env.attach(att)
+    assert any(att.container_id in line for line in
+               subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout.splitlines())
     netns.remove_netns(att.netns)
     Path(att.netns).touch()  # a stale file, as a reboot leaves one: not a namespace any more
     assert cni.delete(env.paths.attachment("web"), env.cni_path) is True
