@@ -313,7 +313,7 @@ def show_command(
                 sys.stdout.write(f"  image {ref} = {image_id}\n")
             sys.stdout.write("\n" + render_plan(saved.plan))
             return
-        from executor.inspect import state_rows
+        from executor.state_rows import state_rows
         from executor.session import state_layout
 
         rows = state_rows(state_layout(state_dir))
