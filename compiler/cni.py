@@ -299,6 +299,15 @@ def network_setup(paths: NetworkPaths, name: str, hostname: str, net: ContainerN
     return NetworkSetup("bridge", hostname, paths.netns(name), attachment(paths, name, net))
 
 
+def describe(setup: NetworkSetup) -> str:
+    """One line for a plan: "network hp (10.10.0.0/24), ports 127.0.0.1:8080:80/tcp"."""
+    if setup.attachment is None:
+        return f"network {setup.mode}"
+    subnet = setup.attachment.conflist["plugins"][0]["ipam"]["ranges"][0][0]["subnet"]
+    ports = ", ".join(str(p) for p in setup.attachment.port_mappings)
+    return f"network {setup.network} ({subnet})" + (f", ports {ports}" if ports else "")
+
+
 def encode_setup(setup: NetworkSetup) -> bytes:
     return msgspec.json.format(msgspec.json.encode(setup), indent=2) + b"\n"
 

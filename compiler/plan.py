@@ -29,6 +29,7 @@ class Desired(msgspec.Struct, frozen=True):
     config_json: bytes
     must_run: bool = True  # False: a container that ended is left so (only a vanished one is restored)
     network_json: bytes = b""  # its compiler.cni.NetworkSetup, encoded
+    network: str = ""  # how it is networked, in words (compiler.cni.describe), for a create
 
 
 class Current(msgspec.Struct, frozen=True):
@@ -88,7 +89,8 @@ def plan(desired: Mapping[str, Desired], current: Mapping[str, Current], pulled:
 def _change(name: str, want: Desired | None, have: Current | None, gone: str) -> Change:
     if have is None:
         assert want is not None
-        return Change(name, "create", ("not on this host",), want.image, want.image_id, _made_from(want))
+        reasons = ("not on this host",) + ((want.network,) if want.network else ())
+        return Change(name, "create", reasons, want.image, want.image_id, _made_from(want))
     if want is None:
         reasons = [gone]
         if have.phase != "ready":

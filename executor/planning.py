@@ -15,7 +15,7 @@ import msgspec
 from compiler import HpFile, check_file, compile_container, encode_config, parse_hp_file
 from compiler.commands import route_list_argv
 from compiler.errors import HpError, key_path
-from compiler.cni import encode_setup, network_setup
+from compiler.cni import describe, encode_setup, network_setup
 from compiler.etc_files import hostname_file
 from compiler.network import container_hosts, container_network, container_resolv_conf, networks, \
     parse_routes, route_conflicts
@@ -74,7 +74,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     _check_shared_networks(layout, hp_file, new, others)
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
     desired = {name: Desired(c.ref, c.image.image_id, c.config_json, hp_file.containers[name].must_run,
-                             encode_setup(c.network)) for name, c in new.items()}
+                             encode_setup(c.network), describe(c.network)) for name, c in new.items()}
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
                               {ref: images[ref].image_id for ref in sorted(images)}, destroy)

@@ -43,6 +43,10 @@ SCENARIOS = {
                        {"web": current("web", 'memory = "64m"')}),
     "replace-image": ({"web": desired("web", image_id=ID2)}, {"web": current("web")}),
     "drift": ({"web": desired("web")}, {"web": current("web", status="stopped")}),
+    "create-with-network": ({"web": msgspec.structs.replace(
+        desired("web"), network="network hp (10.10.0.0/24), ports 127.0.0.1:8080:80/tcp")}, {}),
+    "replace-network": ({"web": msgspec.structs.replace(desired("web"), network_json=b'{"mode":"bridge","ports":[1]}')},
+                        {"web": msgspec.structs.replace(current("web"), network_json=b'{"mode":"bridge","ports":[2]}')}),
     "drift-killed": ({"web": desired("web")}, {"web": current("web", status="stopped", exit_code=137)}),
     "drift-removed-from-crun": ({"web": desired("web")}, {"web": current("web", status="missing")}),
     "interrupted-create": ({"web": desired("web")}, {"web": current("web", status="missing", phase="creating")}),
@@ -63,7 +67,7 @@ def test_rendered_plan(scenario: str, snapshot) -> None:
 @pytest.mark.parametrize("scenario, counts", [
     ("create", (1, 0, 0)), ("no-change", (0, 0, 0)), ("destroy", (0, 0, 1)), ("replace-config", (0, 1, 0)),
     ("replace-image", (0, 1, 0)), ("drift", (0, 0, 0)), ("mixed", (1, 1, 1)),
-    ("drift-killed", (0, 0, 0)), ("drift-removed-from-crun", (0, 0, 0)), ("interrupted-create", (0, 1, 0)),
+    ("create-with-network", (1, 0, 0)), ("replace-network", (0, 1, 0)), ("drift-killed", (0, 0, 0)), ("drift-removed-from-crun", (0, 0, 0)), ("interrupted-create", (0, 1, 0)),
     ("interrupted-remove", (0, 0, 1)), ("ended-by-itself", (0, 0, 0)), ("config-json-lost", (0, 1, 0)),
 ])
 def test_counts_and_json_come_from_one_value(scenario: str, counts) -> None:
