@@ -23,24 +23,13 @@ import secrets
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(HERE))
-from tests.integration.registry import rootfs_tar  # noqa: E402
+from common import HP, import_sleeper, sh  # noqa: E402
 
-HP = str(Path(sys.executable).with_name("hp"))
 PODMAN_LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
-
-
-def sh(argv: list[str], **kw) -> str:
-    r = subprocess.run(argv, capture_output=True, text=True, **kw)
-    if r.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} exited {r.returncode}: {r.stderr.strip()}")
-    return r.stdout
 
 
 def timed(argv: list[str]) -> float:
@@ -51,7 +40,7 @@ def timed(argv: list[str]) -> float:
 
 def du(path: Path) -> int:
     # -x: not into the mounted overlays (their lower layer is the shared image)
-    return int(sh(["du", "-sx", "--block-size=1", str(path)]).split()[0])
+    return int(sh(["du", "-sx", "--block-size=1", str(path)]).stdout.split()[0])
 
 
 def write_file(path: Path, image: str, names: list[str], network: str = "bridge") -> None:
@@ -73,9 +62,7 @@ def main() -> None:
     (work / "none").mkdir()
     crun_root = work / "crun"
     try:
-        rootfs_tar(work / "rootfs.tar")
-        sh(["podman", "import", "--change", 'ENTRYPOINT ["/bin/busybox"]', "--change", 'CMD ["sleep", "3600"]',
-            str(work / "rootfs.tar"), image])
+        import_sleeper(work, image)
         # warm-up: hp extracts the image and builds its helpers once; podman's first run warms its storage
         write_file(work / "warm.toml", image, [f"w{tag}"])
         sh([HP, "apply", str(work / "warm.toml"), "--yes", "--state-dir", str(state)])

@@ -26,25 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(HERE))
-from tests.integration.registry import rootfs_tar  # noqa: E402
-
-HP = str(Path(sys.executable).with_name("hp"))
-
-
-def sh(argv: list[str]) -> subprocess.CompletedProcess:
-    r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if r.returncode not in (0, 4):
-        raise SystemExit(f"{' '.join(argv)} exited {r.returncode}: {r.stderr.strip()}")
-    return r
+from common import HP, import_sleeper, sh  # noqa: E402
 
 
 def timed(argv: list[str], runs: int = 1) -> tuple[float, subprocess.CompletedProcess]:
     times, result = [], None
     for _ in range(runs):
         t = time.perf_counter()
-        result = sh(argv)
+        result = sh(argv, ok=(0, 4))
         times.append(time.perf_counter() - t)
     return statistics.median(times), result  # type: ignore[return-value]
 
@@ -66,9 +55,7 @@ def main() -> None:
     names = [f"p{tag}-{i}" for i in range(n)]
     podman_names = [f"pp{tag}-{i}" for i in range(n)]
     try:
-        rootfs_tar(work / "rootfs.tar")
-        sh(["podman", "import", "--change", 'ENTRYPOINT ["/bin/busybox"]', "--change", 'CMD ["sleep", "3600"]',
-            str(work / "rootfs.tar"), image])
+        import_sleeper(work, image)
         file.write_text("".join(f'[containers.{name}]\nimage = "{image}"\n\n' for name in names))
         # warm-up: the image's rootfs is extracted and hp's helpers built once, as on any used host
         warm = work / "warm.toml"
