@@ -28,44 +28,6 @@ CNI_PATH = ("/usr/lib/cni", "/usr/libexec/cni", "/usr/local/libexec/cni", "/usr/
 Command = Literal["ADD", "DEL", "CHECK"]
 
 
-class NetworkPaths(msgspec.Struct, frozen=True):
-    """Where networking state lives under the state directory:
-
-        STATE/netns/                        its own mount (see executor/netns.py) holding ...
-        STATE/netns/NAME                    ... each container's network namespace, bind-mounted
-        STATE/networks/NAME.conflist        a network's CNI configuration list, for people and cnitool
-        STATE/networks/ipam/NETWORK/        host-local's allocations: one file per IP, with its lock
-        STATE/networks/attachments/NAME.json  what ADD did for container NAME, so DEL can undo it
-    """
-
-    state_dir: str
-
-    @property
-    def netns_dir(self) -> str:
-        return f"{self.state_dir}/netns"
-
-    def netns(self, container: str) -> str:
-        return f"{self.netns_dir}/{container}"
-
-    @property
-    def networks_dir(self) -> str:
-        return f"{self.state_dir}/networks"
-
-    def conflist(self, network: str) -> str:
-        return f"{self.networks_dir}/{network}.conflist"
-
-    @property
-    def ipam_dir(self) -> str:
-        return f"{self.networks_dir}/ipam"
-
-    @property
-    def attachments_dir(self) -> str:
-        return f"{self.networks_dir}/attachments"
-
-    def attachment(self, container: str) -> str:
-        return f"{self.attachments_dir}/{container}.json"
-
-
 def container_id(state_dir: str, name: str) -> str:
     """The CNI container ID of container `name`: unique per state directory, because the
     plugins key host-wide things by it (portmap's and ipMasq's iptables chains)."""
@@ -121,7 +83,7 @@ class Attachment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return tuple(p["type"] for p in self.conflist["plugins"])
 
 
-def attachment(paths: NetworkPaths, name: str, net: ContainerNetwork) -> Attachment:
+def attachment(paths: Layout, name: str, net: ContainerNetwork) -> Attachment:
     """Container `name`'s attachment to its (bridge) network."""
     if net.mode != "bridge" or net.network is None:
         raise ValueError(f"container {name} has network mode {net.mode!r}: no CNI attachment")
@@ -291,7 +253,7 @@ class NetworkSetup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return self.attachment.network if self.attachment else None
 
 
-def network_setup(paths: NetworkPaths, name: str, hostname: str, net: ContainerNetwork) -> NetworkSetup:
+def network_setup(paths: Layout, name: str, hostname: str, net: ContainerNetwork) -> NetworkSetup:
     if net.mode == "host":
         return NetworkSetup("host", hostname)
     if net.mode == "none":

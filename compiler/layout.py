@@ -14,6 +14,12 @@
         log                         the container's stdout and stderr
         exit                        its exit status, written by hp-monitor when it ends
         pid                         its pid, written by crun
+        network.json                how it is networked (compiler.cni.NetworkSetup)
+      netns/                        its own mount (see executor/netns.py) holding ...
+      netns/NAME                    ... each bridged container's network namespace, bind-mounted
+      networks/NET.conflist         a network's CNI configuration list, for people and cnitool
+      networks/ipam/NET/            host-local's allocations: one file per IP, with its lock
+      networks/attachments/NAME.json  what CNI ADD did for container NAME, so DEL can undo it
 """
 
 from __future__ import annotations
@@ -88,6 +94,34 @@ class Layout(msgspec.Struct, frozen=True):
 
     def pid_file(self, name: str) -> str:
         return f"{self.container_dir(name)}/pid"
+
+    def network_file(self, name: str) -> str:
+        return f"{self.container_dir(name)}/network.json"
+
+    @property
+    def netns_dir(self) -> str:
+        return f"{self.state_dir}/netns"
+
+    def netns(self, container: str) -> str:
+        return f"{self.netns_dir}/{container}"
+
+    @property
+    def networks_dir(self) -> str:
+        return f"{self.state_dir}/networks"
+
+    def conflist(self, network: str) -> str:
+        return f"{self.networks_dir}/{network}.conflist"
+
+    @property
+    def ipam_dir(self) -> str:
+        return f"{self.networks_dir}/ipam"
+
+    @property
+    def attachments_dir(self) -> str:
+        return f"{self.networks_dir}/attachments"
+
+    def attachment(self, container: str) -> str:
+        return f"{self.attachments_dir}/{container}.json"
 
 
 def layout(state_dir: str, where: str = "--state-dir") -> Layout:

@@ -121,8 +121,8 @@ def tidy(layout: Layout) -> None:
     """After containers came or went: each bridged container's /etc/hosts lists its current
     peers; image rootfs trees, networks and bridges no container uses any more go."""
     names = container_names(layout)
-    refresh_hosts(layout, names)
+    setups = {name: read_setup(layout, name) for name in names}
+    refresh_hosts(layout, setups)
     records = (read_record(layout, name) for name in names)
     prune_unused(layout, {r.image_id for r in records if r is not None})
-    setups = (read_setup(layout, name) for name in names)
-    prune_networks(layout, {s.network for s in setups if s is not None and s.network})
+    prune_networks(layout, {s.network for s in setups.values() if s is not None and s.network})

@@ -113,13 +113,15 @@ def _emit_json(value) -> None:
 
 
 def _read(file: str, missing_ok: bool = False) -> bytes:
+    import os
+
     from compiler import HpError
     from executor.inputs import read_input
 
     try:
         return read_input(file)
     except HpError:
-        if missing_ok and not __import__("os").path.lexists(file):
+        if missing_ok and not os.path.lexists(file):
             return b""
         raise
 
@@ -167,14 +169,14 @@ def _carry_out(layout, planned, yes: bool, json_output: bool, ask: bool) -> None
         _emit_json({"format_version": FORMAT_VERSION, "plan": p, "applied": applied})
 
 
-def _planned(layout, file: str, data: bytes, plain: bool, destroy: bool = False):
+def _planned(layout, file: str, data: bytes, plain: bool, destroy: bool = False, checked=None):
     """make_plan, its pulls and extractions shown as they happen (a spinner on a terminal)."""
     from executor.planning import make_plan
     from executor.progress import PlanningStatus
 
     status = PlanningStatus(plain)
     try:
-        return make_plan(layout, file, data, destroy=destroy, say=status.say)
+        return make_plan(layout, file, data, destroy=destroy, say=status.say, checked=checked)
     finally:
         status.close()
 
@@ -206,11 +208,10 @@ def plan_command(
 
     try:
         data = _read(file, missing_ok=destroy)
-        if not destroy:
-            check_input(data)  # a bad file is refused before the state dir is touched
+        checked = None if destroy else check_input(data)  # refused before the state dir is touched
         layout = state_layout(state_dir)
         with state_lock(layout, lock_timeout):
-            planned = _planned(layout, file, data, json_output, destroy=destroy)
+            planned = _planned(layout, file, data, json_output, destroy=destroy, checked=checked)
         if emit:
             try:
                 emit_files(emit, planned)
@@ -244,20 +245,20 @@ def apply_command(
     from compiler import HpError
     from executor.lock import state_lock
     from executor.planning import check_input
-    from executor.saved import load_saved, looks_like_saved_plan, replan
+    from compiler.saved_plan import open_saved
+    from executor.saved import looks_like_saved_plan, replan
     from executor.session import state_layout
 
     try:
         data = _read(target)
-        saved = load_saved(target, data) if looks_like_saved_plan(data) else None
-        if saved is None:
-            check_input(data)  # a bad file is refused before the state dir is touched
+        saved = open_saved(data, target) if looks_like_saved_plan(data) else None
+        checked = check_input(data) if saved is None else None  # refused before the state dir is touched
         layout = state_layout(state_dir)
         with state_lock(layout, lock_timeout):
             if saved is not None:
                 planned = replan(layout, saved, target)
             else:
-                planned = _planned(layout, target, data, json_output)
+                planned = _planned(layout, target, data, json_output, checked=checked)
             _carry_out(layout, planned, yes, json_output, ask=saved is None)
     except HpError as e:
         raise _fail(e, {"spec": target}) from None
@@ -300,9 +301,9 @@ def show_command(
 
     try:
         if plan_file is not None:
-            from executor.saved import load_saved
+            from compiler.saved_plan import open_saved
 
-            saved = load_saved(plan_file, _read(plan_file))
+            saved = open_saved(_read(plan_file), plan_file)
             if json_output:
                 _emit_json(saved)
                 return

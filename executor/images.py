@@ -80,7 +80,7 @@ from compiler.commands import (  # the argv are decided in the compiler, purely
 
 from .faults import checkpoint
 from .run import run, run_status
-from .store import write_atomic
+from .store import read_or_none, write_atomic
 
 _IMAGE_ID = re.compile(r"[0-9a-f]{64}")
 _SCRATCH_PREFIX = ".extract-"
@@ -192,7 +192,7 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
         extract_once(image_id, layout, extractor)
     json_path = f"{image_dir}/image.json"
     data = inspect.encode()
-    if _read_or_none(json_path) != data:
+    if read_or_none(json_path) != data:
         write_atomic(json_path, data)
     passwd = _etc_text(rootfs, "/etc/passwd", ref)
     group = _etc_text(rootfs, "/etc/group", ref)
@@ -350,7 +350,7 @@ def _sweep_scratch(image_dir: str) -> None:
     for entry in os.listdir(image_dir):
         if entry.startswith(_SCRATCH_PREFIX):
             scratch = os.path.join(image_dir, entry)
-            image = _read_or_none(os.path.join(scratch, _MOUNT_MARKER))
+            image = read_or_none(os.path.join(scratch, _MOUNT_MARKER))
             if image and _IMAGE_ID.fullmatch(image.decode(errors="replace")):
                 run_status(image_unmount_argv(image.decode()))
             shutil.rmtree(scratch, ignore_errors=True)
@@ -367,14 +367,6 @@ def _syncfs(path: str) -> None:
             os.sync()
     finally:
         os.close(fd)
-
-
-def _read_or_none(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
 
 
 def _unlink_quietly(path: str) -> None:

@@ -1,5 +1,5 @@
 """Persistent network namespaces: a file bind-mounted onto /proc/PID/ns/net, as `ip netns` makes
-them, but under hp's state directory (compiler.cni.NetworkPaths: STATE/netns/NAME).
+them, but under hp's state directory (compiler.layout.Layout.netns: STATE/netns/NAME).
 
 The namespace outlives every process in it; crun joins it by path (config.json's
 linux.namespaces), CNI configures it by path. Both functions are idempotent, so a re-run

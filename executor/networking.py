@@ -3,7 +3,7 @@
     connect(layout, name)     namespace (bridge, none), CNI ADD (bridge), /etc/hosts with its IP
     disconnect(layout, name)  CNI DEL, then the namespace removed (DEL first: the bridge plugin
                               needs the namespace to find what it made); idempotent
-    refresh_hosts(layout)     every bridged container's /etc/hosts lists its network's peers
+    refresh_hosts(layout, setups)  every bridged container's /etc/hosts lists its network's peers
     prune_networks(layout)    bridges and conflists of networks no container uses any more
 
 What a container's network is was decided at plan time (compiler.cni.NetworkSetup, kept in
@@ -17,7 +17,7 @@ import json
 import os
 import threading
 
-from compiler.cni import NetworkPaths, NetworkSetup, decode_setup, encode_conflist, parse_result
+from compiler.cni import NetworkSetup, decode_setup, encode_conflist, parse_result
 from compiler.layout import Layout
 from compiler.network import container_hosts
 
@@ -26,17 +26,9 @@ from .faults import checkpoint
 from .netns import create_netns, is_netns, release_netns_dir, remove_netns
 
 
-def network_paths(layout: Layout) -> NetworkPaths:
-    return NetworkPaths(layout.state_dir)
-
-
-def setup_file(layout: Layout, name: str) -> str:
-    return f"{layout.container_dir(name)}/network.json"
-
-
 def read_setup(layout: Layout, name: str) -> NetworkSetup | None:
     try:
-        with open(setup_file(layout, name), "rb") as f:
+        with open(layout.network_file(name), "rb") as f:
             return decode_setup(f.read())
     except (FileNotFoundError, ValueError):
         return None
@@ -51,9 +43,8 @@ def connect(layout: Layout, name: str) -> str | None:
     checkpoint("after-netns")
     if setup.attachment is None:
         return None
-    paths = network_paths(layout)
-    cni.write_conflist(paths.conflist(setup.attachment.network), encode_conflist(setup.attachment.conflist))
-    address = cni.add(setup.attachment, paths.attachment(name)).address
+    cni.write_conflist(layout.conflist(setup.attachment.network), encode_conflist(setup.attachment.conflist))
+    address = cni.add(setup.attachment, layout.attachment(name)).address
     checkpoint("after-cni-add")
     _write_hosts(layout, name, setup, address, _peers(addresses(layout), setup.network, name))
     return address
@@ -61,9 +52,8 @@ def connect(layout: Layout, name: str) -> str | None:
 
 def disconnect(layout: Layout, name: str) -> None:
     """Undo connect, whatever part of it was done."""
-    paths = network_paths(layout)
-    cni.delete(paths.attachment(name))
-    netns = paths.netns(name)
+    cni.delete(layout.attachment(name))
+    netns = layout.netns(name)
     if is_netns(netns) or os.path.lexists(netns):
         remove_netns(netns)
 
@@ -71,10 +61,9 @@ def disconnect(layout: Layout, name: str) -> None:
 def addresses(layout: Layout) -> dict[str, tuple[str, str]]:
     """Container name -> (network, IPv4 address), from what CNI ADD recorded. A record is
     decoded again only when its file changed (an apply of N containers asks N times)."""
-    paths = network_paths(layout)
     found = {}
     try:
-        entries = sorted(os.scandir(paths.attachments_dir), key=lambda e: e.name)
+        entries = sorted(os.scandir(layout.attachments_dir), key=lambda e: e.name)
     except FileNotFoundError:
         return found
     for entry in entries:
@@ -113,18 +102,17 @@ def _address_in(path: str) -> tuple[str, str, str]:
 
 
 def address_of(layout: Layout, name: str) -> str | None:
-    record = cni.read_record(network_paths(layout).attachment(name))
+    record = cni.read_record(layout.attachment(name))
     if record is None or record.result is None:
         return None
     return parse_result(record.result).address
 
 
-def refresh_hosts(layout: Layout, names: list[str]) -> None:
+def refresh_hosts(layout: Layout, setups: dict[str, NetworkSetup | None]) -> None:
     """Rewrite (in place: it is bind-mounted) the /etc/hosts of each bridged container of
-    `names` whose peers changed."""
+    `setups` (name -> read_setup) whose peers changed."""
     known = addresses(layout)
-    for name in names:
-        setup = read_setup(layout, name)
+    for name, setup in setups.items():
         if setup is None or setup.attachment is None or name not in known:
             continue
         _write_hosts(layout, name, setup, known[name][1], _peers(known, setup.network, name))
@@ -134,10 +122,9 @@ def prune_networks(layout: Layout, in_use: set[str]) -> list[str]:
     """Remove the conflist of each network no container of this state dir uses, and its bridge
     if no interface is attached to it (another state dir may share it); then the namespace
     directory's own mount if no namespace is left. Returns the networks removed."""
-    paths = network_paths(layout)
     removed = []
     try:
-        files = sorted(os.listdir(paths.networks_dir))
+        files = sorted(os.listdir(layout.networks_dir))
     except FileNotFoundError:
         files = []
     for file in files:
@@ -145,16 +132,16 @@ def prune_networks(layout: Layout, in_use: set[str]) -> list[str]:
             continue
         network = file[:-len(".conflist")]
         try:
-            with open(f"{paths.networks_dir}/{file}", "rb") as f:
+            with open(f"{layout.networks_dir}/{file}", "rb") as f:
                 bridge = json.loads(f.read())["plugins"][0]["bridge"]
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             bridge = None
         if bridge and not _has_ports(bridge):
             cni.remove_bridge(bridge)
-        os.unlink(f"{paths.networks_dir}/{file}")
+        os.unlink(f"{layout.networks_dir}/{file}")
         removed.append(network)
-    if os.path.isdir(paths.netns_dir) and not os.listdir(paths.netns_dir):
-        release_netns_dir(paths.netns_dir)
+    if os.path.isdir(layout.netns_dir) and not os.listdir(layout.netns_dir):
+        release_netns_dir(layout.netns_dir)
     return removed
 
 

@@ -27,10 +27,10 @@ from compiler.signals import parse_signal
 from . import __version__
 from .containers import NewContainer, crun_statuses
 from .images import PreparedImage, ensure_image
-from .networking import network_paths, read_setup, setup_file
+from .networking import read_setup
 from .run import run
 from .session import host_resolv_conf, insecure_registry
-from .store import container_names, read_int, read_record, read_serial
+from .store import container_names, read_int, read_or_none, read_record, read_serial
 
 
 class Planned(msgspec.Struct, frozen=True):
@@ -47,11 +47,12 @@ def file_identity(path: str) -> str:
 
 
 def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, pull_missing: bool = True,
-              say: Callable[[str], None] = lambda _: None) -> Planned:
+              say: Callable[[str], None] = lambda _: None, checked: HpFile | None = None) -> Planned:
     """Plan FILE (its bytes are `data`) against the state in `layout`. With destroy, the
-    file wants nothing (and is not parsed: a broken file's containers can still go)."""
+    file wants nothing (and is not parsed: a broken file's containers can still go).
+    checked: check_input(data), when the caller has it already."""
     owner = file_identity(file)
-    hp_file = HpFile() if destroy else _parse(data)
+    hp_file = HpFile() if destroy else checked or check_input(data)
     records = {name: read_record(layout, name) for name in container_names(layout)}
     for name in sorted(hp_file.containers):
         if name in records and (records[name] is None or records[name].file != owner):  # type: ignore[union-attr]
@@ -83,10 +84,6 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
 
 def check_input(data: bytes) -> HpFile:
     """hp.toml's bytes parsed and checked as far as possible without the host (HpError, source "spec")."""
-    return _parse(data)
-
-
-def _parse(data: bytes) -> HpFile:
     try:
         hp_file = parse_hp_file(data)
         check_file(hp_file)
@@ -98,14 +95,13 @@ def _parse(data: bytes) -> HpFile:
 def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImage],
                  owner: str) -> dict[str, NewContainer]:
     resolv = host_resolv_conf()
-    paths = network_paths(layout)
     new = {}
     for name in sorted(hp_file.containers):
         spec = hp_file.containers[name]
         image = images[spec.image]
         net = container_network(hp_file, name)
         try:
-            config = compile_container(name, spec, image.facts, netns_path=paths.netns(name),
+            config = compile_container(name, spec, image.facts, netns_path=layout.netns(name),
                                        cgroup_name=layout.cgroup_name(name))
         except HpError as e:
             raise e.from_source("spec") from None
@@ -117,7 +113,7 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
                  ("hostname", hostname_file(hostname).encode()),
                  ("hosts", container_hosts(hostname, name, None, ()).encode()),
                  ("resolv.conf", container_resolv_conf(net, resolv).encode()))
-        setup = network_setup(paths, name, hostname, net)
+        setup = network_setup(layout, name, hostname, net)
         new[name] = NewContainer(name, spec.image, image, config, files, spec.keep_alive, stop_signal, setup, owner)
     return new
 
@@ -126,20 +122,12 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
     statuses = crun_statuses(layout) if records else {}
     current = {}
     for name, record in records.items():
-        try:
-            with open(f"{layout.bundle(name)}/config.json", "rb") as f:
-                config_json = f.read()
-        except FileNotFoundError:
-            config_json = b""
+        config_json = read_or_none(f"{layout.bundle(name)}/config.json") or b""
         status = statuses.get(name)
         exit_code = read_int(layout.exit_file(name))
         if status is None:  # `hp stop` deletes the crun container; its exit file stays
             status = "stopped" if exit_code is not None else "missing"
-        try:
-            with open(setup_file(layout, name), "rb") as f:
-                network_json = f.read()
-        except FileNotFoundError:
-            network_json = b""
+        network_json = read_or_none(layout.network_file(name)) or b""
         current[name] = Current(record.image, record.image_id, config_json, status,
                                 exit_code if status == "stopped" else None, record.phase, network_json)
     return current

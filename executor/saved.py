@@ -7,7 +7,7 @@ import os
 
 from compiler.errors import HpError, StalePlan
 from compiler.layout import Layout
-from compiler.saved_plan import SavedPlan, file_sha256, open_saved, seal, stale_reasons
+from compiler.saved_plan import SavedPlan, file_sha256, seal, stale_reasons
 
 from .inputs import read_input
 from .planning import Planned, make_plan
@@ -24,10 +24,6 @@ def save_plan(path: str, planned: Planned) -> None:
     if not os.path.isdir(directory):
         raise HpError("--out", f"{directory}: no such directory")
     write_atomic(os.path.abspath(path), seal(planned.fingerprint, planned.plan), mode=0o600)
-
-
-def load_saved(path: str, data: bytes) -> SavedPlan:
-    return open_saved(data, path)
 
 
 def replan(layout: Layout, saved: SavedPlan, where: str) -> Planned:

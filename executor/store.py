@@ -55,6 +55,14 @@ def read_record(layout: Layout, name: str) -> ContainerRecord | None:
         return None
 
 
+def read_or_none(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
 def read_int(path: str) -> int | None:
     try:
         with open(path) as f:

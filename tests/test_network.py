@@ -23,6 +23,7 @@ from compiler.network import (DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, C
                               PortMapping, check_networks, container_hosts, container_network, container_resolv_conf,
                               default_bridge, hosts_peers, namespaces, network_problems, networks, parse_port,
                               parse_routes, route_conflicts)
+from compiler.layout import Layout
 from compiler.spec import parse_hp_file
 from executor.netns import parse_mountinfo
 
@@ -374,7 +375,7 @@ DEFAULT_CONFLIST = b'''{
 }
 '''
 
-PATHS = cni.NetworkPaths("/var/lib/hp")
+PATHS = Layout("/var/lib/hp")
 
 
 def test_default_conflist_bytes() -> None:
@@ -548,7 +549,7 @@ def test_any_file_gives_clean_network_errors_or_a_deterministic_conflist(text: s
     except HpError as e:
         assert e.where and e.problem and "\n" not in str(e)
         return
-    paths = cni.NetworkPaths("/var/lib/hp")
+    paths = Layout("/var/lib/hp")
     for name in sorted(hp.containers):
         net = container_network(hp, name)
         if net.mode == "bridge":

@@ -29,6 +29,7 @@ import pytest
 
 from compiler import cni as pure
 from compiler.network import container_hosts, container_network, hosts_peers, parse_routes
+from compiler.layout import Layout
 from compiler.spec import parse_hp_file
 from executor import cni, netns
 from tests.needs import missing
@@ -80,7 +81,7 @@ class NetEnv:
         self.name = f"hpt{suffix}"
         self.bridge = f"hpt{suffix}"
         self.subnet = free_subnet()
-        self.paths = pure.NetworkPaths(str(tmp / "state"))
+        self.paths = Layout(str(tmp / "state"))
         self.cni_path: tuple[str, ...] = pure.CNI_PATH
         self.processes: list[subprocess.Popen] = []
         self.www = tmp / "www"
