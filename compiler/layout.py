@@ -29,6 +29,7 @@ import hashlib
 import msgspec
 
 from .errors import HpError, quote
+from .names import check_container_name
 
 # overlayfs takes lowerdir/upperdir/workdir in one option string: these would split it
 _OVERLAY_UNSAFE = (",", ":", "\n", "\0")
@@ -44,7 +45,7 @@ class Layout(msgspec.Struct, frozen=True):
         return hashlib.sha256(self.state_dir.encode()).hexdigest()[:12]
 
     def cgroup_name(self, name: str) -> str:
-        return f"{self.tag}-{name}"
+        return f"{self.tag}-{check_container_name(name)}"
 
     @property
     def crun_root(self) -> str:
@@ -69,7 +70,8 @@ class Layout(msgspec.Struct, frozen=True):
         return f"{self.image_dir(image_id)}/rootfs"
 
     def container_dir(self, name: str) -> str:
-        return f"{self.containers_dir}/{name}"
+        # every path of a container is built on this one: a name like "../x" never becomes a path
+        return f"{self.containers_dir}/{check_container_name(name)}"
 
     def bundle(self, name: str) -> str:
         return f"{self.container_dir(name)}/bundle"
@@ -103,7 +105,7 @@ class Layout(msgspec.Struct, frozen=True):
         return f"{self.state_dir}/netns"
 
     def netns(self, container: str) -> str:
-        return f"{self.netns_dir}/{container}"
+        return f"{self.netns_dir}/{check_container_name(container)}"
 
     @property
     def networks_dir(self) -> str:
@@ -121,7 +123,7 @@ class Layout(msgspec.Struct, frozen=True):
         return f"{self.networks_dir}/attachments"
 
     def attachment(self, container: str) -> str:
-        return f"{self.attachments_dir}/{container}.json"
+        return f"{self.attachments_dir}/{check_container_name(container)}.json"
 
 
 def layout(state_dir: str, where: str = "--state-dir") -> Layout:

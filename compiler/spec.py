@@ -12,6 +12,7 @@ from typing import Union
 
 import msgspec
 
+from . import names
 from .errors import HpError, key_path, quote
 
 
@@ -96,7 +97,7 @@ class HpFile(_Input):
     networks: dict[str, NetworkSpec] = {}
 
 
-CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+CONTAINER_NAME = names.CONTAINER_NAME  # the rule the command line's NAME follows too
 # a container's `network` values that are modes, not [networks.NAME] tables
 RESERVED_NETWORK_NAMES = ("bridge", "host", "none")
 
@@ -189,8 +190,7 @@ def _tables(raw: dict, key: str, kind: type, named: str = "", reserved: tuple[st
     for name, table in tables.items():
         where = key_path(key, name)
         if named and not CONTAINER_NAME.fullmatch(name):
-            raise HpError(where, f"invalid {named} name: use 1-64 letters, digits, '_' or '-', "
-                                 "starting with a letter or digit")
+            raise HpError(where, f"invalid {named} name: {names.NAME_RULE}")
         if name in reserved:
             raise HpError(where, f"{quote(name)} is reserved (a container's `network = {quote(name)}` is a mode)")
         out[name] = _convert(table, kind, where)

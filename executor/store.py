@@ -14,6 +14,7 @@ import shutil
 import tempfile
 
 from compiler.layout import Layout
+from compiler.names import is_container_name
 from compiler.state import ContainerRecord, decode_record
 
 NEW_PREFIX, GONE_PREFIX = ".new-", ".gone-"
@@ -38,9 +39,10 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
 
 
 def container_names(layout: Layout) -> list[str]:
-    """The containers hp has, by name (not the dot-named directories in transit)."""
+    """The containers hp has, by name (not the dot-named directories in transit, nor anything
+    whose name hp would never give a container)."""
     try:
-        return sorted(n for n in os.listdir(layout.containers_dir) if not n.startswith("."))
+        return sorted(n for n in os.listdir(layout.containers_dir) if is_container_name(n))
     except FileNotFoundError:
         return []
 
