@@ -11,6 +11,9 @@ _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 MAX_INT64 = 2**63 - 1
 MIN_MEMORY = 6 * 1024**2  # what Docker and podman require; less fails at start-up
 CPU_PERIOD = 100_000
+# the kernel's pids.max takes 0..PID_MAX_LIMIT (4194304 on 64-bit; kernel/cgroup/pids.c refuses
+# anything from PID_MAX_LIMIT + 1 up with EINVAL, and crun then fails half-way through create)
+MAX_PIDS = 4 * 1024 * 1024
 
 
 def parse_size(value: int | str, where: str) -> int:
@@ -63,12 +66,14 @@ def cpu_quota(cpus: float | None, where: str) -> int | None:
 
 
 def pids_limit(value: int | None, where: str) -> int | None:
+    """1..4194304 processes, or -1 for no limit."""
     if value is None:
         return None
     if value == -1:
         return -1
-    if value <= 0 or value > MAX_INT64:
-        raise HpError(where, f"must be a positive number of processes, or -1 for no limit, got {value}")
+    if not 0 < value <= MAX_PIDS:
+        raise HpError(where, f"must be a number of processes from 1 to {MAX_PIDS} (the kernel's largest), "
+                             f"or -1 for no limit, got {value}")
     return value
 
 
@@ -90,6 +95,9 @@ RLIMITS = (
     "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
 )
 MAX_UINT64 = 2**64 - 1
+# RLIMIT_NOFILE may not exceed the sysctl fs.nr_open (default 1048576), which itself stops at
+# 2147483584 on 64-bit (INT_MAX rounded down to a multiple of 64): above that, setrlimit always fails
+MAX_NOFILE = 2**31 - 64
 
 
 def rlimit(name: str, value: tuple[int, int] | int, where: str) -> tuple[str, int, int]:
@@ -105,4 +113,7 @@ def rlimit(name: str, value: tuple[int, int] | int, where: str) -> tuple[str, in
             raise HpError(where, f"limit {v} is out of range (0 to {MAX_UINT64})")
     if soft > hard:
         raise HpError(where, f"soft limit {soft} is above hard limit {hard}")
+    if key == "nofile" and hard > MAX_NOFILE:
+        raise HpError(where, f"limit {hard} is above {MAX_NOFILE}, the most open files the kernel ever allows "
+                             "(and above the host's fs.nr_open, 1048576 unless raised)")
     return f"RLIMIT_{key.upper()}", soft, hard

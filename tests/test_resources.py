@@ -5,10 +5,11 @@
   -1 = unlimited, needs memory, below memory is an error (crun refuses it on cgroup v2);
 - cpus → CFS quota over a 100000 µs period (Docker's --cpus): round(cpus × 100000);
   above 0 (at least 0.01), at most 4096;
-- pids_limit: positive, or -1 for no limit;
+- pids_limit: 1..4194304 (the kernel's pids.max stops at PID_MAX_LIMIT), or -1 for no limit;
 - tmpfs mode: an octal string ("1777") or a TOML integer (0o1777), at most 0o7777;
 - ulimits: name with or without RLIMIT_, any case; [soft, hard] or one value for both;
-  0..2^64-1 (runtime-spec: uint64); soft <= hard.
+  0..2^64-1 (runtime-spec: uint64); soft <= hard; nofile at most 2^31-64 (the kernel's
+  largest fs.nr_open: setrlimit refuses more).
 """
 
 from __future__ import annotations
@@ -163,16 +164,21 @@ def test_cpu_quota_invalid(cpus: float) -> None:
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(None, None), (256, 256), (1, 1), (-1, -1), (2**63 - 1, 2**63 - 1)],
-    ids=["unset", "typical", "one", "unlimited", "int64-max"],
+    [(None, None), (256, 256), (1, 1), (-1, -1), (4194304, 4194304)],
+    ids=["unset", "typical", "one", "unlimited", "pid-max-limit"],
 )
 def test_pids_limit(value, expected) -> None:
     assert pids_limit(value, "containers.web.pids_limit") == expected
 
 
-@pytest.mark.parametrize("value", [0, -2, -100, 2**63], ids=["zero", "minus-2", "minus-100", "beyond-int64"])
+@pytest.mark.parametrize(
+    "value",
+    [0, -2, -100, 4194305, 2**63 - 1, 2**63],
+    ids=["zero", "minus-2", "minus-100", "above-pid-max-limit", "int64-max-issue-9", "beyond-int64"],
+)
 def test_pids_limit_invalid(value: int) -> None:
-    raises_at("containers.web.pids_limit", pids_limit, value, "containers.web.pids_limit")
+    err = raises_at("containers.web.pids_limit", pids_limit, value, "containers.web.pids_limit")
+    assert "4194304" in err.problem
 
 
 # --------------------------------------------------------------------------- parse_mode
@@ -224,10 +230,12 @@ U64 = 2**64 - 1
         ("rttime", (5, 5), ("RLIMIT_RTTIME", 5, 5)),
         ("msgqueue", (5, 5), ("RLIMIT_MSGQUEUE", 5, 5)),
         ("sigpending", (5, 5), ("RLIMIT_SIGPENDING", 5, 5)),
+        ("nofile", 2**31 - 64, ("RLIMIT_NOFILE", 2**31 - 64, 2**31 - 64)),
+        ("nproc", U64, ("RLIMIT_NPROC", U64, U64)),
     ],
     ids=[
         "pair", "single-value-for-both", "upper-case", "prefixed", "prefixed-lower-zero", "mixed-case-u64",
-        "u64-single", "as", "rttime", "msgqueue", "sigpending",
+        "u64-single", "as", "rttime", "msgqueue", "sigpending", "nofile-kernel-maximum", "nproc-unlimited",
     ],
 )
 def test_rlimit(name: str, value, expected) -> None:
@@ -247,10 +255,13 @@ def test_rlimit(name: str, value, expected) -> None:
         ("nofile", U64 + 1),
         ("nofile", (0, U64 + 1)),
         ("RLIMIT_RLIMIT_NOFILE", 5),
+        ("nofile", 2**31 - 63),
+        ("nofile", (1024, U64)),
     ],
     ids=[
         "unknown-name", "empty-name", "prefix-only", "trailing-space", "soft-above-hard", "negative",
-        "negative-soft", "beyond-u64", "hard-beyond-u64", "double-prefix",
+        "negative-soft", "beyond-u64", "hard-beyond-u64", "double-prefix", "nofile-above-kernel-maximum",
+        "nofile-unlimited-hard",
     ],
 )
 def test_rlimit_invalid(name: str, value) -> None:
