@@ -14,6 +14,10 @@ The points, in the order an apply passes them:
   after-cni-add       CNI ADD gave it its address (bridge networks)
   after-crun-create   crun created it (its process waits in crun's init)
   after-start         crun started it; the record still says "creating"
+How: `HP_KILL_SIGNAL` (KILL, the default, INT or TERM) is the signal; with
+`HP_KILL_GROUP=1` it goes to hp's whole process group, as Ctrl-C on a terminal or a
+service manager's stop does (children such as crun and the CNI plugins get it too), but only
+when hp leads its group: it never signals a group it was merely started in.
 Without HP_KILL_AT (always, outside tests) a checkpoint is one dictionary lookup.
 """
 
@@ -23,6 +27,13 @@ import os
 import signal
 
 
+SIGNALS = {"KILL": signal.SIGKILL, "INT": signal.SIGINT, "TERM": signal.SIGTERM}
+
+
 def checkpoint(point: str) -> None:
     if os.environ.get("HP_KILL_AT") == point:
-        os.kill(os.getpid(), signal.SIGKILL)
+        sig = SIGNALS[os.environ.get("HP_KILL_SIGNAL", "KILL")]
+        if os.environ.get("HP_KILL_GROUP") == "1" and os.getpgrp() == os.getpid():
+            os.killpg(os.getpgrp(), sig)
+        else:
+            os.kill(os.getpid(), sig)
