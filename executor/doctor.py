@@ -96,6 +96,14 @@ def _cgroups() -> Check:
 
 
 def _state_dir(layout: Layout) -> Check:
+    from compiler.errors import HpError
+
+    from .session import check_state_dir
+
+    try:
+        check_state_dir(layout)
+    except HpError as e:
+        return Check("state dir", False, str(e))
     path = layout.state_dir
     probe = path
     while not os.path.exists(probe):

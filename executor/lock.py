@@ -16,12 +16,17 @@ from typing import Iterator
 from compiler.errors import HpError
 from compiler.layout import Layout
 
+from .session import make_state_dir
+
 
 @contextlib.contextmanager
 def state_lock(layout: Layout, timeout: float = 0.0) -> Iterator[None]:
-    os.makedirs(layout.state_dir, exist_ok=True)
+    make_state_dir(layout)
     path = f"{layout.state_dir}/lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        raise HpError(path, f"cannot open the lock file: {e.strerror or e}") from None
     try:
         deadline = time.monotonic() + timeout
         while True:
