@@ -364,10 +364,12 @@ def ps_command(
 def _one(name: str, state_dir: Optional[str], act, locked: bool = True) -> None:
     """Run act(layout, name); commands that change the state hold the state lock."""
     from compiler import HpError
+    from compiler.names import check_container_name
     from executor.lock import state_lock
     from executor.session import state_layout
 
     try:
+        check_container_name(name)  # before anything is built from it, or touched
         layout = state_layout(state_dir)
         if locked:
             from executor import containers
@@ -441,32 +443,76 @@ def logs_command(
 
 @app.command("exec", context_settings={"allow_interspersed_args": False})
 def exec_command(
+    ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME"),
-    command: list[str] = typer.Argument(..., metavar="-- COMMAND [ARG...]"),
+    command: list[str] = typer.Argument(..., metavar="[OPTIONS] -- COMMAND [ARG...]"),
     tty: bool = typer.Option(False, "--tty", "-t", help="Give the command a terminal."),
     state_dir: Optional[str] = STATE_DIR,
 ) -> None:
     """Run a command in a running container, as its own user, in its directory and environment.
-    The command's exit status is hp's."""
+    hp's options may also come between NAME and `--`. The command's exit status is hp's."""
     from compiler import HpError
+    from compiler.names import check_container_name
     from executor import lifecycle
     from executor.session import state_layout
 
+    argv, state_dir, tty = _exec_words(ctx, command, state_dir, tty)
     try:
-        argv = tuple(command[1:] if command[:1] == ["--"] else command)
+        check_container_name(name)
         code = lifecycle.exec_command(state_layout(state_dir), name, argv, tty)
     except HpError as e:
         raise _fail(e) from None
     raise typer.Exit(code)
 
 
+def _exec_words(ctx: typer.Context, words: list[str], state_dir: Optional[str],
+                tty: bool) -> tuple[tuple[str, ...], Optional[str], bool]:
+    """The words after NAME: hp's own options (--state-dir, --tty), then `--` or the first word
+    that is not an option, then the command. Any other option there is a usage error: it
+    would otherwise be run as the command, or silently lost."""
+    def usage(problem: str) -> typer.BadParameter:
+        return typer.BadParameter(problem, ctx, param_hint="'[OPTIONS] -- COMMAND'")
+
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            i += 1
+            break
+        if word in ("-h", "--help"):
+            typer.echo(ctx.get_help())
+            raise typer.Exit(0)
+        if word in ("-t", "--tty"):
+            tty = True
+        elif word == "--state-dir":
+            if i + 1 == len(words):
+                raise usage("option '--state-dir' requires an argument")
+            state_dir = words[i + 1]
+            i += 1
+        elif word.startswith("--state-dir="):
+            state_dir = word.split("=", 1)[1]
+        elif word.startswith("-"):
+            raise usage(f"no such option: {word} (a command that starts with '-' goes after --)")
+        else:
+            break
+        i += 1
+    if i == len(words):
+        raise usage("missing the command to run")
+    return tuple(words[i:]), state_dir, tty
+
+
 @app.command("doctor")
 def doctor_command(state_dir: Optional[str] = STATE_DIR) -> None:
     """Check that this host can run hp's containers, and say how to fix what is missing."""
+    from compiler import HpError
     from executor.doctor import checks
     from executor.session import state_layout
 
-    results = checks(state_layout(state_dir))
+    try:
+        layout = state_layout(state_dir, trusted=False)  # an unsafe state dir is reported, below
+    except HpError as e:
+        raise _fail(e) from None
+    results = checks(layout)
     for c in results:
         print(f"{'ok ' if c.ok else 'FIX'}  {c.name}: {c.detail}")
     if not all(c.ok for c in results):
