@@ -4,6 +4,7 @@ still holds before `hp apply PLAN` carries it out."""
 from __future__ import annotations
 
 import os
+import stat
 
 from compiler.errors import HpError, StalePlan
 from compiler.layout import Layout
@@ -50,13 +51,20 @@ def replan(layout: Layout, saved: SavedPlan, where: str) -> Planned:
 
 
 def emit(directory: str, planned: Planned) -> list[str]:
-    """Write every planned container's bundle files to DIRECTORY/NAME/ for review."""
+    """Write every planned container's bundle files to DIRECTORY/NAME/ for review: files 0600 in
+    directories 0700, as in the state dir (config.json holds the environment, secrets too).
+    An existing DIRECTORY/NAME must be a real directory (a symlink could send root's writes
+    anywhere); DIRECTORY itself is the caller's, used as it is."""
     written = []
-    os.makedirs(directory, exist_ok=True)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
     for name, new in sorted(planned.new.items()):
         target = os.path.join(directory, name)
-        os.makedirs(target, exist_ok=True)
+        try:
+            os.mkdir(target, 0o700)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.lstat(target).st_mode):
+                raise HpError("--emit", f"{target} exists and is not a directory") from None
         for file, content in new.files:
-            write_atomic(os.path.join(target, file), content)
+            write_atomic(os.path.join(target, file), content, mode=0o600)
             written.append(os.path.join(target, file))
     return written
