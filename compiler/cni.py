@@ -12,6 +12,8 @@ rules only if given the same port mappings; firewall finds its rules by the resu
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any, Literal
 
 import msgspec
@@ -278,23 +280,58 @@ def decode_setup(data: bytes) -> NetworkSetup:
     return msgspec.json.decode(data, type=NetworkSetup)
 
 
-def masquerade_leftovers(iptables_save_nat: str, container_id: str) -> tuple[tuple[tuple[str, ...], str], ...]:
-    """The bridge plugin's ipMasq rules of `container_id` still in `iptables-save -t nat`
-    output: (the POSTROUTING rule as `-D` arguments, the CNI-… chain it jumps to). The plugin
-    finds them through the namespace's interface, so a DEL without the namespace leaves them;
-    their comment (`name: "NET" id: "ID"`) says whose they are."""
+def container_chains(network: str, container_id: str) -> tuple[str, ...]:
+    """The nat chains the plugins name after `container_id` on `network` (their
+    utils.FormatChainName: "CNI-" and a prefix, then sha512(NETWORK + ID) in hex, 28 characters
+    in all): the bridge plugin's ipMasq chain, portmap's DNAT and SNAT chains."""
+    digest = hashlib.sha512((network + container_id).encode()).hexdigest()
+    return tuple((f"CNI-{prefix}{digest}")[:28] for prefix in ("", "DN-", "SN-"))
+
+
+class Leftovers(msgspec.Struct, frozen=True):
+    """A container's rules still in `iptables-save -t nat`: `rules` (each as `-D` arguments:
+    the chain, then the rule) live in chains other than its own and go first; then its own
+    `chains` are flushed and deleted."""
+
+    rules: tuple[tuple[str, ...], ...] = ()
+    chains: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.rules or self.chains)
+
+    def __str__(self) -> str:
+        return "; ".join([f"{r[0]} rule" for r in self.rules] + [f"chain {c}" for c in self.chains])
+
+
+def leftover_rules(iptables_save_nat: str, network: str, container_id: str) -> Leftovers:
+    """What the plugins made in nat for `container_id` on `network` and is still there: the
+    chains named after it (container_chains), every rule jumping to one of them, and every rule
+    whose comment ends in `id: "ID"` (ipMasq's POSTROUTING rule, portmap's jump in
+    CNI-HOSTPORT-DNAT). The ID holds the state dir's tag, so nothing of another state dir's
+    or another tool's matches; a longer ID that starts with this one does not match either."""
     import shlex
 
-    found = []
+    own = set(container_chains(network, container_id))
+    declared = []
+    rules = []
     for line in iptables_save_nat.splitlines():
-        if not line.startswith("-A POSTROUTING ") or container_id not in line:
+        if line.startswith(":") and line[1:].split(" ", 1)[0] in own:
+            declared.append(line[1:].split(" ", 1)[0])
+            continue
+        if not line.startswith("-A ") or (container_id not in line and not any(c in line for c in own)):
             continue
         try:
             words = shlex.split(line)
         except ValueError:
             continue
-        comment = words[words.index("--comment") + 1] if "--comment" in words[:-1] else ""
-        target = words[words.index("-j") + 1] if "-j" in words[:-1] else ""
-        if comment.endswith(f'id: "{container_id}"') and target.startswith("CNI-"):
-            found.append((tuple(words[1:]), target))
-    return tuple(found)
+        if len(words) < 2 or words[1] in own:
+            continue  # a rule in one of its own chains goes with the chain
+        comment = _after(words, "--comment")
+        target = _after(words, "-j") or _after(words, "-g")
+        if target in own or re.search(rf'(^|\s)id: "{re.escape(container_id)}"$', comment):
+            rules.append(tuple(words[1:]))
+    return Leftovers(tuple(rules), tuple(declared))
+
+
+def _after(words: list[str], flag: str) -> str:
+    return words[words.index(flag) + 1] if flag in words[:-1] else ""

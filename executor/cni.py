@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 import msgspec
 
-from compiler.cni import (CNI_PATH, Attachment, AttachmentRecord, CniResult, decode_record, encode_record,
-                          error_message, masquerade_leftovers, parse_result, plugin_call)
+from compiler.cni import (CNI_PATH, Attachment, AttachmentRecord, CniResult, Leftovers, decode_record,
+                          encode_record, error_message, leftover_rules, parse_result, plugin_call)
 from compiler.commands import cni_plugin_argv, iptables_argv, iptables_save_argv, link_delete_argv, link_show_argv
 from compiler.errors import HpError
 
@@ -65,22 +65,31 @@ def add(att: Attachment, record_file: str, cni_path: Sequence[str] = CNI_PATH) -
 
 def delete(record_file: str, cni_path: Sequence[str] = CNI_PATH) -> bool:
     """CNI DEL of the attachment recorded in `record_file`, every plugin in reverse order, then
-    the record removed. False if there was no record (nothing to do). If the namespace is no
-    longer mounted, CNI_NETNS is empty: the IP is still released (the veth went with the namespace)."""
+    what the plugins left of it in iptables removed (remove_leftover_rules), then the record
+    removed. False if there was no record (nothing to do). If the namespace is no longer
+    mounted, CNI_NETNS is empty: the IP is still released (the veth went with the namespace).
+
+    A plugin whose DEL fails is run once more after the leftovers are gone (the bridge plugin
+    fails to delete its ipMasq chain while a leaked rule still jumps to it); if it fails again,
+    HpError, and the record stays for the next try."""
     record = read_record(record_file)
     if record is None:
         return False
     att = record.attachment
     netns = att.netns if is_netns(att.netns) else ""
+    failed: dict[int, str] = {}
     for index in reversed(range(len(att.plugins))):
         if index >= record.added and not _installed(att.plugins[index], cni_path):
             continue  # never ran: its ADD failed because it is missing
-        code, out, err = _call(att, "DEL", index, record.result, cni_path, netns)
-        if code != 0:
+        problem = _delete_one(att, index, record.result, cni_path, netns)
+        if problem:
+            failed[index] = problem
+    remove_leftover_rules(att)
+    for index in sorted(failed, reverse=True):
+        problem = _delete_one(att, index, record.result, cni_path, netns)
+        if problem:
             raise HpError(f"network {att.network}", f"CNI plugin {att.plugins[index]} failed to delete container "
-                                                    f"{att.container}: {error_message(out, err, code)}")
-    if not netns and record.added:
-        _remove_masquerade(att)
+                                                    f"{att.container}: {problem}")
     try:
         os.unlink(record_file)
     except FileNotFoundError:
@@ -88,15 +97,40 @@ def delete(record_file: str, cni_path: Sequence[str] = CNI_PATH) -> bool:
     return True
 
 
-def _remove_masquerade(att: Attachment) -> None:
-    """What the bridge plugin's DEL cannot find without the namespace: its ipMasq rule and chain."""
-    code, out, _ = run_status(iptables_save_argv("nat"))
-    if code != 0:
+def _delete_one(att: Attachment, index: int, prev: dict[str, Any] | None, cni_path: Sequence[str],
+                netns: str) -> str:
+    """DEL of plugin number `index`: "" if it succeeded, else its error."""
+    try:
+        code, out, err = _call(att, "DEL", index, prev, cni_path, netns)
+    except HpError as e:  # not installed, or timed out
+        return str(e)
+    return "" if code == 0 else error_message(out, err, code)
+
+
+def remove_leftover_rules(att: Attachment) -> None:
+    """Remove what the plugins' DEL left of `att` in the nat table, found by the chains' names
+    and the rules' comments (compiler.cni.leftover_rules). The bridge plugin finds its ipMasq
+    rule and chain through the container's interface: a DEL without the namespace or without
+    the veth (deleted inside, or by an hp killed half-way through the plugin's DEL) skips them.
+    Each piece may be gone already (iptables' errors are ignored); what counts is that none is
+    left after, checked by reading the table again."""
+    leftovers = _nat_leftovers(att)
+    if not leftovers:
         return
-    for rule, chain in masquerade_leftovers(out, att.container_id):
-        run(iptables_argv("nat", "-D", *rule), f"removing {att.container}'s masquerade rule")
-        run(iptables_argv("nat", "-F", chain), f"flushing {chain}")
-        run(iptables_argv("nat", "-X", chain), f"deleting {chain}")
+    for rule in leftovers.rules:
+        run_status(iptables_argv("nat", "-D", *rule), timeout=PLUGIN_TIMEOUT)
+    for chain in leftovers.chains:
+        run_status(iptables_argv("nat", "-F", chain), timeout=PLUGIN_TIMEOUT)
+        run_status(iptables_argv("nat", "-X", chain), timeout=PLUGIN_TIMEOUT)
+    still = _nat_leftovers(att)
+    if still:
+        raise HpError(f"network {att.network}", f"could not remove container {att.container}'s iptables rules "
+                                                f"(nat: {still}); the next apply or destroy tries again")
+
+
+def _nat_leftovers(att: Attachment) -> Leftovers:
+    saved = run(iptables_save_argv("nat"), "reading the nat table", timeout=PLUGIN_TIMEOUT)
+    return leftover_rules(saved, att.network, att.container_id)
 
 
 def check(record_file: str, cni_path: Sequence[str] = CNI_PATH) -> str | None:
