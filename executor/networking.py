@@ -24,6 +24,7 @@ from compiler.network import container_hosts
 from . import cni
 from .faults import checkpoint
 from .netns import create_netns, is_netns, release_netns_dir, remove_netns
+from .ports import reserved
 
 
 def read_setup(layout: Layout, name: str) -> NetworkSetup | None:
@@ -44,7 +45,8 @@ def connect(layout: Layout, name: str) -> str | None:
     if setup.attachment is None:
         return None
     cni.write_conflist(layout.conflist(setup.attachment.network), encode_conflist(setup.attachment.conflist))
-    address = cni.add(setup.attachment, layout.attachment(name)).address
+    with reserved(layout, setup.attachment):  # the host ports held until the DNAT rules are in place
+        address = cni.add(setup.attachment, layout.attachment(name)).address
     checkpoint("after-cni-add")
     _write_hosts(layout, name, setup, address, _peers(addresses(layout), setup.network, name))
     return address

@@ -24,7 +24,7 @@ from compiler.plan import Current, Desired, Plan, plan
 from compiler.saved_plan import Fingerprint, file_sha256
 from compiler.signals import parse_signal
 
-from . import __version__
+from . import __version__, ports
 from .containers import NewContainer, crun_statuses
 from .images import PreparedImage, ensure_image
 from .networking import read_setup
@@ -79,7 +79,9 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
                               {ref: images[ref].image_id for ref in sorted(images)}, destroy)
-    return Planned(plan(desired, current, tuple(pulled), destroy), fingerprint, new)
+    steps = plan(desired, current, tuple(pulled), destroy)
+    ports.check_plan(layout, steps, new)
+    return Planned(steps, fingerprint, new)
 
 
 def check_input(data: bytes) -> HpFile:
