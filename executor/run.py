@@ -3,14 +3,25 @@
 The only place hp starts processes. No shell, ever: argv[0] is looked up in
 PATH and the arguments are passed as they are, so an image reference or a
 name with `;`, `$(...)`, spaces or quotes is only ever an argument.
+
+Every command has a time limit (DEFAULT_TIMEOUT unless the caller gives one). When it
+passes, or when hp itself is interrupted while waiting, the command is killed together
+with every process it started (`podman pull`, or hp-monitor with its detached half and
+crun), so nothing of it goes on running and no pipe is left open to wait on.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
+import subprocess
 from typing import Sequence
 
 from compiler.errors import HpError
+
+DEFAULT_TIMEOUT = 60.0  # generous for anything hp runs but copies and pulls, which set their own
+DRAIN_TIMEOUT = 5.0  # after the kill: for the pipes to close (a process that left the tree may hold them)
 
 
 class CommandFailed(HpError):
@@ -24,30 +35,50 @@ class CommandFailed(HpError):
         self.stderr = stderr
 
 
-def run(argv: Sequence[str], what: str, *, stdin: bytes | None = None, timeout: float | None = 300) -> str:
-    """Run argv; return its stdout (text). Raise CommandFailed naming `what` if it fails."""
-    code, out, err = run_status(argv, stdin=stdin, timeout=timeout)
+class TimedOut(HpError):
+    """A command did not finish within its time limit, and was killed with all it started."""
+
+    def __init__(self, where: str, argv: Sequence[str], timeout: float) -> None:
+        super().__init__(where, f"`{shlex.join(argv)}` did not finish within {timeout:g} s and was stopped")
+        self.argv = tuple(argv)
+        self.timeout = timeout
+
+
+def run(argv: Sequence[str], what: str, *, stdin: bytes | None = None,
+        timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Run argv; return its stdout (text). Raise CommandFailed (or TimedOut) naming `what` if it fails."""
+    try:
+        code, out, err = run_status(argv, stdin=stdin, timeout=timeout)
+    except TimedOut as e:
+        raise TimedOut(what, argv, timeout) from e
     if code != 0:
         raise CommandFailed(what, argv, code, err)
     return out
 
 
-def run_status(argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = 300) -> tuple[int, str, str]:
-    """Run argv; return (exit code, stdout, stderr) whatever the exit code."""
+def run_status(argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT,
+               env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run argv (with `env` added to this process's environment, and `stdin` as its input);
+    return (exit code, stdout, stderr) whatever the exit code. TimedOut after `timeout` seconds."""
     from plumbum import local
-    from plumbum.commands.processes import CommandNotFound, ProcessTimedOut
+    from plumbum.commands.processes import CommandNotFound
 
     try:
         command = local[argv[0]][tuple(argv[1:])]
     except CommandNotFound:
         raise HpError(argv[0], "command not found (is it installed? see `hp doctor`)") from None
+    if env:
+        command = command.with_env(**env)
+    process = command.popen()  # stdin, stdout and stderr are pipes
     try:
-        if stdin is not None:
-            command = command << stdin
-        code, out, err = command.run(retcode=None, timeout=timeout)
-    except ProcessTimedOut:
-        raise HpError(shlex.join(argv), f"timed out after {timeout} s") from None
-    return code, out, err
+        out, err = process.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _end(process)
+        raise TimedOut(shlex.join(argv), argv, timeout) from None
+    except BaseException:  # hp interrupted: what the command was doing stops with it
+        _end(process)
+        raise
+    return process.returncode, _text(out), _text(err)
 
 
 def run_attached(argv: Sequence[str]) -> int:
@@ -64,18 +95,64 @@ def run_attached(argv: Sequence[str]) -> int:
 
 
 def run_with_input(argv: Sequence[str], env: dict[str, str], stdin: bytes, *,
-                   timeout: float | None = 60) -> tuple[int, str, str]:
+                   timeout: float = DEFAULT_TIMEOUT) -> tuple[int, str, str]:
     """Run argv with `env` added to this process's environment and `stdin` as its input;
     return (exit code, stdout, stderr) whatever the exit code."""
-    from plumbum import local
-    from plumbum.commands.processes import CommandNotFound, ProcessTimedOut
+    return run_status(argv, stdin=stdin, timeout=timeout, env=env)
 
+
+def _text(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", "replace")
+
+
+def _end(process) -> None:
+    """Kill the process and everything it started, then collect it: its pipes are drained
+    for a few seconds at most, then closed."""
+    kill_tree(process.pid)
     try:
-        command = local[argv[0]][tuple(argv[1:])]
-    except CommandNotFound:
-        raise HpError(argv[0], "command not found (is it installed? see `hp doctor`)") from None
-    try:
-        code, out, err = (command.with_env(**env) << stdin).run(retcode=None, timeout=timeout)
-    except ProcessTimedOut:
-        raise HpError(shlex.join(argv), f"timed out after {timeout} s") from None
-    return code, out, err
+        process.communicate(timeout=DRAIN_TIMEOUT)
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+    process.wait()
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL `pid` (a child of hp's) and all its descendants. Each is stopped before its
+    children are looked up, parents first: a stopped process can neither start another nor
+    reap one, so every pid found is still the descendant it was when it is killed."""
+    stopped = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            os.kill(current, signal.SIGSTOP)
+        except ProcessLookupError:
+            continue
+        stopped.append(current)
+        todo += _children(current)
+    for each in stopped:
+        try:
+            os.kill(each, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`, from /proc/*/stat (this kernel may lack
+    /proc/PID/task/TID/children)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # ended meanwhile
+            continue
+        # "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so split after the last ")"
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
