@@ -22,7 +22,7 @@ from .mounts import assemble_mounts, user_mounts
 from .network import check_networks, mode_and_name, namespaces
 from .paths import absolute_path
 from .reference import ImageRef, parse_reference
-from .resources import cpu_quota, memory_limits, pids_limit, rlimit, CPU_PERIOD
+from .resources import cpu_quota, memory_limits, pids_limit, pull_timeout, rlimit, CPU_PERIOD
 from .signals import parse_signal
 from .spec import ContainerSpec, HpFile, key_path
 from .users import parse_group, parse_passwd, resolve_user
@@ -92,9 +92,11 @@ def container_settings(name: str, spec: ContainerSpec, d: Defaults | None = None
 
 def check_file(hp_file: HpFile) -> None:
     """Raise the first HpError among all containers' image-independent settings and the
-    file's networks (bad subnets, unknown networks, ports published twice ...)."""
+    file's networks (bad subnets, unknown networks, ports published twice ...) and registries' settings."""
     for name, spec in hp_file.containers.items():
         container_settings(name, spec)
+    for host, registry in hp_file.registries.items():
+        pull_timeout(registry.timeout, f"{key_path('registries', host)}.timeout")
     check_networks(hp_file)
 
 

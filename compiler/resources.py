@@ -1,4 +1,4 @@
-"""Sizes, CPU shares and limits: parsed from hp.toml values, checked, as plain numbers."""
+"""Sizes, CPU shares, durations and limits: parsed from hp.toml values, checked, as plain numbers."""
 
 from __future__ import annotations
 
@@ -75,6 +75,36 @@ def pids_limit(value: int | None, where: str) -> int | None:
         raise HpError(where, f"must be a number of processes from 1 to {MAX_PIDS} (the kernel's largest), "
                              f"or -1 for no limit, got {value}")
     return value
+
+
+_DURATION = re.compile(r"([0-9]+)([smh]?)", re.ASCII | re.IGNORECASE)
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+MAX_DURATION = 24 * 3600
+
+
+def parse_duration(value: float | str, where: str) -> float:
+    """Seconds from 90, 2.5 or "90s", "5m", "1h" (a whole number and one unit, any case; none: seconds),
+    above 0 and at most a day."""
+    if isinstance(value, str):
+        m = _DURATION.fullmatch(value)
+        if not m:
+            raise HpError(where, f'expected a duration like "60s", "5m" or "1h", or a number of seconds, '
+                                 f"got {quote(value)}")
+        seconds: float = int(m[1]) * _SECONDS[m[2].lower()]
+    else:
+        seconds = value
+    if not 0 < seconds <= MAX_DURATION:  # also refuses nan
+        shown = quote(value) if isinstance(value, str) else value
+        raise HpError(where, f"must be above 0 and at most 24h, got {shown}")
+    return float(seconds)
+
+
+DEFAULT_PULL_TIMEOUT = 60.0  # a registry that accepts and never answers must not hold the state lock for long
+
+
+def pull_timeout(value: float | str | None, where: str) -> float:
+    """A registry's `timeout` in seconds: how long one `podman pull` from it may take."""
+    return DEFAULT_PULL_TIMEOUT if value is None else parse_duration(value, where)
 
 
 def parse_mode(value: int | str, where: str) -> int:

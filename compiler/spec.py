@@ -74,9 +74,11 @@ class ContainerSpec(_Input):
 class RegistrySettings(_Input):
     """`[registries."HOST[:PORT]"]`: how hp pulls from one registry. `insecure = true` pulls over
     plain HTTP or unverified TLS (podman's --tls-verify=false), e.g. for a local test registry;
-    otherwise podman's own registries configuration applies."""
+    otherwise podman's own registries configuration applies. `timeout`: how long one pull from it
+    may take ("90s", "5m", "1h" or a number of seconds; default 60 s, compiler.resources)."""
 
     insecure: bool = False
+    timeout: Union[int, float, str, None] = None
 
 
 class NetworkSpec(_Input):

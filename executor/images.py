@@ -8,6 +8,10 @@ Steps: `podman image exists REF`; if missing `podman pull --quiet [--tls-verify=
 image ID and config (saved as STATE/images/<id>/image.json); STATE/images/<id>/rootfs is
 made once per image ID; /etc/passwd and /etc/group are read from it without following a
 symlink out of it (executor.rootfs.read_in_root) and handed to the compiler as ImageFacts.
+A pull may take its registry's `timeout` (hp.toml `[registries."HOST"] timeout`, default 60 s):
+a registry that accepts connections and never answers would otherwise hold the state lock
+for as long as podman waits. Past it, podman is killed with whatever it started, and the
+error names the image and the limit. inspect and exists get QUERY_TIMEOUT.
 
 Extraction is all or nothing. The tree is built in a private scratch directory next to its
 final place (STATE/images/<id>/.extract-XXXX/rootfs, same filesystem), flushed to disk
@@ -62,6 +66,7 @@ import msgspec
 
 from compiler import ImageFacts, parse_image_config
 from compiler.errors import HpError, StalePlan, quote
+from compiler.resources import DEFAULT_PULL_TIMEOUT
 from compiler.layout import Layout
 from compiler.reference import parse_reference
 from compiler.commands import (  # the argv are decided in the compiler, purely
@@ -79,14 +84,14 @@ from compiler.commands import (  # the argv are decided in the compiler, purely
 )
 
 from .faults import checkpoint
-from .run import run, run_status
+from .run import TimedOut, run, run_status
 from .store import read_or_none, write_atomic
 
 _IMAGE_ID = re.compile(r"[0-9a-f]{64}")
 _SCRATCH_PREFIX = ".extract-"
 _MOUNT_MARKER = "image-mounted"
-PULL_TIMEOUT = 3600.0
 COPY_TIMEOUT = 3600.0
+QUERY_TIMEOUT = 30.0  # podman image inspect / exists: local, quick unless podman's storage is stuck
 
 
 class PreparedImage(msgspec.Struct, frozen=True):
@@ -162,7 +167,8 @@ DEFAULT_METHOD = "mount"
 # ---- ensure_image ------------------------------------------------------------------------------
 
 def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: str = DEFAULT_METHOD,
-                 pull_missing: bool = True, say: Callable[[str], None] = lambda _: None) -> PreparedImage:
+                 pull_missing: bool = True, pull_timeout: float = DEFAULT_PULL_TIMEOUT,
+                 say: Callable[[str], None] = lambda _: None) -> PreparedImage:
     """Pull `ref` if podman lacks it, extract its root filesystem once per image ID, and
     return what the compiler and the container need. Raises one HpError on any failure,
     leaving nothing half-made. With pull_missing=False (applying a saved plan) a missing
@@ -171,19 +177,19 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
     extractor = EXTRACTORS[method]
     pulled = False
     # inspect first: for an image podman has (the usual case) that is the only podman call
-    code, inspect, _ = run_status(inspect_argv(ref))
+    code, inspect, _ = run_status(inspect_argv(ref), timeout=QUERY_TIMEOUT)
     if code != 0:
-        code, _, err = run_status(image_exists_argv(ref))
+        code, _, err = run_status(image_exists_argv(ref), timeout=QUERY_TIMEOUT)
         if code not in (0, 1):
             raise HpError(f"image {ref}", f"`podman image exists` failed: {_podman_error(err) or f'exit {code}'}")
         if code == 1:
             if not pull_missing:
                 raise StalePlan(f"image {ref}", "no longer in podman's store (it was when the plan was made)")
             say(f"pulling {ref}")
-            pull(ref, insecure=insecure)
+            pull(ref, insecure=insecure, timeout=pull_timeout)
             checkpoint("after-pull")
             pulled = True
-        inspect = run(inspect_argv(ref), f"inspecting image {ref}")
+        inspect = run(inspect_argv(ref), f"inspecting image {ref}", timeout=QUERY_TIMEOUT)
     image_id, config = _parse_inspect(ref, inspect)
     image_dir = layout.image_dir(image_id)
     rootfs = layout.image_rootfs(image_id)
@@ -199,9 +205,15 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
     return PreparedImage(image_id, rootfs, ImageFacts(config, passwd, group), pulled)
 
 
-def pull(ref: str, *, insecure: bool = False) -> None:
-    """`podman pull` or one HpError: the reference, and podman's own error line."""
-    code, _, err = run_status(pull_argv(ref, insecure), timeout=PULL_TIMEOUT)
+def pull(ref: str, *, insecure: bool = False, timeout: float = DEFAULT_PULL_TIMEOUT) -> None:
+    """`podman pull` or one HpError: the reference, and podman's own error line, or the time limit
+    it passed (podman is then stopped, with whatever it started)."""
+    try:
+        code, _, err = run_status(pull_argv(ref, insecure), timeout=timeout)
+    except TimedOut:
+        domain = parse_reference(ref, "image").domain
+        raise HpError(f"pulling image {ref}", f"not done within {timeout:g} s, so stopped (a registry that is "
+                                              f'only slow needs a longer [registries."{domain}"] timeout)') from None
     if code != 0:
         raise HpError(f"pulling image {ref}", _podman_error(err) or f"podman pull exited {code}")
 

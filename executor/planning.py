@@ -29,7 +29,7 @@ from .containers import NewContainer, crun_statuses
 from .images import PreparedImage, ensure_image
 from .networking import read_setup
 from .run import run
-from .session import host_resolv_conf, insecure_registry
+from .session import host_resolv_conf, insecure_registry, registry_timeout
 from .store import container_names, read_int, read_or_none, read_record, read_serial
 
 
@@ -66,7 +66,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     pulled = []
     for ref in sorted({spec.image for spec in hp_file.containers.values()}):
         images[ref] = ensure_image(ref, layout, insecure=insecure_registry(hp_file, ref), pull_missing=pull_missing,
-                                   say=say)
+                                   pull_timeout=registry_timeout(hp_file, ref), say=say)
         if images[ref].pulled:
             pulled.append(ref)
             say(f"pulled {ref}")

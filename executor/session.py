@@ -6,9 +6,10 @@ import os
 import stat
 
 from compiler import HpFile
-from compiler.errors import HpError
+from compiler.errors import HpError, key_path
 from compiler.layout import Layout, layout
 from compiler.reference import parse_reference
+from compiler.resources import pull_timeout
 
 from .inputs import shown
 
@@ -130,6 +131,13 @@ def insecure_registry(hp_file: HpFile, ref: str) -> bool:
     domain = parse_reference(ref, "image").domain
     settings = hp_file.registries.get(domain)
     return bool(settings and settings.insecure)
+
+
+def registry_timeout(hp_file: HpFile, ref: str) -> float:
+    """How long one pull of `ref` may take: its registry's `timeout`, else 60 s."""
+    domain = parse_reference(ref, "image").domain
+    settings = hp_file.registries.get(domain)
+    return pull_timeout(settings.timeout if settings else None, f"{key_path('registries', domain)}.timeout")
 
 
 def host_resolv_conf() -> str:

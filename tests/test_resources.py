@@ -6,6 +6,8 @@
 - cpus → CFS quota over a 100000 µs period (Docker's --cpus): round(cpus × 100000);
   above 0 (at least 0.01), at most 4096;
 - pids_limit: 1..4194304 (the kernel's pids.max stops at PID_MAX_LIMIT), or -1 for no limit;
+- durations (a registry's pull timeout): a number of seconds, or "<n>[s|m|h]" (any case; no unit:
+  seconds); above 0, at most 24h; a registry's timeout defaults to 60 s;
 - tmpfs mode: an octal string ("1777") or a TOML integer (0o1777), at most 0o7777;
 - ulimits: name with or without RLIMIT_, any case; [soft, hard] or one value for both;
   0..2^64-1 (runtime-spec: uint64); soft <= hard; nofile at most 2^31-64 (the kernel's
@@ -19,7 +21,18 @@ import math
 import pytest
 
 from compiler.errors import HpError
-from compiler.resources import CPU_PERIOD, cpu_quota, memory_limits, parse_mode, parse_size, pids_limit, rlimit
+from compiler.resources import (
+    CPU_PERIOD,
+    DEFAULT_PULL_TIMEOUT,
+    cpu_quota,
+    memory_limits,
+    parse_duration,
+    parse_mode,
+    parse_size,
+    pids_limit,
+    pull_timeout,
+    rlimit,
+)
 
 K, M, G = 1024, 1024**2, 1024**3
 WHERE = "containers.web"
@@ -179,6 +192,38 @@ def test_pids_limit(value, expected) -> None:
 def test_pids_limit_invalid(value: int) -> None:
     err = raises_at("containers.web.pids_limit", pids_limit, value, "containers.web.pids_limit")
     assert "4194304" in err.problem
+
+
+# --------------------------------------------------------------------------- parse_duration
+
+
+@pytest.mark.parametrize(
+    "value, seconds",
+    [(60, 60.0), (2.5, 2.5), ("90", 90.0), ("90s", 90.0), ("5m", 300.0), ("5M", 300.0), ("1h", 3600.0),
+     ("24h", 86400.0), (86400, 86400.0), ("1s", 1.0), (0.001, 0.001)],
+    ids=["int", "float", "string-seconds", "seconds", "minutes", "minutes-upper", "hour", "a-day-hours",
+         "a-day-seconds", "one-second", "a-millisecond"],
+)
+def test_parse_duration(value, seconds: float) -> None:
+    assert parse_duration(value, "x") == seconds
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "s", "0", "0s", 0, 0.0, -1, "-1s", "1.5m", "1d", "5 m", " 5m", "1h30m", "25h", 86401, 10**400, "9" * 400,
+     math.inf, math.nan, "\u0665m", "60sec"],
+    ids=["empty", "unit-only", "zero-string", "zero-seconds", "zero-int", "zero-float", "negative",
+         "negative-string", "fraction-string", "days", "inner-space", "leading-space", "compound", "above-a-day",
+         "above-a-day-int", "huge-int", "huge-string", "inf", "nan", "arabic-indic-digit", "word-unit"],
+)
+def test_parse_duration_invalid(value) -> None:
+    raises_at("registries.r.timeout", parse_duration, value, "registries.r.timeout")
+
+
+def test_pull_timeout_defaults_to_a_minute() -> None:
+    assert DEFAULT_PULL_TIMEOUT == 60.0
+    assert pull_timeout(None, "x") == 60.0
+    assert pull_timeout("3s", "x") == 3.0
 
 
 # --------------------------------------------------------------------------- parse_mode

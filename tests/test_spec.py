@@ -337,3 +337,53 @@ def test_toml_syntax_errors(text: str) -> None:
 def test_not_utf8() -> None:
     err = error_of(b'[containers.web]\nimage = "\xff"\n')
     assert "UTF-8" in str(err)
+
+
+# --------------------------------------------------------------------------- [registries."HOST"]
+
+
+@pytest.mark.parametrize(
+    "table, expected",
+    [
+        ("", (False, None)),
+        ("insecure = true\n", (True, None)),
+        ('timeout = "5m"\n', (False, "5m")),
+        ("timeout = 90\n", (False, 90)),
+        ("timeout = 2.5\n", (False, 2.5)),
+        ('insecure = true\ntimeout = "3s"\n', (True, "3s")),
+    ],
+    ids=["defaults", "insecure", "timeout-string", "timeout-integer", "timeout-float", "both"],
+)
+def test_registry_settings(table: str, expected) -> None:
+    hp_file = parse_hp_file(f'[registries."127.0.0.1:5000"]\n{table}')
+    settings = hp_file.registries["127.0.0.1:5000"]
+    assert (settings.insecure, settings.timeout) == expected
+
+
+@pytest.mark.parametrize(
+    "table, where",
+    [
+        ("timeout = true\n", 'registries."127.0.0.1:5000".timeout'),
+        ("timeout = [60]\n", 'registries."127.0.0.1:5000".timeout'),
+        ("timout = 60\n", 'registries."127.0.0.1:5000".timout'),
+    ],
+    ids=["boolean", "list", "misspelt"],
+)
+def test_registry_settings_wrong_type(table: str, where: str) -> None:
+    assert error_of(f'[registries."127.0.0.1:5000"]\n{table}').where == where
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    ['"0s"', "0", "-5", '"5 m"', '"1d"', '"1.5m"', '"25h"', "86401", "nan", "inf", '""'],
+    ids=["zero-string", "zero", "negative", "inner-space", "days", "fraction-string", "above-a-day-hours",
+         "above-a-day-seconds", "nan", "inf", "empty"],
+)
+def test_registry_timeout_out_of_range_is_refused_by_check_file(timeout: str) -> None:
+    from compiler import check_file
+
+    hp_file = parse_hp_file(f'[registries."127.0.0.1:5000"]\ntimeout = {timeout}\n')
+    with pytest.raises(HpError) as info:
+        check_file(hp_file)
+    assert info.value.where == 'registries."127.0.0.1:5000".timeout'
+    assert "\n" not in str(info.value)
