@@ -9,6 +9,7 @@ neither leaves anything behind.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -409,3 +410,70 @@ def test_version(tmp_path: Path) -> None:
     assert (proc.returncode, proc.stderr) == (0, b"")
     assert proc.stdout.decode() == f"hp {version('heropods')}\n"
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- NAME, --state-dir, hp exec's options
+
+HOSTILE_NAMES = ["../../victim", "../victim", ".", "..", "a/b", "/etc", "vic tim", "victim\n", "ví", "x" * 65,
+                 "-victim", "_x"]
+
+
+@pytest.mark.parametrize("command", [["rm"], ["rm", "--force"], ["start"], ["stop"], ["logs"], ["exec"]],
+                         ids=lambda c: "-".join(c))
+def test_a_bad_name_is_one_line_before_anything_is_touched(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "victim").mkdir()
+    (tmp_path / "victim" / "pid").write_text("1\n")
+    before = tree(tmp_path)
+    for name in HOSTILE_NAMES:
+        tail = ["--", "true"] if command == ["exec"] else []
+        proc = hp([*command, "--state-dir", str(tmp_path / "state"), "--", name, *tail], tmp_path)
+        assert_one_error_line(proc, ("invalid container name",))
+        assert tree(tmp_path) == before  # not even the state dir was made
+
+
+STATE_DIRS = [
+    ("a-file", lambda tmp: str(tmp / "file"), "not a directory"),
+    ("below-a-file", lambda tmp: str(tmp / "file" / "state"), "not a directory"),
+    ("under-proc", lambda tmp: "/proc/1", "may not be under /proc"),
+    ("under-proc-self", lambda tmp: "/proc/self/cwd/state", "may not be under /proc"),
+    ("under-sys", lambda tmp: "/sys/fs/hp", "may not be under /sys"),
+    ("under-dev", lambda tmp: "/dev/null/hp", "may not be under /dev"),
+    ("overlay-unsafe", lambda tmp: str(tmp / "a:b"), "may not contain"),
+]
+STATE_COMMANDS = [["plan", "hp.toml"], ["apply", "hp.toml", "--yes"], ["destroy", "hp.toml", "--yes"], ["ps"],
+                  ["show"], ["rm", "web"], ["start", "web"], ["stop", "web"], ["logs", "web"],
+                  ["exec", "web", "--", "true"]]
+
+
+@pytest.mark.parametrize("case", STATE_DIRS, ids=[c[0] for c in STATE_DIRS])
+def test_an_unusable_state_dir_is_one_line(tmp_path: Path, case) -> None:
+    _, state_dir, expect = case
+    write(tmp_path, {"file": b"not a directory\n", "hp.toml": b""})
+    before = tree(tmp_path)
+    for command in STATE_COMMANDS:
+        proc = hp([command[0], "--state-dir", state_dir(tmp_path), *command[1:]], tmp_path)
+        assert_one_error_line(proc, (expect,))
+    doctor = hp(["doctor", "--state-dir", state_dir(tmp_path)], tmp_path)
+    assert doctor.returncode == 1 and "Traceback" not in doctor.stderr.decode()
+    if expect != "may not contain":  # that one is refused before there is a state dir to report on
+        [line] = [line for line in doctor.stdout.decode().splitlines() if "state dir:" in line]
+        assert line.startswith("FIX  state dir: ") and expect in line, line
+    assert tree(tmp_path) == before
+
+
+def test_exec_takes_hps_options_between_name_and_the_command(tmp_path: Path) -> None:
+    """`hp exec NAME --state-dir S -- cmd` uses S (here a file, so the error names it) instead of
+    ignoring it; any other option there is a usage error, never part of the command."""
+    write(tmp_path, {"file": b""})
+    state = str(tmp_path / "file")
+    for words in (["--state-dir", state, "--", "true"], [f"--state-dir={state}", "-t", "--", "true"],
+                  ["--tty", "--state-dir", state, "true", "--state-dir", "/elsewhere"]):
+        proc = hp(["exec", "web", *words], tmp_path, env={**os.environ, "HP_STATE_DIR": str(tmp_path / "unused")})
+        assert_one_error_line(proc, (state, "not a directory"))
+    for words, expect in ((["--bogus", "--", "true"], "no such option: --bogus"),
+                          (["--state-dir"], "'--state-dir' requires an argument"),
+                          (["--"], "missing the command"), (["-t"], "missing the command")):
+        proc = hp(["exec", "web", *words], tmp_path)
+        said = " ".join(re.sub("[│╭╮╰╯─]", " ", proc.stderr.decode()).split())  # unboxed, unwrapped
+        assert proc.returncode == 2 and expect in said, said
+    assert sorted(os.listdir(tmp_path)) == ["file"]
