@@ -45,7 +45,7 @@ def connect(layout: Layout, name: str) -> str | None:
     if setup.attachment is None:
         return None
     cni.write_conflist(layout.conflist(setup.attachment.network), encode_conflist(setup.attachment.conflist))
-    with reserved(layout, setup.attachment):  # the host ports held until the DNAT rules are in place
+    with reserved(setup.attachment):  # the host ports held until the DNAT rules are in place
         address = cni.add(setup.attachment, layout.attachment(name)).address
     checkpoint("after-cni-add")
     _write_hosts(layout, name, setup, address, _peers(addresses(layout), setup.network, name))

@@ -3,7 +3,7 @@
     check_plan(layout, plan, new)  plan time: every port of every container the plan creates,
                                    replaces or restores is free (no socket bound, no nat rule
                                    forwarding it but those the plan removes first)
-    reserved(layout, attachment)   apply time: the ports bound (tcp: listening) while CNI ADD
+    reserved(attachment)           apply time: the ports bound (tcp: listening) while CNI ADD
                                    puts the DNAT rules in place, and checked again under them
 
 Why both a socket and the rules: portmap's DNAT has no socket behind it, so a bind does not
@@ -51,7 +51,7 @@ def check_plan(layout: Layout, plan: Plan, new: dict) -> None:
 
 
 @contextmanager
-def reserved(layout: Layout, att: Attachment) -> Iterator[None]:
+def reserved(att: Attachment) -> Iterator[None]:
     """Apply time, around CNI ADD: each host port bound (and for tcp listening) until the DNAT
     rules are in place, and no other state dir's or tool's nat rule forwarding it. This state
     dir's own rules are left out: its containers' ports were checked against each other at
@@ -62,7 +62,7 @@ def reserved(layout: Layout, att: Attachment) -> Iterator[None]:
         for name, i, port in wanted:
             held.enter_context(_bound(name, i, port))
         if wanted:
-            ours = container_id(layout.state_dir, "")
+            ours = att.container_id.removesuffix(att.container)  # "hp-<state tag>-", as compiler.cni names IDs
             _check_rules(wanted, lambda owner: owner.startswith(ours))
         yield
 
