@@ -53,6 +53,8 @@ def check_trusted_program(path: str) -> None:
 
 
 def _untrusted_because(info: os.stat_result) -> str:
+    if stat.S_ISLNK(info.st_mode):
+        return "a symlink, not a file hp built"
     if not stat.S_ISREG(info.st_mode):
         return "not a regular file"
     if info.st_uid != os.geteuid():
