@@ -18,7 +18,7 @@ from __future__ import annotations
 import errno
 import socket
 from contextlib import ExitStack, contextmanager
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from compiler.cni import Attachment, container_id
 from compiler.commands import iptables_save_argv
@@ -30,11 +30,14 @@ from compiler.ports import bound_already, first_forward, forwarded, listening_po
 
 from .run import run
 
+if TYPE_CHECKING:
+    from .containers import NewContainer  # which imports this module, through networking
+
 CHECKED = ("create", "replace", "restore")  # no-ops keep the ports they have
 RULES_TIMEOUT = 30.0
 
 
-def check_plan(layout: Layout, plan: Plan, new: dict) -> None:
+def check_plan(layout: Layout, plan: Plan, new: dict[str, NewContainer]) -> None:
     """Plan time: HpError at containers.NAME.ports[i] for the first port in use. A rule of a
     container this plan removes (destroys, replaces) or restarts (cni.add deletes its old
     attachment first) is not in the way: it is gone before the port is taken again."""
@@ -70,9 +73,9 @@ def reserved(att: Attachment) -> Iterator[None]:
 @contextmanager
 def _bound(name: str, index: int, port: PortMapping) -> Iterator[socket.socket]:
     """A socket on the port's address (0.0.0.0 for every address), held while in the block.
-    tcp: SO_REUSEADDR as podman's (Go's) listeners have, so a port left only in TIME_WAIT is
-    free, while any listener on it (even with SO_REUSEADDR, even on one address when this is
-    the wildcard) still refuses the bind. udp: no SO_REUSEADDR, or it would share the port
+    tcp: SO_REUSEADDR as podman's (Go's) listeners have, so a port left only in TIME_WAIT by a
+    server that set it too is free, while any listener on it (even with SO_REUSEADDR, even on
+    one address when this is the wildcard) still refuses the bind. udp: no SO_REUSEADDR, or it would share the port
     with a process that set it."""
     kind = socket.SOCK_STREAM if port.protocol == "tcp" else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as sock:
