@@ -68,6 +68,11 @@ def assert_ends_in_one_error(result: subprocess.CompletedProcess, *parts: str) -
         assert part in errors[0], errors[0]
 
 
+def one_container(tmp_path: Path, registry, name: str, image: str, extra: str = "") -> Path:
+    """hp.toml with one container, on no network (tests of other parts may hold the default bridge)."""
+    return write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{image}"\nnetwork = "none"\n{extra}')
+
+
 def make_victim(path: Path) -> None:
     """A directory that looks like a container's to anything that would build paths from a name."""
     (path / "bundle").mkdir(parents=True)
@@ -81,7 +86,7 @@ def make_victim(path: Path) -> None:
 
 def test_hostile_names_touch_nothing(tmp_path, state, registry, test_images) -> None:
     name = f"keep-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\nnetwork = "none"\n')
+    file = one_container(tmp_path, registry, name, test_images["sleeper"])
     victim = tmp_path / "victim"  # STATE/containers/../../victim and STATE/crun/../../victim
     make_victim(victim)
     before = snapshot(victim)
@@ -241,7 +246,7 @@ def plant(path: Path, marker: Path, how: str) -> None:
 @pytest.mark.parametrize("how", ["nobody", "writable", "symlink"])
 def test_a_planted_helper_is_never_run(tmp_path, state, registry, test_images, how) -> None:
     name = f"plant-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\nnetwork = "none"\n')
+    file = one_container(tmp_path, registry, name, test_images["sleeper"])
     marker = tmp_path / "marker"
     state.mkdir(mode=0o700)
     (state / "bin").mkdir(mode=0o700)
@@ -264,7 +269,7 @@ def test_a_state_dir_made_by_another_user_never_runs_their_helper(tmp_path, regi
     monitor in bin/; root's hp apply must refuse the state dir, not run the monitor."""
     _require_root()
     name = f"foreign-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\nnetwork = "none"\n')
+    file = one_container(tmp_path, registry, name, test_images["sleeper"])
     marker = tmp_path / "marker"
     base = tmp_path / "shared"
     base.mkdir()
@@ -287,8 +292,7 @@ def test_a_state_dir_made_by_another_user_never_runs_their_helper(tmp_path, regi
 
 def test_emit_writes_private_files(tmp_path, state, registry, test_images) -> None:
     name = f"emit-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\nnetwork = "none"\n'
-                                          'env = { TOKEN = "secret" }\n')
+    file = one_container(tmp_path, registry, name, test_images["sleeper"], 'env = { TOKEN = "secret" }\n')
     out = tmp_path / "review"
     hp("plan", str(file), "--emit", str(out), state=state, check=True)
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
