@@ -84,6 +84,10 @@ class Attachment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def plugins(self) -> tuple[str, ...]:
         return tuple(p["type"] for p in self.conflist["plugins"])
 
+    @property
+    def bridge(self) -> str:
+        return self.conflist["plugins"][0]["bridge"]
+
 
 def attachment(paths: Layout, name: str, net: ContainerNetwork) -> Attachment:
     """Container `name`'s attachment to its (bridge) network."""

@@ -20,6 +20,11 @@
       networks/NET.conflist         a network's CNI configuration list, for people and cnitool
       networks/ipam/NET/            host-local's allocations: one file per IP, with its lock
       networks/attachments/NAME.json  what CNI ADD did for container NAME, so DEL can undo it
+      networks/bridges/BRIDGE.json  whether hp made bridge BRIDGE (and may delete it) or found it
+
+Host-wide, outside every state dir (BRIDGE_CLAIMS_DIR, on tmpfs: bridges do not outlive a boot):
+    /run/hp/bridges/BRIDGE          the state dir that uses bridge BRIDGE (one per bridge)
+    /run/hp/bridges.lock            taken while a claim is checked, taken or released
 """
 
 from __future__ import annotations
@@ -30,6 +35,15 @@ import msgspec
 
 from .errors import HpError, quote
 from .names import check_container_name
+from .network import check_interface_name
+
+BRIDGE_CLAIMS_DIR = "/run/hp/bridges"
+BRIDGE_CLAIMS_LOCK = "/run/hp/bridges.lock"
+
+
+def bridge_claim(bridge: str) -> str:
+    return f"{BRIDGE_CLAIMS_DIR}/{check_interface_name(bridge)}"
+
 
 # overlayfs takes lowerdir/upperdir/workdir in one option string: these would split it
 _OVERLAY_UNSAFE = (",", ":", "\n", "\0")
@@ -124,6 +138,13 @@ class Layout(msgspec.Struct, frozen=True):
 
     def attachment(self, container: str) -> str:
         return f"{self.attachments_dir}/{check_container_name(container)}.json"
+
+    @property
+    def bridges_dir(self) -> str:
+        return f"{self.networks_dir}/bridges"
+
+    def bridge_record(self, bridge: str) -> str:
+        return f"{self.bridges_dir}/{check_interface_name(bridge)}.json"
 
 
 def layout(state_dir: str, where: str = "--state-dir") -> Layout:

@@ -37,6 +37,7 @@ MODES = ("bridge", "none", "host")
 
 # Linux interface names: at most 15 bytes (IFNAMSIZ 16 with the NUL); no '/', ':' or space
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}", re.ASCII)
+IFNAME_RULE = "use 1-15 letters, digits, '_', '.' or '-'"
 _PORT = re.compile(
     r"(?:(?P<ip>[^:/]*|\[[^\]]*\]):)?(?P<host>[0-9]+):(?P<container>[0-9]+)(?:/(?P<proto>[^/]*))?", re.ASCII,
 )
@@ -76,6 +77,17 @@ class ContainerNetwork(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def default_network() -> Network:
     return Network(DEFAULT_NETWORK, DEFAULT_SUBNET, _first_host(DEFAULT_SUBNET), DEFAULT_BRIDGE)
+
+
+def is_interface_name(name: object) -> bool:
+    return isinstance(name, str) and _IFNAME.fullmatch(name) is not None and name not in (".", "..")
+
+
+def check_interface_name(name: str) -> str:
+    """`name` itself if it can be a Linux interface's (and so a file's) name, else HpError."""
+    if is_interface_name(name):
+        return name
+    raise HpError(quote(str(name)[:40]), f"invalid interface name: {IFNAME_RULE}")
 
 
 def default_bridge(name: str) -> str:
@@ -165,9 +177,8 @@ def _network(name: str, spec: NetworkSpec) -> Network:
         except ValueError:
             raise HpError(f"{where}.dns[{i}]", f"invalid nameserver address {quote(server)}") from None
     bridge = spec.bridge if spec.bridge is not None else default_bridge(name)
-    if not _IFNAME.fullmatch(bridge) or bridge in (".", ".."):
-        raise HpError(f"{where}.bridge", f"invalid interface name {quote(bridge)}: use 1-15 letters, digits, "
-                                         "'_', '.' or '-'")
+    if not is_interface_name(bridge):
+        raise HpError(f"{where}.bridge", f"invalid interface name {quote(bridge)}: {IFNAME_RULE}")
     return Network(name, str(subnet), gateway, bridge, spec.dns)
 
 
@@ -309,6 +320,76 @@ def namespaces(kinds: Iterable[str], mode: Mode, netns_path: str) -> tuple[oci.N
         else:
             out.append(oci.Namespace(type=kind))
     return tuple(out)
+
+
+# ---- bridges: the ones hp made, and the ones it found
+
+class Interface(msgspec.Struct, frozen=True):
+    """A host interface as /sys/class/net shows it: its index, whether it is a bridge, and the
+    interfaces attached to it (a bridge's ports)."""
+
+    name: str
+    ifindex: int
+    bridge: bool
+    ports: tuple[str, ...] = ()
+
+
+class BridgeRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """STATE/networks/bridges/BRIDGE.json, written before the first CNI ADD that may make the
+    bridge. made: it did not exist, so the bridge plugin makes it and hp may delete it; False:
+    it existed (another tool's, or the host's), and hp only uses it. ifindex: the interface's
+    index, once known. floor: for a bridge hp is about to make, the highest index on the host
+    when the record was written; the kernel hands out indexes in increasing order, so an
+    interface of that name with a higher index was made after (by the ADD that hp was killed in
+    before it could write down the index)."""
+
+    bridge: str
+    made: bool
+    ifindex: int | None = None
+    floor: int = 0
+
+
+BridgeFate = Literal["delete", "keep", "forget"]
+
+
+def bridge_record_before_add(bridge: str, record: BridgeRecord | None, now: Interface | None,
+                             floor: int) -> BridgeRecord:
+    """The record to hold before a CNI ADD on `bridge`, given the one held (if any) and the
+    interface of that name now (not a bridge: refused before this). None there: the ADD makes
+    it, so hp did, `floor` being the highest index on the host now. The interface hp made:
+    the record as it is. Any other: found, never to be deleted."""
+    if now is None:
+        return BridgeRecord(bridge, made=True, floor=floor)
+    if record is not None and record.made and _same_interface(record, now):
+        return record
+    return BridgeRecord(bridge, made=False, ifindex=now.ifindex)
+
+
+def bridge_fate(record: BridgeRecord, now: Interface | None) -> BridgeFate:
+    """What to do with a bridge no container of the state dir uses any more, `now` being the
+    interface of its name on the host (None: there is none). "delete" it only if hp made it,
+    it is still that interface (same index, or above the floor if the index was never
+    written), still a bridge, and nothing is attached to it; "keep" the record (and try again
+    later) if it is hp's but something is still attached; else "forget" it: the record goes, the
+    interface is left as it is (found, gone, replaced by another, or not a bridge)."""
+    if not record.made or now is None or not now.bridge or not _same_interface(record, now):
+        return "forget"
+    return "keep" if now.ports else "delete"
+
+
+def _same_interface(record: BridgeRecord, now: Interface) -> bool:
+    return now.ifindex == record.ifindex if record.ifindex is not None else now.ifindex > record.floor
+
+
+def encode_bridge_record(record: BridgeRecord) -> bytes:
+    return msgspec.json.format(msgspec.json.encode(record), indent=2) + b"\n"
+
+
+def decode_bridge_record(data: bytes) -> BridgeRecord:
+    try:
+        return msgspec.json.decode(data, type=BridgeRecord)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise HpError("bridge record", f"unreadable: {e}") from None
 
 
 # ---- /etc/hosts and /etc/resolv.conf

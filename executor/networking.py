@@ -4,7 +4,8 @@
     disconnect(layout, name)  CNI DEL, then the namespace removed (DEL first: the bridge plugin
                               needs the namespace to find what it made); idempotent
     refresh_hosts(layout, setups)  every bridged container's /etc/hosts lists its network's peers
-    prune_networks(layout)    bridges and conflists of networks no container uses any more
+    prune_networks(layout)    conflists of networks no container uses any more, and bridges
+                              (the ones hp made, executor/bridges.py)
 
 What a container's network is was decided at plan time (compiler.cni.NetworkSetup, kept in
 STATE/containers/NAME/network.json); what CNI did is in STATE/networks/attachments/NAME.json
@@ -21,7 +22,7 @@ from compiler.cni import NetworkSetup, decode_setup, encode_conflist, parse_resu
 from compiler.layout import Layout
 from compiler.network import container_hosts
 
-from . import cni
+from . import bridges, cni
 from .faults import checkpoint
 from .netns import create_netns, is_netns, release_netns_dir, remove_netns
 from .ports import reserved
@@ -44,10 +45,13 @@ def connect(layout: Layout, name: str) -> str | None:
     checkpoint("after-netns")
     if setup.attachment is None:
         return None
-    cni.write_conflist(layout.conflist(setup.attachment.network), encode_conflist(setup.attachment.conflist))
+    att = setup.attachment
+    cni.write_conflist(layout.conflist(att.network), encode_conflist(att.conflist))
+    bridges.take(layout, att.network, att.bridge)  # before the ADD that may make the bridge
     with reserved(setup.attachment):  # the host ports held until the DNAT rules are in place
         address = cni.add(setup.attachment, layout.attachment(name)).address
     checkpoint("after-cni-add")
+    bridges.made(layout, att.bridge)
     _write_hosts(layout, name, setup, address, _peers(addresses(layout), setup.network, name))
     return address
 
@@ -121,37 +125,39 @@ def refresh_hosts(layout: Layout, setups: dict[str, NetworkSetup | None]) -> Non
 
 
 def prune_networks(layout: Layout, in_use: set[str]) -> list[str]:
-    """Remove the conflist of each network no container of this state dir uses, and its bridge
-    if no interface is attached to it (another state dir may share it); then the namespace
-    directory's own mount if no namespace is left. Returns the networks removed."""
+    """Remove the conflist of each network no container of this state dir uses, then release the
+    bridges none of the networks left uses (executor/bridges.py: hp deletes a bridge only if
+    it made it and nothing is attached); then the namespace directory's own mount if no
+    namespace is left. Returns the networks removed."""
     removed = []
     try:
         files = sorted(os.listdir(layout.networks_dir))
     except FileNotFoundError:
         files = []
+    bridges_in_use = set()
     for file in files:
-        if not file.endswith(".conflist") or file[:-len(".conflist")] in in_use:
+        if not file.endswith(".conflist"):
             continue
         network = file[:-len(".conflist")]
-        try:
-            with open(f"{layout.networks_dir}/{file}", "rb") as f:
-                bridge = json.loads(f.read())["plugins"][0]["bridge"]
-        except (OSError, ValueError, KeyError, IndexError, TypeError):
-            bridge = None
-        if bridge and not _has_ports(bridge):
-            cni.remove_bridge(bridge)
+        if network in in_use:
+            bridges_in_use.add(_bridge_of(f"{layout.networks_dir}/{file}"))
+            continue
         os.unlink(f"{layout.networks_dir}/{file}")
         removed.append(network)
+    if None not in bridges_in_use:  # else a network in use has a conflist hp cannot read: release no bridge
+        bridges.release(layout, bridges_in_use)  # type: ignore[arg-type]
     if os.path.isdir(layout.netns_dir) and not os.listdir(layout.netns_dir):
         release_netns_dir(layout.netns_dir)
     return removed
 
 
-def _has_ports(bridge: str) -> bool:
+def _bridge_of(conflist: str) -> str | None:
     try:
-        return bool(os.listdir(f"/sys/class/net/{bridge}/brif"))
-    except FileNotFoundError:
-        return False
+        with open(conflist, "rb") as f:
+            bridge = json.loads(f.read())["plugins"][0]["bridge"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    return bridge if isinstance(bridge, str) else None
 
 
 def _peers(known: dict[str, tuple[str, str]], network: str | None, name: str) -> tuple[tuple[str, str], ...]:

@@ -14,7 +14,7 @@ import msgspec
 
 from compiler import HpFile, check_file, compile_container, encode_config, parse_hp_file
 from compiler.commands import route_list_argv
-from compiler.errors import HpError, key_path
+from compiler.errors import HpError, key_path, quote
 from compiler.cni import describe, encode_setup, network_setup
 from compiler.etc_files import hostname_file
 from compiler.network import container_hosts, container_network, container_resolv_conf, networks, \
@@ -24,7 +24,7 @@ from compiler.plan import Current, Desired, Plan, plan
 from compiler.saved_plan import Fingerprint, file_sha256
 from compiler.signals import parse_signal
 
-from . import __version__, ports
+from . import __version__, bridges, ports
 from .containers import NewContainer, crun_statuses
 from .images import PreparedImage, ensure_image
 from .networking import read_setup
@@ -62,6 +62,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
                           f"a container named {name} already exists, but its record is missing or unreadable "
                           f"(hp rm --force {name} removes it)",
                           source="spec")
+    _check_bridges(layout, hp_file, {n: r for n, r in records.items() if r is None or r.file != owner})
     images: dict[str, PreparedImage] = {}
     pulled = []
     for ref in sorted({spec.image for spec in hp_file.containers.values()}):
@@ -176,3 +177,30 @@ def _check_shared_networks(layout: Layout, hp_file: HpFile, new: dict[str, NewCo
                               + ("" if net_name in hp_file.networks else
                                  f" (the default network {net_name}: redefine it with [networks.{net_name}])"),
                               source="spec")
+
+
+def _check_bridges(layout: Layout, hp_file: HpFile, others: dict) -> None:
+    """Each network's bridge on this host, before anything is pulled or made: an interface of that
+    name must be a bridge (hp never uses or deletes another kind), no other hp state dir may be
+    using it, and no network of another file of this state dir may be on it under another name
+    (each network has its own address store: one bridge would get the same address twice)."""
+    theirs: dict[str, tuple[str, str]] = {}
+    for name in sorted(others):
+        setup = read_setup(layout, name)
+        if setup is not None and setup.attachment is not None:
+            theirs.setdefault(setup.attachment.bridge, (setup.attachment.network, name))
+    nets = [container_network(hp_file, name).network for name in sorted(hp_file.containers)]
+    used = sorted({(net.name, net.bridge) for net in nets if net is not None})
+    for network, bridge in used:
+        declared = hp_file.networks.get(network)
+        where = key_path("networks", network) if declared is not None else "networks"
+        where += ".bridge" if declared is not None and declared.bridge else ""
+        hint = "" if declared is not None else \
+            f" (the default network {network}: redefine it with [networks.{network}])"
+        if bridge in theirs and theirs[bridge][0] != network:
+            other, holder = theirs[bridge]
+            raise HpError(where, f"bridge {quote(bridge)} is also network {other}'s, used by container {holder} "
+                                 "(another file's): give each network its own" + hint, source="spec")
+        problem = bridges.problem(layout, bridge)
+        if problem:
+            raise HpError(where, problem + hint, source="spec")

@@ -19,10 +19,11 @@ import pytest
 
 from compiler import cni
 from compiler.errors import HpError
-from compiler.network import (DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, ContainerNetwork, Network,
-                              PortMapping, check_networks, container_hosts, container_network, container_resolv_conf,
-                              default_bridge, hosts_peers, namespaces, network_problems, networks, parse_port,
-                              parse_routes, route_conflicts)
+from compiler.network import (DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, BridgeRecord, ContainerNetwork,
+                              Interface, Network, PortMapping, bridge_fate, bridge_record_before_add, check_networks,
+                              container_hosts, container_network, container_resolv_conf, decode_bridge_record,
+                              default_bridge, encode_bridge_record, hosts_peers, namespaces, network_problems,
+                              networks, parse_port, parse_routes, route_conflicts)
 from compiler.layout import Layout
 from compiler.spec import parse_hp_file
 from executor.netns import parse_mountinfo
@@ -614,3 +615,64 @@ def test_leftover_rules_of_others_are_never_matched(network: str, cid: str) -> N
 def test_leftover_rules_of_a_longer_name_are_its_own() -> None:
     found = cni.leftover_rules(SAVE, "hp", "hp-0123456789ab-web2")
     assert found.chains == (MASQ2,) and [r[-1] for r in found.rules] == [MASQ2]
+
+
+# ---- bridges: which ones hp made (compiler.network.bridge_fate, bridge_record_before_add)
+
+def test_bridge_paths_are_checked_interface_names() -> None:
+    from compiler.layout import bridge_claim
+
+    assert PATHS.bridge_record("hp0") == "/var/lib/hp/networks/bridges/hp0.json"
+    assert bridge_claim("hp0") == "/run/hp/bridges/hp0"
+    for bad in ("..", ".", "a/b", "", "x" * 16, "a b"):
+        with pytest.raises(HpError, match="invalid interface name"):
+            PATHS.bridge_record(bad)
+        with pytest.raises(HpError, match="invalid interface name"):
+            bridge_claim(bad)
+    assert web_attachment().bridge == "hp0"
+
+
+def iface(ifindex: int, bridge: bool = True, ports: tuple[str, ...] = ()) -> Interface:
+    return Interface("br0", ifindex, bridge, ports)
+
+
+MADE = BridgeRecord("br0", made=True, ifindex=40, floor=30)
+MADE_UNKNOWN = BridgeRecord("br0", made=True, floor=30)  # hp was killed between the ADD and writing the index
+FOUND = BridgeRecord("br0", made=False, ifindex=7)
+
+
+@pytest.mark.parametrize("record, now, fate", [
+    (MADE, iface(40), "delete"),
+    (MADE, iface(40, ports=("veth1",)), "keep"),  # something still on it: tried again later
+    (MADE, None, "forget"),  # gone already
+    (MADE, iface(41), "forget"),  # another interface of the same name since
+    (MADE, iface(40, bridge=False), "forget"),  # never delete what is not a bridge
+    (MADE_UNKNOWN, iface(31), "delete"),  # made after the record was written
+    (MADE_UNKNOWN, iface(30), "forget"),  # existed when the record was written
+    (MADE_UNKNOWN, iface(12), "forget"),
+    (FOUND, iface(7), "forget"),  # found: never deleted
+    (FOUND, iface(50), "forget"),
+], ids=["made", "made-with-ports", "made-gone", "made-replaced", "made-not-a-bridge", "unknown-index-above-floor",
+        "unknown-index-at-floor", "unknown-index-below-floor", "found", "found-replaced"])
+def test_bridge_fate(record: BridgeRecord, now: Interface | None, fate: str) -> None:
+    assert bridge_fate(record, now) == fate
+
+
+@pytest.mark.parametrize("held, now, expected", [
+    (None, None, BridgeRecord("br0", made=True, floor=99)),  # the ADD makes it
+    (None, iface(7), FOUND),  # there before: found
+    (MADE, iface(40), MADE),  # hp's own, from an earlier container
+    (MADE_UNKNOWN, iface(31), MADE_UNKNOWN),
+    (MADE, iface(41), BridgeRecord("br0", made=False, ifindex=41)),  # someone else's since: found
+    (FOUND, None, BridgeRecord("br0", made=True, floor=99)),  # the found one went: the ADD makes a new one
+    (FOUND, iface(7), FOUND),
+], ids=["new", "existing", "own", "own-unknown-index", "replaced", "found-gone", "found"])
+def test_bridge_record_before_add(held: BridgeRecord | None, now: Interface | None, expected: BridgeRecord) -> None:
+    assert bridge_record_before_add("br0", held, now, 99) == expected
+
+
+def test_bridge_record_round_trips() -> None:
+    for record in (MADE, MADE_UNKNOWN, FOUND):
+        assert decode_bridge_record(encode_bridge_record(record)) == record
+    with pytest.raises(HpError, match="bridge record: unreadable"):
+        decode_bridge_record(b'{"bridge": "br0"}')

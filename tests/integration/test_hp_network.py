@@ -59,9 +59,10 @@ def nat_rules_naming(text: str) -> list[str]:
 
 
 def cni_id_prefix(state: Path) -> str:
+    """What the CNI container ID of every container of the state dir starts with: "hp-TAG-"."""
     from compiler.cni import container_id
 
-    return container_id(str(state), "")
+    return container_id(str(state), "x")[:-1]  # an empty name is no container name
 
 
 def network_toml(name: str, subnet: ipaddress.IPv4Network, bridge: str, dns: str = "") -> str:
