@@ -14,6 +14,7 @@ from . import oci
 from .annotations import build_annotations
 from .args import resolve_args
 from .capabilities import capability_sets
+from .cgroups import cgroups_path
 from .defaults import Defaults, defaults
 from .env import merge_env
 from .errors import HpError, quote
@@ -177,7 +178,7 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
         annotations=annotations or None,
         linux=oci.Linux(
             resources=settings.resources,
-            cgroups_path=f"{d.cgroup_parent}/{cgroup_name or name}",
+            cgroups_path=cgroups_path(cgroup_name or name, d),
             namespaces=_namespaces(d.namespaces, mode_and_name(spec.network)[0], netns_path),
             masked_paths=d.masked_paths,
             readonly_paths=d.readonly_paths,

@@ -7,6 +7,7 @@ half-made is left behind (no mount, no crun state, no directory).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from typing import Callable
 import msgspec
 
 from compiler import commands, oci
+from compiler.cgroups import cgroup_mounts, cgroups_path, container_cgroup_dirs
 from compiler.cni import NetworkSetup, encode_setup
 from compiler.errors import HpError
 from compiler.layout import Layout
@@ -26,11 +28,15 @@ from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode
 from . import networking
 from .faults import checkpoint
 from .helpers import Helpers
-from .images import PreparedImage
+from .images import COPY_TIMEOUT, PreparedImage
 from .run import run, run_status
 from .store import GONE_PREFIX, NEW_PREFIX, read_int, read_record, write_atomic
 
 STOP_TIMEOUT = 10.0
+CRUN_TIMEOUT = 30.0  # crun start, state, list, kill, delete: quick unless something is badly stuck
+CREATE_TIMEOUT = 60.0  # hp-monitor + crun create: mounts, namespaces, cgroups
+MOUNT_TIMEOUT = 30.0
+CGROUP_BUSY_WAIT = 2.0  # for killed processes to leave their cgroup before it can be removed
 
 
 def exists(layout: Layout, name: str) -> bool:
@@ -92,7 +98,11 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers) -> None:
         checkpoint("after-start")
         write_atomic(layout.record(name), encode_record(msgspec.structs.replace(record, phase="ready")))
     except BaseException:
-        _remove_tree(layout, name)
+        try:
+            _remove_tree(layout, name)
+        except HpError:
+            pass  # the failure that got us here is the one to report; the record (phase creating) stays, and
+            # the next apply finishes the removal
         raise
 
 
@@ -112,7 +122,7 @@ def _make_volume(path: str, image_rootfs: str, destination: str) -> None:
         if not stat.S_ISDIR(info.st_mode):
             os.mkdir(path, 0o755)
             return
-    run(commands.copy_volume_argv(source, path), f"filling volume {destination}")
+    run(commands.copy_volume_argv(source, path), f"filling volume {destination}", timeout=COPY_TIMEOUT)
 
 
 def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -> None:
@@ -124,7 +134,8 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -
         if current == "running":
             return
         if current is not None:
-            run(commands.crun_delete(layout, name, force=True), f"clearing {name}'s old crun state")
+            run(commands.crun_delete(layout, name, force=True), f"clearing {name}'s old crun state",
+                timeout=CRUN_TIMEOUT)
         for path in (layout.exit_file(name), layout.pid_file(name)):
             if os.path.exists(path):
                 os.unlink(path)
@@ -134,25 +145,26 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -
     mounted_here = False
     if fresh or not os.path.ismount(layout.rootfs(name)):
         run(commands.mount_overlay(layout.image_rootfs(record.image_id), layout.upper(name), layout.work(name),
-                                   layout.rootfs(name)), f"mounting {name}'s root filesystem")
+                                   layout.rootfs(name)), f"mounting {name}'s root filesystem", timeout=MOUNT_TIMEOUT)
         mounted_here = True
         checkpoint("after-mount")
     try:
         networking.connect(layout, name)
         log_size = _size(layout.log(name))
-        code, _, err = run_status(commands.crun_create(layout, name, helpers.monitor))
+        code, _, err = run_status(commands.crun_create(layout, name, helpers.monitor), timeout=CREATE_TIMEOUT)
         if code != 0:
             raise HpError(f"creating {name}", f"crun create exited {code}: {_tail(layout.log(name), log_size) or err}")
         checkpoint("after-crun-create")
-        run(commands.crun_start(layout, name), f"starting {name}")
+        run(commands.crun_start(layout, name), f"starting {name}", timeout=CRUN_TIMEOUT)
     except BaseException:
-        run_status(commands.crun_delete(layout, name, force=True))
-        try:
-            networking.disconnect(layout, name)
-        except HpError:
-            pass  # the error that got us here is the one to report; the next apply retries
+        run_status(commands.crun_delete(layout, name, force=True), timeout=CRUN_TIMEOUT)
+        for undo in (remove_cgroups, networking.disconnect):
+            try:
+                undo(layout, name)
+            except HpError:
+                pass  # the error that got us here is the one to report; the next apply retries
         if mounted_here:
-            run_status(commands.umount(layout.rootfs(name)))
+            run_status(commands.umount(layout.rootfs(name)), timeout=MOUNT_TIMEOUT)
         raise
 
 
@@ -165,16 +177,16 @@ def stop(layout: Layout, name: str, timeout: float = STOP_TIMEOUT) -> None:
     if status in ("running", "created", "paused"):
         if status == "created":
             signal = 9
-        run_status(commands.crun_kill(layout, name, signal))
+        run_status(commands.crun_kill(layout, name, signal), timeout=CRUN_TIMEOUT)
         if not _wait(lambda: crun_status(layout, name) in ("stopped", None), timeout):
-            run_status(commands.crun_kill(layout, name, 9))
+            run_status(commands.crun_kill(layout, name, 9), timeout=CRUN_TIMEOUT)
             _wait(lambda: crun_status(layout, name) in ("stopped", None), 10)
         _wait(lambda: os.path.exists(layout.exit_file(name)), 2)
     if crun_status(layout, name) is not None:
-        run(commands.crun_delete(layout, name, force=True), f"deleting {name}'s crun state")
+        run(commands.crun_delete(layout, name, force=True), f"deleting {name}'s crun state", timeout=CRUN_TIMEOUT)
     networking.disconnect(layout, name)
     if os.path.ismount(layout.rootfs(name)):
-        run(commands.umount(layout.rootfs(name)), f"unmounting {name}'s root filesystem")
+        run(commands.umount(layout.rootfs(name)), f"unmounting {name}'s root filesystem", timeout=MOUNT_TIMEOUT)
 
 
 def remove(layout: Layout, name: str, force: bool = False) -> None:
@@ -195,13 +207,15 @@ def remove(layout: Layout, name: str, force: bool = False) -> None:
 
 
 def _remove_tree(layout: Layout, name: str) -> None:
-    """crun state, overlay mount, then the directory: renamed away first (one atomic step),
-    so a killed hp leaves either the whole directory with its record or a dot-named one."""
-    run_status(commands.crun_delete(layout, name, force=True))
+    """crun state, network, overlay mount, what crun left of its cgroup, then the directory:
+    renamed away first (one atomic step), so a killed hp leaves either the whole directory with
+    its record or a dot-named one."""
+    run_status(commands.crun_delete(layout, name, force=True), timeout=CRUN_TIMEOUT)
     networking.disconnect(layout, name)
     rootfs = layout.rootfs(name)
     if os.path.ismount(rootfs):
-        run(commands.umount(rootfs), f"unmounting {name}'s root filesystem")
+        run(commands.umount(rootfs), f"unmounting {name}'s root filesystem", timeout=MOUNT_TIMEOUT)
+    remove_cgroups(layout, name)
     checkpoint("after-stop")
     gone = tempfile.mkdtemp(prefix=f"{GONE_PREFIX}{name}-", dir=layout.containers_dir)
     os.rename(layout.container_dir(name), f"{gone}/{name}")
@@ -209,11 +223,38 @@ def _remove_tree(layout: Layout, name: str) -> None:
     shutil.rmtree(gone)
 
 
+def remove_cgroups(layout: Layout, name: str) -> None:
+    """rmdir the container's cgroup directories (/sys/fs/cgroup/<hierarchy>/hp/<tag>-<name>, the
+    path its config.json gives crun, and any cgroup below them: deepest first) on every hierarchy.
+    crun delete removes them, but a `crun create` that fails half-way leaves them. Only rmdir: a
+    cgroup that still holds processes after CGROUP_BUSY_WAIT is an error; hp kills nothing there."""
+    with open("/proc/self/mountinfo") as f:
+        mountinfo = f.read()
+    for top in container_cgroup_dirs(cgroup_mounts(mountinfo), cgroups_path(layout.cgroup_name(name))):
+        for directory, _, _ in os.walk(top, topdown=False):
+            if not _wait(lambda gone=directory: _rmdir_cgroup(gone), CGROUP_BUSY_WAIT):
+                raise HpError(f"{name}'s cgroup", f"{directory} still holds processes after {CGROUP_BUSY_WAIT:g} s "
+                                                  "(hp removes only empty cgroups, and kills nothing there)")
+
+
+def _rmdir_cgroup(directory: str) -> bool:
+    """True once `directory` is gone; False while it holds processes (EBUSY)."""
+    try:
+        os.rmdir(directory)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        if e.errno == errno.EBUSY:
+            return False
+        raise HpError(f"cgroup {directory}", f"cannot remove it: {e.strerror}") from None
+    return True
+
+
 def crun_status(layout: Layout, name: str) -> str | None:
     """crun's status of `name` ("created", "running", "stopped", "paused"), None if crun has none."""
     if not os.path.exists(f"{layout.crun_root}/{name}"):
         return None
-    code, out, _ = run_status(commands.crun_state(layout, name))
+    code, out, _ = run_status(commands.crun_state(layout, name), timeout=CRUN_TIMEOUT)
     if code != 0:
         return None
     return json.loads(out).get("status")
@@ -223,7 +264,7 @@ def crun_statuses(layout: Layout) -> dict[str, str]:
     """crun's status of every container under hp's root, from one `crun list`."""
     if not os.path.isdir(layout.crun_root):
         return {}
-    out = run(commands.crun_list(layout), "listing crun's containers")
+    out = run(commands.crun_list(layout), "listing crun's containers", timeout=CRUN_TIMEOUT)
     try:
         return {c["id"]: c["status"] for c in json.loads(out or "[]")}
     except (ValueError, KeyError, TypeError):

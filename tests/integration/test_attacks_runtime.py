@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from .hprun import hp
+from .hprun import hp, write_file
+from .leaks import host_snapshot, leaks
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +59,87 @@ def lock_is_free(state: Path) -> bool:
             return False
         fcntl.flock(f, fcntl.LOCK_UN)
         return True
+
+
+def container_toml(name: str, image: str, extra: str = "") -> str:
+    """One container on network "none": nothing of it is host-wide (no veth, no iptables chain)."""
+    return f'[containers.{name}]\nimage = "{image}"\nnetwork = "none"\n{extra}'
+
+
+def own_leaks(state: Path, before) -> dict[str, list[str]]:
+    """leaks() without the host-wide kinds (new veths and iptables chains): these containers have
+    none, and the other suites' tests, which may run at the same time, make and remove theirs."""
+    return {kind: items for kind, items in leaks(state, before).items() if kind not in ("veths", "iptables chains")}
+
+
+# ---- a failed crun create ----------------------------------------------------------------------
+
+def test_a_failed_crun_create_leaves_no_cgroup(tmp_path, state, registry, test_images) -> None:
+    """Issue 9's case, given to crun behind the compiler's back (which now refuses it):
+    pids_limit 2^63-1 makes crun fail writing pids.max, after it made the container's cgroup
+    in every hierarchy; crun leaves those directories, hp removes them."""
+    import msgspec
+
+    from compiler import encode_config, oci
+    from compiler.errors import HpError
+    from compiler.layout import layout
+    from executor import containers
+    from executor.helpers import ensure_helpers
+    from executor.planning import make_plan
+
+    name = f"cg-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, container_toml(name, test_images["sleeper"]))
+    lay = layout(str(state))
+    new = make_plan(lay, str(file), file.read_bytes()).new[name]
+    linux = new.config.linux
+    resources = msgspec.structs.replace(linux.resources, pids=oci.Pids(limit=2**63 - 1))
+    config = msgspec.structs.replace(new.config, linux=msgspec.structs.replace(linux, resources=resources))
+    files = tuple((f, encode_config(config) if f == "config.json" else data) for f, data in new.files)
+    before = host_snapshot()
+    try:
+        with pytest.raises(HpError) as info:
+            containers.create(lay, msgspec.structs.replace(new, config=config, files=files), ensure_helpers(lay))
+        assert "pids.max" in str(info.value) and "\n" not in str(info.value)
+        assert not (state / "containers" / name).exists()
+        assert own_leaks(state, before) == {}
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+
+
+def test_a_crun_create_refused_by_the_kernel_is_one_line_and_leaves_nothing(tmp_path, state, registry,
+                                                                             test_images) -> None:
+    """RLIMIT_NOFILE above the host's fs.nr_open (1048576 unless raised) is within what hp can
+    check without the host, so crun refuses it when it creates the container."""
+    name = f"nf-{uuid.uuid4().hex[:6]}"
+    with open("/proc/sys/fs/nr_open") as f:
+        too_many = int(f.read()) + 1
+    file = write_file(tmp_path, registry, container_toml(name, test_images["sleeper"],
+                                                         f"ulimits = {{ nofile = {too_many} }}\n"))
+    before = host_snapshot()
+    try:
+        applied = hp("apply", str(file), "--yes", state=state)
+        line = one_error_line(applied.stderr)
+        assert applied.returncode == 1
+        assert f"creating {name}" in line and "RLIMIT_NOFILE" in line, line
+        assert not (state / "containers" / name).exists()
+        assert own_leaks(state, before) == {}
+    finally:
+        destroyed = hp("destroy", str(file), "--yes", state=state)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert own_leaks(state, before) == {}
+
+
+def test_a_pids_limit_the_kernel_refuses_is_an_error_at_plan_time(tmp_path, state, registry, test_images) -> None:
+    """Issue 9's case: pids_limit = 2^63-1 made crun fail half-way ("writing file pids.max: Invalid
+    argument"); it is now refused before anything is made, naming the field."""
+    name = f"pl-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, container_toml(name, test_images["sleeper"],
+                                                         "pids_limit = 9223372036854775807\n"))
+    planned = hp("plan", str(file), state=state)
+    line = one_error_line(planned.stderr)
+    assert planned.returncode == 1
+    assert f"containers.{name}.pids_limit" in line and "4194304" in line, line
+    assert not state.exists()
 
 
 # ---- a registry that accepts connections and never answers -----------------------------------
@@ -100,7 +182,7 @@ def test_a_registry_that_never_answers_fails_the_apply_within_its_timeout(tmp_pa
     with silent_registry() as host:
         file = tmp_path / "hp.toml"
         file.write_text(f'[registries."{host}"]\ninsecure = true\ntimeout = "3s"\n\n'
-                        f'[containers.{name}]\nimage = "{host}/hp-test/silent:1"\n')
+                        + container_toml(name, f"{host}/hp-test/silent:1"))
         started = time.monotonic()
         applied = hp("apply", str(file), "--yes", state=state, timeout=HANG_BOUND * 2)
         took = time.monotonic() - started
@@ -142,3 +224,4 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat[stat.rfind(b")") + 2:].split()[0] not in (b"Z", b"X")
+
