@@ -87,7 +87,7 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
                 containers.create(layout, planned.new[name], helpers)  # type: ignore[arg-type]
             elif change.action == "restore":
                 say(f"{name}: starting")
-                containers.start(layout, name, helpers)  # type: ignore[arg-type]
+                containers.start(layout, name, helpers, must_run=planned.new[name].must_run)  # type: ignore[arg-type]
         except HpError as e:
             raise e if name in e.where else e.within(name)
         say(f"{name}: {DONE[change.action]}")

@@ -36,6 +36,10 @@ STOP_TIMEOUT = 10.0
 CRUN_TIMEOUT = 30.0  # crun start, state, list, kill, delete: quick unless something is badly stuck
 CREATE_TIMEOUT = 60.0  # hp-monitor + crun create: mounts, namespaces, cgroups
 MOUNT_TIMEOUT = 30.0
+# After `crun start` returns, the container's process has yet to exec its program: an exec that
+# fails (E2BIG, ENOENT ...) or a program that exits at once shows within this time.
+START_GRACE = 0.5
+EXIT_FILE_WAIT = 2.0  # for hp-monitor to write the exit status of a process that ended
 CGROUP_BUSY_WAIT = 2.0  # for killed processes to leave their cgroup before it can be removed
 
 
@@ -55,6 +59,7 @@ class NewContainer(msgspec.Struct, frozen=True):
     stop_signal: int
     network: NetworkSetup
     file: str = ""  # the hp.toml that manages it
+    must_run: bool = True  # False: ending soon after its start is expected (hp.toml must_run)
 
     @property
     def config_json(self) -> bytes:
@@ -94,7 +99,7 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers) -> None:
         raise
     checkpoint("after-dir")
     try:
-        start(layout, name, helpers, fresh=True)
+        start(layout, name, helpers, fresh=True, must_run=new.must_run)
         checkpoint("after-start")
         write_atomic(layout.record(name), encode_record(msgspec.structs.replace(record, phase="ready")))
     except BaseException:
@@ -125,10 +130,12 @@ def _make_volume(path: str, image_rootfs: str, destination: str) -> None:
     run(commands.copy_volume_argv(source, path), f"filling volume {destination}", timeout=COPY_TIMEOUT)
 
 
-def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -> None:
+def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False, must_run: bool = False) -> None:
     """Mount the overlay (if needed), connect its network (namespace, CNI ADD: up before the
     entrypoint runs), create the crun container under hp-monitor, start it.
-    `fresh`: the container was made just now, so there is no old state to look for."""
+    `fresh`: the container was made just now, so there is no old state to look for.
+    `must_run`: it has to be running START_GRACE after its start, or the start fails with its exit
+    status and last log lines (an exec that failed, or a program that ended at once)."""
     if not fresh:
         current = crun_status(layout, name)
         if current == "running":
@@ -156,6 +163,8 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -
             raise HpError(f"creating {name}", f"crun create exited {code}: {_tail(layout.log(name), log_size) or err}")
         checkpoint("after-crun-create")
         run(commands.crun_start(layout, name), f"starting {name}", timeout=CRUN_TIMEOUT)
+        if must_run:
+            _check_started(layout, name, log_size)
     except BaseException:
         run_status(commands.crun_delete(layout, name, force=True), timeout=CRUN_TIMEOUT)
         for undo in (remove_cgroups, networking.disconnect):
@@ -166,6 +175,21 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False) -
         if mounted_here:
             run_status(commands.umount(layout.rootfs(name)), timeout=MOUNT_TIMEOUT)
         raise
+
+
+def _check_started(layout: Layout, name: str, log_size: int) -> None:
+    """Still running START_GRACE after `crun start`, by crun's own status; else an HpError with
+    its exit status and what it (or crun's init, for a failed exec) wrote to its log."""
+    ended = _wait(lambda: os.path.exists(layout.exit_file(name)), START_GRACE)
+    if not ended and crun_status(layout, name) in ("running", "paused"):
+        return
+    _wait(lambda: os.path.exists(layout.exit_file(name)), EXIT_FILE_WAIT)
+    code = read_int(layout.exit_file(name))
+    tail = _tail(layout.log(name), log_size)
+    status = f" {code}" if code is not None else ""
+    raise HpError(f"starting {name}", f"it exited{status} within {START_GRACE:g} s of its start"
+                                      + (f": {tail};" if tail else ", with nothing in its log;")
+                                      + " if it is meant to end by itself, set must_run = false")
 
 
 def stop(layout: Layout, name: str, timeout: float = STOP_TIMEOUT) -> None:

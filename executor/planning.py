@@ -117,7 +117,8 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
                  ("hosts", container_hosts(hostname, name, None, ()).encode()),
                  ("resolv.conf", container_resolv_conf(net, resolv).encode()))
         setup = network_setup(layout, name, hostname, net)
-        new[name] = NewContainer(name, spec.image, image, config, files, spec.keep_alive, stop_signal, setup, owner)
+        new[name] = NewContainer(name, spec.image, image, config, files, spec.keep_alive, stop_signal, setup, owner,
+                                 spec.must_run)
     return new
 
 

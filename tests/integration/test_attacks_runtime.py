@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .hprun import hp, write_file
+from .hprun import hp, ps, write_file
 from .leaks import host_snapshot, leaks
 
 pytestmark = pytest.mark.integration
@@ -225,3 +225,51 @@ def _alive(pid: int) -> bool:
         return False
     return stat[stat.rfind(b")") + 2:].split()[0] not in (b"Z", b"X")
 
+
+# ---- "started" means started ---------------------------------------------------------------------
+
+BIG_ENV = 'env = { BIG = "' + "x" * (200 * 1024) + '" }\n'  # one string above MAX_ARG_STRLEN (128 KiB): E2BIG
+
+
+@pytest.mark.parametrize("image, extra, expected", [
+    ("sleeper", BIG_ENV, "Argument list too long"),
+    ("exiter", "", "exited 3"),
+], ids=["dies-at-exec-e2big", "exits-3-at-once"])
+def test_a_container_that_does_not_stay_up_fails_the_apply(image, extra, expected, tmp_path, state, registry,
+                                                           test_images) -> None:
+    """Before: "created and started", exit 0, and `hp ps` said stopped (1)."""
+    name = f"up-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, container_toml(name, test_images[image], extra))
+    before = host_snapshot()
+    try:
+        applied = hp("apply", str(file), "--yes", state=state)
+        line = one_error_line(applied.stderr)
+        assert applied.returncode == 1, applied.stderr
+        assert f"starting {name}" in line and expected in line and "must_run = false" in line, line
+        assert "created and started" not in applied.stdout + applied.stderr
+        assert not (state / "containers" / name).exists()
+        assert own_leaks(state, before) == {}
+    finally:
+        destroyed = hp("destroy", str(file), "--yes", state=state)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert own_leaks(state, before) == {}
+
+
+@pytest.mark.parametrize("image, extra", [
+    ("sleeper", BIG_ENV),
+    ("exiter", ""),
+], ids=["dies-at-exec-e2big", "exits-3-at-once"])
+def test_must_run_false_expects_an_early_end(image, extra, tmp_path, state, registry, test_images) -> None:
+    name = f"job-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, container_toml(name, test_images[image], extra + "must_run = false\n"))
+    before = host_snapshot()
+    try:
+        applied = hp("apply", str(file), "--yes", state=state)
+        assert applied.returncode == 0, applied.stderr
+        row = ps(state)[name]
+        assert row["status"] == "stopped" and row["exit_code"] != 0, row
+        assert hp("plan", str(file), "--detailed-exitcode", state=state).returncode == 0
+    finally:
+        destroyed = hp("destroy", str(file), "--yes", state=state)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert own_leaks(state, before) == {}
