@@ -88,6 +88,13 @@ class Attachment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def bridge(self) -> str:
         return self.conflist["plugins"][0]["bridge"]
 
+    @property
+    def gateway_cidr(self) -> str:
+        """The gateway with the subnet's prefix length ("10.10.0.1/24"): the address the bridge
+        plugin (isGateway) puts on the bridge."""
+        first = self.conflist["plugins"][0]["ipam"]["ranges"][0][0]
+        return f"{first['gateway']}/{first['subnet'].split('/')[1]}"
+
 
 def attachment(paths: Layout, name: str, net: ContainerNetwork) -> Attachment:
     """Container `name`'s attachment to its (bridge) network."""

@@ -153,6 +153,14 @@ def link_delete_argv(name: str) -> tuple[str, ...]:
     return ("ip", "link", "delete", "dev", name)
 
 
+def address_list_argv(device: str) -> tuple[str, ...]:
+    return ("ip", "-o", "-4", "address", "show", "dev", device)
+
+
+def address_delete_argv(address: str, device: str) -> tuple[str, ...]:
+    return ("ip", "address", "delete", address, "dev", device)
+
+
 def route_list_argv() -> tuple[str, ...]:
     return ("ip", "-o", "-4", "route", "show")
 

@@ -341,28 +341,34 @@ class BridgeRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     index, once known. floor: for a bridge hp is about to make, the highest index on the host
     when the record was written; the kernel hands out indexes in increasing order, so an
     interface of that name with a higher index was made after (by the ADD that hp was killed in
-    before it could write down the index)."""
+    before it could write down the index). address: for a found bridge, the gateway address
+    (CIDR) the bridge plugin is about to add because the bridge lacks it; hp removes it again
+    when it releases the bridge."""
 
     bridge: str
     made: bool
     ifindex: int | None = None
     floor: int = 0
+    address: str | None = None
 
 
 BridgeFate = Literal["delete", "keep", "forget"]
 
 
-def bridge_record_before_add(bridge: str, record: BridgeRecord | None, now: Interface | None,
-                             floor: int) -> BridgeRecord:
+def bridge_record_before_add(bridge: str, record: BridgeRecord | None, now: Interface | None, floor: int,
+                             gateway: str = "", addresses: tuple[str, ...] = ()) -> BridgeRecord:
     """The record to hold before a CNI ADD on `bridge`, given the one held (if any) and the
     interface of that name now (not a bridge: refused before this). None there: the ADD makes
-    it, so hp did, `floor` being the highest index on the host now. The interface hp made:
-    the record as it is. Any other: found, never to be deleted."""
+    it, so hp did, `floor` being the highest index on the host now. The interface the record
+    is about: the record as it is. Any other: found, never to be deleted; `gateway` (the
+    network's, as CIDR) is noted for removal unless it is among the bridge's `addresses`
+    already (needed only then: see is_recorded_interface)."""
     if now is None:
         return BridgeRecord(bridge, made=True, floor=floor)
-    if record is not None and record.made and _same_interface(record, now):
+    if record is not None and is_recorded_interface(record, now):
         return record
-    return BridgeRecord(bridge, made=False, ifindex=now.ifindex)
+    return BridgeRecord(bridge, made=False, ifindex=now.ifindex,
+                        address=gateway if gateway and gateway not in addresses else None)
 
 
 def bridge_fate(record: BridgeRecord, now: Interface | None) -> BridgeFate:
@@ -372,13 +378,33 @@ def bridge_fate(record: BridgeRecord, now: Interface | None) -> BridgeFate:
     written), still a bridge, and nothing is attached to it; "keep" the record (and try again
     later) if it is hp's but something is still attached; else "forget" it: the record goes, the
     interface is left as it is (found, gone, replaced by another, or not a bridge)."""
-    if not record.made or now is None or not now.bridge or not _same_interface(record, now):
+    if not record.made or now is None or not now.bridge or not is_recorded_interface(record, now):
         return "forget"
     return "keep" if now.ports else "delete"
 
 
-def _same_interface(record: BridgeRecord, now: Interface) -> bool:
-    return now.ifindex == record.ifindex if record.ifindex is not None else now.ifindex > record.floor
+def is_recorded_interface(record: BridgeRecord, now: Interface) -> bool:
+    """Whether `now` is the interface `record` is about: the same index, or (hp made it and was
+    killed before it wrote the index down) one above the floor."""
+    return now.ifindex == record.ifindex if record.ifindex is not None else record.made and now.ifindex > record.floor
+
+
+def address_to_remove(record: BridgeRecord, now: Interface | None) -> str | None:
+    """The gateway address hp had the bridge plugin add to a found bridge, if that bridge is
+    still there (the same interface) when hp releases it."""
+    if record.made or record.address is None or now is None or not is_recorded_interface(record, now):
+        return None
+    return record.address
+
+
+def parse_addresses(ip_address_output: str) -> tuple[str, ...]:
+    """The IPv4 addresses (CIDR) in `ip -o -4 address show` output."""
+    out = []
+    for line in ip_address_output.splitlines():
+        words = line.split()
+        if "inet" in words[:-1]:
+            out.append(words[words.index("inet") + 1])
+    return tuple(out)
 
 
 def encode_bridge_record(record: BridgeRecord) -> bytes:

@@ -9,8 +9,9 @@
 
 The bridge plugin makes a bridge that does not exist and never deletes one; hp deletes only what
 its record says hp made and what is still that interface (compiler.network.bridge_fate). A bridge
-that was there before (docker0, virbr0, a VLAN's) is used and never deleted; an interface of the
-name that is not a bridge is refused.
+that was there before (docker0, virbr0, a VLAN's) is used and never deleted (the gateway address
+the plugin adds to it, if it lacked it, is removed again); an interface of the name that is not a
+bridge is refused.
 
 Host-wide claims (compiler.layout.bridge_claim, /run/hp/bridges/BRIDGE, holding the state dir's
 path): two state dirs on one bridge would each hand out the same addresses from their own
@@ -30,13 +31,14 @@ import os
 import time
 from typing import Iterator
 
-from compiler.commands import link_delete_argv
+from compiler.commands import address_delete_argv, address_list_argv, link_delete_argv
 from compiler.errors import HpError, quote
 from compiler.layout import BRIDGE_CLAIMS_DIR, BRIDGE_CLAIMS_LOCK, Layout, bridge_claim, layout as checked_layout
-from compiler.network import (BridgeRecord, Interface, bridge_fate, bridge_record_before_add, check_interface_name,
-                              decode_bridge_record, encode_bridge_record, is_interface_name)
+from compiler.network import (BridgeRecord, Interface, address_to_remove, bridge_fate, bridge_record_before_add,
+                              check_interface_name, decode_bridge_record, encode_bridge_record, is_interface_name,
+                              is_recorded_interface, parse_addresses)
 
-from .run import run
+from .run import run, run_status
 from .store import write_atomic
 
 SYS_NET = "/sys/class/net"
@@ -102,11 +104,11 @@ def holder(layout: Layout, bridge: str) -> str | None:
     return other if live else None
 
 
-def take(layout: Layout, network: str, bridge: str) -> None:
+def take(layout: Layout, network: str, bridge: str, gateway: str = "") -> None:
     """Claim `bridge` for this state dir and record whether hp makes it (it does not exist: the
-    coming ADD makes it) or found it (compiler.network.bridge_record_before_add). HpError if
-    another state dir holds it or an interface of the name is not a bridge: nothing is changed
-    then."""
+    coming ADD makes it) or found it, and then whether the ADD adds `gateway` (CIDR) to it
+    (compiler.network.bridge_record_before_add). HpError if another state dir holds it or an
+    interface of the name is not a bridge: nothing is changed then."""
     with _claims_locked():
         other = holder(layout, bridge)
         if other:
@@ -115,7 +117,10 @@ def take(layout: Layout, network: str, bridge: str) -> None:
         if now is not None and not now.bridge:
             raise HpError(f"network {network}", not_a_bridge(bridge))
         held = read_record(layout, bridge)
-        record = bridge_record_before_add(bridge, held, now, highest_ifindex() if now is None else 0)
+        addresses = _addresses(bridge) if now is not None and (held is None or
+                                                               not is_recorded_interface(held, now)) else ()
+        record = bridge_record_before_add(bridge, held, now, highest_ifindex() if now is None else 0, gateway,
+                                          addresses)
         if _read_claim(bridge) != layout.state_dir:
             _write_claim(bridge, layout.state_dir)  # first, so that a record never stands without its claim
         if record != held:
@@ -130,7 +135,7 @@ def made(layout: Layout, bridge: str) -> None:
         if record is None or not record.made or record.ifindex is not None:
             return
         now = interface(bridge)
-        if now is not None and now.bridge and now.ifindex > record.floor:
+        if now is not None and now.bridge and is_recorded_interface(record, now):
             write_atomic(layout.bridge_record(bridge), encode_bridge_record(BridgeRecord(
                 bridge, made=True, ifindex=now.ifindex, floor=record.floor)))
 
@@ -150,9 +155,13 @@ def release(layout: Layout, in_use: set[str]) -> list[str]:
             continue
         with _claims_locked():
             record = read_record(layout, bridge)
-            fate = bridge_fate(record, interface(bridge)) if record is not None else "forget"
+            now = interface(bridge)
+            fate = bridge_fate(record, now) if record is not None else "forget"
             if fate == "keep":
                 continue
+            address = address_to_remove(record, now) if record is not None else None
+            if address:
+                _remove_address(bridge, address)
             if fate == "delete":
                 run(link_delete_argv(bridge), f"deleting bridge {bridge}", timeout=LOCK_TIMEOUT)
                 deleted.append(bridge)
@@ -160,6 +169,17 @@ def release(layout: Layout, in_use: set[str]) -> list[str]:
             if _read_claim(bridge) == layout.state_dir:
                 os.unlink(bridge_claim(bridge))
     return deleted
+
+
+def _addresses(bridge: str) -> tuple[str, ...]:
+    return parse_addresses(run(address_list_argv(bridge), f"listing {bridge}'s addresses", timeout=LOCK_TIMEOUT))
+
+
+def _remove_address(bridge: str, address: str) -> None:
+    """Remove the gateway address hp had put on a bridge it found; it may be gone already."""
+    code, _, err = run_status(address_delete_argv(address, bridge), timeout=LOCK_TIMEOUT)
+    if code != 0 and address in _addresses(bridge):
+        raise HpError(f"bridge {bridge}", f"could not remove the address {address} hp added: {err.strip()}")
 
 
 def read_record(layout: Layout, bridge: str) -> BridgeRecord | None:

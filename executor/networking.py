@@ -47,7 +47,7 @@ def connect(layout: Layout, name: str) -> str | None:
         return None
     att = setup.attachment
     cni.write_conflist(layout.conflist(att.network), encode_conflist(att.conflist))
-    bridges.take(layout, att.network, att.bridge)  # before the ADD that may make the bridge
+    bridges.take(layout, att.network, att.bridge, att.gateway_cidr)  # before the ADD that may make the bridge
     with reserved(setup.attachment):  # the host ports held until the DNAT rules are in place
         address = cni.add(setup.attachment, layout.attachment(name)).address
     checkpoint("after-cni-add")

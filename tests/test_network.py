@@ -20,10 +20,10 @@ import pytest
 from compiler import cni
 from compiler.errors import HpError
 from compiler.network import (DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, BridgeRecord, ContainerNetwork,
-                              Interface, Network, PortMapping, bridge_fate, bridge_record_before_add, check_networks,
-                              container_hosts, container_network, container_resolv_conf, decode_bridge_record,
-                              default_bridge, encode_bridge_record, hosts_peers, namespaces, network_problems,
-                              networks, parse_port, parse_routes, route_conflicts)
+                              Interface, Network, PortMapping, address_to_remove, bridge_fate, bridge_record_before_add,
+                              check_networks, container_hosts, container_network, container_resolv_conf,
+                              decode_bridge_record, default_bridge, encode_bridge_record, hosts_peers, namespaces,
+                              network_problems, networks, parse_addresses, parse_port, parse_routes, route_conflicts)
 from compiler.layout import Layout
 from compiler.spec import parse_hp_file
 from executor.netns import parse_mountinfo
@@ -671,8 +671,32 @@ def test_bridge_record_before_add(held: BridgeRecord | None, now: Interface | No
     assert bridge_record_before_add("br0", held, now, 99) == expected
 
 
+def test_a_found_bridge_notes_the_gateway_address_the_plugin_will_add() -> None:
+    added = BridgeRecord("br0", made=False, ifindex=7, address="10.20.0.1/24")
+    assert bridge_record_before_add("br0", None, iface(7), 0, "10.20.0.1/24", ("192.0.2.1/24",)) == added
+    assert bridge_record_before_add("br0", None, iface(7), 0, "10.20.0.1/24", ("10.20.0.1/24",)) == FOUND  # had it
+    assert bridge_record_before_add("br0", added, iface(7), 0, "10.20.0.1/24", ("10.20.0.1/24",)) == added  # kept
+    assert bridge_record_before_add("br0", None, None, 5, "10.20.0.1/24") == BridgeRecord("br0", made=True, floor=5)
+    assert address_to_remove(added, iface(7)) == "10.20.0.1/24"
+    assert address_to_remove(added, iface(7, ports=("eth9",))) == "10.20.0.1/24"
+    assert address_to_remove(added, iface(8)) is None  # another interface of the name since
+    assert address_to_remove(added, None) is None and address_to_remove(FOUND, iface(7)) is None
+    assert address_to_remove(MADE, iface(40)) is None  # a bridge hp made goes whole
+
+
+def test_parse_addresses() -> None:
+    tail = r"\       valid_lft forever preferred_lft forever"  # `ip -o` writes a backslash for a line break
+    out = (f"5: br0    inet 10.20.0.1/24 brd 10.20.0.255 scope global br0{tail}\n"
+           f"5: br0    inet 192.0.2.7/32 scope global br0{tail}\n")
+    assert parse_addresses(out) == ("10.20.0.1/24", "192.0.2.7/32") and parse_addresses("") == ()
+
+
+def test_gateway_cidr() -> None:
+    assert web_attachment().gateway_cidr == "10.10.0.1/24"
+
+
 def test_bridge_record_round_trips() -> None:
-    for record in (MADE, MADE_UNKNOWN, FOUND):
+    for record in (MADE, MADE_UNKNOWN, FOUND, BridgeRecord("br0", made=False, ifindex=7, address="10.20.0.1/24")):
         assert decode_bridge_record(encode_bridge_record(record)) == record
     with pytest.raises(HpError, match="bridge record: unreadable"):
         decode_bridge_record(b'{"bridge": "br0"}')

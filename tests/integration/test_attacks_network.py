@@ -101,26 +101,42 @@ def test_a_bridge_naming_an_interface_that_is_not_a_bridge_is_refused_at_plan_ti
         ip("link", "delete", veth, check=False)
 
 
-def test_a_bridge_that_was_there_before_is_used_and_never_deleted(tmp_path, state, registry, test_images) -> None:
+@pytest.mark.parametrize("had", ["no-address", "the-gateway", "another-address"])
+def test_a_bridge_that_was_there_before_is_used_and_never_deleted(had: str, tmp_path, state, registry,
+                                                                  test_images) -> None:
     s = uuid.uuid4().hex[:6]
     bridge, name = f"hpf{s}", f"c-{s}"
-    subnet = free_subnet()
+    subnet, other = free_subnet(), free_subnet()
+    gateway = f"{subnet.network_address + 1}/{subnet.prefixlen}"
+    before = {"no-address": [], "the-gateway": [gateway],
+              "another-address": [f"{other.network_address + 1}/{other.prefixlen}"]}[had]
     file = write_file(tmp_path, registry, network_toml("lan", subnet, bridge)
                       + container_toml(test_images["sleeper"], name, "lan"))
     ip("link", "add", bridge, "type", "bridge")
     try:
+        for address in before:
+            ip("address", "add", address, "dev", bridge)
         index = ifindex(bridge)
         applied = hp("apply", str(file), "--yes", state=state)
-        assert applied.returncode == 0, applied.stderr
-        assert ipaddress.ip_address(ps(state)[name]["ip"]) in subnet
-        assert bridge_record(state, bridge) == {"bridge": bridge, "made": False, "ifindex": index, "floor": 0}
-        assert claim(bridge) == str(state)
-        assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+        if had == "another-address":  # the bridge plugin will not add a second IPv4 address: refused, untouched
+            assert applied.returncode == 1 and "already has an IP address different from" in applied.stderr
+        else:
+            assert applied.returncode == 0, applied.stderr
+            assert ipaddress.ip_address(ps(state)[name]["ip"]) in subnet
+            assert bridge_record(state, bridge) == {"bridge": bridge, "made": False, "ifindex": index, "floor": 0,
+                                                    "address": None if before else gateway}
+            assert claim(bridge) == str(state) and addresses(bridge) == [gateway]
+            assert hp("destroy", str(file), "--yes", state=state).returncode == 0
         assert ifindex(bridge) == index  # still there, the same interface
+        assert addresses(bridge) == before  # the gateway address goes only if the bridge plugin added it
         assert bridge_record(state, bridge) is None and claim(bridge) is None
         assert rules_of(state, name, "lan") == [] and leftovers(state, [name]) == []
     finally:
         ip("link", "delete", bridge, check=False)
+
+
+def addresses(device: str) -> list[str]:
+    return [line.split()[3] for line in ip("-o", "-4", "address", "show", "dev", device).stdout.splitlines()]
 
 
 def test_a_bridge_hp_made_is_deleted_once_nothing_uses_it(tmp_path, state, registry, test_images) -> None:
