@@ -89,6 +89,7 @@ from .store import read_or_none, write_atomic
 
 _IMAGE_ID = re.compile(r"[0-9a-f]{64}")
 _SCRATCH_PREFIX = ".extract-"
+_PULL_PREFIX = ".pull-"  # podman's TMPDIR for one pull
 _MOUNT_MARKER = "image-mounted"
 COPY_TIMEOUT = 3600.0
 QUERY_TIMEOUT = 30.0  # podman image inspect / exists: local, quick unless podman's storage is stuck
@@ -186,7 +187,7 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
             if not pull_missing:
                 raise StalePlan(f"image {ref}", "no longer in podman's store (it was when the plan was made)")
             say(f"pulling {ref}")
-            pull(ref, insecure=insecure, timeout=pull_timeout)
+            pull(ref, insecure=insecure, timeout=pull_timeout, scratch_in=layout.images_dir)
             checkpoint("after-pull")
             pulled = True
         inspect = run(inspect_argv(ref), f"inspecting image {ref}", timeout=QUERY_TIMEOUT)
@@ -205,15 +206,26 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
     return PreparedImage(image_id, rootfs, ImageFacts(config, passwd, group), pulled)
 
 
-def pull(ref: str, *, insecure: bool = False, timeout: float = DEFAULT_PULL_TIMEOUT) -> None:
+def pull(ref: str, *, insecure: bool = False, timeout: float = DEFAULT_PULL_TIMEOUT,
+         scratch_in: str | None = None) -> None:
     """`podman pull` or one HpError: the reference, and podman's own error line, or the time limit
-    it passed (podman is then stopped, with whatever it started)."""
+    it passed (podman is then stopped, with whatever it started). scratch_in: a directory in which
+    to give podman a temporary directory of its own, removed afterwards (podman killed or
+    interrupted leaves its download directory behind: it would otherwise stay in /var/tmp)."""
+    scratch = None
+    if scratch_in is not None:
+        os.makedirs(scratch_in, mode=0o700, exist_ok=True)
+        scratch = tempfile.mkdtemp(prefix=_PULL_PREFIX, dir=scratch_in)
     try:
-        code, _, err = run_status(pull_argv(ref, insecure), timeout=timeout)
+        code, _, err = run_status(pull_argv(ref, insecure), timeout=timeout,
+                                  env={"TMPDIR": scratch} if scratch else None)
     except TimedOut:
         domain = parse_reference(ref, "image").domain
         raise HpError(f"pulling image {ref}", f"not done within {timeout:g} s, so stopped (a registry that is "
                                               f'only slow needs a longer [registries."{domain}"] timeout)') from None
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     if code != 0:
         raise HpError(f"pulling image {ref}", _podman_error(err) or f"podman pull exited {code}")
 
@@ -281,7 +293,7 @@ def prune_unused(layout: Layout, in_use: set[str]) -> list[str]:
                 shutil.rmtree(doomed, ignore_errors=True)
                 removed.append(image_id)
         for entry in os.listdir(layout.images_dir):
-            if entry.startswith(_SCRATCH_PREFIX):
+            if entry.startswith((_SCRATCH_PREFIX, _PULL_PREFIX)):  # a killed hp's (pulls run under the state lock)
                 shutil.rmtree(f"{layout.images_dir}/{entry}", ignore_errors=True)
     finally:
         os.close(lock)

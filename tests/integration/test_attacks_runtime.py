@@ -183,6 +183,7 @@ def test_a_registry_that_never_answers_fails_the_apply_within_its_timeout(tmp_pa
         file = tmp_path / "hp.toml"
         file.write_text(f'[registries."{host}"]\ninsecure = true\ntimeout = "3s"\n\n'
                         + container_toml(name, f"{host}/hp-test/silent:1"))
+        var_tmp = set(os.listdir("/var/tmp"))
         started = time.monotonic()
         applied = hp("apply", str(file), "--yes", state=state, timeout=HANG_BOUND * 2)
         took = time.monotonic() - started
@@ -193,6 +194,9 @@ def test_a_registry_that_never_answers_fails_the_apply_within_its_timeout(tmp_pa
         assert lock_is_free(state)
         assert not (state / "containers" / name).exists()
         assert processes_naming(host) == []
+        # podman, killed, leaves its download directory: hp gave it one of its own, and removed it
+        assert os.listdir(state / "images") == []
+        assert {e for e in set(os.listdir("/var/tmp")) - var_tmp if e.startswith("storage")} == set()
         # the lock was released: the next run gets as far as the same pull, not "state is locked"
         again = hp("plan", str(file), state=state, timeout=HANG_BOUND * 2)
         assert again.returncode == 1 and "pulling image" in one_error_line(again.stderr), again.stderr
