@@ -163,12 +163,21 @@ def release(layout: Layout, in_use: set[str]) -> list[str]:
             if address:
                 _remove_address(bridge, address)
             if fate == "delete":
-                run(link_delete_argv(bridge), f"deleting bridge {bridge}", timeout=LOCK_TIMEOUT)
+                _delete_bridge(bridge, now)  # type: ignore[arg-type]
                 deleted.append(bridge)
             os.unlink(layout.bridge_record(bridge))
             if _read_claim(bridge) == layout.state_dir:
                 os.unlink(bridge_claim(bridge))
     return deleted
+
+
+def _delete_bridge(bridge: str, seen: Interface) -> None:
+    """`ip link delete` the bridge hp made; if that fails, it is an error unless the interface
+    `seen` is gone meanwhile (another tool deleted it: then there is nothing left to do)."""
+    code, _, err = run_status(link_delete_argv(bridge), timeout=LOCK_TIMEOUT)
+    now = interface(bridge)
+    if code != 0 and now is not None and now.ifindex == seen.ifindex:
+        raise HpError(f"bridge {bridge}", f"could not delete it: {err.strip() or f'ip exited {code}'}")
 
 
 def _addresses(bridge: str) -> tuple[str, ...]:
