@@ -26,6 +26,7 @@ from . import bridges, cni
 from .faults import checkpoint
 from .netns import create_netns, is_netns, release_netns_dir, remove_netns
 from .ports import reserved
+from .store import container_names
 
 
 def read_setup(layout: Layout, name: str) -> NetworkSetup | None:
@@ -149,6 +150,14 @@ def prune_networks(layout: Layout, in_use: set[str]) -> list[str]:
     if os.path.isdir(layout.netns_dir) and not os.listdir(layout.netns_dir):
         release_netns_dir(layout.netns_dir)
     return removed
+
+
+def prune_unused_networks(layout: Layout) -> list[str]:
+    """prune_networks, the networks in use read from this state dir's containers: for a command
+    that changed nothing, after an apply or destroy that was interrupted before its own prune
+    (otherwise a bridge, its claim and the namespace mount would stay until the next change)."""
+    setups = (read_setup(layout, name) for name in container_names(layout))
+    return prune_networks(layout, {s.network for s in setups if s is not None and s.network})
 
 
 def _bridge_of(conflist: str) -> str | None:

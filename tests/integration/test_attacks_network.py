@@ -310,3 +310,32 @@ def test_two_files_of_one_state_dir_may_not_put_two_networks_on_one_bridge(tmp_p
     finally:
         assert hp("destroy", str(first), "--yes", state=state).returncode == 0
     assert bridge not in links()
+
+
+def test_destroy_killed_at_any_moment_is_finished_by_the_next_with_no_rule_left(tmp_path, state, registry,
+                                                                                 test_images) -> None:
+    # the issue's case: a destroy killed (its whole process group, as Ctrl-C or a service manager does)
+    # while the plugins' DEL runs left ipMasq rules behind. Wherever the kill lands, the next destroy
+    # must leave no rule; the delays only spread the kills over the destroy, nothing is timed
+    s = uuid.uuid4().hex[:6]
+    bridge, name = f"hpd{s}", f"c-{s}"
+    file = write_file(tmp_path, registry, network_toml("lan", free_subnet(), bridge)
+                      + container_toml(test_images["sleeper"], name, "lan", f'ports = ["127.0.0.1:{free_port()}:80"]'))
+    try:
+        for i, delay in enumerate((0.05, 0.15, 0.25, 0.35, 0.45, 0.6, 0.8, 1.0)):
+            applied = hp("apply", str(file), "--yes", state=state)
+            assert applied.returncode == 0, applied.stderr
+            process = subprocess.Popen([HP, "destroy", str(file), "--yes", "--state-dir", str(state)],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True)
+            try:
+                process.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGINT if i % 2 else signal.SIGKILL)
+                process.wait(timeout=60)
+            finished = hp("destroy", str(file), "--yes", state=state)
+            assert finished.returncode == 0, (delay, finished.stderr)
+            assert rules_of(state, name, "lan") == [], delay
+            assert leftovers(state, [name]) == [] and bridge not in links(), delay
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
