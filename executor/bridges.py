@@ -31,10 +31,12 @@ import os
 import time
 from typing import Iterator
 
+import msgspec
+
 from compiler.commands import address_delete_argv, address_list_argv, link_delete_argv
 from compiler.errors import HpError, quote
 from compiler.layout import BRIDGE_CLAIMS_DIR, BRIDGE_CLAIMS_LOCK, Layout, bridge_claim, layout as checked_layout
-from compiler.network import (BridgeRecord, Interface, address_to_remove, bridge_fate, bridge_record_before_add,
+from compiler.network import (Interface, address_to_remove, bridge_fate, bridge_record_before_add,
                               check_interface_name, decode_bridge_record, encode_bridge_record, is_interface_name,
                               is_recorded_interface, parse_addresses)
 
@@ -136,8 +138,8 @@ def made(layout: Layout, bridge: str) -> None:
             return
         now = interface(bridge)
         if now is not None and now.bridge and is_recorded_interface(record, now):
-            write_atomic(layout.bridge_record(bridge), encode_bridge_record(BridgeRecord(
-                bridge, made=True, ifindex=now.ifindex, floor=record.floor)))
+            write_atomic(layout.bridge_record(bridge),
+                         encode_bridge_record(msgspec.structs.replace(record, ifindex=now.ifindex)))
 
 
 def release(layout: Layout, in_use: set[str]) -> list[str]:
