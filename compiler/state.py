@@ -27,6 +27,7 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     stop_signal: int = 15
     file: str = ""  # the real path of the hp.toml that manages it ("" for none)
     phase: Phase = "ready"
+    must_run: bool = True  # hp.toml's must_run: whether `hp start` requires it to keep running
 
 
 class ContainerStatus(msgspec.Struct, frozen=True):

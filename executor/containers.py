@@ -73,7 +73,7 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers) -> None:
     if exists(layout, name):
         raise HpError(name, f"a container named {name!r} already exists (hp rm {name} first)")
     record = ContainerRecord(name, new.ref, new.image.image_id, config_hash(new.config_json), new.stop_signal,
-                             new.file, "creating")
+                             new.file, "creating", new.must_run)
     os.makedirs(layout.containers_dir, exist_ok=True)
     # filled under a dot name, then renamed: a directory named NAME always holds a record
     staging = tempfile.mkdtemp(prefix=f"{NEW_PREFIX}{name}-", dir=layout.containers_dir)
@@ -130,12 +130,13 @@ def _make_volume(path: str, image_rootfs: str, destination: str) -> None:
     run(commands.copy_volume_argv(source, path), f"filling volume {destination}", timeout=COPY_TIMEOUT)
 
 
-def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False, must_run: bool = False) -> None:
+def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False, must_run: bool | None = None) -> None:
     """Mount the overlay (if needed), connect its network (namespace, CNI ADD: up before the
     entrypoint runs), create the crun container under hp-monitor, start it.
     `fresh`: the container was made just now, so there is no old state to look for.
     `must_run`: it has to be running START_GRACE after its start, or the start fails with its exit
-    status and last log lines (an exec that failed, or a program that ended at once)."""
+    status and last log lines (an exec that failed, or a program that ended at once); None: as
+    the record says (hp.toml's must_run when the container was made)."""
     if not fresh:
         current = crun_status(layout, name)
         if current == "running":
@@ -149,6 +150,8 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False, m
     record = read_record(layout, name)
     if record is None:
         raise HpError(name, "no such container")
+    if must_run is None:
+        must_run = record.must_run
     mounted_here = False
     if fresh or not os.path.ismount(layout.rootfs(name)):
         run(commands.mount_overlay(layout.image_rootfs(record.image_id), layout.upper(name), layout.work(name),

@@ -8,7 +8,7 @@ A leak is anything of this state dir's that outlives its containers: mounts unde
 network namespace files, veth interfaces and iptables chains that were not there before,
 iptables rules naming its containers (the CNI container IDs carry the state dir's tag),
 cgroups under hp/<tag>-*, processes in those cgroups or naming the state dir, crun state,
-and host-local IP reservations. Host-wide things (veths, chains) are compared with a
+host-local IP reservations, and bridge records and host-wide bridge claims. Host-wide things (veths, chains) are compared with a
 snapshot taken before the test, so what other software has is never counted.
 """
 
@@ -89,6 +89,21 @@ def _ip_reservations(state: Path) -> list[str]:
     return found
 
 
+def _claims(state: Path) -> list[str]:
+    from compiler.layout import BRIDGE_CLAIMS_DIR
+
+    found = []
+    for path in glob.glob(f"{BRIDGE_CLAIMS_DIR}/*"):
+        try:
+            with open(path) as f:
+                holder = f.read().strip()
+        except OSError:
+            continue
+        if holder == str(state):
+            found.append(path)
+    return found
+
+
 def leaks(state: Path, before: HostSnapshot) -> dict[str, list[str]]:
     """Everything of `state`'s that is still on the host, by kind; {} when nothing is."""
     tag = _tag(state)
@@ -100,6 +115,9 @@ def leaks(state: Path, before: HostSnapshot) -> dict[str, list[str]]:
         "processes": _processes(state, tag),
         "crun": crun_names(state),
         "ipam": _ip_reservations(state),
+        "bridge records": sorted(os.listdir(state / "networks" / "bridges"))
+        if (state / "networks" / "bridges").is_dir() else [],
+        "bridge claims": _claims(state),
     }
     rules, chains = [], set()
     for table in TABLES:

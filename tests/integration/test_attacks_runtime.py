@@ -266,3 +266,35 @@ def test_must_run_false_expects_an_early_end(image, extra, tmp_path, state, regi
         destroyed = hp("destroy", str(file), "--yes", state=state)
     assert destroyed.returncode == 0, destroyed.stderr
     assert own_leaks(state, before) == {}
+
+
+ONCE_ONLY = ('command = ["sh", "-c", "if [ -e /tmp/started-once ]; then echo second start refused; exit 4; fi; '
+             'touch /tmp/started-once; exec sleep 3600"]\nuser = "0:0"\n')
+
+
+@pytest.mark.parametrize("must_run", [True, False], ids=["must-run", "may-end"])
+def test_hp_start_checks_the_container_stays_up_as_its_record_says(must_run, tmp_path, state, registry,
+                                                                   test_images) -> None:
+    """The writable layer keeps /tmp/started-once across a stop, so the second start exits 4 at once:
+    `hp start` fails with one line for a must_run container (before: exit 0 and a dead container),
+    and accepts the early end of one whose hp.toml said must_run = false."""
+    name = f"again-{uuid.uuid4().hex[:6]}"
+    extra = ONCE_ONLY + ("" if must_run else "must_run = false\n")
+    file = write_file(tmp_path, registry, container_toml(name, test_images["sleeper"], extra))
+    before = host_snapshot()
+    try:
+        applied = hp("apply", str(file), "--yes", state=state)
+        assert applied.returncode == 0, applied.stderr
+        assert hp("stop", name, "--time", "2", state=state).returncode == 0
+        started = hp("start", name, state=state)
+        if must_run:
+            line = one_error_line(started.stderr)
+            assert started.returncode == 1 and "exited 4" in line and "second start refused" in line, line
+        else:
+            assert started.returncode == 0, started.stderr
+        row = ps(state)[name]
+        assert row["status"] == "stopped", row
+    finally:
+        destroyed = hp("destroy", str(file), "--yes", state=state)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert own_leaks(state, before) == {}
