@@ -25,10 +25,7 @@ and other hp processes see one order.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import os
-import time
 from typing import Iterator
 
 import msgspec
@@ -36,10 +33,11 @@ import msgspec
 from compiler.commands import address_delete_argv, address_list_argv, link_delete_argv
 from compiler.errors import HpError, quote
 from compiler.layout import BRIDGE_CLAIMS_DIR, BRIDGE_CLAIMS_LOCK, Layout, bridge_claim, layout as checked_layout
-from compiler.network import (Interface, address_to_remove, bridge_fate, bridge_record_before_add,
+from compiler.network import (BridgeRecord, Interface, address_to_remove, bridge_fate, bridge_record_before_add,
                               check_interface_name, decode_bridge_record, encode_bridge_record, is_interface_name,
                               is_recorded_interface, parse_addresses)
 
+from .lock import flock_within
 from .run import run, run_status
 from .store import write_atomic
 
@@ -222,17 +220,8 @@ def _claims_locked() -> Iterator[None]:
     os.makedirs(os.path.dirname(BRIDGE_CLAIMS_LOCK), mode=0o755, exist_ok=True)
     fd = os.open(BRIDGE_CLAIMS_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise HpError(BRIDGE_CLAIMS_LOCK, f"cannot lock: {e.strerror}") from None
-            if time.monotonic() >= deadline:
-                raise HpError(BRIDGE_CLAIMS_LOCK, f"still locked by another hp after {LOCK_TIMEOUT:g} s")
-            time.sleep(0.02)
+        if not flock_within(fd, LOCK_TIMEOUT, BRIDGE_CLAIMS_LOCK):
+            raise HpError(BRIDGE_CLAIMS_LOCK, f"still locked by another hp after {LOCK_TIMEOUT:g} s")
         yield
     finally:
         os.close(fd)

@@ -28,21 +28,28 @@ def state_lock(layout: Layout, timeout: float = 0.0) -> Iterator[None]:
     except OSError as e:
         raise HpError(path, f"cannot open the lock file: {e.strerror or e}") from None
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise HpError(path, f"cannot lock: {e.strerror}") from None
-            if time.monotonic() >= deadline:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                waited = f" (waited {timeout:g} s; see --lock-timeout)" if timeout else " (--lock-timeout waits)"
-                raise HpError("state", f"state is locked by pid {holder}{waited}")
-            time.sleep(0.05)
+        if not flock_within(fd, timeout, path):
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            waited = f" (waited {timeout:g} s; see --lock-timeout)" if timeout else " (--lock-timeout waits)"
+            raise HpError("state", f"state is locked by pid {holder}{waited}")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def flock_within(fd: int, timeout: float, path: str) -> bool:
+    """Take an exclusive flock on `fd` (the file at `path`), trying for up to `timeout` seconds;
+    False if another holds it all that time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise HpError(path, f"cannot lock: {e.strerror}") from None
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
