@@ -8,8 +8,9 @@ A leak is anything of this state dir's that outlives its containers: mounts unde
 network namespace files, veth interfaces and iptables chains that were not there before,
 iptables rules naming its containers (the CNI container IDs carry the state dir's tag),
 cgroups under hp/<tag>-*, processes in those cgroups or naming the state dir, crun state,
-host-local IP reservations, and bridge records and host-wide bridge claims. Host-wide things (veths, chains) are compared with a
-snapshot taken before the test, so what other software has is never counted.
+host-local IP reservations, and bridge records and host-wide bridge claims. Host-wide
+things (veths, chains) are compared with a snapshot taken before the test, so what other
+software has is never counted.
 """
 
 from __future__ import annotations
