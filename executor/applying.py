@@ -76,22 +76,47 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
     say(f"applying {len(todo)} change(s) to {planned.fingerprint.file}")
     helpers = ensure_helpers(layout) if any(c.action != "destroy" for c in todo) else None
 
-    def step(change: Change) -> None:
+    def step(change: Change) -> containers.Started | None:
+        """Carry out one change; a container that must run is returned, to be confirmed with
+        the rest of its phase (their grace periods overlap instead of adding up)."""
         name = change.name
+        started = None
         try:
             if change.action in ("destroy", "replace") and containers.exists(layout, name):
                 say(f"{name}: removing")
                 containers.remove(layout, name, force=True)
             if change.action in ("replace", "create"):
                 say(f"{name}: creating")
-                containers.create(layout, planned.new[name], helpers)  # type: ignore[arg-type]
+                started = containers.create(layout, planned.new[name], helpers, confirm=False)  # type: ignore[arg-type]
             elif change.action == "restore":
                 say(f"{name}: starting")
-                containers.start(layout, name, helpers, must_run=planned.new[name].must_run)  # type: ignore[arg-type]
+                started = containers.start(layout, name, helpers, confirm=False)  # type: ignore[arg-type]
         except HpError as e:
             raise e if name in e.where else e.within(name)
-        say(f"{name}: {DONE[change.action]}")
+        if started is not None and planned.new[name].must_run:
+            return started
+        done(change)
+        return None
+
+    def done(change: Change) -> None:
+        say(f"{change.name}: {DONE[change.action]}")
         progress.advance()
+
+    def confirm(change: Change, started: containers.Started) -> None:
+        """It stayed up, or what this apply made of it is undone (the record goes, or the
+        restored container is stopped again) and the start's failure is the error."""
+        try:
+            containers.confirm_running(layout, started)
+        except HpError as e:
+            try:
+                if change.action == "restore":
+                    containers.stop(layout, change.name, timeout=0)
+                else:
+                    containers.remove(layout, change.name, force=True)
+            except HpError:
+                pass  # the start's failure is the one to report; the next apply retries
+            raise e.within(change.name) if change.name not in e.where else e
+        done(change)
 
     try:
         for phase in PHASES:
@@ -101,6 +126,12 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
             with ThreadPoolExecutor(max_workers=min(PARALLEL, len(batch))) as pool:
                 futures = [pool.submit(step, change) for change in batch]
                 errors = [f.exception() for f in futures if f.exception() is not None]
+                to_confirm = [(c, f.result()) for c, f in zip(batch, futures) if f.exception() is None and f.result()]
+                for change, started in to_confirm:  # each waits only for what is left of its own grace
+                    try:
+                        confirm(change, started)  # type: ignore[arg-type]
+                    except HpError as e:
+                        errors.append(e)
             if errors:
                 first = errors[0]
                 if len(errors) > 1 and isinstance(first, HpError):

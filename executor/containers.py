@@ -66,9 +66,18 @@ class NewContainer(msgspec.Struct, frozen=True):
         return dict(self.files)["config.json"]
 
 
-def create(layout: Layout, new: NewContainer, helpers: Helpers) -> None:
+class Started(msgspec.Struct, frozen=True):
+    """A container just started: confirm_running(layout, started) tells whether it stayed up."""
+
+    name: str
+    log_offset: int  # the size of its log before this start: what it wrote since is after it
+    at: float  # time.monotonic() right after `crun start`
+
+
+def create(layout: Layout, new: NewContainer, helpers: Helpers, *, confirm: bool | None = None) -> Started:
     """Make the container's directory, mount, crun container and record, then start it.
-    All or nothing; and if hp is killed half-way, the record's phase says so (compiler.state)."""
+    All or nothing; and if hp is killed half-way, the record's phase says so (compiler.state).
+    `confirm`: as start's; None means the container's must_run."""
     name = new.name
     if exists(layout, name):
         raise HpError(name, f"a container named {name!r} already exists (hp rm {name} first)")
@@ -99,7 +108,7 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers) -> None:
         raise
     checkpoint("after-dir")
     try:
-        start(layout, name, helpers, fresh=True, must_run=new.must_run)
+        started = start(layout, name, helpers, fresh=True, confirm=new.must_run if confirm is None else confirm)
         checkpoint("after-start")
         write_atomic(layout.record(name), encode_record(msgspec.structs.replace(record, phase="ready")))
     except BaseException:
@@ -109,6 +118,7 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers) -> None:
             pass  # the failure that got us here is the one to report; the record (phase creating) stays, and
             # the next apply finishes the removal
         raise
+    return started
 
 
 def _make_volume(path: str, image_rootfs: str, destination: str) -> None:
@@ -130,13 +140,14 @@ def _make_volume(path: str, image_rootfs: str, destination: str) -> None:
     run(commands.copy_volume_argv(source, path), f"filling volume {destination}", timeout=COPY_TIMEOUT)
 
 
-def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False, must_run: bool | None = None) -> None:
+def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False,
+          confirm: bool | None = None) -> Started:
     """Mount the overlay (if needed), connect its network (namespace, CNI ADD: up before the
     entrypoint runs), create the crun container under hp-monitor, start it.
     `fresh`: the container was made just now, so there is no old state to look for.
-    `must_run`: it has to be running START_GRACE after its start, or the start fails with its exit
-    status and last log lines (an exec that failed, or a program that ended at once); None: as
-    the record says (hp.toml's must_run when the container was made)."""
+    `confirm`: wait START_GRACE and fail, undoing the start, unless it is still running
+    (confirm_running); None: as the record's must_run says. An apply starts many at once and
+    confirms them together afterwards, so that the grace periods overlap."""
     if not fresh:
         current = crun_status(layout, name)
         if current == "running":
@@ -150,8 +161,8 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False, m
     record = read_record(layout, name)
     if record is None:
         raise HpError(name, "no such container")
-    if must_run is None:
-        must_run = record.must_run
+    if confirm is None:
+        confirm = record.must_run
     mounted_here = False
     if fresh or not os.path.ismount(layout.rootfs(name)):
         run(commands.mount_overlay(layout.image_rootfs(record.image_id), layout.upper(name), layout.work(name),
@@ -166,8 +177,9 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False, m
             raise HpError(f"creating {name}", f"crun create exited {code}: {_tail(layout.log(name), log_size) or err}")
         checkpoint("after-crun-create")
         run(commands.crun_start(layout, name), f"starting {name}", timeout=CRUN_TIMEOUT)
-        if must_run:
-            _check_started(layout, name, log_size)
+        started = Started(name, log_size, time.monotonic())
+        if confirm:
+            confirm_running(layout, started)
     except BaseException:
         run_status(commands.crun_delete(layout, name, force=True), timeout=CRUN_TIMEOUT)
         for undo in (remove_cgroups, networking.disconnect):
@@ -178,12 +190,16 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False, m
         if mounted_here:
             run_status(commands.umount(layout.rootfs(name)), timeout=MOUNT_TIMEOUT)
         raise
+    return started
 
 
-def _check_started(layout: Layout, name: str, log_size: int) -> None:
-    """Still running START_GRACE after `crun start`, by crun's own status; else an HpError with
-    its exit status and what it (or crun's init, for a failed exec) wrote to its log."""
-    ended = _wait(lambda: os.path.exists(layout.exit_file(name)), START_GRACE)
+def confirm_running(layout: Layout, started: Started) -> None:
+    """Still running START_GRACE after its `crun start`, by crun's own status; else an HpError
+    with its exit status and what it (or crun's init, for a failed exec) wrote to its log. Waits
+    only for what is left of the grace period."""
+    name, log_size = started.name, started.log_offset
+    left = max(0.0, started.at + START_GRACE - time.monotonic())
+    ended = _wait(lambda: os.path.exists(layout.exit_file(name)), left)
     if not ended and crun_status(layout, name) in ("running", "paused"):
         return
     _wait(lambda: os.path.exists(layout.exit_file(name)), EXIT_FILE_WAIT)
@@ -341,4 +357,4 @@ def _tail(path: str, offset: int) -> str:
     return " ".join(line.strip() for line in text.strip().splitlines()[-3:])
 
 
-__all__ = ["create", "crun_status", "exists", "remove", "start", "status", "stop"]
+__all__ = ["Started", "confirm_running", "create", "crun_status", "exists", "remove", "start", "status", "stop"]

@@ -298,3 +298,24 @@ def test_hp_start_checks_the_container_stays_up_as_its_record_says(must_run, tmp
         destroyed = hp("destroy", str(file), "--yes", state=state)
     assert destroyed.returncode == 0, destroyed.stderr
     assert own_leaks(state, before) == {}
+
+
+def test_one_container_that_does_not_stay_up_fails_the_apply_and_its_peers_stay(tmp_path, state, registry,
+                                                                                 test_images) -> None:
+    """An apply starts its containers together and confirms them together: the one that exits at
+    once is the apply's error and is removed; the ones that stay up are created and running."""
+    s = uuid.uuid4().hex[:6]
+    good, bad = [f"good{i}-{s}" for i in range(3)], f"bad-{s}"
+    text = "".join(container_toml(n, test_images["sleeper"]) + "\n" for n in good)
+    file = write_file(tmp_path, registry, text + container_toml(bad, test_images["exiter"]))
+    before = host_snapshot()
+    try:
+        applied = hp("apply", str(file), "--yes", state=state)
+        line = one_error_line(applied.stderr)
+        assert applied.returncode == 1 and f"starting {bad}" in line and "exited 3" in line, line
+        assert {n: r["status"] for n, r in ps(state).items()} == {n: "running" for n in good}
+        assert all(f"hp: {n}: created and started" in applied.stderr for n in good), applied.stderr
+    finally:
+        destroyed = hp("destroy", str(file), "--yes", state=state)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert own_leaks(state, before) == {}
