@@ -89,7 +89,8 @@ def published_container(tmp_path: Path, state: Path, registry, test_images) -> I
     """A container on its own network with a published port, applied; at the end (even on a
     failure) one more destroy, which must succeed and leave nothing."""
     s = uuid.uuid4().hex[:6]
-    file = write_file(tmp_path, registry, stack_toml(test_images["stopsig"], f"d-{s}", "killnet", f"hpd{s}",
+    bridge = f"hpx{s}"
+    file = write_file(tmp_path, registry, stack_toml(test_images["stopsig"], f"d-{s}", "killnet", bridge,
                                                      f'ports = ["127.0.0.1:{_free_port()}:8080"]'))
     before = host_snapshot()
     try:
@@ -100,6 +101,7 @@ def published_container(tmp_path: Path, state: Path, registry, test_images) -> I
         destroyed = hp("destroy", str(file), "--yes", state=state)
     assert destroyed.returncode == 0, destroyed.stderr
     assert leaks(state, before) == {}
+    assert not os.path.exists(f"/sys/class/net/{bridge}")  # hp made it, hp removed it
     assert hp("plan", str(file), "--destroy", "--detailed-exitcode", state=state).returncode == 0
 
 
