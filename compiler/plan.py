@@ -12,13 +12,16 @@ from typing import Literal, Mapping
 
 import msgspec
 
+from .errors import HpError, key_path
 from .state import config_hash
 
 FORMAT_VERSION = "1.0"
 
-Action = Literal["create", "replace", "destroy", "restore", "no-op"]
-SYMBOLS = {"create": "  +", "replace": "-/+", "destroy": "  -", "restore": "  ~", "no-op": "   "}
-ORDER = {"destroy": 0, "replace": 1, "restore": 2, "create": 3, "no-op": 4}
+Action = Literal["create", "replace", "destroy", "restore", "update", "no-op"]
+SYMBOLS = {"create": "  +", "replace": "-/+", "destroy": "  -", "restore": "  ~", "update": "  *", "no-op": "   "}
+ORDER = {"destroy": 0, "replace": 1, "restore": 2, "update": 3, "create": 4, "no-op": 5}
+# hp.toml settings that only hp reads (kept in the record): a change rewrites the record, nothing more
+SETTINGS = ("stop_timeout", "prevent_destroy")
 
 
 class Desired(msgspec.Struct, frozen=True):
@@ -30,6 +33,8 @@ class Desired(msgspec.Struct, frozen=True):
     must_run: bool = True  # False: a container that ended is left so (only a vanished one is restored)
     network_json: bytes = b""  # its compiler.cni.NetworkSetup, encoded
     network: str = ""  # how it is networked, in words (compiler.cni.describe), for a create
+    stop_timeout: int = 10
+    prevent_destroy: bool = False
 
 
 class Current(msgspec.Struct, frozen=True):
@@ -44,6 +49,8 @@ class Current(msgspec.Struct, frozen=True):
     exit_code: int | None = None
     phase: str = "ready"
     network_json: bytes = b""
+    stop_timeout: int = 10  # the record's
+    prevent_destroy: bool = False  # the record's
 
 
 class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -68,6 +75,7 @@ class Plan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     to_destroy: int
     to_restore: int = 0
     pulled: tuple[str, ...] = ()  # images pulled while planning
+    to_update: int = 0  # only SETTINGS changed
 
     @property
     def has_changes(self) -> bool:
@@ -81,9 +89,30 @@ def plan(desired: Mapping[str, Desired], current: Mapping[str, Current], pulled:
     gone = "hp destroy: everything the file manages goes" if destroy else "no longer in the file"
     changes = [_change(name, desired.get(name), current.get(name), gone) for name in set(desired) | set(current)]
     changes.sort(key=lambda c: (ORDER[c.action], c.name))
+    for change in changes:
+        _check_protected(change, desired.get(change.name), current.get(change.name), destroy)
     count = {a: sum(c.action == a for c in changes) for a in ORDER}
     return Plan(FORMAT_VERSION, tuple(changes), count["create"], count["replace"], count["destroy"],
-                count["restore"], tuple(sorted(pulled)))
+                count["restore"], tuple(sorted(pulled)), count["update"])
+
+
+def _check_protected(change: Change, want: Desired | None, have: Current | None, destroy: bool) -> None:
+    """A replace of a container the file protects, or a destroy of one its record says is
+    protected, fails the plan. Half-made or half-removed ones (phase not ready) are not protected:
+    finishing what an interrupted hp began loses nothing that was ever ready."""
+    if have is None or have.phase != "ready":
+        return
+    name = change.name
+    where = f"{key_path('containers', name)}.prevent_destroy"
+    if change.action == "replace" and want is not None and want.prevent_destroy:
+        raise HpError(where, f"the plan would replace {name} ({'; '.join(change.reasons)}), which is protected: "
+                             "set prevent_destroy = false and hp apply that first, then make the change",
+                      source="spec")
+    if change.action == "destroy" and have.prevent_destroy:
+        how = ("set prevent_destroy = false in the file and hp apply it, then hp destroy" if destroy else
+               "put it back in the file with prevent_destroy = false and hp apply, then remove it")
+        raise HpError(where, f"the plan would destroy {name} ({change.reasons[0]}), which is protected: {how}",
+                      source="spec")
 
 
 def _change(name: str, want: Desired | None, have: Current | None, gone: str) -> Change:
@@ -116,9 +145,27 @@ def _change(name: str, want: Desired | None, have: Current | None, gone: str) ->
         fields = tuple(sorted(fields + tuple(f"network.{f}" for f in net_fields)))
     if reasons:
         return Change(name, "replace", tuple(reasons), want.image, changed_fields=fields, diff=diff, **target)
+    settings = _changed_settings(want, have)
     if have.status == "missing" or (want.must_run and have.status != "running"):
-        return Change(name, "restore", (_drift(have),), want.image, **target)
+        return Change(name, "restore", (_drift(have), *settings), want.image, changed_fields=_fields(settings),
+                      **target)
+    if settings:
+        return Change(name, "update", settings, want.image, changed_fields=_fields(settings), **target)
     return Change(name, "no-op", (), want.image, **target)
+
+
+def _changed_settings(want: Desired, have: Current) -> tuple[str, ...]:
+    """'stop_timeout: 10 -> 30' for each of SETTINGS that the file changed since the record was written."""
+    return tuple(f"{field}: {_toml(old)} -> {_toml(new)}" for field in SETTINGS
+                 if (old := getattr(have, field)) != (new := getattr(want, field)))
+
+
+def _toml(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _fields(settings: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(s.split(":", 1)[0] for s in settings)
 
 
 def _made_from(want: Desired) -> str:
@@ -188,5 +235,6 @@ def render_plan(p: Plan, *, diffs: bool = True) -> str:
             out += ["", *("      " + line for line in c.diff.rstrip("\n").split("\n")), ""]
     if p.to_restore:
         out += ["", f"Drift: {p.to_restore} changed outside hp, to be restored."]
-    out += ["", f"Plan: {p.to_create} to create, {p.to_replace} to replace, {p.to_destroy} to destroy."]
+    updated = f", {p.to_update} to update (hp's record only)" if p.to_update else ""
+    out += ["", f"Plan: {p.to_create} to create, {p.to_replace} to replace, {p.to_destroy} to destroy{updated}."]
     return "\n".join(out) + "\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from typing import Union
+from typing import Annotated, Union
 
 import msgspec
 
@@ -40,6 +40,9 @@ class TmpfsMount(_Input, tag="tmpfs", tag_field="type"):
 Mount = Union[BindMount, TmpfsMount]
 
 
+MAX_STOP_TIMEOUT = 3600
+
+
 class ContainerSpec(_Input):
     """One `[containers.NAME]` table. Every field but `image` is optional; None means
     "not set here", so the image's value (or hp's default) applies."""
@@ -55,6 +58,9 @@ class ContainerSpec(_Input):
     read_only: bool = False
     keep_alive: bool = False
     must_run: bool = True  # plan restores it when it is not running; false: it may end by itself
+    # seconds from the stop signal to SIGKILL, whenever hp stops it (stop, rm, replace, destroy)
+    stop_timeout: Annotated[int, msgspec.Meta(ge=0, le=MAX_STOP_TIMEOUT)] = 10
+    prevent_destroy: bool = False  # a plan that would replace or destroy it fails (compiler.plan)
     labels_to_annotations: bool = False
     annotations: Union[dict[str, str], None] = None
     memory: Union[int, str, None] = None

@@ -28,6 +28,9 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     file: str = ""  # the real path of the hp.toml that manages it ("" for none)
     phase: Phase = "ready"
     must_run: bool = True  # hp.toml's must_run: whether `hp start` requires it to keep running
+    # hp.toml's, kept here because `hp destroy` does not read the file's content
+    stop_timeout: int = 10  # seconds between the stop signal and SIGKILL
+    prevent_destroy: bool = False  # a plan that would replace or destroy it fails
 
 
 class ContainerStatus(msgspec.Struct, frozen=True):

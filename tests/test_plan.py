@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from compiler import ImageFacts, compile_container, encode_config, parse_hp_file, parse_image_config
+from compiler.errors import HpError
 from compiler.plan import Current, Desired, changed_fields, plan, render_plan
 
 IMAGE = parse_image_config(json.dumps({"os": "linux", "config": {"Cmd": ["sleep", "60"], "Env": ["A=1"]}}))
@@ -148,3 +149,46 @@ def test_any_edit_of_a_saved_plan_is_refused_or_changes_nothing(position: int, b
         return
     original = open_saved(SAVED, "p")
     assert (opened.fingerprint, opened.plan) == (original.fingerprint, original.plan)
+
+
+def protected(d, flag: bool = True):
+    return msgspec.structs.replace(d, prevent_destroy=flag)
+
+
+@pytest.mark.parametrize("want, have, destroy, words", [
+    ({"web": protected(desired("web", image_id=ID2))}, {"web": protected(current("web"))}, False,
+     ("replace web", "set prevent_destroy = false and hp apply that first")),
+    ({"web": protected(desired("web", 'memory = "64m"'))}, {"web": current("web")}, False, ("replace web",)),
+    ({}, {"web": protected(current("web"))}, False, ("destroy web (no longer in the file)", "put it back")),
+    ({}, {"web": protected(current("web"))}, True, ("destroy web (hp destroy", "then hp destroy")),
+], ids=["replace", "replace-newly-protected", "removed-from-file", "hp-destroy"])
+def test_a_protected_container_fails_the_plan_naming_the_field(want, have, destroy, words) -> None:
+    with pytest.raises(HpError) as e:
+        plan(want, have, destroy=destroy)
+    assert e.value.where == "containers.web.prevent_destroy" and e.value.source == "spec"
+    assert "\n" not in str(e.value) and all(w in e.value.problem for w in words), str(e.value)
+
+
+def test_the_file_unprotects_before_a_replace_and_the_record_before_a_destroy() -> None:
+    # Terraform's way: remove the flag (the replace's own file says so; a destroy needs the record updated first)
+    assert plan({"web": desired("web", image_id=ID2)}, {"web": protected(current("web"))}).to_replace == 1
+    assert plan({}, {"web": current("web")}, destroy=True).to_destroy == 1
+    p = plan({"web": desired("web")}, {"web": protected(current("web"))})
+    assert [(c.action, c.reasons) for c in p.changes] == [("update", ("prevent_destroy: true -> false",))]
+    assert (p.to_update, p.has_changes) == (1, True)
+    assert render_plan(p).splitlines()[-1] == "Plan: 0 to create, 0 to replace, 0 to destroy, 1 to update (hp's record only)."
+
+
+def test_a_half_made_or_half_removed_protected_container_is_finished() -> None:
+    assert plan({"web": protected(desired("web"))},
+                {"web": protected(current("web", status="missing", phase="creating"))}).to_replace == 1
+    assert plan({}, {"old": protected(current("old", status="stopped", phase="removing"))}).to_destroy == 1
+
+
+def test_settings_changes_are_updates_or_ride_along_a_restore() -> None:
+    want = {"web": msgspec.structs.replace(desired("web"), stop_timeout=1)}
+    update = plan(want, {"web": current("web")}).changes[0]
+    assert (update.action, update.reasons, update.changed_fields) == ("update", ("stop_timeout: 10 -> 1",),
+                                                                     ("stop_timeout",))
+    restore = plan(want, {"web": current("web", status="stopped")}).changes[0]
+    assert restore.action == "restore" and "stop_timeout: 10 -> 1" in restore.reasons

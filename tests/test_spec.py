@@ -387,3 +387,21 @@ def test_registry_timeout_out_of_range_is_refused_by_check_file(timeout: str) ->
         check_file(hp_file)
     assert info.value.where == 'registries."127.0.0.1:5000".timeout'
     assert "\n" not in str(info.value)
+
+
+def test_stop_timeout_and_prevent_destroy_default_as_docker_and_terraform() -> None:
+    spec = parse_hp_file(HEAD).containers["web"]
+    assert (spec.stop_timeout, spec.prevent_destroy) == (10, False)
+    spec = parse_hp_file(HEAD + "stop_timeout = 0\nprevent_destroy = true\n").containers["web"]
+    assert (spec.stop_timeout, spec.prevent_destroy) == (0, True)
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("-1", ">= 0"), ("3601", "<= 3600"), ("1.5", "integer"), ('"10s"', "integer"), ("true", "integer")])
+def test_bad_stop_timeout_names_the_field(value: str, fragment: str) -> None:
+    err = error_of(HEAD + f"stop_timeout = {value}\n")
+    assert err.where == "containers.web.stop_timeout" and fragment in err.problem, str(err)
+
+
+def test_prevent_destroy_must_be_a_boolean() -> None:
+    assert error_of(HEAD + 'prevent_destroy = "yes"\n').where == "containers.web.prevent_destroy"
