@@ -102,7 +102,8 @@ def check_file(hp_file: HpFile) -> None:
 
 
 def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defaults | None = None,
-                      netns_path: str | None = None, cgroup_name: str | None = None) -> oci.RuntimeConfig:
+                      netns_path: str | None = None, cgroup_name: str | None = None,
+                      volumes_dir: str | None = None) -> oci.RuntimeConfig:
     """The OCI runtime config for container `name`, or an HpError whose `source`
     says which input ("spec", "image", "passwd", "group") the path is in.
 
@@ -111,8 +112,12 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
     a fresh one with only loopback. Network "host" has no network namespace of its own.
 
     cgroup_name: the container's cgroup under /hp (default: its name); hp apply makes it
-    unique per state directory (Layout.cgroup_name)."""
+    unique per state directory (Layout.cgroup_name).
+
+    volumes_dir: where volumes live (Layout.volumes_dir); without it, `volumes` (as the bundle's)."""
     d = d or defaults()
+    if volumes_dir is not None:
+        d = msgspec.structs.replace(d, volume_dir=volumes_dir)
     try:
         settings = container_settings(name, spec, d)
     except HpError as e:
@@ -154,7 +159,7 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
         caps = capability_sets(d.capabilities, spec.cap_add, spec.cap_drop, root=user.uid == 0, where=where)
         annotations = build_annotations(image, spec.labels_to_annotations, spec.annotations, f"{where}.annotations")
         mounts = assemble_mounts(d, image, settings.mounts, read_only=spec.read_only,
-                                 keep_alive=spec.keep_alive, where=f"{where}.mounts")
+                                 keep_alive=spec.keep_alive, container=name, where=f"{where}.mounts")
     except HpError as e:
         raise image_error(e) from None
     return oci.RuntimeConfig(

@@ -9,12 +9,15 @@
         container.json              hp's record (name, image, image ID, config hash)
         bundle/config.json          the OCI bundle crun runs ...
         bundle/rootfs/              ... with an overlay mounted here (lower: the image rootfs)
-        bundle/hostname, hosts, resolv.conf, hp-init, volumes/
+        bundle/hostname, hosts, resolv.conf, hp-init
         upper/, work/               the overlay's writable layer
         log                         the container's stdout and stderr
         exit                        its exit status, written by hp-monitor when it ends
         pid                         its pid, written by crun
         network.json                how it is networked (compiler.cni.NetworkSetup)
+      volumes/<volume>/             a volume, outside every container directory (docs/executor.md)
+        _data/                      what the container sees at the mount's target
+        volume.json                 how it was made (compiler.volumes.VolumeOrigin)
       netns/                        its own mount (see executor/netns.py) holding ...
       netns/NAME                    ... each bridged container's network namespace, bind-mounted
       networks/NET.conflist         a network's CNI configuration list, for people and cnitool
@@ -34,7 +37,7 @@ import hashlib
 import msgspec
 
 from .errors import HpError, quote
-from .names import check_container_name
+from .names import check_container_name, check_volume_name
 from .network import check_interface_name
 
 BRIDGE_CLAIMS_DIR = "/run/hp/bridges"
@@ -113,6 +116,20 @@ class Layout(msgspec.Struct, frozen=True):
 
     def network_file(self, name: str) -> str:
         return f"{self.container_dir(name)}/network.json"
+
+    @property
+    def volumes_dir(self) -> str:
+        return f"{self.state_dir}/volumes"
+
+    def volume_dir(self, volume: str) -> str:
+        # as container_dir: every path of a volume is built on this one, from a checked name
+        return f"{self.volumes_dir}/{check_volume_name(volume)}"
+
+    def volume_data(self, volume: str) -> str:
+        return f"{self.volume_dir(volume)}/_data"
+
+    def volume_origin(self, volume: str) -> str:
+        return f"{self.volume_dir(volume)}/volume.json"
 
     @property
     def netns_dir(self) -> str:

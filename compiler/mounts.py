@@ -13,12 +13,7 @@ from .oci import Mount
 from .paths import absolute_path, depth, is_within, normalise
 from .resources import parse_mode, parse_size
 from .spec import BindMount, TmpfsMount
-
-
-def volume_source(destination: str, volume_dir: str) -> str:
-    """Bundle-relative directory for an image volume: /var/lib/db → volumes/var%2Flib%2Fdb (one
-    flat, reversible name per volume, so /a/b and /a_b never share a directory)."""
-    return f"{volume_dir}/" + destination[1:].replace("%", "%25").replace("/", "%2F")
+from .volumes import image_volume_name, volume_source
 
 
 def user_mounts(mounts: Sequence[BindMount | TmpfsMount], where: str) -> tuple[Mount, ...]:
@@ -59,9 +54,10 @@ def assemble_mounts(
     *,
     read_only: bool,
     keep_alive: bool,
+    container: str,
     where: str = "mounts",
 ) -> tuple[Mount, ...]:
-    """A mount of the container's replaces any other at the same target; one over a
+    """Image volumes bind their volume's directory under d.volume_dir (compiler.volumes). A mount of the container's replaces any other at the same target; one over a
     standard mount's parent (say /dev) also replaces the standard mounts below it."""
     own_targets = {m.destination for m in own}
     if keep_alive and d.init_path in own_targets:
@@ -79,7 +75,8 @@ def assemble_mounts(
         dest = normalise(volume) if volume.startswith("/") and "\0" not in volume else absolute_path(
             volume, f"{image.config_field}.Volumes[{quote(volume)}]", "volume")
         if dest not in reserved and all(v.destination != dest for v in volumes):
-            volumes.append(Mount(dest, "bind", volume_source(dest, d.volume_dir), ("rbind", "rprivate", "rw")))
+            source = volume_source(d.volume_dir, image_volume_name(container, dest))
+            volumes.append(Mount(dest, "bind", source, ("rbind", "rprivate", "rw")))
     generated = [m for m in etc + sorted(volumes, key=lambda m: m.destination) + init
                  if m.destination not in own_targets]
     return parents_first(standard + generated + list(own))

@@ -11,7 +11,6 @@ import errno
 import json
 import os
 import shutil
-import stat
 import tempfile
 import time
 from typing import Callable
@@ -24,11 +23,12 @@ from compiler.cni import NetworkSetup, encode_setup
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode_record
+from compiler.volumes import VolumeOrigin, image_volume_name, volume_of_source
 
-from . import networking
+from . import networking, volumes
 from .faults import checkpoint
 from .helpers import Helpers
-from .images import COPY_TIMEOUT, PreparedImage
+from .images import PreparedImage
 from .run import run, run_status
 from .store import GONE_PREFIX, NEW_PREFIX, read_int, read_record, write_atomic
 
@@ -95,8 +95,9 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers, *, confirm: bool
             with open(f"{bundle}/{file}", "wb") as f:
                 f.write(content)
         for mount in new.config.mounts:
-            if mount.type == "bind" and mount.source and mount.source.startswith("volumes/"):
-                _make_volume(f"{bundle}/{mount.source}", new.image.rootfs, mount.destination)
+            volume = volume_of_source(layout.volumes_dir, mount.source) if mount.type == "bind" else None
+            if volume is not None:
+                volumes.ensure(layout, _origin(name, volume, mount.destination), new.image.rootfs, mount.destination)
         if new.keep_alive:
             shutil.copy2(helpers.init, f"{bundle}/hp-init")
         with open(f"{staging}/network.json", "wb") as f:
@@ -121,23 +122,10 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers, *, confirm: bool
     return started
 
 
-def _make_volume(path: str, image_rootfs: str, destination: str) -> None:
-    """A fresh volume directory holding a copy of what the image has at `destination`
-    (owner, mode and content), as Docker and podman fill a new volume. Only a path made
-    of real directories is copied: a symlink could point out of the image."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    source = image_rootfs
-    for part in destination.strip("/").split("/"):
-        source = f"{source}/{part}"
-        try:
-            info = os.lstat(source)
-        except FileNotFoundError:
-            os.mkdir(path, 0o755)
-            return
-        if not stat.S_ISDIR(info.st_mode):
-            os.mkdir(path, 0o755)
-            return
-    run(commands.copy_volume_argv(source, path), f"filling volume {destination}", timeout=COPY_TIMEOUT)
+def _origin(container: str, volume: str, destination: str) -> VolumeOrigin:
+    if volume == image_volume_name(container, destination):
+        return VolumeOrigin(volume, "image", container, destination)
+    return VolumeOrigin(volume, "named")
 
 
 def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False,

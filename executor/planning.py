@@ -105,7 +105,7 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
         net = container_network(hp_file, name)
         try:
             config = compile_container(name, spec, image.facts, netns_path=layout.netns(name),
-                                       cgroup_name=layout.cgroup_name(name))
+                                       cgroup_name=layout.cgroup_name(name), volumes_dir=layout.volumes_dir)
         except HpError as e:
             raise e.from_source("spec") from None
         stop_signal = 15

@@ -90,8 +90,16 @@ def bump_serial(layout: Layout) -> int:
 
 
 def sweep_leftovers(layout: Layout) -> list[str]:
-    """Delete the dot-named container directories a killed hp left (under the state lock)."""
+    """Delete the dot-named container and volume directories a killed hp left (under the state lock)."""
     swept = []
+    try:
+        entries = os.listdir(layout.volumes_dir)
+    except FileNotFoundError:
+        entries = []
+    for entry in entries:  # a volume half-made or half-removed: made or removed again when needed
+        if entry.startswith((NEW_PREFIX, GONE_PREFIX)):
+            shutil.rmtree(f"{layout.volumes_dir}/{entry}", ignore_errors=True)
+            swept.append(entry)
     try:
         entries = os.listdir(layout.containers_dir)
     except FileNotFoundError:

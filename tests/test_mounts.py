@@ -1,16 +1,14 @@
 """config.json mounts (compiler/mounts.py), against issue 2's mounts rule and docs/conversion.md:
 
 the standard set (runc's options), binds of the bundle's own hostname/hosts/resolv.conf
-onto /etc (ro with read_only), each image Volume as a rw bind from a per-volume
-directory inside the bundle (`volumes/<escaped path>`, flat and reversible), keep_alive's
+onto /etc (ro with read_only), each image Volume as a rw bind from its volume's directory
+(`<volume_dir>/<container>.<12 hex of sha256(container, path)>/_data`, one per container and path), keep_alive's
 /run/hp-init, then the container's mounts, which replace any mount at the same target
 (one over a standard mount's parent, like /dev, replaces the standard mounts below it);
 ordered so that a parent is mounted before its children; deterministic.
 """
 
 from __future__ import annotations
-
-from urllib.parse import unquote
 
 import pytest
 from hypothesis import given, settings
@@ -19,9 +17,11 @@ from hypothesis import strategies as st
 from compiler.defaults import defaults
 from compiler.errors import HpError
 from compiler.image import ImageConfig
-from compiler.mounts import assemble_mounts, parents_first, user_mounts, volume_source
+from compiler.mounts import assemble_mounts, parents_first, user_mounts
 from compiler.oci import Mount
 from compiler.spec import BindMount, TmpfsMount
+from compiler.names import IMAGE_VOLUME_NAME, is_volume_name
+from compiler.volumes import image_volume_name, volume_of_source, volume_source
 
 WHERE = "containers.web.mounts"
 STANDARD = ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"]
@@ -56,7 +56,8 @@ def assert_parents_first(mounts) -> None:
 
 def assemble(volumes=(), own=(), *, read_only=False, keep_alive=False, config_field="Config"):
     image = ImageConfig(volumes=tuple(sorted(volumes)), config_field=config_field)
-    return assemble_mounts(defaults(), image, user_mounts(own, WHERE), read_only=read_only, keep_alive=keep_alive)
+    return assemble_mounts(defaults(), image, user_mounts(own, WHERE), read_only=read_only, keep_alive=keep_alive,
+                           container="web")
 
 
 # --------------------------------------------------------------------------- parents_first
@@ -113,41 +114,36 @@ def test_parents_first_property(paths: list[str]) -> None:
 # --------------------------------------------------------------------------- volume_source
 
 
-@pytest.mark.parametrize(
-    "destination, expected",
-    [
-        ("/var/lib/db", "volumes/var%2Flib%2Fdb"),
-        ("/data", "volumes/data"),
-        ("/a_b", "volumes/a_b"),
-        ("/a/b", "volumes/a%2Fb"),
-        ("/a%2Fb", "volumes/a%252Fb"),
-        ("/100%", "volumes/100%25"),
-        ("/with space/x", "volumes/with space%2Fx"),
-    ],
-    ids=["nested", "top-level", "underscore", "slash", "literal-escape-sequence", "percent", "space"],
-)
-def test_volume_source(destination: str, expected: str) -> None:
-    assert volume_source(destination, "volumes") == expected
+def test_image_volume_name_is_the_container_and_a_digest_of_the_path() -> None:
+    name = image_volume_name("web", "/var/lib/db")
+    assert name.startswith("web.") and len(name) == len("web.") + 12
+    assert image_volume_name("web", "/var/lib/db") == name  # deterministic: a replacement finds it
+    assert IMAGE_VOLUME_NAME.fullmatch(name)
 
 
-def test_volume_sources_never_collide() -> None:
+def test_image_volume_names_never_collide() -> None:
     paths = ["/a/b", "/a_b", "/a%2Fb", "/a%252Fb", "/a%b", "/a/b%", "/a%/b", "/a/%2F", "/ab", "/a/b/c", "/a/b%2Fc"]
-    sources = [volume_source(p, "volumes") for p in paths]
-    assert len(set(sources)) == len(paths), sources
+    names = {image_volume_name(c, p) for c in ("web", "db", "x" * 64, "x" * 63) for p in paths}
+    assert len(names) == 4 * len(paths)
 
 
 _COMPONENT = st.text(alphabet="ab%2F5_/. -", min_size=1, max_size=6).filter(lambda c: "/" not in c)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_COMPONENT.filter(lambda c: c not in (".", "..")), min_size=1, max_size=5))
-def test_volume_source_is_flat_and_reversible(components: list[str]) -> None:
-    destination = "/" + "/".join(components)
-    source = volume_source(destination, "volumes")
-    assert source.startswith("volumes/")
-    name = source[len("volumes/"):]
-    assert "/" not in name and name  # one directory directly under volumes/
-    assert "/" + unquote(name) == destination  # reversible, hence no two volumes share a directory
+@given(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", fullmatch=True),
+       st.lists(_COMPONENT.filter(lambda c: c not in (".", "..")), min_size=1, max_size=5))
+def test_image_volume_name_is_a_volume_name_and_its_source_maps_back(container: str, components: list[str]) -> None:
+    name = image_volume_name(container, "/" + "/".join(components))
+    assert is_volume_name(name)
+    assert volume_of_source("/state/volumes", volume_source("/state/volumes", name)) == name
+
+
+@pytest.mark.parametrize("source", [None, "", "/state/volumes", "/state/volumes/x", "/state/volumes/x/_data/y",
+                                    "/state/volumes/../x/_data", "/state/volumesx/y/_data", "/other/x/_data",
+                                    "/state/volumes/.new-x/_data"])
+def test_other_sources_are_no_volume(source) -> None:
+    assert volume_of_source("/state/volumes", source) is None
 
 
 # --------------------------------------------------------------------------- user_mounts
@@ -231,11 +227,12 @@ def test_read_only_makes_the_etc_binds_ro_but_not_volumes() -> None:
     assert out["/data"].options is not None and "rw" in out["/data"].options
 
 
-def test_volumes_are_sorted_rw_binds_from_the_bundle() -> None:
+def test_volumes_are_sorted_rw_binds_from_their_volume_directories() -> None:
     out = assemble(volumes=["/var/lib/db", "/data", "/cache"])
     assert dests(out) == STANDARD + ETC + ["/cache", "/data", "/var/lib/db"]
     by_dest = {x.destination: x for x in out}
-    assert by_dest["/var/lib/db"] == Mount("/var/lib/db", "bind", "volumes/var%2Flib%2Fdb", ("rbind", "rprivate", "rw"))
+    source = f"volumes/{image_volume_name('web', '/var/lib/db')}/_data"
+    assert by_dest["/var/lib/db"] == Mount("/var/lib/db", "bind", source, ("rbind", "rprivate", "rw"))
 
 
 @pytest.mark.parametrize(
@@ -333,7 +330,7 @@ def test_assembly_is_deterministic_whatever_the_volume_order() -> None:
     a = assemble(volumes=["/b", "/a", "/c/d"], own=[TmpfsMount(target="/c")])
     image = ImageConfig(volumes=("/c/d", "/b", "/a"), config_field="Config")
     b = assemble_mounts(defaults(), image, user_mounts([TmpfsMount(target="/c")], WHERE),
-                        read_only=False, keep_alive=False)
+                        read_only=False, keep_alive=False, container="web")
     assert a == b
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from compiler import ImageFacts, compile_container, encode_config, parse_hp_file, parse_image_config
 from compiler.defaults import defaults
-from compiler.mounts import volume_source
+from compiler.volumes import image_volume_name, volume_source
 
 from ..needs import missing
 
@@ -97,7 +97,7 @@ class Bundle:
 
     def volume_dir(self, destination: str) -> Path:
         """The host directory backing an image VOLUME (as the compiler names it)."""
-        return self.path / volume_source(destination, defaults().volume_dir)
+        return self.path / volume_source(defaults().volume_dir, image_volume_name(self.name, destination))
 
 
 def make_bundle(

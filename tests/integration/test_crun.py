@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from compiler.defaults import defaults
+from compiler.volumes import image_volume_name
 
 from .bundle import CGROUP_V1, Bundle, Crun, cgroup_dirs, make_bundle, require_host
 
@@ -243,7 +244,7 @@ def test_image_volume_is_a_bundle_directory(crun: Crun, tmp_path: Path) -> None:
                             user="root")
     assert ok(result) == "1\n"
     host_dir = bundle.volume_dir("/var/lib/db")
-    assert host_dir == bundle.path / "volumes" / "var%2Flib%2Fdb"
+    assert host_dir == bundle.path / "volumes" / image_volume_name(bundle.name, "/var/lib/db") / "_data"
     assert (host_dir / "data").read_text() == "persisted\n"
     assert not (bundle.rootfs / "var" / "lib" / "db" / "data").exists()
 

@@ -1,0 +1,59 @@
+"""Volumes: directories under STATE/volumes/<name>/_data that outlive the containers using them.
+
+An image VOLUME of container NAME at TARGET is the volume `image_volume_name(NAME, TARGET)`; a
+`{ type = "volume", source = VOL }` mount is the declared volume VOL. Either way the container's
+config.json binds the volume's `_data` directory (an absolute path under the state dir), so a
+replacement's config names the same directory as the container it replaces, and which containers
+use a volume is read from their configs (`volume_of_source`), never kept a second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+
+from .names import is_volume_name
+
+DATA = "_data"
+_NAME_ROOM = 64 - 1 - 12  # a container name's characters kept in an image volume's name
+
+
+def image_volume_name(container: str, target: str) -> str:
+    """`NAME.<12 hex digits of sha256(NAME, TARGET)>`: one per container name and target path
+    (the digest covers the whole name, so a long name cut short still names only its own)."""
+    digest = hashlib.sha256(f"{container}\0{target}".encode()).hexdigest()[:12]
+    return f"{container[:_NAME_ROOM]}.{digest}"
+
+
+def volume_source(volumes_dir: str, volume: str) -> str:
+    """The directory a mount of `volume` binds."""
+    return f"{volumes_dir}/{volume}/{DATA}"
+
+
+def volume_of_source(volumes_dir: str, source: str | None) -> str | None:
+    """The volume whose directory `source` is (as volume_source makes it), else None."""
+    if not source or not source.startswith(f"{volumes_dir}/"):
+        return None
+    name, _, rest = source[len(volumes_dir) + 1:].partition("/")
+    return name if rest == DATA and is_volume_name(name) else None
+
+
+class VolumeOrigin(msgspec.Struct, frozen=True, omit_defaults=True):
+    """STATE/volumes/<name>/volume.json: how a volume came to be (for `hp volume ls`)."""
+
+    name: str
+    kind: str  # "image": a container's image VOLUME; "named": a [volumes.NAME] table
+    container: str = ""  # an image volume's container
+    target: str = ""  # an image volume's path in that container
+
+
+def encode_origin(origin: VolumeOrigin) -> bytes:
+    return msgspec.json.encode(origin) + b"\n"
+
+
+def decode_origin(data: bytes) -> VolumeOrigin | None:
+    try:
+        return msgspec.json.decode(data, type=VolumeOrigin)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None

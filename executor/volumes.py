@@ -1,0 +1,173 @@
+"""Volumes on this host: STATE/volumes/<name>/ (compiler.volumes), made on first use, removed only
+when asked (`hp volume rm`, `hp destroy --volumes`), never as a side effect of removing a container.
+
+A volume is made under a dot name and renamed into place once filled, so a directory named NAME is
+always a whole volume: a killed hp leaves a dot-named one (swept later), never a half-filled
+"new" volume that the next run would take as filled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+
+import msgspec
+
+from compiler import commands
+from compiler.errors import HpError
+from compiler.layout import Layout
+from compiler.names import check_volume_name
+from compiler.volumes import DATA, VolumeOrigin, decode_origin, encode_origin, volume_of_source
+
+from .images import COPY_TIMEOUT
+from .run import run
+from .store import GONE_PREFIX, NEW_PREFIX, container_names, read_or_none, write_atomic
+
+
+def ensure(layout: Layout, origin: VolumeOrigin, image_rootfs: str, destination: str) -> bool:
+    """Volume `origin.name` as it is, or made now: a copy of what the image has at `destination`
+    (owner, mode, content), as Docker fills a new volume. True if it was made now."""
+    name = check_volume_name(origin.name)
+    if _is_volume(layout, name):
+        return False
+    os.makedirs(layout.volumes_dir, mode=0o700, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f"{NEW_PREFIX}{name}-", dir=layout.volumes_dir)
+    try:
+        os.chmod(staging, 0o700)
+        _fill(f"{staging}/{DATA}", image_rootfs, destination)
+        write_atomic(f"{staging}/volume.json", encode_origin(origin))
+        try:
+            os.rename(staging, layout.volume_dir(name))
+        except OSError:
+            if not _is_volume(layout, name):  # not another hp that made it meanwhile
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+            return False
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return True
+
+
+def _is_volume(layout: Layout, name: str) -> bool:
+    """A real directory (never a symlink) with a real _data directory in it."""
+    try:
+        top, data = os.lstat(layout.volume_dir(name)), os.lstat(layout.volume_data(name))
+    except FileNotFoundError:
+        return False
+    if not (stat.S_ISDIR(top.st_mode) and stat.S_ISDIR(data.st_mode)):
+        raise HpError(f"volume {name}", f"{layout.volume_dir(name)} is not hp's volume directory "
+                                        "(not a directory, or its _data is not); hp leaves it alone")
+    return True
+
+
+def _fill(path: str, image_rootfs: str, destination: str) -> None:
+    """`path` as a copy of the image's `destination`; empty (0755) if the image has no directory
+    there. Only a path made of real directories is copied: a symlink could point out of the image."""
+    source = image_rootfs
+    for part in destination.strip("/").split("/"):
+        source = f"{source}/{part}"
+        try:
+            info = os.lstat(source)
+        except FileNotFoundError:
+            os.mkdir(path, 0o755)
+            return
+        if not stat.S_ISDIR(info.st_mode):
+            os.mkdir(path, 0o755)
+            return
+    run(commands.copy_volume_argv(source, path), f"filling volume at {destination}", timeout=COPY_TIMEOUT)
+
+
+def mounted_volumes(layout: Layout, name: str) -> list[str]:
+    """The volumes container `name`'s config.json mounts, from the config itself."""
+    data = read_or_none(f"{layout.bundle(name)}/config.json")
+    if not data:
+        return []
+    try:
+        mounts = json.loads(data).get("mounts") or []
+    except ValueError:
+        return []
+    found = (volume_of_source(layout.volumes_dir, m.get("source")) for m in mounts if isinstance(m, dict))
+    return sorted({v for v in found if v is not None})
+
+
+def users(layout: Layout) -> dict[str, list[str]]:
+    """Each volume → the containers (in this state dir) whose config mounts it."""
+    out: dict[str, list[str]] = {}
+    for container in sorted(container_names(layout)):
+        for volume in mounted_volumes(layout, container):
+            out.setdefault(volume, []).append(container)
+    return out
+
+
+def names(layout: Layout) -> list[str]:
+    try:
+        entries = os.listdir(layout.volumes_dir)
+    except FileNotFoundError:
+        return []
+    return sorted(e for e in entries if not e.startswith(".") and _is_volume(layout, e))
+
+
+def origin(layout: Layout, name: str) -> VolumeOrigin | None:
+    data = read_or_none(layout.volume_origin(name))
+    return decode_origin(data) if data else None
+
+
+def size(layout: Layout, name: str) -> int:
+    """Bytes in the volume's files (apparent sizes; each hard-linked file once); symlinks not followed."""
+    total, seen = 0, set()
+    for top, dirs, files in os.walk(layout.volume_data(name)):
+        for entry in files + dirs:
+            try:
+                info = os.lstat(f"{top}/{entry}")
+            except FileNotFoundError:
+                continue
+            if (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                total += info.st_size if not stat.S_ISDIR(info.st_mode) else 0
+    return total
+
+
+def remove(layout: Layout, name: str) -> None:
+    """Delete volume `name` and its data; refused while a container of this state dir mounts it."""
+    check_volume_name(name)
+    if not _is_volume(layout, name):
+        raise HpError(name, "no such volume")
+    using = users(layout).get(name)
+    if using:
+        raise HpError(name, f"volume is in use by container{'s' if len(using) > 1 else ''} {', '.join(using)} "
+                            f"(remove {'them' if len(using) > 1 else 'it'} first)")
+    # renamed away first (one atomic step): a killed hp leaves the whole volume or a dot-named one
+    gone = tempfile.mkdtemp(prefix=f"{GONE_PREFIX}{name}-", dir=layout.volumes_dir)
+    os.rename(layout.volume_dir(name), f"{gone}/{name}")
+    shutil.rmtree(gone)
+
+
+class VolumeInfo(msgspec.Struct, frozen=True):
+    """One row of `hp volume ls`."""
+
+    name: str
+    path: str
+    size: int
+    containers: tuple[str, ...]
+    declared: bool
+    kind: str = ""
+    container: str = ""
+    target: str = ""
+
+
+def describe(layout: Layout, declared: set[str]) -> list[VolumeInfo]:
+    used = users(layout)
+    out = []
+    for name in names(layout):
+        o = origin(layout, name) or VolumeOrigin(name, "")
+        out.append(VolumeInfo(name, layout.volume_data(name), size(layout, name), tuple(used.get(name, ())),
+                              name in declared, o.kind, o.container, o.target))
+    return out
+
+
+__all__ = ["VolumeInfo", "describe", "ensure", "mounted_volumes", "names", "origin", "remove", "size",
+           "users"]

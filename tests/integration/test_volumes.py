@@ -1,0 +1,101 @@
+"""Volumes (issue 10): image volumes and named volumes live in STATE/volumes, outside every
+container directory, are filled from the image once, and outlive replaces, destroys and an
+apply killed at any step. Real podman, crun and overlay; traffic only to the local registry."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from compiler.volumes import image_volume_name
+
+from .hprun import hp, leftovers, ps, write_file
+from .registry import IMAGES, ImageSpec, local_images, podman_rmi, push_test_images
+
+
+@pytest.fixture(scope="module")
+def other_sleeper(registry, test_image_namespace, tmp_path_factory) -> Iterator[str]:
+    """The sleeper image again with one more ENV: another image ID, the same VOLUME /data."""
+    sleeper = next(spec for spec in IMAGES if spec.name == "sleeper")
+    namespace = f"{test_image_namespace}-vol"
+    spec = ImageSpec("sleeper2", sleeper.changes + ("ENV OTHER=1",))
+    refs = push_test_images(registry, tmp_path_factory.mktemp("vol-images"), namespace, (spec,))
+    try:
+        yield refs["sleeper2"]
+    finally:
+        podman_rmi(*local_images(f"{registry.host}/{namespace}/"))
+
+
+def sh(state: Path, name: str, script: str) -> str:
+    return hp("exec", name, "--", "sh", "-c", script, state=state, check=True).stdout
+
+
+def toml(image: str, name: str, extra: str = "") -> str:
+    return f'[containers.{name}]\nimage = "{image}"\n{extra}\n'
+
+
+def volume_entries(state: Path) -> list[str]:
+    return sorted(os.listdir(state / "volumes")) if (state / "volumes").exists() else []
+
+
+def test_image_volume_is_filled_once_and_survives_replaces_and_destroy(tmp_path, state, registry, test_images,
+                                                                       other_sleeper) -> None:
+    name = f"v-{uuid.uuid4().hex[:6]}"
+    volume = image_volume_name(name, "/data")
+    data = state / "volumes" / volume / "_data"
+    file = write_file(tmp_path, registry, toml(test_images["sleeper"], name))
+    try:
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        # filled from the image: its owner, mode and content at /data
+        assert sh(state, name, "stat -c '%u:%g %a' /data; cat /data/seed >/dev/null && echo seed") == \
+            "1000:1000 755\nseed\n"
+        sh(state, name, "echo one > /data/mine; rm /data/seed")
+        assert (data / "mine").read_text() == "one\n"
+        assert not list((state / "containers" / name).rglob("mine"))  # outside the container's directory
+
+        # a replace for an env change, then for a new image: the same data, never filled again
+        for text in (toml(test_images["sleeper"], name, 'env = { V = "2" }'), toml(other_sleeper, name)):
+            file = write_file(tmp_path, registry, text)
+            applied = hp("apply", str(file), "--yes", state=state)
+            assert applied.returncode == 0 and "1 replaced" in applied.stderr, applied.stdout + applied.stderr
+            assert sh(state, name, "cat /data/mine; ls /data") == "one\nmine\n"
+
+        # destroy keeps it; the container that comes back gets it
+        assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+        assert (data / "mine").read_text() == "one\n"
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        assert sh(state, name, "cat /data/mine; ls /data") == "one\nmine\n"
+        assert volume_entries(state) == [volume]
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [name]) == []
+
+
+REPLACE_POINTS = ["removing", "after-stop", "after-gone", "after-dir", "after-mount", "after-netns",
+                  "after-cni-add", "after-crun-create", "after-start"]
+
+
+@pytest.mark.parametrize("point", REPLACE_POINTS)
+def test_replace_killed_at_any_point_keeps_the_volume_data_once(point, tmp_path, state, registry,
+                                                                test_images) -> None:
+    name = f"k-{uuid.uuid4().hex[:6]}"
+    image = test_images["sleeper"]
+    file = write_file(tmp_path, registry, toml(image, name, 'env = { V = "1" }'))
+    try:
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        sh(state, name, "echo kept >> /data/log")
+        file = write_file(tmp_path, registry, toml(image, name, 'env = { V = "2" }'))
+        killed = hp("apply", str(file), "--yes", state=state, env={"HP_KILL_AT": point})
+        assert killed.returncode == -9, (killed.returncode, killed.stderr)
+        finished = hp("apply", str(file), "--yes", state=state)
+        assert finished.returncode == 0, finished.stderr
+        assert ps(state)[name]["status"] == "running"
+        assert sh(state, name, "cat /data/log; echo $V") == "kept\n2\n"  # there, exactly once, in the new one
+        assert volume_entries(state) == [image_volume_name(name, "/data")]  # no half-made or second volume
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [name]) == []
