@@ -1,4 +1,4 @@
-"""`hp apply`: carry out a plan, destroys first, then replacements, restores and creates.
+"""`hp apply`: carry out a plan, destroys first, then replacements, restores, updates and creates.
 
 Each phase runs its containers a few at a time (creating one is mostly waiting for crun)
 and finishes before the next begins; a failure lets the rest of its phase finish, then
@@ -20,6 +20,8 @@ import msgspec
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.plan import Change
+from compiler.signals import SIGNALS
+from compiler.state import encode_record
 
 from . import containers
 from .helpers import ensure_helpers
@@ -27,11 +29,12 @@ from .images import prune_unused
 from .networking import prune_networks, read_setup, refresh_hosts
 from .planning import Planned
 from .progress import PlainProgress, Progress
-from .store import bump_serial, container_names, read_record, sweep_leftovers
+from .store import bump_serial, container_names, read_record, sweep_leftovers, write_atomic
 
 PARALLEL = 6
-PHASES = (("destroy",), ("replace",), ("restore", "create"))
-DONE = {"destroy": "destroyed", "replace": "replaced", "restore": "restored", "create": "created and started"}
+PHASES = (("destroy",), ("replace",), ("restore", "update", "create"))
+DONE = {"destroy": "destroyed", "replace": "replaced", "restore": "restored", "update": "updated",
+        "create": "created and started"}
 
 
 class Applied(msgspec.Struct, frozen=True):
@@ -39,10 +42,11 @@ class Applied(msgspec.Struct, frozen=True):
     replaced: int = 0
     destroyed: int = 0
     restored: int = 0
+    updated: int = 0
 
     def summary(self) -> str:
         return (f"Apply complete: {self.created} created, {self.replaced} replaced, {self.destroyed} destroyed, "
-                f"{self.restored} restored.")
+                f"{self.restored} restored" + (f", {self.updated} updated." if self.updated else "."))
 
 
 def apply_plan(layout: Layout, planned: Planned, progress: Progress | None = None) -> Applied:
@@ -83,8 +87,10 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
         started = None
         try:
             if change.action in ("destroy", "replace") and containers.exists(layout, name):
-                say(f"{name}: removing")
-                containers.remove(layout, name, force=True)
+                say(f"{name}: removing{_stopping(layout, name)}")
+                containers.remove(layout, name)
+            if change.action in ("restore", "update"):
+                _write_settings(layout, planned.new[name])
             if change.action in ("replace", "create"):
                 say(f"{name}: creating")
                 started = containers.create(layout, planned.new[name], helpers, confirm=False)  # type: ignore[arg-type]
@@ -145,7 +151,27 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
         raise
     tidy(layout)
     count = {a: sum(c.action == a for c in todo) for a in DONE}
-    return Applied(count["create"], count["replace"], count["destroy"], count["restore"])
+    return Applied(count["create"], count["replace"], count["destroy"], count["restore"], count["update"])
+
+
+def _stopping(layout: Layout, name: str) -> str:
+    """How a running container will be stopped first, for the progress line."""
+    record = read_record(layout, name)
+    if record is None or containers.crun_status(layout, name) not in ("running", "paused"):
+        return ""
+    signal = next((f"SIG{n}" for n, number in SIGNALS.items() if number == record.stop_signal),
+                  f"signal {record.stop_signal}")
+    return f" (stopping it: {signal}, up to {record.stop_timeout} s, then SIGKILL)"
+
+
+def _write_settings(layout: Layout, new: containers.NewContainer) -> None:
+    """The record takes the file's stop_timeout and prevent_destroy (they are read from it)."""
+    record = read_record(layout, new.name)
+    if record is None:
+        return
+    updated = msgspec.structs.replace(record, stop_timeout=new.stop_timeout, prevent_destroy=new.prevent_destroy)
+    if updated != record:
+        write_atomic(layout.record(new.name), encode_record(updated))
 
 
 def tidy(layout: Layout) -> None:

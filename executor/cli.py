@@ -406,7 +406,9 @@ def start_command(name: str = typer.Argument(..., metavar="NAME"), state_dir: Op
 @app.command("stop")
 def stop_command(
     name: str = typer.Argument(..., metavar="NAME"),
-    time_: float = typer.Option(10.0, "--time", "-t", help="Seconds to wait after the stop signal before SIGKILL."),
+    time_: Optional[float] = typer.Option(None, "--time", "-t", min=0,
+                                          help="Seconds to wait after the stop signal before SIGKILL "
+                                               "(default: the container's stop_timeout, 10 s unless set)."),
     state_dir: Optional[str] = STATE_DIR,
 ) -> None:
     """Stop a container: its image's stop signal (default SIGTERM), then SIGKILL after --time."""
@@ -422,10 +424,12 @@ def stop_command(
 @app.command("rm")
 def rm_command(
     name: str = typer.Argument(..., metavar="NAME"),
-    force: bool = typer.Option(False, "--force", "-f", help="Kill it first if it is running."),
+    force: bool = typer.Option(False, "--force", "-f",
+                               help="Kill it at once if it is running (without: stop it as hp stop does)."),
     state_dir: Optional[str] = STATE_DIR,
 ) -> None:
-    """Remove a container and everything hp made for it (also a half-made one)."""
+    """Remove a container and everything hp made for it (also a half-made one). A running one is
+    stopped first as `hp stop` does: its stop signal, its stop_timeout, then SIGKILL."""
     from executor import containers
 
     _one(name, state_dir, lambda layout, name: containers.remove(layout, name, force=force))

@@ -32,7 +32,7 @@ from .images import PreparedImage
 from .run import run, run_status
 from .store import GONE_PREFIX, NEW_PREFIX, read_int, read_record, write_atomic
 
-STOP_TIMEOUT = 10.0
+DEFAULT_STOP_TIMEOUT = 10  # without a record (hp.toml's stop_timeout is in it)
 CRUN_TIMEOUT = 30.0  # crun start, state, list, kill, delete: quick unless something is badly stuck
 CREATE_TIMEOUT = 60.0  # hp-monitor + crun create: mounts, namespaces, cgroups
 MOUNT_TIMEOUT = 30.0
@@ -60,6 +60,8 @@ class NewContainer(msgspec.Struct, frozen=True):
     network: NetworkSetup
     file: str = ""  # the hp.toml that manages it
     must_run: bool = True  # False: ending soon after its start is expected (hp.toml must_run)
+    stop_timeout: int = 10  # hp.toml's: seconds from the stop signal to SIGKILL
+    prevent_destroy: bool = False  # hp.toml's
 
     @property
     def config_json(self) -> bytes:
@@ -82,7 +84,8 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers, *, confirm: bool
     if exists(layout, name):
         raise HpError(name, f"a container named {name!r} already exists (hp rm {name} first)")
     record = ContainerRecord(name, new.ref, new.image.image_id, config_hash(new.config_json), new.stop_signal,
-                             new.file, "creating", new.must_run)
+                             new.file, "creating", new.must_run, stop_timeout=new.stop_timeout,
+                             prevent_destroy=new.prevent_destroy)
     os.makedirs(layout.containers_dir, exist_ok=True)
     # filled under a dot name, then renamed: a directory named NAME always holds a record
     staging = tempfile.mkdtemp(prefix=f"{NEW_PREFIX}{name}-", dir=layout.containers_dir)
@@ -199,16 +202,20 @@ def confirm_running(layout: Layout, started: Started) -> None:
                                       + " if it is meant to end by itself, set must_run = false")
 
 
-def stop(layout: Layout, name: str, timeout: float = STOP_TIMEOUT) -> None:
-    """The record's stop signal, `timeout` seconds, then SIGKILL; then crun delete and unmount.
-    The container's writable layer, volumes and log stay: `hp start` runs it again."""
+def stop(layout: Layout, name: str, timeout: float | None = None) -> None:
+    """The record's stop signal, `timeout` seconds (None: the record's stop_timeout), then
+    SIGKILL; then crun delete and unmount. The container's writable layer, volumes and log
+    stay: `hp start` runs it again."""
     record = read_record(layout, name)
     signal = record.stop_signal if record else 15
+    if timeout is None:
+        timeout = record.stop_timeout if record else DEFAULT_STOP_TIMEOUT
     status = crun_status(layout, name)
     if status in ("running", "created", "paused"):
         if status == "created":
             signal = 9
         run_status(commands.crun_kill(layout, name, signal), timeout=CRUN_TIMEOUT)
+        checkpoint("stop-signalled")
         if not _wait(lambda: crun_status(layout, name) in ("stopped", None), timeout):
             run_status(commands.crun_kill(layout, name, 9), timeout=CRUN_TIMEOUT)
             _wait(lambda: crun_status(layout, name) in ("stopped", None), 10)
@@ -221,19 +228,18 @@ def stop(layout: Layout, name: str, timeout: float = STOP_TIMEOUT) -> None:
 
 
 def remove(layout: Layout, name: str, force: bool = False) -> None:
-    """Remove everything of `name`: crun state, mount, directory. A running container needs
-    force (it is killed). Works on half-made containers too, and finishes a removal that a
-    killed hp began."""
+    """Remove everything of `name`: crun state, mount, directory. A running container is
+    stopped as `hp stop` does (its stop signal, its stop_timeout, then SIGKILL); with force it
+    is killed at once. Works on half-made containers too, and finishes a removal that a killed
+    hp began: the record says "removing" before the stop, so a kill during the wait is finished
+    by the next apply (or `hp rm`)."""
     if not exists(layout, name):
         raise HpError(name, "no such container")
-    status = crun_status(layout, name)
-    if status in ("running", "created", "paused") and not force:
-        raise HpError(name, f"container is {status}; stop it first (hp stop {name}) or use --force")
     record = read_record(layout, name)
     if record is not None and record.phase != "removing":
         write_atomic(layout.record(name), encode_record(msgspec.structs.replace(record, phase="removing")))
     checkpoint("removing")
-    stop(layout, name, timeout=0 if force else STOP_TIMEOUT)
+    stop(layout, name, timeout=0 if force else None)
     _remove_tree(layout, name)
 
 

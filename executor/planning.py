@@ -75,8 +75,8 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     others = {n: r for n, r in records.items() if r is None or r.file != owner}
     _check_shared_networks(layout, hp_file, new, others)
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
-    desired = {name: Desired(c.ref, c.image.image_id, c.config_json, hp_file.containers[name].must_run,
-                             encode_setup(c.network), describe(c.network)) for name, c in new.items()}
+    desired = {name: Desired(c.ref, c.image.image_id, c.config_json, c.must_run, encode_setup(c.network),
+                             describe(c.network), c.stop_timeout, c.prevent_destroy) for name, c in new.items()}
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
                               {ref: images[ref].image_id for ref in sorted(images)}, destroy)
@@ -118,7 +118,7 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
                  ("resolv.conf", container_resolv_conf(net, resolv).encode()))
         setup = network_setup(layout, name, hostname, net)
         new[name] = NewContainer(name, spec.image, image, config, files, spec.keep_alive, stop_signal, setup, owner,
-                                 spec.must_run)
+                                 spec.must_run, spec.stop_timeout, spec.prevent_destroy)
     return new
 
 
@@ -133,7 +133,8 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
             status = "stopped" if exit_code is not None else "missing"
         network_json = read_or_none(layout.network_file(name)) or b""
         current[name] = Current(record.image, record.image_id, config_json, status,
-                                exit_code if status == "stopped" else None, record.phase, network_json)
+                                exit_code if status == "stopped" else None, record.phase, network_json,
+                                record.stop_timeout, record.prevent_destroy)
     return current
 
 

@@ -384,6 +384,9 @@ IMAGES: tuple[ImageSpec, ...] = (
         "ENV MODE=image",
         "VOLUME /data",
         "LABEL org.opencontainers.image.title=hp-test-sleeper",
+        # busybox sleep as PID 1 ignores SIGTERM: without this every graceful stop of it (destroy,
+        # replace, rm) would wait its whole stop_timeout (10 s) before the SIGKILL
+        "STOPSIGNAL SIGKILL",
     )),
     ImageSpec("exiter", (
         'ENTRYPOINT ["/bin/sh", "-c"]',
