@@ -16,6 +16,7 @@ from .image import ImageConfig, parse_image_config
 from .network import check_networks
 from .oci import RuntimeConfig, encode_config
 from .spec import ContainerSpec, HpFile, parse_hp_file
+from .volumes import check_volume_mounts
 
 
 def compile_config_json(
@@ -35,6 +36,7 @@ def compile_config_json(
     try:
         hp_file = parse_hp_file(hp_toml)
         check_networks(hp_file)
+        check_volume_mounts(hp_file)
     except HpError as e:
         raise e.from_source("spec") from None
     name = pick_container(hp_file, container)

@@ -27,6 +27,7 @@ from .resources import cpu_quota, memory_limits, pids_limit, pull_timeout, rlimi
 from .signals import parse_signal
 from .spec import ContainerSpec, HpFile, key_path
 from .users import parse_group, parse_passwd, resolve_user
+from .volumes import check_volume_mounts
 
 _HOSTNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 
@@ -85,7 +86,7 @@ def container_settings(name: str, spec: ContainerSpec, d: Defaults | None = None
         image=image,
         hostname=hostname,
         cwd=cwd,
-        mounts=user_mounts(spec.mounts, f"{where}.mounts"),
+        mounts=user_mounts(spec.mounts, f"{where}.mounts", d.volume_dir),
         resources=resources,
         rlimits=tuple(limits[k] for k in sorted(limits)),
     )
@@ -99,6 +100,7 @@ def check_file(hp_file: HpFile) -> None:
     for host, registry in hp_file.registries.items():
         pull_timeout(registry.timeout, f"{key_path('registries', host)}.timeout")
     check_networks(hp_file)
+    check_volume_mounts(hp_file)
 
 
 def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defaults | None = None,

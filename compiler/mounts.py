@@ -12,17 +12,21 @@ from .image import ImageConfig
 from .oci import Mount
 from .paths import absolute_path, depth, is_within, normalise
 from .resources import parse_mode, parse_size
-from .spec import BindMount, TmpfsMount
+from .names import check_volume_name
+from .spec import BindMount, TmpfsMount, VolumeMount
 from .volumes import image_volume_name, volume_source
 
 
-def user_mounts(mounts: Sequence[BindMount | TmpfsMount], where: str) -> tuple[Mount, ...]:
-    """The container's own mounts as OCI mounts, checked: absolute, unique targets, never /."""
-    return _user_mounts(tuple(mounts), where)
+def user_mounts(mounts: Sequence[BindMount | TmpfsMount | VolumeMount], where: str,
+                volume_dir: str = "volumes") -> tuple[Mount, ...]:
+    """The container's own mounts as OCI mounts, checked: absolute, unique targets, never /;
+    a volume mount binds its volume's directory under `volume_dir` (compiler/volumes.py)."""
+    return _user_mounts(tuple(mounts), where, volume_dir)
 
 
 @lru_cache(maxsize=1024)  # pure, and mount lists repeat across containers
-def _user_mounts(mounts: tuple[BindMount | TmpfsMount, ...], where: str) -> tuple[Mount, ...]:
+def _user_mounts(mounts: tuple[BindMount | TmpfsMount | VolumeMount, ...], where: str,
+                 volume_dir: str) -> tuple[Mount, ...]:
     out: list[Mount] = []
     seen: dict[str, int] = {}
     for i, m in enumerate(mounts):
@@ -36,6 +40,9 @@ def _user_mounts(mounts: tuple[BindMount | TmpfsMount, ...], where: str) -> tupl
         mode = "ro" if m.readonly else "rw"
         if isinstance(m, BindMount):
             source = absolute_path(m.source, f"{at}.source", "source")
+            out.append(Mount(target, "bind", source, ("rbind", "rprivate", mode)))
+        elif isinstance(m, VolumeMount):
+            source = volume_source(volume_dir, check_volume_name(m.source, f"{at}.source"))
             out.append(Mount(target, "bind", source, ("rbind", "rprivate", mode)))
         else:
             options = [mode, "nosuid", "nodev"]

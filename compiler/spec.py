@@ -37,7 +37,15 @@ class TmpfsMount(_Input, tag="tmpfs", tag_field="type"):
     readonly: bool = False
 
 
-Mount = Union[BindMount, TmpfsMount]
+class VolumeMount(_Input, tag="volume", tag_field="type"):
+    """A `[volumes.NAME]` volume (`source` = NAME), bind-mounted at `target` (compiler/volumes.py)."""
+
+    source: str
+    target: str
+    readonly: bool = False
+
+
+Mount = Union[BindMount, TmpfsMount, VolumeMount]
 
 
 MAX_STOP_TIMEOUT = 3600
@@ -97,12 +105,18 @@ class NetworkSpec(_Input):
     bridge: Union[str, None] = None
 
 
+class VolumeSpec(_Input):
+    """`[volumes.NAME]`: a named volume, STATE/volumes/NAME, made (and filled from the first
+    container's image at its target) when a container first mounts it; never deleted unless asked."""
+
+
 class HpFile(_Input):
     """The whole hp.toml."""
 
     containers: dict[str, ContainerSpec] = {}
     registries: dict[str, RegistrySettings] = {}
     networks: dict[str, NetworkSpec] = {}
+    volumes: dict[str, VolumeSpec] = {}
 
 
 CONTAINER_NAME = names.CONTAINER_NAME  # the rule the command line's NAME follows too
@@ -131,7 +145,7 @@ def decode_error(err: msgspec.ValidationError, kind: type | None = None) -> HpEr
         return HpError(key_path(where, missing[1]), "required field is missing")
     tag = re.match(r"Invalid value '(.*)'", msg)
     if tag and where.endswith(".type"):
-        return HpError(where, f"unknown mount type {quote(tag[1])} (expected \"bind\" or \"tmpfs\")")
+        return HpError(where, f"unknown mount type {quote(tag[1])} (expected \"bind\", \"tmpfs\" or \"volume\")")
     typed = re.match(r"Expected `(?P<want>[^`]*)`, got `(?P<got>[^`]*)`$", msg)
     if typed:
         want = [_TYPE_WORDS.get(t, t) for t in typed["want"].split(" | ") if t != "null"]
@@ -153,7 +167,7 @@ def _did_you_mean(name: str, table: str, root: type | None) -> str:
     import difflib
 
     if re.search(r"mounts\[\d+\]$", table):
-        kinds: tuple[type, ...] = (BindMount, TmpfsMount)
+        kinds: tuple[type, ...] = (BindMount, TmpfsMount, VolumeMount)
     elif table == "" and root is not None:
         kinds = (root,)
     else:
@@ -185,19 +199,26 @@ def parse_hp_file(data: bytes | str) -> HpFile:
     containers = _tables(raw, "containers", ContainerSpec, "container")
     registries = _tables(raw, "registries", RegistrySettings)
     networks = _tables(raw, "networks", NetworkSpec, "network", reserved=RESERVED_NETWORK_NAMES)
-    _convert({k: v for k, v in raw.items() if k not in ("containers", "registries", "networks")}, HpFile, "")
-    return HpFile(containers=containers, registries=registries, networks=networks)
+    volumes = _tables(raw, "volumes", VolumeSpec, "volume")
+    _convert({k: v for k, v in raw.items() if k not in ("containers", "registries", "networks", "volumes")}, HpFile, "")
+    return HpFile(containers=containers, registries=registries, networks=networks, volumes=volumes)
 
 
 def _tables(raw: dict, key: str, kind: type, named: str = "", reserved: tuple[str, ...] = ()) -> dict:
-    """`[KEY.NAME]` tables decoded as `kind`; a `named` kind's names follow CONTAINER_NAME."""
+    """`[KEY.NAME]` tables decoded as `kind`; a `named` kind's names follow CONTAINER_NAME (a
+    volume's: VOLUME_NAME, and never an image volume's name)."""
     tables = raw.get(key, {})
     if not isinstance(tables, dict):
         raise HpError(key, f"expected a table of {key}, got {_kind(tables)}")
     out = {}
     for name, table in tables.items():
         where = key_path(key, name)
-        if named and not CONTAINER_NAME.fullmatch(name):
+        if named == "volume":
+            if not names.is_volume_name(name):
+                raise HpError(where, f"invalid volume name: {names.VOLUME_NAME_RULE}")
+            if names.IMAGE_VOLUME_NAME.fullmatch(name):
+                raise HpError(where, "a name ending in '.' and 12 hex digits is an image volume's (NAME.<digest>)")
+        elif named and not CONTAINER_NAME.fullmatch(name):
             raise HpError(where, f"invalid {named} name: {names.NAME_RULE}")
         if name in reserved:
             raise HpError(where, f"{quote(name)} is reserved (a container's `network = {quote(name)}` is a mode)")

@@ -13,7 +13,9 @@ import hashlib
 
 import msgspec
 
-from .names import is_volume_name
+from .errors import HpError, key_path, quote
+from .names import check_volume_name, is_volume_name
+from .spec import HpFile, VolumeMount
 
 DATA = "_data"
 _NAME_ROOM = 64 - 1 - 12  # a container name's characters kept in an image volume's name
@@ -24,6 +26,15 @@ def image_volume_name(container: str, target: str) -> str:
     (the digest covers the whole name, so a long name cut short still names only its own)."""
     digest = hashlib.sha256(f"{container}\0{target}".encode()).hexdigest()[:12]
     return f"{container[:_NAME_ROOM]}.{digest}"
+
+
+def check_volume_mounts(hp_file: HpFile) -> None:
+    """Every `type = "volume"` mount names a `[volumes.NAME]` table of the file."""
+    for name in sorted(hp_file.containers):
+        for i, mount in enumerate(hp_file.containers[name].mounts):
+            where = f"{key_path('containers', name)}.mounts[{i}].source"
+            if isinstance(mount, VolumeMount) and check_volume_name(mount.source, where) not in hp_file.volumes:
+                raise HpError(where, f"volume {quote(mount.source)} is not declared (add a [{key_path('volumes', mount.source)}] table)")
 
 
 def volume_source(volumes_dir: str, volume: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from compiler.errors import HpError
-from compiler.spec import BindMount, ContainerSpec, HpFile, TmpfsMount, parse_hp_file
+from compiler.spec import BindMount, ContainerSpec, HpFile, TmpfsMount, VolumeMount, parse_hp_file
 
 HEAD = '[containers.web]\nimage = "127.0.0.1:5000/library/web:1"\n'
 
@@ -183,7 +183,7 @@ def test_bytes_and_str_give_the_same_result() -> None:
          "containers.web.mounts[1].target"),
         ('mounts = [{ type = "tmpfs", target = "/t", size = true }]', "containers.web.mounts[0].size"),
         ('mounts = [{ type = "bind", target = "/t" }]', "containers.web.mounts[0].source"),
-        ('mounts = [{ type = "volume", target = "/t" }]', "containers.web.mounts[0].type"),
+        ('mounts = [{ type = "nfs", target = "/t" }]', "containers.web.mounts[0].type"),
         ('mounts = [{ target = "/t" }]', "containers.web.mounts[0].type"),
         ("image = 5", "containers.web.image"),
     ],
@@ -405,3 +405,44 @@ def test_bad_stop_timeout_names_the_field(value: str, fragment: str) -> None:
 
 def test_prevent_destroy_must_be_a_boolean() -> None:
     assert error_of(HEAD + 'prevent_destroy = "yes"\n').where == "containers.web.prevent_destroy"
+
+
+# --------------------------------------------------------------------------- [volumes.NAME] and volume mounts
+
+
+def test_volumes_and_volume_mounts() -> None:
+    hp = parse_hp_file('[volumes.db]\n[volumes."cache.v2"]\n\n[containers.web]\nimage = "x"\n'
+                       'mounts = [{ type = "volume", source = "db", target = "/db", readonly = true }]\n')
+    assert sorted(hp.volumes) == ["cache.v2", "db"]
+    assert hp.containers["web"].mounts == (VolumeMount(source="db", target="/db", readonly=True),)
+
+
+@pytest.mark.parametrize("name", ["-db", ".db", "a" * 65, "", "d/b", "d b", "wéb", "web.0123456789ab"],
+                         ids=["leading-dash", "leading-dot", "65-chars", "empty", "slash", "space", "non-ascii",
+                              "image-volume-name"])
+def test_bad_volume_names(name: str) -> None:
+    err = error_of(f'[volumes."{name}"]\n')
+    assert err.where.startswith("volumes.")
+
+
+@pytest.mark.parametrize(
+    "table, where",
+    [('[volumes]\ndb = 1\n', "volumes.db"), ("[volumes.db]\nsize = 1\n", "volumes.db.size"),
+     ('[containers.web]\nimage = "x"\nmounts = [{ type = "volume", source = "db" }]\n', "containers.web.mounts[0].target"),
+     ('[containers.web]\nimage = "x"\nmounts = [{ type = "volume", source = "db", target = "/x", readonly = 1 }]\n',
+      "containers.web.mounts[0].readonly")],
+    ids=["not-a-table", "unknown-field", "no-target", "readonly-not-bool"],
+)
+def test_volume_errors_name_the_field(table: str, where: str) -> None:
+    assert error_of(table).where == where
+
+
+def test_undeclared_and_badly_named_volume_mounts_are_refused_by_check_file() -> None:
+    from compiler import check_file
+
+    for source, problem in (("db", "is not declared"), ("../db", "invalid volume name")):
+        hp = parse_hp_file(f'[containers.web]\nimage = "x"\nmounts = [{{ type = "volume", source = "{source}", '
+                           'target = "/x" }]\n')
+        with pytest.raises(HpError) as info:
+            check_file(hp)
+        assert info.value.where == "containers.web.mounts[0].source" and problem in info.value.problem

@@ -14,6 +14,7 @@ import pytest
 from compiler.volumes import image_volume_name
 
 from .hprun import hp, leftovers, ps, write_file
+from .test_hp_network import free_subnet
 from .registry import IMAGES, ImageSpec, local_images, podman_rmi, push_test_images
 
 
@@ -34,8 +35,16 @@ def sh(state: Path, name: str, script: str) -> str:
     return hp("exec", name, "--", "sh", "-c", script, state=state, check=True).stdout
 
 
+NET = "vols"
+
+
+def network() -> str:
+    """A network of the test's own (not the default hp0, which another state dir's tests may hold)."""
+    return f'[networks.{NET}]\nsubnet = "{free_subnet()}"\nbridge = "hpv{uuid.uuid4().hex[:8]}"\n\n'
+
+
 def toml(image: str, name: str, extra: str = "") -> str:
-    return f'[containers.{name}]\nimage = "{image}"\n{extra}\n'
+    return f'[containers.{name}]\nimage = "{image}"\nnetwork = "{NET}"\n{extra}\n'
 
 
 def volume_entries(state: Path) -> list[str]:
@@ -47,7 +56,8 @@ def test_image_volume_is_filled_once_and_survives_replaces_and_destroy(tmp_path,
     name = f"v-{uuid.uuid4().hex[:6]}"
     volume = image_volume_name(name, "/data")
     data = state / "volumes" / volume / "_data"
-    file = write_file(tmp_path, registry, toml(test_images["sleeper"], name))
+    net = network()
+    file = write_file(tmp_path, registry, net + toml(test_images["sleeper"], name))
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
         # filled from the image: its owner, mode and content at /data
@@ -59,7 +69,7 @@ def test_image_volume_is_filled_once_and_survives_replaces_and_destroy(tmp_path,
 
         # a replace for an env change, then for a new image: the same data, never filled again
         for text in (toml(test_images["sleeper"], name, 'env = { V = "2" }'), toml(other_sleeper, name)):
-            file = write_file(tmp_path, registry, text)
+            file = write_file(tmp_path, registry, net + text)
             applied = hp("apply", str(file), "--yes", state=state)
             assert applied.returncode == 0 and "1 replaced" in applied.stderr, applied.stdout + applied.stderr
             assert sh(state, name, "cat /data/mine; ls /data") == "one\nmine\n"
@@ -84,11 +94,12 @@ def test_replace_killed_at_any_point_keeps_the_volume_data_once(point, tmp_path,
                                                                 test_images) -> None:
     name = f"k-{uuid.uuid4().hex[:6]}"
     image = test_images["sleeper"]
-    file = write_file(tmp_path, registry, toml(image, name, 'env = { V = "1" }'))
+    net = network()
+    file = write_file(tmp_path, registry, net + toml(image, name, 'env = { V = "1" }'))
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
         sh(state, name, "echo kept >> /data/log")
-        file = write_file(tmp_path, registry, toml(image, name, 'env = { V = "2" }'))
+        file = write_file(tmp_path, registry, net + toml(image, name, 'env = { V = "2" }'))
         killed = hp("apply", str(file), "--yes", state=state, env={"HP_KILL_AT": point})
         assert killed.returncode == -9, (killed.returncode, killed.stderr)
         finished = hp("apply", str(file), "--yes", state=state)
@@ -99,3 +110,40 @@ def test_replace_killed_at_any_point_keeps_the_volume_data_once(point, tmp_path,
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [name]) == []
+
+
+def test_named_volume_is_filled_once_shared_and_survives_replace_and_destroy(tmp_path, state, registry,
+                                                                             test_images) -> None:
+    s = uuid.uuid4().hex[:6]
+    a, b, volume = f"a-{s}", f"b-{s}", f"shared-{s}"
+    image = test_images["sleeper"]
+    mount = f'mounts = [{{ type = "volume", source = "{volume}", target = "/data" }}]'
+
+    net = network()
+
+    def text(env: str = "1") -> str:
+        return (net + f"[volumes.{volume}]\n\n" + toml(image, a, f'{mount}\nenv = {{ V = "{env}" }}')
+                + toml(image, b, mount.replace("/data", "/srv/shared")))
+
+    file = write_file(tmp_path, registry, text())
+    try:
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        # filled from the image at the first container's target, once; both see each other's writes
+        assert sh(state, b, "stat -c '%u:%g %a' /srv/shared; ls /srv/shared") == "1000:1000 755\nseed\n"
+        sh(state, a, "echo from-a > /data/a")
+        sh(state, b, "echo from-b > /srv/shared/b")
+        assert sh(state, a, "cat /data/b") == "from-b\n" and sh(state, b, "cat /srv/shared/a") == "from-a\n"
+        assert (state / "volumes" / volume / "_data" / "a").read_text() == "from-a\n"
+
+        file = write_file(tmp_path, registry, text("2"))
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0  # replaces a
+        assert sh(state, a, "cat /data/a /data/b; ls /data") == "from-a\nfrom-b\na\nb\nseed\n"
+
+        assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+        # kept: the named volume, and b's image volume at /data (a's /data is the named volume)
+        assert volume_entries(state) == sorted([volume, image_volume_name(b, "/data")])
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        assert sh(state, b, "cat /srv/shared/a /srv/shared/b") == "from-a\nfrom-b\n"
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [a, b]) == []
