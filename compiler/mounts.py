@@ -9,10 +9,10 @@ from typing import Sequence
 from .defaults import Defaults
 from .errors import HpError, quote
 from .image import ImageConfig
+from .names import check_volume_name
 from .oci import Mount
 from .paths import absolute_path, depth, is_within, normalise
 from .resources import parse_mode, parse_size
-from .names import check_volume_name
 from .spec import BindMount, TmpfsMount, VolumeMount
 from .volumes import image_volume_name, volume_source
 

@@ -435,6 +435,95 @@ def rm_command(
     _one(name, state_dir, lambda layout, name: containers.remove(layout, name, force=force))
 
 
+volume_app = typer.Typer(name="volume", no_args_is_help=True,
+                         help="Volumes: named ones ([volumes.NAME]) and containers' image volumes, kept until removed.")
+app.add_typer(volume_app, name="volume")
+DECLARING_FILE = typer.Option([], "--file", "-f", metavar="FILE",
+                              help="Also a file whose [volumes.NAME] tables count as declared (repeatable).")
+
+
+def _human_size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)
+
+
+@volume_app.command("ls")
+def volume_ls_command(
+    json_output: bool = typer.Option(False, "--json", help="One JSON list on stdout."),
+    files: list[str] = DECLARING_FILE,
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """List volumes: name, size, the containers using it, whether a file declares it."""
+    from compiler import HpError
+    from executor import volumes
+    from executor.session import state_layout
+
+    try:
+        layout = state_layout(state_dir)
+        rows = volumes.describe(layout, volumes.declarations(layout, tuple(files)))
+    except HpError as e:
+        raise _fail(e) from None
+    if json_output:
+        _emit_json(rows)
+        return
+    table = [("NAME", "SIZE", "CONTAINERS", "DECLARED", "KIND")] + [
+        (r.name, _human_size(r.size), ",".join(r.containers) or "-", "yes" if r.declared else "no",
+         f"image {r.container}:{r.target}" if r.kind == "image" else r.kind or "-")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+@volume_app.command("inspect")
+def volume_inspect_command(
+    name: str = typer.Argument(..., metavar="NAME"),
+    files: list[str] = DECLARING_FILE,
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Print one volume as JSON: its path on the host, size, users, origin."""
+    from compiler import HpError
+    from executor import volumes
+    from executor.session import state_layout
+
+    try:
+        layout = state_layout(state_dir)
+        info = volumes.inspect(layout, name, volumes.declarations(layout, tuple(files)))
+    except HpError as e:
+        raise _fail(e) from None
+    _emit_json(info)
+
+
+@volume_app.command("rm")
+def volume_rm_command(
+    name: str = typer.Argument(..., metavar="NAME"),
+    state_dir: Optional[str] = STATE_DIR,
+    lock_timeout: float = LOCK_TIMEOUT,
+) -> None:
+    """Delete a volume and its data. Refused while a container uses it (remove that first)."""
+    from compiler import HpError
+    from compiler.names import check_volume_name
+    from executor import volumes
+    from executor.lock import state_lock
+    from executor.session import state_layout
+    from executor.store import bump_serial
+
+    try:
+        check_volume_name(name)  # before anything is built from it, or touched
+        layout = state_layout(state_dir)
+        with state_lock(layout, lock_timeout):
+            volumes.check_removable(layout, name)
+            bump_serial(layout)  # a plan saved before this command is stale after it
+            volumes.remove(layout, name)
+    except HpError as e:
+        raise _fail(e) from None
+    _say(f"removed volume {name}")
+
+
 @app.command("logs")
 def logs_command(
     name: str = typer.Argument(..., metavar="NAME"),

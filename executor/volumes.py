@@ -20,11 +20,12 @@ from compiler import commands
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.names import check_volume_name
+from compiler.spec import parse_hp_file
 from compiler.volumes import DATA, VolumeOrigin, decode_origin, encode_origin, volume_of_source
 
 from .images import COPY_TIMEOUT
 from .run import run
-from .store import GONE_PREFIX, NEW_PREFIX, container_names, read_or_none, write_atomic
+from .store import GONE_PREFIX, NEW_PREFIX, container_names, read_or_none, read_record, write_atomic
 
 
 def ensure(layout: Layout, origin: VolumeOrigin, image_rootfs: str, destination: str) -> bool:
@@ -131,8 +132,8 @@ def size(layout: Layout, name: str) -> int:
     return total
 
 
-def remove(layout: Layout, name: str) -> None:
-    """Delete volume `name` and its data; refused while a container of this state dir mounts it."""
+def check_removable(layout: Layout, name: str) -> None:
+    """HpError unless volume `name` exists and no container of this state dir mounts it."""
     check_volume_name(name)
     if not _is_volume(layout, name):
         raise HpError(name, "no such volume")
@@ -140,6 +141,11 @@ def remove(layout: Layout, name: str) -> None:
     if using:
         raise HpError(name, f"volume is in use by container{'s' if len(using) > 1 else ''} {', '.join(using)} "
                             f"(remove {'them' if len(using) > 1 else 'it'} first)")
+
+
+def remove(layout: Layout, name: str) -> None:
+    """Delete volume `name` and its data; refused while a container of this state dir mounts it."""
+    check_removable(layout, name)
     # renamed away first (one atomic step): a killed hp leaves the whole volume or a dot-named one
     gone = tempfile.mkdtemp(prefix=f"{GONE_PREFIX}{name}-", dir=layout.volumes_dir)
     os.rename(layout.volume_dir(name), f"{gone}/{name}")
@@ -147,27 +153,52 @@ def remove(layout: Layout, name: str) -> None:
 
 
 class VolumeInfo(msgspec.Struct, frozen=True):
-    """One row of `hp volume ls`."""
+    """One row of `hp volume ls`, and `hp volume inspect`."""
 
     name: str
-    path: str
-    size: int
-    containers: tuple[str, ...]
-    declared: bool
-    kind: str = ""
-    container: str = ""
-    target: str = ""
+    path: str  # the directory containers see (config.json's bind source)
+    size: int  # bytes in its files
+    containers: tuple[str, ...]  # of this state dir, whose config mounts it
+    declared: bool  # a [volumes.NAME] table of a file in `declared_in`
+    declared_in: tuple[str, ...] = ()
+    kind: str = ""  # "image" or "named" (volume.json)
+    container: str = ""  # an image volume's container ...
+    target: str = ""  # ... and path in it
 
 
-def describe(layout: Layout, declared: set[str]) -> list[VolumeInfo]:
-    used = users(layout)
-    out = []
-    for name in names(layout):
-        o = origin(layout, name) or VolumeOrigin(name, "")
-        out.append(VolumeInfo(name, layout.volume_data(name), size(layout, name), tuple(used.get(name, ())),
-                              name in declared, o.kind, o.container, o.target))
+def declarations(layout: Layout, extra: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """Volume → the files declaring it: the files that manage this state dir's containers (their
+    records say which), and `extra`. A file that is gone or does not parse declares nothing."""
+    files = {r.file for r in (read_record(layout, n) for n in container_names(layout)) if r is not None and r.file}
+    files |= {os.path.realpath(f) for f in extra}
+    out: dict[str, list[str]] = {}
+    for file in sorted(files):
+        try:
+            with open(file, "rb") as f:
+                declared = parse_hp_file(f.read()).volumes
+        except (OSError, HpError):
+            continue
+        for volume in declared:
+            out.setdefault(volume, []).append(file)
     return out
 
 
-__all__ = ["VolumeInfo", "describe", "ensure", "mounted_volumes", "names", "origin", "remove", "size",
-           "users"]
+def describe(layout: Layout, declared: dict[str, list[str]], only: str | None = None) -> list[VolumeInfo]:
+    used = users(layout)
+    out = []
+    for name in [only] if only is not None else names(layout):
+        o = origin(layout, name) or VolumeOrigin(name, "")
+        files = tuple(declared.get(name, ()))
+        out.append(VolumeInfo(name, layout.volume_data(name), size(layout, name), tuple(used.get(name, ())),
+                              bool(files), files, o.kind, o.container, o.target))
+    return out
+
+
+def inspect(layout: Layout, name: str, declared: dict[str, list[str]]) -> VolumeInfo:
+    if not _is_volume(layout, check_volume_name(name)):
+        raise HpError(name, "no such volume")
+    return describe(layout, declared, only=name)[0]
+
+
+__all__ = ["VolumeInfo", "check_removable", "declarations", "describe", "ensure", "inspect", "mounted_volumes",
+           "names", "origin", "remove", "size", "users"]

@@ -4,6 +4,7 @@ apply killed at any step. Real podman, crun and overlay; traffic only to the loc
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -147,3 +148,46 @@ def test_named_volume_is_filled_once_shared_and_survives_replace_and_destroy(tmp
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [a, b]) == []
+
+
+def test_volume_ls_inspect_and_rm(tmp_path, state, registry, test_images) -> None:
+    s = uuid.uuid4().hex[:6]
+    name, volume = f"c-{s}", f"named-{s}"
+    image_volume = image_volume_name(name, "/data")
+    net = network()
+    file = write_file(tmp_path, registry, net + f"[volumes.{volume}]\n\n"
+                      + toml(test_images["sleeper"], name,
+                             f'mounts = [{{ type = "volume", source = "{volume}", target = "/home/app" }}]'))
+    try:
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        sh(state, name, "head -c 5000 /dev/zero > /home/app/five-k")
+        rows = {r["name"]: r for r in json.loads(hp("volume", "ls", "--json", state=state, check=True).stdout)}
+        assert sorted(rows) == sorted([volume, image_volume])
+        assert rows[volume]["containers"] == [name] and rows[volume]["declared"] is True
+        assert rows[volume]["size"] == 5000 and rows[volume]["kind"] == "named"
+        assert rows[image_volume]["declared"] is False and rows[image_volume]["kind"] == "image"
+        assert (rows[image_volume]["container"], rows[image_volume]["target"]) == (name, "/data")
+        table = hp("volume", "ls", state=state, check=True).stdout.splitlines()
+        assert table[0].split() == ["NAME", "SIZE", "CONTAINERS", "DECLARED", "KIND"]
+        assert any(line.split()[:3] == [volume, "4.9", "KiB"] and name in line for line in table)
+        inspected = json.loads(hp("volume", "inspect", volume, state=state, check=True).stdout)
+        assert inspected["path"] == str(state / "volumes" / volume / "_data")
+
+        # in use: refused, one line, nothing removed
+        refused = hp("volume", "rm", volume, state=state)
+        assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+        assert refused.stderr.startswith(f"hp: error: {volume}: volume is in use by container {name}")
+        assert (state / "volumes" / volume / "_data" / "five-k").exists()
+
+        assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+        assert json.loads(hp("volume", "inspect", volume, state=state, check=True).stdout)["containers"] == []
+        for gone in (volume, image_volume):
+            assert hp("volume", "rm", gone, state=state).returncode == 0
+        assert volume_entries(state) == []
+        missing = hp("volume", "rm", volume, state=state)
+        assert (missing.returncode, missing.stderr) == (1, f"hp: error: {volume}: no such volume\n")
+        bad = hp("volume", "rm", "../containers", state=state)
+        assert bad.returncode == 1 and "invalid volume name" in bad.stderr and bad.stderr.count("\n") == 1
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [name]) == []
