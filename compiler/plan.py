@@ -13,6 +13,7 @@ from typing import Literal, Mapping
 import msgspec
 
 from .errors import HpError, key_path
+from .signals import signal_name
 from .state import config_hash
 
 FORMAT_VERSION = "1.0"
@@ -51,6 +52,7 @@ class Current(msgspec.Struct, frozen=True):
     network_json: bytes = b""
     stop_timeout: int = 10  # the record's
     prevent_destroy: bool = False  # the record's
+    stop_signal: int = 15  # the record's (the image's StopSignal)
 
 
 class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -124,10 +126,10 @@ def _change(name: str, want: Desired | None, have: Current | None, gone: str) ->
         reasons = [gone]
         if have.phase != "ready":
             reasons.append(_interrupted(have.phase))
-        return Change(name, "destroy", tuple(reasons), have.image)
+        return Change(name, "destroy", (*reasons, *_stopping(have)), have.image)
     target = dict(image_id=want.image_id, config_hash=_made_from(want))
     if have.phase != "ready":
-        return Change(name, "replace", (_interrupted(have.phase),), want.image, **target)
+        return Change(name, "replace", (_interrupted(have.phase), *_stopping(have)), want.image, **target)
     reasons: list[str] = []
     if want.image_id != have.image_id:
         reasons.append(f"image {want.image} is now {_short(want.image_id)} (was {_short(have.image_id)})")
@@ -144,7 +146,8 @@ def _change(name: str, want: Desired | None, have: Current | None, gone: str) ->
         reasons.append("network changed")
         fields = tuple(sorted(fields + tuple(f"network.{f}" for f in net_fields)))
     if reasons:
-        return Change(name, "replace", tuple(reasons), want.image, changed_fields=fields, diff=diff, **target)
+        return Change(name, "replace", (*reasons, *_stopping(have)), want.image, changed_fields=fields, diff=diff,
+                      **target)
     settings = _changed_settings(want, have)
     if have.status == "missing" or (want.must_run and have.status != "running"):
         return Change(name, "restore", (_drift(have), *settings), want.image, changed_fields=_fields(settings),
@@ -152,6 +155,13 @@ def _change(name: str, want: Desired | None, have: Current | None, gone: str) ->
     if settings:
         return Change(name, "update", settings, want.image, changed_fields=_fields(settings), **target)
     return Change(name, "no-op", (), want.image, **target)
+
+
+def _stopping(have: Current) -> tuple[str, ...]:
+    """How a running container is stopped before it is removed, as `hp stop` does."""
+    if have.status not in ("running", "paused"):
+        return ()
+    return (f"stopped first: {signal_name(have.stop_signal)}, then SIGKILL after {have.stop_timeout} s",)
 
 
 def _changed_settings(want: Desired, have: Current) -> tuple[str, ...]:

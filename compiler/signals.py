@@ -36,3 +36,13 @@ def parse_signal(text: str, where: str) -> int:
         if SIGRTMIN <= number <= SIGRTMAX:
             return number
     raise HpError(where, f"unknown signal {quote(text)}")
+
+
+def signal_name(number: int) -> str:
+    """15 → "SIGTERM", 36 → "SIGRTMIN+2" (the first name of an aliased number)."""
+    for name, value in SIGNALS.items():
+        if value == number:
+            return f"SIG{name}"
+    if SIGRTMIN <= number <= SIGRTMAX:
+        return f"SIGRTMIN+{number - SIGRTMIN}"
+    return f"signal {number}"

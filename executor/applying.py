@@ -20,7 +20,7 @@ import msgspec
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.plan import Change
-from compiler.signals import SIGNALS
+from compiler.signals import signal_name
 from compiler.state import encode_record
 
 from . import containers
@@ -78,7 +78,7 @@ def _logged(progress: Progress, log: TextIO) -> Callable[[str], None]:
 def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progress,
            say: Callable[[str], None]) -> Applied:
     say(f"applying {len(todo)} change(s) to {planned.fingerprint.file}")
-    helpers = ensure_helpers(layout) if any(c.action != "destroy" for c in todo) else None
+    helpers = ensure_helpers(layout) if any(c.action in ("replace", "restore", "create") for c in todo) else None
 
     def step(change: Change) -> containers.Started | None:
         """Carry out one change; a container that must run is returned, to be confirmed with
@@ -159,9 +159,7 @@ def _stopping(layout: Layout, name: str) -> str:
     record = read_record(layout, name)
     if record is None or containers.crun_status(layout, name) not in ("running", "paused"):
         return ""
-    signal = next((f"SIG{n}" for n, number in SIGNALS.items() if number == record.stop_signal),
-                  f"signal {record.stop_signal}")
-    return f" (stopping it: {signal}, up to {record.stop_timeout} s, then SIGKILL)"
+    return f" (stopping it: {signal_name(record.stop_signal)}, up to {record.stop_timeout} s, then SIGKILL)"
 
 
 def _write_settings(layout: Layout, new: containers.NewContainer) -> None:

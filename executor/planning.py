@@ -134,7 +134,7 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
         network_json = read_or_none(layout.network_file(name)) or b""
         current[name] = Current(record.image, record.image_id, config_json, status,
                                 exit_code if status == "stopped" else None, record.phase, network_json,
-                                record.stop_timeout, record.prevent_destroy)
+                                record.stop_timeout, record.prevent_destroy, record.stop_signal)
     return current
 
 

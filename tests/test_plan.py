@@ -192,3 +192,12 @@ def test_settings_changes_are_updates_or_ride_along_a_restore() -> None:
                                                                      ("stop_timeout",))
     restore = plan(want, {"web": current("web", status="stopped")}).changes[0]
     assert restore.action == "restore" and "stop_timeout: 10 -> 1" in restore.reasons
+
+
+def test_a_running_container_s_replace_or_destroy_says_how_it_is_stopped() -> None:
+    have = msgspec.structs.replace(current("web"), stop_signal=10, stop_timeout=1)
+    stop = "stopped first: SIGUSR1, then SIGKILL after 1 s"
+    assert plan({"web": desired("web", image_id=ID2)}, {"web": have}).changes[0].reasons[-1] == stop
+    assert plan({}, {"web": have}).changes[0].reasons == ("no longer in the file", stop)
+    stopped = msgspec.structs.replace(have, status="stopped")
+    assert plan({}, {"web": stopped}).changes[0].reasons == ("no longer in the file",)

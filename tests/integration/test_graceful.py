@@ -53,6 +53,7 @@ def test_replace_and_destroy_stop_with_the_image_stop_signal(tmp_path, state, re
         assert replaced.returncode == 0, replaced.stderr
         assert logged(marks) == ["stopped-1"]  # the old one's trap ran before it was removed
         assert f"{name}: removing (stopping it: SIGUSR1, up to 10 s, then SIGKILL)" in replaced.stderr
+        assert "- stopped first: SIGUSR1, then SIGKILL after 10 s" in replaced.stdout
         assert ps(state)[name]["status"] == "running"
         destroyed = hp("destroy", str(file), "--yes", state=state)
         assert destroyed.returncode == 0, destroyed.stderr
