@@ -53,6 +53,8 @@ class Current(msgspec.Struct, frozen=True):
     stop_timeout: int = 10  # the record's
     prevent_destroy: bool = False  # the record's
     stop_signal: int = 15  # the record's (the image's StopSignal)
+    volumes: tuple[str, ...] = ()  # the volumes its config.json mounts (compiler.volumes)
+    layer_size: int | None = None  # bytes in its writable layer (upper/), None if not known
 
 
 class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -67,6 +69,12 @@ class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     config_hash: str = ""
     changed_fields: tuple[str, ...] = ()
     diff: str = ""
+    # a replace or destroy: the volumes that stay (or, hp destroy --volumes, go), and the data that
+    # is lost: the writable layer, bytes if known
+    kept_volumes: tuple[str, ...] = ()
+    removed_volumes: tuple[str, ...] = ()
+    discarded: str = ""
+    discarded_bytes: int | None = None
 
 
 class Plan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -85,17 +93,43 @@ class Plan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def plan(desired: Mapping[str, Desired], current: Mapping[str, Current], pulled: tuple[str, ...] = (),
-         destroy: bool = False) -> Plan:
+         destroy: bool = False, remove_volumes: bool = False) -> Plan:
     """Compare, per container; order: destroys, replacements, restores, creates (then by name).
-    destroy: `hp destroy` (desired is then empty), which changes only the reason given."""
+    destroy: `hp destroy` (desired is then empty), which changes only the reason given.
+    remove_volumes: `hp destroy --volumes`: a destroy also deletes the volumes it mounts."""
     gone = "hp destroy: everything the file manages goes" if destroy else "no longer in the file"
-    changes = [_change(name, desired.get(name), current.get(name), gone) for name in set(desired) | set(current)]
+    changes = [_with_data(_change(name, desired.get(name), current.get(name), gone), current.get(name),
+                          remove_volumes)
+               for name in set(desired) | set(current)]
     changes.sort(key=lambda c: (ORDER[c.action], c.name))
     for change in changes:
         _check_protected(change, desired.get(change.name), current.get(change.name), destroy)
     count = {a: sum(c.action == a for c in changes) for a in ORDER}
     return Plan(FORMAT_VERSION, tuple(changes), count["create"], count["replace"], count["destroy"],
                 count["restore"], tuple(sorted(pulled)), count["update"])
+
+
+def _with_data(change: Change, have: Current | None, remove_volumes: bool) -> Change:
+    """A replace or destroy says what happens to the container's data: its volumes are kept (or,
+    with remove_volumes, a destroy deletes them); its writable layer is discarded."""
+    if have is None or change.action not in ("replace", "destroy"):
+        return change
+    size = f" ({human_size(have.layer_size)})" if have.layer_size is not None else ""
+    removed = remove_volumes and change.action == "destroy"
+    return msgspec.structs.replace(change, kept_volumes=() if removed else have.volumes,
+                                   removed_volumes=have.volumes if removed else (),
+                                   discarded=f"its writable layer{size}", discarded_bytes=have.layer_size)
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}"
+    return f"{size} B"
 
 
 def _check_protected(change: Change, want: Desired | None, have: Current | None, destroy: bool) -> None:
@@ -241,6 +275,14 @@ def render_plan(p: Plan, *, diffs: bool = True) -> str:
             out.append(f"      {' ' * width} - {reason}")
         if c.changed_fields:
             out.append(f"      {' ' * width} - changed: {', '.join(c.changed_fields)}")
+        if c.kept_volumes:
+            out.append(f"      {' ' * width} - keeps volume{'s' if len(c.kept_volumes) > 1 else ''} "
+                       f"{', '.join(c.kept_volumes)}")
+        if c.removed_volumes:
+            out.append(f"      {' ' * width} - DELETES volume{'s' if len(c.removed_volumes) > 1 else ''} "
+                       f"{', '.join(c.removed_volumes)} and the data in {'them' if len(c.removed_volumes) > 1 else 'it'}")
+        if c.discarded:
+            out.append(f"      {' ' * width} - discards {c.discarded}")
         if diffs and c.diff:
             out += ["", *("      " + line for line in c.diff.rstrip("\n").split("\n")), ""]
     if p.to_restore:

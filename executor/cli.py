@@ -271,10 +271,13 @@ def destroy_command(
     file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
     yes: bool = YES,
     json_output: bool = typer.Option(False, "--json", help="Plain progress lines; the plan and result as JSON."),
+    volumes: bool = typer.Option(False, "--volumes",
+                                 help="Also delete the volumes these containers mount, and their data."),
     state_dir: Optional[str] = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
-    """Stop and remove every container FILE manages (the file's content does not matter)."""
+    """Stop and remove every container FILE manages (the file's content does not matter). Their
+    volumes are kept (hp volume ls) unless --volumes."""
     from compiler import HpError
     from executor.lock import state_lock
     from executor.planning import make_plan
@@ -284,10 +287,33 @@ def destroy_command(
         data = _read(file, missing_ok=True)
         layout = state_layout(state_dir)
         with state_lock(layout, lock_timeout):
-            planned = make_plan(layout, file, data, destroy=True)
+            planned = make_plan(layout, file, data, destroy=True, remove_volumes=volumes)
             _carry_out(layout, planned, yes, json_output, ask=True)
+            if volumes:
+                _remove_volumes(layout, sorted({v for c in planned.plan.changes for v in c.removed_volumes}))
     except HpError as e:
         raise _fail(e, {"spec": file}) from None
+
+
+def _remove_volumes(layout, names: list) -> None:
+    """hp destroy --volumes, after its containers are gone: each volume that is still there, unless a
+    container (another file's) still mounts it: then the others go, and that one is an error."""
+    from compiler import HpError
+    from executor import volumes
+
+    refused = None
+    present = set(volumes.names(layout))
+    for name in names:
+        if name not in present:
+            continue
+        try:
+            volumes.remove(layout, name)
+        except HpError as e:
+            refused = refused or e
+            continue
+        _say(f"removed volume {name}")
+    if refused is not None:
+        raise refused
 
 
 @app.command("show")

@@ -253,6 +253,7 @@ def _remove_tree(layout: Layout, name: str) -> None:
     if os.path.ismount(rootfs):
         run(commands.umount(rootfs), f"unmounting {name}'s root filesystem", timeout=MOUNT_TIMEOUT)
     remove_cgroups(layout, name)
+    volumes.adopt_legacy(layout, name)  # an older hp's image volumes in the bundle: kept, never deleted here
     checkpoint("after-stop")
     gone = tempfile.mkdtemp(prefix=f"{GONE_PREFIX}{name}-", dir=layout.containers_dir)
     os.rename(layout.container_dir(name), f"{gone}/{name}")

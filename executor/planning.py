@@ -31,6 +31,7 @@ from .networking import read_setup
 from .run import run
 from .session import host_resolv_conf, insecure_registry, registry_timeout
 from .store import container_names, read_int, read_or_none, read_record, read_serial
+from .volumes import mounted_volumes, tree_size
 
 
 class Planned(msgspec.Struct, frozen=True):
@@ -47,10 +48,12 @@ def file_identity(path: str) -> str:
 
 
 def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, pull_missing: bool = True,
-              say: Callable[[str], None] = lambda _: None, checked: HpFile | None = None) -> Planned:
+              say: Callable[[str], None] = lambda _: None, checked: HpFile | None = None,
+              remove_volumes: bool = False) -> Planned:
     """Plan FILE (its bytes are `data`) against the state in `layout`. With destroy, the
     file wants nothing (and is not parsed: a broken file's containers can still go).
-    checked: check_input(data), when the caller has it already."""
+    checked: check_input(data), when the caller has it already.
+    remove_volumes: with destroy, `hp destroy --volumes`: the plan deletes the containers' volumes too."""
     owner = file_identity(file)
     hp_file = HpFile() if destroy else checked or check_input(data)
     records = {name: read_record(layout, name) for name in container_names(layout)}
@@ -80,7 +83,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
                               {ref: images[ref].image_id for ref in sorted(images)}, destroy)
-    steps = plan(desired, current, tuple(pulled), destroy)
+    steps = plan(desired, current, tuple(pulled), destroy, remove_volumes=destroy and remove_volumes)
     ports.check_plan(layout, steps, new)
     return Planned(steps, fingerprint, new)
 
@@ -134,7 +137,8 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
         network_json = read_or_none(layout.network_file(name)) or b""
         current[name] = Current(record.image, record.image_id, config_json, status,
                                 exit_code if status == "stopped" else None, record.phase, network_json,
-                                record.stop_timeout, record.prevent_destroy, record.stop_signal)
+                                record.stop_timeout, record.prevent_destroy, record.stop_signal,
+                                tuple(mounted_volumes(layout, name)), tree_size(layout.upper(name)))
     return current
 
 

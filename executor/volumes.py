@@ -82,6 +82,45 @@ def _fill(path: str, image_rootfs: str, destination: str) -> None:
     run(commands.copy_volume_argv(source, path), f"filling volume at {destination}", timeout=COPY_TIMEOUT)
 
 
+LEGACY_DIR = "volumes"  # bundle/volumes/<escaped path>: where hp before STATE/volumes kept image volumes
+
+
+def adopt_legacy(layout: Layout, name: str) -> list[str]:
+    """Move the image volumes that an older hp kept inside container `name`'s bundle
+    (bundle/volumes/<path, '%' and '/' escaped>) into the volume store, as the image volumes a
+    new container of that name mounts, before the container's directory is deleted. Each is one
+    rename; a kill between the steps leaves either the old place or an empty volume directory
+    that the next removal fills. A volume that exists already keeps its data (the old copy then
+    goes with the container)."""
+    from urllib.parse import unquote
+
+    from compiler.volumes import image_volume_name
+
+    legacy = f"{layout.bundle(name)}/{LEGACY_DIR}"
+    try:
+        entries = sorted(os.listdir(legacy))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    adopted = []
+    for entry in entries:
+        source = f"{legacy}/{entry}"
+        if not stat.S_ISDIR(os.lstat(source).st_mode) or entry.startswith("."):
+            continue  # hp made only directories here
+        target = "/" + unquote(entry)
+        volume = image_volume_name(name, target)
+        if _is_volume(layout, volume):
+            continue
+        os.makedirs(layout.volumes_dir, mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(layout.volume_dir(volume), 0o700)
+        except FileExistsError:
+            pass  # an earlier adoption, killed before its rename
+        os.rename(source, layout.volume_data(volume))
+        write_atomic(layout.volume_origin(volume), encode_origin(VolumeOrigin(volume, "image", name, target)))
+        adopted.append(volume)
+    return adopted
+
+
 def mounted_volumes(layout: Layout, name: str) -> list[str]:
     """The volumes container `name`'s config.json mounts, from the config itself."""
     data = read_or_none(f"{layout.bundle(name)}/config.json")
@@ -118,9 +157,16 @@ def origin(layout: Layout, name: str) -> VolumeOrigin | None:
 
 
 def size(layout: Layout, name: str) -> int:
-    """Bytes in the volume's files (apparent sizes; each hard-linked file once); symlinks not followed."""
+    return tree_size(layout.volume_data(name)) or 0
+
+
+def tree_size(path: str) -> int | None:
+    """Bytes in the files under `path` (apparent sizes; each hard-linked file once; symlinks not
+    followed); None if there is no such directory."""
+    if not os.path.isdir(path):
+        return None
     total, seen = 0, set()
-    for top, dirs, files in os.walk(layout.volume_data(name)):
+    for top, dirs, files in os.walk(path):
         for entry in files + dirs:
             try:
                 info = os.lstat(f"{top}/{entry}")
@@ -200,5 +246,5 @@ def inspect(layout: Layout, name: str, declared: dict[str, list[str]]) -> Volume
     return describe(layout, declared, only=name)[0]
 
 
-__all__ = ["VolumeInfo", "check_removable", "declarations", "describe", "ensure", "inspect", "mounted_volumes",
-           "names", "origin", "remove", "size", "users"]
+__all__ = ["VolumeInfo", "adopt_legacy", "check_removable", "declarations", "describe", "ensure", "inspect", "mounted_volumes",
+           "names", "origin", "remove", "size", "tree_size", "users"]

@@ -191,3 +191,61 @@ def test_volume_ls_inspect_and_rm(tmp_path, state, registry, test_images) -> Non
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [name]) == []
+
+
+def test_plans_name_kept_volumes_and_the_discarded_layer_and_destroy_volumes_deletes_them(
+        tmp_path, state, registry, test_images) -> None:
+    s = uuid.uuid4().hex[:6]
+    name, volume = f"p-{s}", f"pv-{s}"
+    image_volume = image_volume_name(name, "/data")
+    net = network()
+
+    def text(env: str) -> str:
+        return net + f"[volumes.{volume}]\n\n" + toml(
+            test_images["sleeper"], name,
+            f'mounts = [{{ type = "volume", source = "{volume}", target = "/home/app" }}]\nenv = {{ V = "{env}" }}')
+
+    file = write_file(tmp_path, registry, text("1"))
+    try:
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        sh(state, name, "head -c 3000 /dev/zero > /tmp/scratch")  # in the writable layer
+        file = write_file(tmp_path, registry, text("2"))
+        shown = hp("plan", str(file), state=state, check=True).stdout
+        assert f"- keeps volumes {image_volume}, {volume}\n" in shown or \
+            f"- keeps volumes {volume}, {image_volume}\n" in shown, shown
+        assert "- discards its writable layer (" in shown
+        (change,) = json.loads(hp("plan", str(file), "--json", state=state, check=True).stdout)["changes"]
+        assert change["action"] == "replace" and sorted(change["kept_volumes"]) == sorted([volume, image_volume])
+        assert change["discarded_bytes"] >= 3000 and change["removed_volumes"] == []
+
+        destroyed = hp("destroy", str(file), "--volumes", "--yes", state=state)
+        assert destroyed.returncode == 0, destroyed.stderr
+        assert "DELETES volumes" in destroyed.stdout and f"removed volume {volume}" in destroyed.stderr
+        assert volume_entries(state) == []  # and the data with them
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [name]) == []
+
+
+def test_destroy_volumes_keeps_a_volume_another_files_container_uses(tmp_path, state, registry, test_images) -> None:
+    s = uuid.uuid4().hex[:6]
+    mine, theirs, volume = f"m-{s}", f"t-{s}", f"sh-{s}"
+    net = network()
+    mount = f'mounts = [{{ type = "volume", source = "{volume}", target = "/home/app" }}]'
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    file_a, file_b = (write_file(tmp_path / d, registry, net + f"[volumes.{volume}]\n\n"
+                                 + toml(test_images["sleeper"], name, mount)) for d, name in (("a", mine), ("b", theirs)))
+    try:
+        for file in (file_a, file_b):
+            assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        destroyed = hp("destroy", str(file_a), "--volumes", "--yes", state=state)
+        assert destroyed.returncode == 1 and destroyed.stderr.endswith(
+            f"hp: error: {volume}: volume is in use by container {theirs} (remove it first)\n"), destroyed.stderr
+        assert sorted(ps(state)) == [theirs]
+        assert volume in volume_entries(state)
+    finally:
+        for file in (file_a, file_b):
+            hp("destroy", str(file), "--volumes", "--yes", state=state)
+    assert leftovers(state, [mine, theirs]) == []
+    assert volume_entries(state) == []
