@@ -57,30 +57,31 @@ def test_image_volume_is_filled_once_and_survives_replaces_and_destroy(tmp_path,
     name = f"v-{uuid.uuid4().hex[:6]}"
     volume = image_volume_name(name, "/data")
     data = state / "volumes" / volume / "_data"
-    net = network()
-    file = write_file(tmp_path, registry, net + toml(test_images["sleeper"], name))
+    net = network() + "[volumes.home]\n\n"
+    mount = 'mounts = [{ type = "volume", source = "home", target = "/home/app" }]\n'
+    file = write_file(tmp_path, registry, net + toml(test_images["sleeper"], name, mount))
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
         # filled from the image: its owner, mode and content at /data
         assert sh(state, name, "stat -c '%u:%g %a' /data; cat /data/seed >/dev/null && echo seed") == \
             "1000:1000 755\nseed\n"
-        sh(state, name, "echo one > /data/mine; rm /data/seed")
+        sh(state, name, "echo one > /data/mine; rm /data/seed; echo two > /home/app/named")
         assert (data / "mine").read_text() == "one\n"
         assert not list((state / "containers" / name).rglob("mine"))  # outside the container's directory
 
         # a replace for an env change, then for a new image: the same data, never filled again
-        for text in (toml(test_images["sleeper"], name, 'env = { V = "2" }'), toml(other_sleeper, name)):
+        for text in (toml(test_images["sleeper"], name, mount + 'env = { V = "2" }'), toml(other_sleeper, name, mount)):
             file = write_file(tmp_path, registry, net + text)
             applied = hp("apply", str(file), "--yes", state=state)
             assert applied.returncode == 0 and "1 replaced" in applied.stderr, applied.stdout + applied.stderr
-            assert sh(state, name, "cat /data/mine; ls /data") == "one\nmine\n"
+            assert sh(state, name, "cat /data/mine /home/app/named; ls /data") == "one\ntwo\nmine\n"
 
         # destroy keeps it; the container that comes back gets it
         assert hp("destroy", str(file), "--yes", state=state).returncode == 0
         assert (data / "mine").read_text() == "one\n"
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
-        assert sh(state, name, "cat /data/mine; ls /data") == "one\nmine\n"
-        assert volume_entries(state) == [volume]
+        assert sh(state, name, "cat /data/mine /home/app/named; ls /data") == "one\ntwo\nmine\n"
+        assert volume_entries(state) == sorted(["home", volume])
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [name]) == []
@@ -95,19 +96,21 @@ def test_replace_killed_at_any_point_keeps_the_volume_data_once(point, tmp_path,
                                                                 test_images) -> None:
     name = f"k-{uuid.uuid4().hex[:6]}"
     image = test_images["sleeper"]
-    net = network()
-    file = write_file(tmp_path, registry, net + toml(image, name, 'env = { V = "1" }'))
+    net = network() + "[volumes.home]\n\n"
+    mount = 'mounts = [{ type = "volume", source = "home", target = "/home/app" }]\n'
+    file = write_file(tmp_path, registry, net + toml(image, name, mount + 'env = { V = "1" }'))
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
-        sh(state, name, "echo kept >> /data/log")
-        file = write_file(tmp_path, registry, net + toml(image, name, 'env = { V = "2" }'))
+        sh(state, name, "echo kept >> /data/log; echo named >> /home/app/log")
+        file = write_file(tmp_path, registry, net + toml(image, name, mount + 'env = { V = "2" }'))
         killed = hp("apply", str(file), "--yes", state=state, env={"HP_KILL_AT": point})
         assert killed.returncode == -9, (killed.returncode, killed.stderr)
         finished = hp("apply", str(file), "--yes", state=state)
         assert finished.returncode == 0, finished.stderr
         assert ps(state)[name]["status"] == "running"
-        assert sh(state, name, "cat /data/log; echo $V") == "kept\n2\n"  # there, exactly once, in the new one
-        assert volume_entries(state) == [image_volume_name(name, "/data")]  # no half-made or second volume
+        # there, exactly once, in the new one; no half-made or second volume
+        assert sh(state, name, "cat /data/log /home/app/log; echo $V") == "kept\nnamed\n2\n"
+        assert volume_entries(state) == sorted(["home", image_volume_name(name, "/data")])
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [name]) == []
