@@ -164,3 +164,19 @@ def test_prevent_destroy_blocks_replace_destroy_and_removal_until_unset(tmp_path
     assert ps(state)[name] == before
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0
     assert logged(marks) == ["stopped-1"] and leftovers(state, [name]) == []
+
+
+def test_hp_stop_without_time_signals_then_kills_an_ignoring_container(tmp_path, state, registry, test_images) -> None:
+    name = f"stop-{uuid.uuid4().hex[:6]}"
+    marks = marks_dir(tmp_path)
+    file = write_file(tmp_path, registry, container(name, test_images["exiter"], STUBBORN, marks, "1",
+                                                    "stop_timeout = 1"))
+    try:
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        stopped = hp("stop", name, state=state, timeout=60)  # the trap runs, SIGKILL follows (durations not asserted)
+        assert stopped.returncode == 0, stopped.stderr
+        row = ps(state)[name]
+        assert (row["status"], row["exit_code"]) == ("stopped", 137) and logged(marks) == ["ignored-1"]
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [name]) == []
