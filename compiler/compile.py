@@ -116,7 +116,7 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
     cgroup_name: the container's cgroup under /hp (default: its name); hp apply makes it
     unique per state directory (Layout.cgroup_name).
 
-    volumes_dir: where volumes live (Layout.volumes_dir); without it, `volumes` (as the bundle's)."""
+    volumes_dir: where volumes live (Layout.volumes_dir); without it (`hp compile`), the relative `volumes`."""
     d = d or defaults()
     if volumes_dir is not None:
         d = msgspec.structs.replace(d, volume_dir=volumes_dir)

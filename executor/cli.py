@@ -462,7 +462,8 @@ def rm_command(
 
 
 volume_app = typer.Typer(name="volume", no_args_is_help=True,
-                         help="Volumes: named ones ([volumes.NAME]) and containers' image volumes, kept until removed.")
+                         help="Volumes: named ones (a file's volumes tables) and containers' image volumes, "
+                              "kept until removed.")
 app.add_typer(volume_app, name="volume")
 DECLARING_FILE = typer.Option([], "--file", "-f", metavar="FILE",
                               help="Also a file whose [volumes.NAME] tables count as declared (repeatable).")
