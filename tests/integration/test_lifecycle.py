@@ -10,6 +10,8 @@ import uuid
 
 import pytest
 
+from compiler.volumes import image_volume_name
+
 from .hprun import HP, hp, leftovers, ps, run_in_pty, write_file
 
 pytestmark = pytest.mark.integration
@@ -170,7 +172,7 @@ keep_alive = true
     # the image's content and ownership: app (1000) can write to its own volume
     assert hp("exec", name, "--", "cat", "/data/seed", state=state).stdout == "from the image\n"
     assert hp("exec", name, "--", "touch", "/data/written", state=state).returncode == 0
-    volume = state / "containers" / name / "bundle" / "volumes" / "data"
+    volume = state / "volumes" / image_volume_name(name, "/data") / "_data"  # outside the container's directory
     assert (volume / "written").exists() and (volume / "seed").stat().st_uid == 1000
     assert hp("stop", name, "--time", "1", state=state).returncode == 0
     assert hp("start", name, state=state).returncode == 0
