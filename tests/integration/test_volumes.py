@@ -252,3 +252,21 @@ def test_destroy_volumes_keeps_a_volume_another_files_container_uses(tmp_path, s
             hp("destroy", str(file), "--volumes", "--yes", state=state)
     assert leftovers(state, [mine, theirs]) == []
     assert volume_entries(state) == []
+
+
+@pytest.mark.parametrize("mount, where", [
+    ('{ type = "volume", source = "nope", target = "/x" }', "containers.c.mounts[0].source"),
+    ('{ type = "volume", source = "../v", target = "/x" }', "containers.c.mounts[0].source"),
+    ('{ type = "volume", source = "v" }', "containers.c.mounts[0].target"),
+    ('{ type = "volume", source = "v", target = "/x", readonly = "no" }', "containers.c.mounts[0].readonly"),
+    ('{ type = "volume", source = "v", target = "/x" }, { type = "volume", source = "v", target = "/x" }',
+     "containers.c.mounts[1].target"),
+], ids=["undeclared", "bad-name", "no-target", "readonly-not-bool", "duplicate-target"])
+def test_bad_volume_input_is_one_line_naming_the_field_and_makes_nothing(mount, where, tmp_path, state, registry,
+                                                                         test_images) -> None:
+    file = write_file(tmp_path, registry, f'[volumes.v]\n\n[containers.c]\nimage = "{test_images["sleeper"]}"\n'
+                                          f"mounts = [{mount}]\n")
+    result = hp("apply", str(file), "--yes", state=state)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"hp: error: {file}: {where}: "), result.stderr
+    assert volume_entries(state) == [] and not (state / "containers").exists()
