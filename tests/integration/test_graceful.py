@@ -180,3 +180,34 @@ def test_hp_stop_without_time_signals_then_kills_an_ignoring_container(tmp_path,
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [name]) == []
+
+
+def test_the_stop_trap_writes_into_its_named_volume_on_replace_and_destroy(tmp_path, state, registry,
+                                                                           test_images) -> None:
+    """The issue's case: a container that writes a marker into its volume when it is stopped finds the
+    marker there after a replace (in the new container) and after a destroy (the volume is kept)."""
+    name = f"volmark-{uuid.uuid4().hex[:6]}"
+    image = test_images["stopsig"]
+
+    def text(version: str) -> str:
+        return (f'[volumes.marks-{name}]\n\n[containers.{name}]\nimage = "{image}"\n'
+                'entrypoint = ["/bin/sh", "-c"]\n'
+                f'command = ["{GRACEFUL}"]\nenv = {{ V = "{version}" }}\nnetwork = "none"\nuser = "0:0"\n'
+                f'mounts = [{{ type = "volume", source = "marks-{name}", target = "/mark" }}]\n')
+
+    file = write_file(tmp_path, registry, text("1"))
+    try:
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        file = write_file(tmp_path, registry, text("2"))
+        replaced = hp("apply", str(file), "--yes", state=state)
+        assert replaced.returncode == 0, replaced.stderr
+        seen = hp("exec", name, "--", "cat", "/mark/log", state=state)
+        assert seen.stdout.split() == ["stopped-1"], seen.stderr
+        assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+        info = json.loads(hp("volume", "inspect", f"marks-{name}", state=state, check=True).stdout)
+        assert Path(info["path"], "log").read_text().split() == ["stopped-1", "stopped-2"]
+        assert info["containers"] == []
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert hp("volume", "rm", f"marks-{name}", state=state).returncode == 0
+    assert leftovers(state, [name]) == []
