@@ -23,7 +23,8 @@ pytestmark = pytest.mark.integration
 EXPECTED: dict[str, dict] = {
     "sleeper": {"Entrypoint": ["/bin/busybox"], "Cmd": ["sleep", "3600"], "User": "app",
                 "WorkingDir": "/srv/www", "Env": ["MODE=image"], "Volumes": {"/data": {}},
-                "Labels": {"org.opencontainers.image.title": "hp-test-sleeper"}},
+                "Labels": {"org.opencontainers.image.title": "hp-test-sleeper"},
+                "StopSignal": "9"},  # STOPSIGNAL SIGKILL: busybox sleep as PID 1 ignores SIGTERM
     "exiter": {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["exit 3"]},
     "noshell": {"Cmd": ["/bin/busybox", "true"]},
     # podman import stores STOPSIGNAL SIGUSR1 as the number, "10"
