@@ -13,7 +13,7 @@ from typing import Literal, Mapping
 import msgspec
 
 from .errors import HpError, key_path
-from .signals import signal_name
+from .signals import describe_stop
 from .state import config_hash
 
 FORMAT_VERSION = "1.0"
@@ -195,7 +195,7 @@ def _stopping(have: Current) -> tuple[str, ...]:
     """How a running container is stopped before it is removed, as `hp stop` does."""
     if have.status not in ("running", "paused"):
         return ()
-    return (f"stopped first: {signal_name(have.stop_signal)}, then SIGKILL after {have.stop_timeout} s",)
+    return (f"stopped first: {describe_stop(have.stop_signal, have.stop_timeout)}",)
 
 
 def _changed_settings(want: Desired, have: Current) -> tuple[str, ...]:
@@ -279,8 +279,9 @@ def render_plan(p: Plan, *, diffs: bool = True) -> str:
             out.append(f"      {' ' * width} - keeps volume{'s' if len(c.kept_volumes) > 1 else ''} "
                        f"{', '.join(c.kept_volumes)}")
         if c.removed_volumes:
-            out.append(f"      {' ' * width} - DELETES volume{'s' if len(c.removed_volumes) > 1 else ''} "
-                       f"{', '.join(c.removed_volumes)} and the data in {'them' if len(c.removed_volumes) > 1 else 'it'}")
+            many = len(c.removed_volumes) > 1
+            out.append(f"      {' ' * width} - DELETES volume{'s' if many else ''} "
+                       f"{', '.join(c.removed_volumes)} and the data in {'them' if many else 'it'}")
         if c.discarded:
             out.append(f"      {' ' * width} - discards {c.discarded}")
         if diffs and c.diff:

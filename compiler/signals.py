@@ -38,6 +38,16 @@ def parse_signal(text: str, where: str) -> int:
     raise HpError(where, f"unknown signal {quote(text)}")
 
 
+def describe_stop(signal: int, timeout: int) -> str:
+    """How hp stops a running container, for plans and progress lines: "SIGTERM, then SIGKILL
+    after 10 s", "SIGTERM, then SIGKILL at once" (timeout 0), "SIGKILL, at once"."""
+    if signal == 9:
+        return "SIGKILL, at once"
+    if timeout == 0:
+        return f"{signal_name(signal)}, then SIGKILL at once"
+    return f"{signal_name(signal)}, then SIGKILL after {timeout} s"
+
+
 def signal_name(number: int) -> str:
     """15 → "SIGTERM", 36 → "SIGRTMIN+2" (the first name of an aliased number)."""
     for name, value in SIGNALS.items():

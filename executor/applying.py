@@ -20,7 +20,7 @@ import msgspec
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.plan import Change
-from compiler.signals import signal_name
+from compiler.signals import describe_stop
 from compiler.state import encode_record
 
 from . import containers
@@ -159,7 +159,7 @@ def _stopping(layout: Layout, name: str) -> str:
     record = read_record(layout, name)
     if record is None or containers.crun_status(layout, name) not in ("running", "paused"):
         return ""
-    return f" (stopping it: {signal_name(record.stop_signal)}, up to {record.stop_timeout} s, then SIGKILL)"
+    return f" (stopping it: {describe_stop(record.stop_signal, record.stop_timeout)})"
 
 
 def _write_settings(layout: Layout, new: containers.NewContainer) -> None:

@@ -201,3 +201,7 @@ def test_a_running_container_s_replace_or_destroy_says_how_it_is_stopped() -> No
     assert plan({}, {"web": have}).changes[0].reasons == ("no longer in the file", stop)
     stopped = msgspec.structs.replace(have, status="stopped")
     assert plan({}, {"web": stopped}).changes[0].reasons == ("no longer in the file",)
+    killed = msgspec.structs.replace(have, stop_signal=9)
+    assert plan({}, {"web": killed}).changes[0].reasons[-1] == "stopped first: SIGKILL, at once"
+    no_wait = msgspec.structs.replace(have, stop_timeout=0)
+    assert plan({}, {"web": no_wait}).changes[0].reasons[-1] == "stopped first: SIGUSR1, then SIGKILL at once"

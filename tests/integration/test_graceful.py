@@ -52,7 +52,7 @@ def test_replace_and_destroy_stop_with_the_image_stop_signal(tmp_path, state, re
         replaced = hp("apply", str(file), "--yes", state=state)
         assert replaced.returncode == 0, replaced.stderr
         assert logged(marks) == ["stopped-1"]  # the old one's trap ran before it was removed
-        assert f"{name}: removing (stopping it: SIGUSR1, up to 10 s, then SIGKILL)" in replaced.stderr
+        assert f"{name}: removing (stopping it: SIGUSR1, then SIGKILL after 10 s)" in replaced.stderr
         assert "- stopped first: SIGUSR1, then SIGKILL after 10 s" in replaced.stdout
         assert ps(state)[name]["status"] == "running"
         destroyed = hp("destroy", str(file), "--yes", state=state)
@@ -77,7 +77,7 @@ def test_stop_timeout_is_honoured_then_sigkill(tmp_path, state, registry, test_i
         file = write_file(tmp_path, registry, container(name, image, STUBBORN, marks, "2", "stop_timeout = 1"))
         replaced = hp("apply", str(file), "--yes", state=state, timeout=60)
         assert replaced.returncode == 0, replaced.stderr
-        assert "up to 1 s, then SIGKILL" in replaced.stderr
+        assert "then SIGKILL after 1 s)" in replaced.stderr
         assert logged(marks) == ["ignored-1"]
         destroyed = hp("destroy", str(file), "--yes", state=state, timeout=60)
         assert destroyed.returncode == 0, destroyed.stderr
