@@ -124,6 +124,8 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
             raise e.within(change.name) if change.name not in e.where else e
         done(change)
 
+    for change in sorted((c for c in todo if c.action in ("replace", "create")), key=lambda c: c.name):
+        containers.make_volumes(layout, planned.new[change.name])
     try:
         for phase in PHASES:
             batch = [c for c in todo if c.action in phase]

@@ -97,10 +97,7 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers, *, confirm: bool
         for file, content in new.files:
             with open(f"{bundle}/{file}", "wb") as f:
                 f.write(content)
-        for mount in new.config.mounts:
-            volume = volume_of_source(layout.volumes_dir, mount.source) if mount.type == "bind" else None
-            if volume is not None:
-                volumes.ensure(layout, _origin(name, volume, mount.destination), new.image.rootfs, mount.destination)
+        make_volumes(layout, new)
         if new.keep_alive:
             shutil.copy2(helpers.init, f"{bundle}/hp-init")
         with open(f"{staging}/network.json", "wb") as f:
@@ -123,6 +120,17 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers, *, confirm: bool
             # the next apply finishes the removal
         raise
     return started
+
+
+def make_volumes(layout: Layout, new: NewContainer) -> None:
+    """The volumes `new` mounts that do not exist yet, each filled from its image at its target.
+    Apply calls this for its containers one by one, in name order, before it creates any of them
+    in parallel: so a named volume that several new containers share is always filled from the
+    same one (the first by name), whatever order the parallel creates run in."""
+    for mount in new.config.mounts:
+        volume = volume_of_source(layout.volumes_dir, mount.source) if mount.type == "bind" else None
+        if volume is not None:
+            volumes.ensure(layout, _origin(new.name, volume, mount.destination), new.image.rootfs, mount.destination)
 
 
 def _origin(container: str, volume: str, destination: str) -> VolumeOrigin:
