@@ -15,7 +15,7 @@ import msgspec
 from compiler import HpFile, check_file, compile_container, encode_config, parse_hp_file
 from compiler.commands import route_list_argv
 from compiler.errors import HpError, key_path, quote
-from compiler.cni import describe, encode_setup, network_setup
+from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
 from compiler.etc_files import hostname_file
 from compiler.network import container_hosts, container_network, container_resolv_conf, networks, \
     parse_routes, route_conflicts
@@ -65,7 +65,9 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
                           f"a container named {name} already exists, but its record is missing or unreadable "
                           f"(hp rm --force {name} removes it)",
                           source="spec")
-    _check_bridges(layout, hp_file, {n: r for n, r in records.items() if r is None or r.file != owner})
+    # other files' containers (and unreadable records): how they are networked, read once for both checks
+    theirs = {n: read_setup(layout, n) for n, r in sorted(records.items()) if r is None or r.file != owner}
+    _check_bridges(layout, hp_file, theirs)
     images: dict[str, PreparedImage] = {}
     pulled = []
     for ref in sorted({spec.image for spec in hp_file.containers.values()}):
@@ -75,8 +77,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
             pulled.append(ref)
             say(f"pulled {ref}")
     new = _compile_all(layout, hp_file, images, owner) if hp_file.containers else {}
-    others = {n: r for n, r in records.items() if r is None or r.file != owner}
-    _check_shared_networks(layout, hp_file, new, others)
+    _check_shared_networks(layout, hp_file, new, theirs)
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
     desired = {name: Desired(c.ref, c.image.image_id, c.config_json, c.must_run, encode_setup(c.network),
                              describe(c.network), c.stop_timeout, c.prevent_destroy) for name, c in new.items()}
@@ -142,10 +143,11 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
     return current
 
 
-def _check_shared_networks(layout: Layout, hp_file: HpFile, new: dict[str, NewContainer], others: dict) -> None:
+def _check_shared_networks(layout: Layout, hp_file: HpFile, new: dict[str, NewContainer],
+                           theirs: dict[str, NetworkSetup | None]) -> None:
     """What the file cannot see by itself: a host port another file's container publishes, a
-    network another file defines differently, a subnet on one of the host's routes."""
-    theirs = {name: read_setup(layout, name) for name in sorted(others)}
+    network another file defines differently, a subnet on one of the host's routes. `theirs`:
+    the other files' containers' network setups."""
     published = {}
     defined = {}
     for name, setup in theirs.items():
@@ -185,16 +187,15 @@ def _check_shared_networks(layout: Layout, hp_file: HpFile, new: dict[str, NewCo
                               source="spec")
 
 
-def _check_bridges(layout: Layout, hp_file: HpFile, others: dict) -> None:
+def _check_bridges(layout: Layout, hp_file: HpFile, theirs: dict[str, NetworkSetup | None]) -> None:
     """Each network's bridge on this host, before anything is pulled or made: an interface of that
     name must be a bridge (hp never uses or deletes another kind), no other hp state dir may be
     using it, and no network of another file of this state dir may be on it under another name
     (each network has its own address store: one bridge would get the same address twice)."""
-    theirs: dict[str, tuple[str, str]] = {}
-    for name in sorted(others):
-        setup = read_setup(layout, name)
+    bridged: dict[str, tuple[str, str]] = {}
+    for name, setup in theirs.items():
         if setup is not None and setup.attachment is not None:
-            theirs.setdefault(setup.attachment.bridge, (setup.attachment.network, name))
+            bridged.setdefault(setup.attachment.bridge, (setup.attachment.network, name))
     nets = [container_network(hp_file, name).network for name in sorted(hp_file.containers)]
     used = sorted({(net.name, net.bridge) for net in nets if net is not None})
     for network, bridge in used:
@@ -203,8 +204,8 @@ def _check_bridges(layout: Layout, hp_file: HpFile, others: dict) -> None:
         where += ".bridge" if declared is not None and declared.bridge else ""
         hint = "" if declared is not None else \
             f" (the default network {network}: redefine it with [networks.{network}])"
-        if bridge in theirs and theirs[bridge][0] != network:
-            other, holder = theirs[bridge]
+        if bridge in bridged and bridged[bridge][0] != network:
+            other, holder = bridged[bridge]
             raise HpError(where, f"bridge {quote(bridge)} is also network {other}'s, used by container {holder} "
                                  "(another file's): give each network its own" + hint, source="spec")
         problem = bridges.problem(layout, bridge)
