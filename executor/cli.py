@@ -100,6 +100,13 @@ def _fail(e: "Exception", files: Optional[dict] = None) -> "typer.Exit":
     return typer.Exit(3 if isinstance(e, StalePlan) else 1)
 
 
+def _print_table(table: list[tuple[str, ...]]) -> None:
+    """A header row and rows, in columns aligned by their widest cell."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
 def _say(message: str) -> None:
     sys.stderr.write(f"hp: {message}\n")
     sys.stderr.flush()
@@ -384,9 +391,7 @@ def ps_command(
          str(r.pid) if r.pid else "-", r.ip or ("host" if r.network == "host" else "-"), ",".join(r.ports) or "-")
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    _print_table(table)
 
 
 def _one(name: str, state_dir: Optional[str], act, locked: bool = True) -> None:
@@ -501,9 +506,7 @@ def volume_ls_command(
          f"image {r.container}:{r.target}" if r.kind == "image" else r.kind or "-")
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    _print_table(table)
 
 
 @volume_app.command("inspect")
