@@ -20,7 +20,7 @@ from compiler.commands import cni_plugin_argv, iptables_argv, iptables_save_argv
 from compiler.errors import HpError
 
 from .netns import is_netns
-from .run import run, run_status, run_with_input
+from .run import run, run_status
 from .store import write_atomic
 
 PLUGIN_TIMEOUT = 60.0
@@ -202,5 +202,5 @@ def _installed(name: str, cni_path: Sequence[str]) -> bool:
 def _call(att: Attachment, command: str, index: int, prev: dict[str, Any] | None, cni_path: Sequence[str],
           netns: str | None = None) -> tuple[int, str, str]:
     call = plugin_call(att, command, index, prev, ":".join(cni_path), netns)  # type: ignore[arg-type]
-    return run_with_input(cni_plugin_argv(find_plugin(call.plugin, cni_path)), call.env, call.stdin,
-                          timeout=PLUGIN_TIMEOUT)
+    return run_status(cni_plugin_argv(find_plugin(call.plugin, cni_path)), env=call.env, stdin=call.stdin,
+                      timeout=PLUGIN_TIMEOUT)

@@ -94,13 +94,6 @@ def run_attached(argv: Sequence[str]) -> int:
     return process.wait()
 
 
-def run_with_input(argv: Sequence[str], env: dict[str, str], stdin: bytes, *,
-                   timeout: float = DEFAULT_TIMEOUT) -> tuple[int, str, str]:
-    """Run argv with `env` added to this process's environment and `stdin` as its input;
-    return (exit code, stdout, stderr) whatever the exit code."""
-    return run_status(argv, stdin=stdin, timeout=timeout, env=env)
-
-
 def _text(data: bytes | None) -> str:
     return (data or b"").decode("utf-8", "replace")
 
