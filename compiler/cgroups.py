@@ -48,6 +48,21 @@ def container_cgroup_dirs(mount_points: tuple[str, ...], path: str, d: Defaults 
     return tuple(f"{point}{path}" for point in mount_points)
 
 
+def monitor_cgroup_path(tag: str, d: Defaults | None = None) -> str:
+    """Where hp puts the conmon of each container of the state dir tagged `tag`: a cgroup of
+    its own (as podman's /libpod_parent/conmon), neither the caller's (ending a login session or
+    a systemd unit must not end the monitors) nor a container's (a container's limits and its
+    removal must not touch its monitor)."""
+    return f"{(d or defaults()).cgroup_parent}/conmon-{tag}"
+
+
+def monitor_cgroup_dirs(mount_points: tuple[str, ...], tag: str, d: Defaults | None = None) -> tuple[str, ...]:
+    """monitor_cgroup_path on every hierarchy: a monitor is moved into each."""
+    if not re.fullmatch(r"[0-9a-f]{12}", tag):
+        raise HpError("cgroup", f"{quote(tag)} is not a state dir's tag")
+    return tuple(f"{point}{monitor_cgroup_path(tag, d)}" for point in mount_points)
+
+
 def _unescape(field: str) -> str:
     """mountinfo writes space, tab, newline and backslash in a path as \\040, \\011, \\012, \\134."""
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)

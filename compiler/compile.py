@@ -26,6 +26,7 @@ from .reference import ImageRef, parse_reference
 from .resources import cpu_quota, memory_limits, pids_limit, pull_timeout, rlimit, CPU_PERIOD
 from .signals import parse_signal
 from .spec import ContainerSpec, HpFile, key_path
+from .supervision import supervision
 from .users import parse_group, parse_passwd, resolve_user
 from .volumes import check_volume_mounts
 
@@ -97,6 +98,7 @@ def check_file(hp_file: HpFile) -> None:
     file's networks (bad subnets, unknown networks, ports published twice ...) and registries' settings."""
     for name, spec in hp_file.containers.items():
         container_settings(name, spec)
+        supervision(name, spec)
     for host, registry in hp_file.registries.items():
         pull_timeout(registry.timeout, f"{key_path('registries', host)}.timeout")
     check_networks(hp_file)

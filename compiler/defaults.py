@@ -24,6 +24,7 @@ class Defaults(msgspec.Struct, frozen=True):
     volume_dir: str
     init_path: str
     init_source: str
+    log_max_size: int  # bytes: conmon starts the log afresh past this (hp.toml's log_max_size)
 
 
 def _char(major: int, minor: int | None) -> DeviceRule:
@@ -77,6 +78,7 @@ _DEFAULTS = Defaults(
     volume_dir="volumes",
     init_path="/run/hp-init",
     init_source="hp-init",
+    log_max_size=10 * 1024**2,  # "10m", as the issue and podman's k8s-file users expect
 )
 
 

@@ -2,7 +2,6 @@
 
     STATE/
       crun/                         crun's --root: hp's containers only, never crun's global root
-      bin/hp-init, bin/hp-monitor   hp's two small static helpers, built from executor/init/*.c
       images/<image-id>/rootfs/     each image's root filesystem, extracted once
       images/<image-id>/image.json  its `podman image inspect` output
       containers/<name>/
@@ -10,10 +9,15 @@
         bundle/config.json          the OCI bundle crun runs ...
         bundle/rootfs/              ... with an overlay mounted here (lower: the image rootfs)
         bundle/hostname, hosts, resolv.conf, hp-init
+        bundle/attach, ctl, winsz   conmon's attach socket and control fifos
         upper/, work/               the overlay's writable layer
-        log                         the container's stdout and stderr
-        exit                        its exit status, written by hp-monitor when it ends
+        log                         its stdout and stderr, in conmon's k8s-file format
+        exits/NAME                  its exit status, written by conmon when it ends
         pid                         its pid, written by crun
+        conmon.pid                  its monitor's pid
+        oci-log                     what crun said when it failed (JSON lines)
+        run.json                    its current run (compiler.supervision.RunState)
+        address                     its IPv4 address on its bridge network, kept while it exists
         network.json                how it is networked (compiler.cni.NetworkSetup)
       volumes/<volume>/             a volume, outside every container directory (docs/executor.md)
         _data/                      what the container sees at the mount's target
@@ -108,8 +112,24 @@ class Layout(msgspec.Struct, frozen=True):
     def log(self, name: str) -> str:
         return f"{self.container_dir(name)}/log"
 
+    def exits_dir(self, name: str) -> str:
+        return f"{self.container_dir(name)}/exits"
+
     def exit_file(self, name: str) -> str:
-        return f"{self.container_dir(name)}/exit"
+        # conmon writes EXIT_DIR/ID, and the ID it gives crun is the container's name
+        return f"{self.exits_dir(name)}/{check_container_name(name)}"
+
+    def conmon_pid_file(self, name: str) -> str:
+        return f"{self.container_dir(name)}/conmon.pid"
+
+    def runtime_log(self, name: str) -> str:
+        return f"{self.container_dir(name)}/oci-log"
+
+    def run_state(self, name: str) -> str:
+        return f"{self.container_dir(name)}/run.json"
+
+    def address_file(self, name: str) -> str:
+        return f"{self.container_dir(name)}/address"
 
     def pid_file(self, name: str) -> str:
         return f"{self.container_dir(name)}/pid"

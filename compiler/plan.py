@@ -22,7 +22,7 @@ Action = Literal["create", "replace", "destroy", "restore", "update", "no-op"]
 SYMBOLS = {"create": "  +", "replace": "-/+", "destroy": "  -", "restore": "  ~", "update": "  *", "no-op": "   "}
 ORDER = {"destroy": 0, "replace": 1, "restore": 2, "update": 3, "create": 4, "no-op": 5}
 # hp.toml settings that only hp reads (kept in the record): a change rewrites the record, nothing more
-SETTINGS = ("stop_timeout", "prevent_destroy")
+SETTINGS = ("stop_timeout", "prevent_destroy", "restart", "restart_max", "log_max_size")
 
 
 class Desired(msgspec.Struct, frozen=True):
@@ -36,6 +36,9 @@ class Desired(msgspec.Struct, frozen=True):
     network: str = ""  # how it is networked, in words (compiler.cni.describe), for a create
     stop_timeout: int = 10
     prevent_destroy: bool = False
+    restart: str = "no"
+    restart_max: int = 0
+    log_max_size: int = 10 * 1024**2
 
 
 class Current(msgspec.Struct, frozen=True):
@@ -55,6 +58,9 @@ class Current(msgspec.Struct, frozen=True):
     stop_signal: int = 15  # the record's (the image's StopSignal)
     volumes: tuple[str, ...] = ()  # the volumes its config.json mounts (compiler.volumes)
     layer_size: int | None = None  # bytes in its writable layer (upper/), None if not known
+    restart: str = "no"  # the record's
+    restart_max: int = 0  # the record's
+    log_max_size: int = 10 * 1024**2  # the record's
 
 
 class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 import msgspec
 
@@ -69,6 +69,10 @@ class ContainerSpec(_Input):
     # seconds from the stop signal to SIGKILL, whenever hp stops it (stop, rm, replace, destroy)
     stop_timeout: Annotated[int, msgspec.Meta(ge=0, le=MAX_STOP_TIMEOUT)] = 10
     prevent_destroy: bool = False  # a plan that would replace or destroy it fails (compiler.plan)
+    # what hp does when it ends by itself (compiler/supervision.py): "no", "on-failure", "always"
+    restart: Literal["no", "on-failure", "always"] = "no"
+    restart_max: Annotated[int, msgspec.Meta(ge=0)] = 0  # on-failure only: at most this many restarts; 0: no limit
+    log_max_size: Union[int, str, None] = None  # like memory; None: Defaults.log_max_size (10m)
     labels_to_annotations: bool = False
     annotations: Union[dict[str, str], None] = None
     memory: Union[int, str, None] = None

@@ -31,6 +31,9 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # hp.toml's, kept here because `hp destroy` does not read the file's content
     stop_timeout: int = 10  # seconds between the stop signal and SIGKILL
     prevent_destroy: bool = False  # a plan that would replace or destroy it fails
+    restart: str = "no"  # hp.toml's restart policy (compiler/supervision.py), read by the exit handler
+    restart_max: int = 0
+    log_max_size: int = 10 * 1024**2  # bytes, passed to conmon at each start
 
 
 class ContainerStatus(msgspec.Struct, frozen=True):
@@ -46,6 +49,8 @@ class ContainerStatus(msgspec.Struct, frozen=True):
     network: str = ""
     ip: str | None = None
     ports: tuple[str, ...] = ()
+    restart: str = "no"
+    restarts: int = 0
 
 
 def config_hash(config_json: bytes) -> str:

@@ -169,7 +169,9 @@ def _write_settings(layout: Layout, new: containers.NewContainer) -> None:
     record = read_record(layout, new.name)
     if record is None:
         return
-    updated = msgspec.structs.replace(record, stop_timeout=new.stop_timeout, prevent_destroy=new.prevent_destroy)
+    updated = msgspec.structs.replace(record, stop_timeout=new.stop_timeout, prevent_destroy=new.prevent_destroy,
+                                      restart=new.supervision.restart, restart_max=new.supervision.restart_max,
+                                      log_max_size=new.supervision.log_max_size)
     if updated != record:
         write_atomic(layout.record(new.name), encode_record(updated))
 

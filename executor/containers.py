@@ -22,6 +22,7 @@ from compiler.cgroups import cgroup_mounts, cgroups_path, container_cgroup_dirs
 from compiler.cni import NetworkSetup, encode_setup
 from compiler.errors import HpError
 from compiler.layout import Layout
+from compiler.supervision import Supervision
 from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode_record
 from compiler.volumes import VolumeOrigin, image_volume_name, volume_of_source
 
@@ -62,6 +63,7 @@ class NewContainer(msgspec.Struct, frozen=True):
     must_run: bool = True  # False: ending soon after its start is expected (hp.toml must_run)
     stop_timeout: int = 10  # hp.toml's: seconds from the stop signal to SIGKILL
     prevent_destroy: bool = False  # hp.toml's
+    supervision: Supervision = Supervision()  # hp.toml's restart, restart_max, log_max_size
 
     @property
     def config_json(self) -> bytes:
@@ -85,7 +87,9 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers, *, confirm: bool
         raise HpError(name, f"a container named {name!r} already exists (hp rm {name} first)")
     record = ContainerRecord(name, new.ref, new.image.image_id, config_hash(new.config_json), new.stop_signal,
                              new.file, "creating", new.must_run, stop_timeout=new.stop_timeout,
-                             prevent_destroy=new.prevent_destroy)
+                             prevent_destroy=new.prevent_destroy, restart=new.supervision.restart,
+                             restart_max=new.supervision.restart_max,
+                             log_max_size=new.supervision.log_max_size)
     os.makedirs(layout.containers_dir, exist_ok=True)
     # filled under a dot name, then renamed: a directory named NAME always holds a record
     staging = tempfile.mkdtemp(prefix=f"{NEW_PREFIX}{name}-", dir=layout.containers_dir)

@@ -15,6 +15,7 @@ import msgspec
 from compiler import HpFile, check_file, compile_container, encode_config, parse_hp_file
 from compiler.commands import route_list_argv
 from compiler.errors import HpError, key_path, quote
+from compiler.supervision import supervision
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
 from compiler.etc_files import hostname_file
 from compiler.network import container_hosts, container_network, container_resolv_conf, networks, \
@@ -80,7 +81,8 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     _check_shared_networks(layout, hp_file, new, theirs)
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
     desired = {name: Desired(c.ref, c.image.image_id, c.config_json, c.must_run, encode_setup(c.network),
-                             describe(c.network), c.stop_timeout, c.prevent_destroy) for name, c in new.items()}
+                             describe(c.network), c.stop_timeout, c.prevent_destroy, c.supervision.restart,
+                             c.supervision.restart_max, c.supervision.log_max_size) for name, c in new.items()}
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
                               {ref: images[ref].image_id for ref in sorted(images)}, destroy)
@@ -122,7 +124,7 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
                  ("resolv.conf", container_resolv_conf(net, resolv).encode()))
         setup = network_setup(layout, name, hostname, net)
         new[name] = NewContainer(name, spec.image, image, config, files, spec.keep_alive, stop_signal, setup, owner,
-                                 spec.must_run, spec.stop_timeout, spec.prevent_destroy)
+                                 spec.must_run, spec.stop_timeout, spec.prevent_destroy, supervision(name, spec))
     return new
 
 
@@ -139,7 +141,8 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
         current[name] = Current(record.image, record.image_id, config_json, status,
                                 exit_code if status == "stopped" else None, record.phase, network_json,
                                 record.stop_timeout, record.prevent_destroy, record.stop_signal,
-                                tuple(mounted_volumes(layout, name)), tree_size(layout.upper(name)))
+                                tuple(mounted_volumes(layout, name)), tree_size(layout.upper(name)),
+                                record.restart, record.restart_max, record.log_max_size)
     return current
 
 
