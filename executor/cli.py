@@ -558,12 +558,36 @@ def volume_rm_command(
 def logs_command(
     name: str = typer.Argument(..., metavar="NAME"),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the container stops."),
+    tail: Optional[int] = typer.Option(None, "--tail", metavar="N", help="Only the last N lines (then new ones)."),
+    since: Optional[str] = typer.Option(
+        None, "--since", metavar="TIME",
+        help="Only lines since TIME: RFC 3339 (2026-12-01T03:00:00Z) or a duration before now (10m, 1h30m)."),
+    timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Put each line's time before it."),
     state_dir: Optional[str] = STATE_DIR,
 ) -> None:
-    """Print a container's output (stdout and stderr, as written)."""
-    from executor import lifecycle
+    """Print a container's output: its stdout lines to stdout, its stderr lines to stderr, in order."""
+    import os
+    import time
 
-    _one(name, state_dir, lambda layout, name: lifecycle.logs(layout, name, follow, sys.stdout), locked=False)
+    from compiler import HpError
+    from compiler.logs import check_tail, parse_since
+    from executor.logs import show_logs
+    from executor.main import Interrupted
+
+    try:
+        since_nanos = None if since is None else parse_since(since, time.time_ns())
+        check_tail(tail)
+    except HpError as e:
+        raise _fail(e) from None
+    try:
+        _one(name, state_dir, lambda layout, name: show_logs(
+            layout, name, follow=follow, tail=tail, since=since_nanos, timestamps=timestamps,
+            out=sys.stdout.buffer, err=sys.stderr.buffer), locked=False)
+    except Interrupted as e:
+        raise typer.Exit(128 + e.signum) from None  # Ctrl-C is how a --follow ends
+    except BrokenPipeError:
+        # the reader went away (hp logs NAME | head): done; nothing more may reach the pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 @app.command("exec", context_settings={"allow_interspersed_args": False})
