@@ -64,7 +64,7 @@ def main() -> None:
     crun_root = work / "crun"
     try:
         import_sleeper(work, image)
-        # warm-up: hp extracts the image and builds its helpers once; podman's first run warms its storage
+        # warm-up: hp extracts the image once; podman's first run warms its storage
         write_file(work / "warm.toml", image, [f"w{tag}"])
         sh([HP, "apply", str(work / "warm.toml"), "--yes", "--state-dir", str(state)])
         sh([HP, "destroy", str(work / "warm.toml"), "--yes", "--state-dir", str(state)])
@@ -89,14 +89,12 @@ def main() -> None:
         image_bytes = du(state / "images")
 
         # (2) one more container: hp's own create+start (the Python API apply uses, with the image
-        # and helpers already prepared and the config compiled by the plan, as in every apply)
+        # already prepared and the config compiled by the plan, as in every apply)
         from compiler.layout import layout
         from executor import containers
-        from executor.helpers import ensure_helpers
         from executor.planning import make_plan
 
         lay = layout(str(state))
-        helpers = ensure_helpers(lay)
         per_hp: dict[str, list[float]] = {}
         for network, file, listed in (("bridge", work / "hp.toml", names), ("none", work / "none" / "hp.toml",
                                                                            lone_names)):
@@ -105,7 +103,7 @@ def main() -> None:
             planned = make_plan(lay, str(file), file.read_bytes())
             for name in extra:
                 t = time.perf_counter()
-                containers.create(lay, planned.new[name], helpers, confirm=False)  # like crun: no grace wait
+                containers.create(lay, planned.new[name], confirm=False)  # like crun: no grace wait
                 per_hp.setdefault(network, []).append(time.perf_counter() - t)
             listed += extra
         noop = statistics.median(timed([HP, "apply", str(work / "hp.toml"), "--yes", "--state-dir", str(state)])

@@ -14,14 +14,30 @@ def crun(layout: Layout, *args: str) -> tuple[str, ...]:
     return ("crun", "--root", layout.crun_root, *args)
 
 
-def crun_create(layout: Layout, name: str, monitor: str) -> tuple[str, ...]:
-    """hp-monitor wrapping `crun create`: the container's output goes to its log, its exit status
-    to its exit file, and this command returns once the container exists."""
+def conmon_argv(layout: Layout, name: str, *, conmon: str, runtime: str, terminal: bool, log_max_size: int,
+                exit_command: tuple[str, ...]) -> tuple[str, ...]:
+    """conmon, the container's monitor for its whole life (as podman runs it, see docs/executor.md):
+    it runs `crun create`, holds the container's stdio (a console socket if `terminal`), writes
+    its log (k8s-file, started afresh past `log_max_size` bytes), its exit status to
+    exits/NAME, and then runs `exit_command`. `conmon` and `runtime`: absolute paths."""
+    exit_args = tuple(x for arg in exit_command[1:] for x in ("--exit-command-arg", arg))
     return (
-        monitor, "--log", layout.log(name), "--exit-file", layout.exit_file(name),
-        "--pid-file", layout.pid_file(name), "--",
-        *crun(layout, "create", "--bundle", layout.bundle(name), "--pid-file", layout.pid_file(name), name),
+        conmon, "--api-version", "1", "--cid", name, "--cuuid", name, "--name", name,
+        "--runtime", runtime, "--bundle", layout.bundle(name), "--container-pidfile", layout.pid_file(name),
+        "--conmon-pidfile", layout.conmon_pid_file(name), "--exit-dir", layout.exits_dir(name),
+        "--log-path", f"k8s-file:{layout.log(name)}", "--log-size-max", str(log_max_size),
+        "--log-level", "warning", "--full-attach", "--socket-dir-path", layout.container_dir(name),
+        "--runtime-arg", "--root", "--runtime-arg", layout.crun_root,
+        "--runtime-arg", "--log-format=json", "--runtime-arg", f"--log={layout.runtime_log(name)}",
+        *(("--terminal",) if terminal else ()),
+        "--exit-command", exit_command[0], *exit_args,
     )
+
+
+def exit_command(python: str, layout: Layout, name: str, start: int) -> tuple[str, ...]:
+    """What conmon runs when run number `start` of `name` ends: hp's hidden `container-exited`
+    (executor/supervise.py), through the Python that runs hp, so no PATH lookup is involved."""
+    return (python, "-m", "executor", "container-exited", "--state-dir", layout.state_dir, name, str(start))
 
 
 def crun_start(layout: Layout, name: str) -> tuple[str, ...]:

@@ -15,6 +15,7 @@
         exits/NAME                  its exit status, written by conmon when it ends
         pid                         its pid, written by crun
         conmon.pid                  its monitor's pid
+        conmon.log                  what conmon itself said (its stderr)
         oci-log                     what crun said when it failed (JSON lines)
         run.json                    its current run (compiler.supervision.RunState)
         address                     its IPv4 address on its bridge network, kept while it exists
@@ -69,6 +70,11 @@ class Layout(msgspec.Struct, frozen=True):
         return f"{self.tag}-{check_container_name(name)}"
 
     @property
+    def apply_log(self) -> str:
+        """Every step hp took (apply's, and each restart by policy), timestamped."""
+        return f"{self.state_dir}/apply.log"
+
+    @property
     def crun_root(self) -> str:
         return f"{self.state_dir}/crun"
 
@@ -121,6 +127,9 @@ class Layout(msgspec.Struct, frozen=True):
 
     def conmon_pid_file(self, name: str) -> str:
         return f"{self.container_dir(name)}/conmon.pid"
+
+    def monitor_log(self, name: str) -> str:
+        return f"{self.container_dir(name)}/conmon.log"
 
     def runtime_log(self, name: str) -> str:
         return f"{self.container_dir(name)}/oci-log"

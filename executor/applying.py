@@ -24,8 +24,8 @@ from compiler.signals import describe_stop
 from compiler.state import encode_record
 
 from . import containers
-from .helpers import ensure_helpers
 from .images import prune_unused
+from .monitor import remove_monitor_cgroups
 from .networking import prune_networks, read_setup, refresh_hosts
 from .planning import Planned
 from .progress import PlainProgress, Progress
@@ -57,7 +57,7 @@ def apply_plan(layout: Layout, planned: Planned, progress: Progress | None = Non
     if not todo:
         return Applied()
     bump_serial(layout)
-    with open(f"{layout.state_dir}/apply.log", "a", encoding="utf-8") as log:
+    with open(layout.apply_log, "a", encoding="utf-8") as log:
         return _apply(layout, planned, todo, progress, _logged(progress, log))
 
 
@@ -78,7 +78,6 @@ def _logged(progress: Progress, log: TextIO) -> Callable[[str], None]:
 def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progress,
            say: Callable[[str], None]) -> Applied:
     say(f"applying {len(todo)} change(s) to {planned.fingerprint.file}")
-    helpers = ensure_helpers(layout) if any(c.action in ("replace", "restore", "create") for c in todo) else None
 
     def step(change: Change) -> containers.Started | None:
         """Carry out one change; a container that must run is returned, to be confirmed with
@@ -93,10 +92,10 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
                 _write_settings(layout, planned.new[name])
             if change.action in ("replace", "create"):
                 say(f"{name}: creating")
-                started = containers.create(layout, planned.new[name], helpers, confirm=False)  # type: ignore[arg-type]
+                started = containers.create(layout, planned.new[name], confirm=False)
             elif change.action == "restore":
                 say(f"{name}: starting")
-                started = containers.start(layout, name, helpers, confirm=False)  # type: ignore[arg-type]
+                started = containers.start(layout, name, confirm=False)
         except HpError as e:
             raise e if name in e.where else e.within(name)
         if started is not None and planned.new[name].must_run:
@@ -185,3 +184,5 @@ def tidy(layout: Layout) -> None:
     records = (read_record(layout, name) for name in names)
     prune_unused(layout, {r.image_id for r in records if r is not None})
     prune_networks(layout, {s.network for s in setups.values() if s is not None and s.network})
+    if not names:
+        remove_monitor_cgroups(layout)  # the last container went: its monitors' cgroups (if empty) too

@@ -370,7 +370,8 @@ def ps_command(
     json_output: bool = typer.Option(False, "--json", help="One JSON list on stdout."),
     state_dir: Optional[str] = STATE_DIR,
 ) -> None:
-    """List hp's containers: name, image, status, exit code, pid, IP address, published ports."""
+    """List hp's containers: name, image, status, exit code, pid, IP address, published ports,
+    restart policy and restarts by it."""
     import msgspec
 
     from compiler import HpError
@@ -386,9 +387,10 @@ def ps_command(
     if json_output:
         sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(rows), indent=2) + b"\n")
         return
-    table = [("NAME", "IMAGE", "STATUS", "PID", "IP", "PORTS")] + [
+    table = [("NAME", "IMAGE", "STATUS", "PID", "IP", "PORTS", "RESTART", "RESTARTS")] + [
         (r.name, r.image, r.status + (f" ({r.exit_code})" if r.exit_code is not None else ""),
-         str(r.pid) if r.pid else "-", r.ip or ("host" if r.network == "host" else "-"), ",".join(r.ports) or "-")
+         str(r.pid) if r.pid else "-", r.ip or ("host" if r.network == "host" else "-"), ",".join(r.ports) or "-",
+         r.restart, str(r.restarts))
         for r in rows
     ]
     _print_table(table)
@@ -422,16 +424,71 @@ def _one(name: str, state_dir: Optional[str], act, locked: bool = True) -> None:
 
 
 @app.command("start")
-def start_command(name: str = typer.Argument(..., metavar="NAME"), state_dir: Optional[str] = STATE_DIR) -> None:
-    """Start a stopped container again (its writable layer and volumes are kept)."""
+def start_command(
+    name: Optional[str] = typer.Argument(None, metavar="NAME"),
+    all_: bool = typer.Option(False, "--all",
+                              help="Bring back every container that was running when the host went down and "
+                                   "whose restart policy is not \"no\" (contrib/hp.service runs this at boot)."),
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Start a stopped container again (its writable layer, volumes and address are kept)."""
     from executor import containers, lifecycle
-    from executor.helpers import ensure_helpers
+
+    if all_ == (name is not None):
+        raise _fail(_usage_error("start", "give one NAME or --all"))
+    if all_:
+        _start_all(state_dir)
+        return
 
     def act(layout, name):
         lifecycle.require(layout, name)
-        containers.start(layout, name, ensure_helpers(layout))
+        containers.start(layout, name)
 
-    _one(name, state_dir, act)
+    _one(name, state_dir, act)  # type: ignore[arg-type]
+
+
+def _usage_error(command: str, problem: str):
+    from compiler import HpError
+
+    return HpError(f"hp {command}", problem)
+
+
+def _start_all(state_dir: Optional[str]) -> None:
+    from compiler import HpError
+    from executor.boot import start_all
+    from executor.lock import state_lock
+    from executor.session import state_layout
+
+    try:
+        layout = state_layout(state_dir)
+        with state_lock(layout, timeout=60):
+            started, failed = start_all(layout, _say)
+    except HpError as e:
+        raise _fail(e) from None
+    for error in failed:
+        sys.stderr.write(f"hp: error: {error}\n")
+    _say(f"{len(started)} started" + (f", {len(failed)} failed" if failed else ""))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("container-exited", hidden=True)
+def container_exited_command(
+    name: str = typer.Argument(..., metavar="NAME"),
+    start: int = typer.Argument(..., metavar="START"),
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """conmon's exit command: a container's run ended (executor/supervise.py)."""
+    from compiler import HpError
+    from compiler.names import check_container_name
+    from executor.session import state_layout
+    from executor.supervise import container_exited
+
+    try:
+        check_container_name(name)
+        container_exited(state_layout(state_dir), name, start)
+    except HpError as e:
+        raise _fail(e) from None
 
 
 @app.command("stop")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -22,25 +23,27 @@ from compiler.cgroups import cgroup_mounts, cgroups_path, container_cgroup_dirs
 from compiler.cni import NetworkSetup, encode_setup
 from compiler.errors import HpError
 from compiler.layout import Layout
-from compiler.supervision import Supervision
+from compiler import supervision
+from compiler.supervision import RunState, Supervision, decode_run_state, encode_run_state
 from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode_record
 from compiler.volumes import VolumeOrigin, image_volume_name, volume_of_source
 
-from . import networking, volumes
+from . import monitor, networking, volumes
 from .faults import checkpoint
-from .helpers import Helpers
+from .helpers import init_program
 from .images import PreparedImage
 from .run import run, run_status
 from .store import GONE_PREFIX, NEW_PREFIX, read_int, read_record, write_atomic
 
 DEFAULT_STOP_TIMEOUT = 10  # without a record (hp.toml's stop_timeout is in it)
 CRUN_TIMEOUT = 30.0  # crun start, state, list, kill, delete: quick unless something is badly stuck
-CREATE_TIMEOUT = 60.0  # hp-monitor + crun create: mounts, namespaces, cgroups
+CREATE_TIMEOUT = 60.0  # conmon + crun create: mounts, namespaces, cgroups
 MOUNT_TIMEOUT = 30.0
 # After `crun start` returns, the container's process has yet to exec its program: an exec that
 # fails (E2BIG, ENOENT ...) or a program that exits at once shows within this time.
 START_GRACE = 0.5
-EXIT_FILE_WAIT = 2.0  # for hp-monitor to write the exit status of a process that ended
+EXIT_FILE_WAIT = 2.0  # for conmon to write the exit status of a process that ended
+MONITOR_END_WAIT = 5.0  # for conmon to end after its container: its exit command runs first
 CGROUP_BUSY_WAIT = 2.0  # for killed processes to leave their cgroup before it can be removed
 
 
@@ -78,7 +81,7 @@ class Started(msgspec.Struct, frozen=True):
     at: float  # time.monotonic() right after `crun start`
 
 
-def create(layout: Layout, new: NewContainer, helpers: Helpers, *, confirm: bool | None = None) -> Started:
+def create(layout: Layout, new: NewContainer, *, confirm: bool | None = None) -> Started:
     """Make the container's directory, mount, crun container and record, then start it.
     All or nothing; and if hp is killed half-way, the record's phase says so (compiler.state).
     `confirm`: as start's; None means the container's must_run."""
@@ -103,7 +106,7 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers, *, confirm: bool
                 f.write(content)
         make_volumes(layout, new)
         if new.keep_alive:
-            shutil.copy2(helpers.init, f"{bundle}/hp-init")
+            shutil.copy2(init_program(), f"{bundle}/hp-init")
         with open(f"{staging}/network.json", "wb") as f:
             f.write(encode_setup(new.network))
         write_atomic(f"{staging}/container.json", encode_record(record))
@@ -113,7 +116,7 @@ def create(layout: Layout, new: NewContainer, helpers: Helpers, *, confirm: bool
         raise
     checkpoint("after-dir")
     try:
-        started = start(layout, name, helpers, fresh=True, confirm=new.must_run if confirm is None else confirm)
+        started = start(layout, name, fresh=True, confirm=new.must_run if confirm is None else confirm)
         checkpoint("after-start")
         write_atomic(layout.record(name), encode_record(msgspec.structs.replace(record, phase="ready")))
     except BaseException:
@@ -143,24 +146,24 @@ def _origin(container: str, volume: str, destination: str) -> VolumeOrigin:
     return VolumeOrigin(volume, "named")
 
 
-def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False,
-          confirm: bool | None = None) -> Started:
+def start(layout: Layout, name: str, *, fresh: bool = False, confirm: bool | None = None,
+          by_policy: bool = False) -> Started | None:
     """Mount the overlay (if needed), connect its network (namespace, CNI ADD: up before the
-    entrypoint runs), create the crun container under hp-monitor, start it.
+    entrypoint runs; kept as it is if it is up), create the crun container under a new conmon,
+    start it. None if it was running already.
     `fresh`: the container was made just now, so there is no old state to look for.
     `confirm`: wait START_GRACE and fail, undoing the start, unless it is still running
     (confirm_running); None: as the record's must_run says. An apply starts many at once and
-    confirms them together afterwards, so that the grace periods overlap."""
+    confirms them together afterwards, so that the grace periods overlap.
+    `by_policy`: a restart by its restart policy (executor/supervise.py): the count goes on."""
     if not fresh:
         current = crun_status(layout, name)
         if current == "running":
-            return
+            return None
         if current is not None:
+            _stop_watching(layout, name)  # the old run's exit must not restart it meanwhile
             run(commands.crun_delete(layout, name, force=True), f"clearing {name}'s old crun state",
                 timeout=CRUN_TIMEOUT)
-        for path in (layout.exit_file(name), layout.pid_file(name)):
-            if os.path.exists(path):
-                os.unlink(path)
     record = read_record(layout, name)
     if record is None:
         raise HpError(name, "no such container")
@@ -175,16 +178,19 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False,
     try:
         networking.connect(layout, name)
         log_size = _size(layout.log(name))
-        code, _, err = run_status(commands.crun_create(layout, name, helpers.monitor), timeout=CREATE_TIMEOUT)
-        if code != 0:
-            raise HpError(f"creating {name}", f"crun create exited {code}: {_tail(layout.log(name), log_size) or err}")
+        run_state = supervision.started(read_run_state(layout, name), time.time(), by_policy)
+        write_atomic(layout.run_state(name), encode_run_state(run_state))
+        monitor.launch(layout, name, terminal=_terminal(layout, name), log_max_size=record.log_max_size,
+                       start=run_state.start, timeout=CREATE_TIMEOUT)
         checkpoint("after-crun-create")
         run(commands.crun_start(layout, name), f"starting {name}", timeout=CRUN_TIMEOUT)
         started = Started(name, log_size, time.monotonic())
         if confirm:
             confirm_running(layout, started)
     except BaseException:
+        _stop_watching(layout, name)
         run_status(commands.crun_delete(layout, name, force=True), timeout=CRUN_TIMEOUT)
+        monitor.wait_gone(layout, name, MONITOR_END_WAIT)
         for undo in (remove_cgroups, networking.disconnect):
             try:
                 undo(layout, name)
@@ -194,6 +200,35 @@ def start(layout: Layout, name: str, helpers: Helpers, *, fresh: bool = False,
             run_status(commands.umount(layout.rootfs(name)), timeout=MOUNT_TIMEOUT)
         raise
     return started
+
+
+def read_run_state(layout: Layout, name: str) -> RunState | None:
+    try:
+        with open(layout.run_state(name), "rb") as f:
+            return decode_run_state(f.read())
+    except (FileNotFoundError, HpError):
+        return None
+
+
+def _stop_watching(layout: Layout, name: str) -> None:
+    """Say, before hp stops or kills `name`, that no exit from now on is to be restarted."""
+    if os.path.isdir(layout.container_dir(name)):
+        write_atomic(layout.run_state(name), encode_run_state(supervision.stopping(read_run_state(layout, name))))
+
+
+def _terminal(layout: Layout, name: str) -> bool:
+    """config.json's process.terminal: conmon then gives crun a console socket."""
+    with open(f"{layout.bundle(name)}/config.json", "rb") as f:
+        config = msgspec.json.decode(f.read(), type=_TerminalOnly)
+    return bool(config.process and config.process.terminal)
+
+
+class _Terminal(msgspec.Struct):
+    terminal: bool = False
+
+
+class _TerminalOnly(msgspec.Struct):
+    process: _Terminal | None = None
 
 
 def confirm_running(layout: Layout, started: Started) -> None:
@@ -223,6 +258,7 @@ def stop(layout: Layout, name: str, timeout: float | None = None) -> None:
     if timeout is None:
         timeout = record.stop_timeout if record else DEFAULT_STOP_TIMEOUT
     status = crun_status(layout, name)
+    _stop_watching(layout, name)
     if status in ("running", "created", "paused"):
         if status == "created":
             signal = 9
@@ -231,7 +267,8 @@ def stop(layout: Layout, name: str, timeout: float | None = None) -> None:
         if not _wait(lambda: crun_status(layout, name) in ("stopped", None), timeout):
             run_status(commands.crun_kill(layout, name, 9), timeout=CRUN_TIMEOUT)
             _wait(lambda: crun_status(layout, name) in ("stopped", None), 10)
-        _wait(lambda: os.path.exists(layout.exit_file(name)), 2)
+        _wait(lambda: os.path.exists(layout.exit_file(name)), EXIT_FILE_WAIT)
+    monitor.wait_gone(layout, name, MONITOR_END_WAIT)
     if crun_status(layout, name) is not None:
         run(commands.crun_delete(layout, name, force=True), f"deleting {name}'s crun state", timeout=CRUN_TIMEOUT)
     networking.disconnect(layout, name)
@@ -259,7 +296,9 @@ def _remove_tree(layout: Layout, name: str) -> None:
     """crun state, network, overlay mount, what crun left of its cgroup, then the directory:
     renamed away first (one atomic step), so a killed hp leaves either the whole directory with
     its record or a dot-named one."""
+    _stop_watching(layout, name)
     run_status(commands.crun_delete(layout, name, force=True), timeout=CRUN_TIMEOUT)
+    monitor.wait_gone(layout, name, MONITOR_END_WAIT)
     networking.disconnect(layout, name)
     rootfs = layout.rootfs(name)
     if os.path.ismount(rootfs):
@@ -332,8 +371,13 @@ def status(layout: Layout, name: str) -> ContainerStatus:
     setup = networking.read_setup(layout, name)
     ip = networking.address_of(layout, name) if setup is not None and setup.attachment is not None else None
     ports = tuple(str(p) for p in setup.attachment.port_mappings) if setup and setup.attachment else ()
+    run_state = read_run_state(layout, name)
+    if shown == "stopped" and run_state is not None and run_state.restarting and run_state.want == "running":
+        shown = "restarting"  # its exit was handled; the restart waits out its back-off
     return ContainerStatus(name=name, image=record.image if record else "", status=shown,
-                           exit_code=exit_code, pid=pid, network=setup.mode if setup else "", ip=ip, ports=ports)
+                           exit_code=exit_code, pid=pid, network=setup.mode if setup else "", ip=ip, ports=ports,
+                           restart=record.restart if record else "no",
+                           restarts=run_state.restarts if run_state else 0)
 
 
 def _wait(done: Callable[[], bool], timeout: float) -> bool:
@@ -354,14 +398,20 @@ def _size(path: str) -> int:
         return 0
 
 
+_LOG_RECORD = re.compile(r"^\S+ (?:stdout|stderr) [FP] ?(.*)$")
+
+
 def _tail(path: str, offset: int) -> str:
+    """The last 3 lines of text written to the log since `offset` (conmon's k8s-file framing
+    taken off), for an error message."""
     try:
         with open(path, "rb") as f:
             f.seek(offset)
-            text = f.read(4096).decode("utf-8", "replace")
+            text = f.read(8192).decode("utf-8", "replace")
     except FileNotFoundError:
         return ""
-    return " ".join(line.strip() for line in text.strip().splitlines()[-3:])
+    lines = [m[1] if (m := _LOG_RECORD.match(line)) else line for line in text.strip().splitlines()]
+    return " ".join(line.strip() for line in lines[-3:] if line.strip())
 
 
 __all__ = ["Started", "confirm_running", "create", "crun_status", "exists", "remove", "start", "status", "stop"]

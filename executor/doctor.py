@@ -21,14 +21,11 @@ def checks(layout: Layout) -> list[Check]:
         Check("root", os.geteuid() == 0,
               "running as root" if os.geteuid() == 0 else "hp runs rootful containers: run it as root"),
     ]
-    for program, package in (("crun", "crun"), ("podman", "podman"), ("mount", "mount"), ("cp", "coreutils")):
+    for program, package in (("crun", "crun"), ("conmon", "conmon"), ("podman", "podman"), ("mount", "mount"),
+                             ("cp", "coreutils")):
         found = shutil.which(program)
         out.append(Check(program, bool(found), found or f"not found: apt-get install {package}"))
-    built = os.path.isdir(layout.bin_dir) and any(n.startswith("hp-monitor-") for n in os.listdir(layout.bin_dir))
-    cc = shutil.which("cc")
-    out.append(Check("cc", bool(cc or built),
-                     cc or ("helpers already built" if built else
-                            "not found: apt-get install gcc libc6-dev (builds hp-init and hp-monitor once)")))
+    out.append(_hp_init())
     try:
         with open("/proc/filesystems") as f:
             overlay = any(line.split()[-1] == "overlay" for line in f if line.strip())
@@ -43,6 +40,17 @@ def checks(layout: Layout) -> list[Check]:
         out.append(Check(program, bool(found), found or f"not found: apt-get install {package}"))
     out.append(_default_network())
     return out
+
+
+def _hp_init() -> Check:
+    from compiler.errors import HpError
+
+    from .helpers import init_program
+
+    try:
+        return Check("hp-init", True, f"{init_program()} (keep_alive)")
+    except HpError as e:
+        return Check("hp-init", False, f"{e.problem} (needed by keep_alive containers only)")
 
 
 def _cni_plugins() -> Check:

@@ -11,7 +11,7 @@ import errno
 import fcntl
 import os
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 from compiler.errors import HpError
 from compiler.layout import Layout
@@ -19,8 +19,14 @@ from compiler.layout import Layout
 from .session import make_state_dir
 
 
+class GaveUp(HpError):
+    """state_lock's give_up() said the lock is no longer wanted."""
+
+
 @contextlib.contextmanager
-def state_lock(layout: Layout, timeout: float = 0.0) -> Iterator[None]:
+def state_lock(layout: Layout, timeout: float = 0.0, give_up: Callable[[], bool] | None = None) -> Iterator[None]:
+    """Hold the state lock; wait for it up to `timeout` seconds, and stop waiting (GaveUp) as
+    soon as `give_up()` is true."""
     make_state_dir(layout)
     path = f"{layout.state_dir}/lock"
     try:
@@ -28,7 +34,9 @@ def state_lock(layout: Layout, timeout: float = 0.0) -> Iterator[None]:
     except OSError as e:
         raise HpError(path, f"cannot open the lock file: {e.strerror or e}") from None
     try:
-        if not flock_within(fd, timeout, path):
+        if not flock_within(fd, timeout, path, give_up):
+            if give_up is not None and give_up():
+                raise GaveUp("state", "no longer waiting for the state lock")
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             waited = f" (waited {timeout:g} s; see --lock-timeout)" if timeout else " (--lock-timeout waits)"
             raise HpError("state", f"state is locked by pid {holder}{waited}")
@@ -39,9 +47,9 @@ def state_lock(layout: Layout, timeout: float = 0.0) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def flock_within(fd: int, timeout: float, path: str) -> bool:
+def flock_within(fd: int, timeout: float, path: str, give_up: Callable[[], bool] | None = None) -> bool:
     """Take an exclusive flock on `fd` (the file at `path`), trying for up to `timeout` seconds;
-    False if another holds it all that time."""
+    False if another holds it all that time (or give_up() became true meanwhile)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -50,6 +58,6 @@ def flock_within(fd: int, timeout: float, path: str) -> bool:
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.EACCES):
                 raise HpError(path, f"cannot lock: {e.strerror}") from None
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (give_up is not None and give_up()):
             return False
         time.sleep(0.02)

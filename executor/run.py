@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 from typing import Sequence
@@ -92,6 +93,17 @@ def run_attached(argv: Sequence[str]) -> int:
         raise HpError(argv[0], "command not found (is it installed? see `hp doctor`)") from None
     process = command.popen(stdin=None, stdout=None, stderr=None)
     return process.wait()
+
+
+def spawn(argv: Sequence[str], *, env: dict[str, str], pass_fds: tuple[int, ...], stderr) -> subprocess.Popen:
+    """Start argv in a session of its own with exactly `env` (plumbum's popen would add this
+    process's environment back), stdin and stdout on /dev/null, `pass_fds` inherited: for a
+    program that outlives hp (conmon), which the caller waits for and bounds itself."""
+    path = shutil.which(argv[0]) if "/" not in argv[0] else argv[0]
+    if path is None:
+        raise HpError(argv[0], "command not found (is it installed? see `hp doctor`)")
+    return subprocess.Popen((path, *argv[1:]), env=env, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
 
 
 def _text(data: bytes | None) -> str:

@@ -34,11 +34,41 @@ def test_commands_are_argv_with_hps_own_crun_root() -> None:
     name = "we;b $(x)"  # never valid as a name, but even so: one argument, no shell
     assert commands.crun_kill(lay, name, 15) == ("crun", "--root", "/s/crun", "kill", name, "15")
     assert commands.crun_delete(lay, name, force=True)[-2:] == ("--force", name)
-    create = commands.crun_create(lay, "web", "/s/bin/hp-monitor-x")
-    assert create[0] == "/s/bin/hp-monitor-x"
-    assert create[create.index("--") + 1:] == (
-        "crun", "--root", "/s/crun", "create", "--bundle", "/s/containers/web/bundle",
-        "--pid-file", "/s/containers/web/pid", "web")
+
+
+def _conmon_options(argv: tuple[str, ...]) -> tuple[dict[str, list[str]], set[str]]:
+    """conmon's argv as {option: [values]} and the set of bare flags (its --help's grammar)."""
+    flags = {"--full-attach", "--terminal"}
+    values: dict[str, list[str]] = {}
+    seen = set()
+    i = 1
+    while i < len(argv):
+        if argv[i] in flags:
+            seen.add(argv[i])
+            i += 1
+            continue
+        values.setdefault(argv[i], []).append(argv[i + 1])
+        i += 2
+    return values, seen
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["plain", "terminal"])
+def test_conmon_creates_the_container_with_hps_crun_root_log_and_exit_command(terminal: bool) -> None:
+    lay = layout("/s")
+    exit_command = commands.exit_command("/venv/bin/python", lay, "web", 7)
+    argv = commands.conmon_argv(lay, "web", conmon="/usr/bin/conmon", runtime="/usr/bin/crun", terminal=terminal,
+                                log_max_size=1024**2, exit_command=exit_command)
+    options, flags = _conmon_options(argv)
+    assert argv[0] == "/usr/bin/conmon"
+    assert options["--cid"] == ["web"] and options["--runtime"] == ["/usr/bin/crun"]
+    assert options["--bundle"] == [lay.bundle("web")]
+    assert options["--runtime-arg"][:2] == ["--root", lay.crun_root]  # never crun's global root
+    assert options["--log-path"] == [f"k8s-file:{lay.log('web')}"] and options["--log-size-max"] == ["1048576"]
+    assert f"{options['--exit-dir'][0]}/web" == lay.exit_file("web")
+    assert (options["--exit-command"] + options["--exit-command-arg"]) == list(exit_command)
+    assert exit_command[-2:] == ("web", "7") and ("--terminal" in flags) == terminal
+
+
     assert commands.mount_overlay("/l", "/u", "/w", "/t") == (
         "mount", "-t", "overlay", "overlay", "-o", "lowerdir=/l,upperdir=/u,workdir=/w", "/t")
 

@@ -1,0 +1,52 @@
+"""`hp start --all`: after the host came up again, bring back what was running.
+
+A reboot loses everything hp keeps in memory or on tmpfs: the containers' processes and their
+conmons, crun's state (under STATE/crun), the overlay mounts, the network namespaces, bridges
+and iptables rules. What is on disk stays: each container's directory (record, bundle,
+writable layer, run.json, its address), its volumes, host-local's reservations. A container
+comes back if compiler.supervision.comes_back_at_boot says so: hp had it running and did not
+stop it, its restart policy is not "no", and no exit was recorded for its last run (it was
+running when the host went down) or it was waiting to be restarted. Each is started the way
+`hp start` starts one: the same writable layer, volumes and address.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from compiler.errors import HpError
+from compiler.layout import Layout
+from compiler.supervision import Supervision, comes_back_at_boot
+
+from . import containers
+from .applying import tidy
+from .store import bump_serial, container_names, read_record
+
+
+def start_all(layout: Layout, say: Callable[[str], None]) -> tuple[list[str], list[str]]:
+    """Start every container that comes back; (names started, one error line per failure).
+    Call under the state lock."""
+    started: list[str] = []
+    failed: list[str] = []
+    statuses = containers.crun_statuses(layout)
+    for name in container_names(layout):
+        record = read_record(layout, name)
+        if record is None or record.phase != "ready" or statuses.get(name) in ("running", "paused"):
+            continue
+        policy = Supervision(record.restart, record.restart_max, record.log_max_size)  # type: ignore[arg-type]
+        exited = os.path.exists(layout.exit_file(name))
+        if not comes_back_at_boot(policy, containers.read_run_state(layout, name), exited):
+            continue
+        if not started and not failed:
+            bump_serial(layout)  # a plan saved before this is stale after it
+        try:
+            containers.start(layout, name)
+        except HpError as e:
+            failed.append(str(e if name in e.where else e.within(name)))
+            continue
+        started.append(name)
+        say(f"{name}: started")
+    if started or failed:
+        tidy(layout)
+    return started, failed

@@ -1,0 +1,83 @@
+"""When a container ends by itself: conmon's exit command, `hp container-exited NAME START`.
+
+conmon runs it after writing the exit status, and waits for it, so it is short: an exit that
+needs nothing (hp stopped the container, its policy is "no", an exit of an older run) returns
+at once without the state lock. Otherwise it takes the lock, records the exit in run.json and,
+as compiler.supervision.after_exit decides, waits out the back-off (without the lock) and
+starts the container again the way `hp start` does, keeping its network, mounts and log.
+
+While it waits (for the lock, or the back-off), it gives up as soon as run.json says that hp
+stopped the container (stop, rm, destroy, a replace) or started it anew: those write run.json
+first, so they never wait on it and it never restarts what they stopped.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+
+from compiler.errors import HpError
+from compiler.layout import Layout
+from compiler.supervision import RunState, Supervision, after_exit, encode_run_state
+
+from . import containers
+from .lock import GaveUp, state_lock
+from .store import read_int, read_record, write_atomic
+
+LOCK_WAIT = 600.0  # an apply may hold the lock while it pulls; a restart waits that long at most
+
+
+def container_exited(layout: Layout, name: str, start: int) -> str:
+    """Handle the end of run `start` of `name`; what was done, in words (also in apply.log)."""
+    if not containers.exists(layout, name):
+        return f"{name}: no such container any more"
+    record = read_record(layout, name)
+    state = containers.read_run_state(layout, name)
+    if record is None or state is None:
+        return f"{name}: no record or run state: nothing to do"
+    policy = Supervision(record.restart, record.restart_max, record.log_max_size)  # type: ignore[arg-type]
+
+    def superseded() -> bool:
+        now = containers.read_run_state(layout, name)
+        return now is None or now.start != start or now.want != "running"
+
+    if superseded() or policy.restart == "no":
+        return f"{name}: run {start} ended; nothing to do"
+    try:
+        with state_lock(layout, timeout=LOCK_WAIT, give_up=superseded):
+            state = containers.read_run_state(layout, name) or RunState()
+            decision = after_exit(policy, state, start, read_int(layout.exit_file(name)), time.time())
+            write_atomic(layout.run_state(name), encode_run_state(decision.state))
+    except GaveUp:
+        return f"{name}: run {start} ended; hp stopped or started it meanwhile"
+    code = decision.state.exit_code
+    said = f"{name}: exited {code if code is not None else '(status unknown)'}: {decision.reason}"
+    _log(layout, said)
+    if not decision.restart:
+        return said
+    deadline = time.monotonic() + decision.delay
+    while time.monotonic() < deadline:
+        if superseded():
+            return said + "; hp stopped or started it meanwhile"
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    try:
+        with state_lock(layout, timeout=LOCK_WAIT, give_up=superseded):
+            containers.start(layout, name, confirm=False, by_policy=True)
+    except GaveUp:
+        return said + "; hp stopped or started it meanwhile"
+    except HpError as e:
+        failed = f"{name}: restart failed: {e}"
+        _log(layout, failed)
+        return failed
+    _log(layout, f"{name}: restarted (restart {decision.state.restarts})")
+    return said
+
+
+def _log(layout: Layout, message: str) -> None:
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        with open(layout.apply_log, "a", encoding="utf-8") as log:
+            log.write(f"{stamp} [{os.getpid()}] {message}\n")
+    except OSError:
+        pass  # the log is for people; the run state is the record
