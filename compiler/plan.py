@@ -61,6 +61,7 @@ class Current(msgspec.Struct, frozen=True):
     restart: str = "no"  # the record's
     restart_max: int = 0  # the record's
     log_max_size: int = 10 * 1024**2  # the record's
+    stopped_by_hp: bool = False  # `hp stop` stopped it (its run state says so), not something outside hp
 
 
 class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -230,6 +231,8 @@ def _interrupted(phase: str) -> str:
 def _drift(have: Current) -> str:
     if have.status == "missing":
         return "its crun container was removed outside hp: will run it again"
+    if have.status == "stopped" and have.stopped_by_hp:
+        return "stopped by hp stop: will start it again"
     if have.status == "stopped":
         code = f" (exit status {have.exit_code})" if have.exit_code is not None else ""
         return f"stopped{code} outside hp: will start it again"

@@ -150,6 +150,10 @@ def decode_error(err: msgspec.ValidationError, kind: type | None = None) -> HpEr
     tag = re.match(r"Invalid value '(.*)'", msg)
     if tag and where.endswith(".type"):
         return HpError(where, f"unknown mount type {quote(tag[1])} (expected \"bind\", \"tmpfs\" or \"volume\")")
+    enum = re.match(r"Invalid enum value (.*)$", msg)
+    if enum and where.rsplit(".", 1)[-1] in _CHOICES:
+        choices = _CHOICES[where.rsplit(".", 1)[-1]]
+        return HpError(where, f"expected {', '.join(choices[:-1])} or {choices[-1]}, got {enum[1]}")
     typed = re.match(r"Expected `(?P<want>[^`]*)`, got `(?P<got>[^`]*)`$", msg)
     if typed:
         want = [_TYPE_WORDS.get(t, t) for t in typed["want"].split(" | ") if t != "null"]
@@ -158,6 +162,9 @@ def decode_error(err: msgspec.ValidationError, kind: type | None = None) -> HpEr
     text = msg.replace("`", "").replace("array", "list").replace("object", "table")
     return HpError(where or "(top level)", text[:1].lower() + text[1:])
 
+
+# the fields whose value is one of a few words (typing.Literal), by field name
+_CHOICES = {"restart": ('"no"', '"on-failure"', '"always"')}
 
 _TYPE_WORDS = {
     "str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean",

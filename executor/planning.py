@@ -15,7 +15,6 @@ import msgspec
 from compiler import HpFile, check_file, compile_container, encode_config, parse_hp_file
 from compiler.commands import route_list_argv
 from compiler.errors import HpError, key_path, quote
-from compiler.supervision import supervision
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
 from compiler.etc_files import hostname_file
 from compiler.network import container_hosts, container_network, container_resolv_conf, networks, \
@@ -24,9 +23,10 @@ from compiler.layout import Layout
 from compiler.plan import Current, Desired, Plan, plan
 from compiler.saved_plan import Fingerprint, file_sha256
 from compiler.signals import parse_signal
+from compiler.supervision import supervision
 
 from . import __version__, bridges, ports
-from .containers import NewContainer, crun_statuses
+from .containers import NewContainer, crun_statuses, read_run_state
 from .images import PreparedImage, ensure_image
 from .networking import read_setup
 from .run import run
@@ -142,8 +142,14 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
                                 exit_code if status == "stopped" else None, record.phase, network_json,
                                 record.stop_timeout, record.prevent_destroy, record.stop_signal,
                                 tuple(mounted_volumes(layout, name)), tree_size(layout.upper(name)),
-                                record.restart, record.restart_max, record.log_max_size)
+                                record.restart, record.restart_max, record.log_max_size,
+                                _stopped_by_hp(layout, name))
     return current
+
+
+def _stopped_by_hp(layout: Layout, name: str) -> bool:
+    run_state = read_run_state(layout, name)
+    return run_state is not None and run_state.want == "stopped"
 
 
 def _check_shared_networks(layout: Layout, hp_file: HpFile, new: dict[str, NewContainer],

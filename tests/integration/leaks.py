@@ -74,7 +74,7 @@ def _processes(state: Path, tag: str) -> list[str]:
                 cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:  # ended meanwhile
             continue
-        if f"/hp/{tag}-" in cgroup or str(state) in cmdline:
+        if f"/hp/{tag}-" in cgroup or f"/hp/conmon-{tag}" in cgroup or str(state) in cmdline:
             found.append(f"{pid} {cmdline[:120]}")
     return found
 
@@ -112,7 +112,8 @@ def leaks(state: Path, before: HostSnapshot) -> dict[str, list[str]]:
         "mounts": mounts_under(state),
         "netns": sorted(os.listdir(state / "netns")) if (state / "netns").is_dir() else [],
         "veths": sorted(_veths() - before.veths),
-        "cgroups": sorted(glob.glob(f"/sys/fs/cgroup/hp/{tag}-*") + glob.glob(f"/sys/fs/cgroup/*/hp/{tag}-*")),
+        "cgroups": sorted(glob.glob(f"/sys/fs/cgroup/hp/{tag}-*") + glob.glob(f"/sys/fs/cgroup/*/hp/{tag}-*")
+                          + glob.glob(f"/sys/fs/cgroup/hp/conmon-{tag}") + glob.glob(f"/sys/fs/cgroup/*/hp/conmon-{tag}")),
         "processes": _processes(state, tag),
         "crun": crun_names(state),
         "ipam": _ip_reservations(state),
