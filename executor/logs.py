@@ -20,11 +20,12 @@ from compiler.supervision import RunState, decode_run_state
 
 from . import containers
 from .lifecycle import require
+from .store import read_int, read_record
 
 POLL = 0.1
 CHUNK = 1 << 16
-# a container that stopped while its run state still says running (want running, no exit
-# recorded) may be about to be restarted by its exit handler: follow it this many polls longer
+# a container whose policy restarts, stopped while its run state still says running (no exit
+# recorded), may be about to be restarted by its exit handler: follow it this many polls longer
 SETTLE_POLLS = 30
 ALIVE = ("running", "created", "paused")
 
@@ -79,21 +80,36 @@ def _follow(layout: Layout, name: str, reader: _LogReader, printer: _Printer) ->
 
 
 def _liveness(layout: Layout, name: str) -> str:
-    """"alive" while the container runs, conmon still writes its output, or a restart by its
-    policy is due; "settling" while it has stopped but its exit is not handled yet; else
-    "stopped"."""
-    if containers.crun_status(layout, name) in ALIVE:
-        return "alive"
-    from .monitor import monitor_pid
-
-    if monitor_pid(layout, name) is not None:
+    """"alive" while the container runs, its conmon is still there (writing what the container
+    wrote last, or running its exit command, which may restart it), or a restart by its policy
+    is due; "settling" while a container whose policy restarts has stopped with its exit not
+    yet handled; else "stopped"."""
+    if containers.crun_status(layout, name) in ALIVE or _monitor_busy(layout, name):
         return "alive"
     run = _run_state(layout, name)
     if run is None or run.want == "stopped":
         return "stopped"
     if run.restarting:
         return "alive"
-    return "settling" if run.exit_code is None else "stopped"
+    record = read_record(layout, name)
+    restarts = record is not None and record.restart != "no"
+    return "settling" if restarts and run.exit_code is None else "stopped"
+
+
+def _monitor_busy(layout: Layout, name: str) -> bool:
+    """Whether the pid in conmon.pid is still this container's conmon, or the exit command it
+    became (conmon execs it in place)."""
+    pid = read_int(layout.conmon_pid_file(name))
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    if os.path.basename(argv[0]) == b"conmon":
+        return os.fsencode(layout.bundle(name)) in argv
+    return b"container-exited" in argv and os.fsencode(layout.state_dir) in argv and os.fsencode(name) in argv
 
 
 def _run_state(layout: Layout, name: str) -> RunState | None:
