@@ -1,11 +1,9 @@
-"""The commands over one container: logs, exec."""
+"""The commands over one container: exec (logs: executor/logs.py)."""
 
 from __future__ import annotations
 
 import os
 import sys
-import time
-from typing import TextIO
 
 import msgspec
 
@@ -22,26 +20,6 @@ from .run import run_attached
 def require(layout: Layout, name: str) -> None:
     if not containers.exists(layout, name):
         raise HpError(name, "no such container")
-
-
-def logs(layout: Layout, name: str, follow: bool, out: TextIO) -> None:
-    """Copy the container's log to `out`; with follow, keep copying until it stops."""
-    require(layout, name)
-    write = out.buffer.write if hasattr(out, "buffer") else (lambda b: out.write(b.decode("utf-8", "replace")))
-    try:
-        f = open(layout.log(name), "rb")
-    except FileNotFoundError:
-        return
-    with f:
-        while True:
-            while chunk := f.read(65536):
-                write(chunk)
-            out.flush()
-            if not follow or containers.crun_status(layout, name) not in ("running", "created"):
-                write(f.read())  # what it wrote between the last read and its end
-                out.flush()
-                return
-            time.sleep(0.1)
 
 
 def exec_command(layout: Layout, name: str, argv: tuple[str, ...], tty: bool) -> int:
