@@ -222,7 +222,7 @@ def test_start_all_brings_back_what_a_reboot_took_down(tmp_path, state, registry
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         hp("apply", str(other_file), "--yes", state=state, check=True)
-        hp("exec", web, "--", "sh", "-c", "echo kept > /etc/in-upper", state=state, check=True)
+        hp("exec", web, "--", "sh", "-c", "echo kept > /tmp/in-upper", state=state, check=True)
         hp("stop", stopped, state=state, check=True)
         address = ps(state)[web]["ip"]
         assert address
@@ -237,7 +237,7 @@ def test_start_all_brings_back_what_a_reboot_took_down(tmp_path, state, registry
         assert rows[web]["status"] == "running" and rows[web]["ip"] == address
         assert rows[stopped]["status"] == "stopped"  # hp stopped it: it stays so
         assert rows[plain]["status"] == "stopped"  # restart = "no": not brought back
-        same = hp("exec", web, "--", "cat", "/etc/in-upper", "/data/boots", state=state, check=True).stdout
+        same = hp("exec", web, "--", "cat", "/tmp/in-upper", "/data/boots", state=state, check=True).stdout
         assert same.split() == ["kept", "up", "up"]  # the same writable layer and volume
         hp("start", stopped, state=state, check=True)
         assert "No changes" in hp("plan", str(file), state=state, check=True).stdout
