@@ -66,8 +66,8 @@ must_run = false
     # exit status passes through exec
     assert hp("exec", web, "--", "sh", "-c", "exit 5", state=state).returncode == 5
     # logs: stdout and stderr of the container
-    logs = hp("logs", custom, state=state, check=True).stdout
-    assert f"hello from {custom}\n" in logs and "oops\n" in logs
+    logs = hp("logs", custom, state=state, check=True)
+    assert logs.stdout == f"hello from {custom}\n" and logs.stderr == "oops\n"
 
     # keep_alive: exit 0 stays up, exit 3 stops with 3
     assert rows[ka_ok]["status"] == "running"
@@ -193,7 +193,7 @@ command = ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.2; done; echo b
     assert hp("apply", str(file), "--yes", state=state).returncode == 0
     followed = hp("logs", "--follow", name, state=state, timeout=30)
     assert followed.returncode == 0
-    assert followed.stdout == "line 1\nline 2\nline 3\nbye\n"
+    assert (followed.stdout, followed.stderr) == ("line 1\nline 2\nline 3\n", "bye\n")
     assert ps(state)[name]["exit_code"] == 0
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0
 
