@@ -13,6 +13,7 @@ rules only if given the same port mappings; firewall finds its rules by the resu
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from typing import Any, Literal
 
@@ -89,11 +90,18 @@ class Attachment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return self.conflist["plugins"][0]["bridge"]
 
     @property
+    def subnet(self) -> str:
+        return self.conflist["plugins"][0]["ipam"]["ranges"][0][0]["subnet"]
+
+    @property
+    def gateway(self) -> str:
+        return self.conflist["plugins"][0]["ipam"]["ranges"][0][0]["gateway"]
+
+    @property
     def gateway_cidr(self) -> str:
         """The gateway with the subnet's prefix length ("10.10.0.1/24"): the address the bridge
         plugin (isGateway) puts on the bridge."""
-        first = self.conflist["plugins"][0]["ipam"]["ranges"][0][0]
-        return f"{first['gateway']}/{first['subnet'].split('/')[1]}"
+        return f"{self.gateway}/{self.subnet.split('/')[1]}"
 
 
 def attachment(paths: Layout, name: str, net: ContainerNetwork) -> Attachment:
@@ -139,10 +147,11 @@ class CniCall(msgspec.Struct, frozen=True):
 
 
 def plugin_call(att: Attachment, command: Command, index: int, prev_result: dict[str, Any] | None,
-                cni_path: str, netns: str | None = None) -> CniCall:
+                cni_path: str, netns: str | None = None, address: str | None = None) -> CniCall:
     """The call of plugin number `index` of the list: libcni's buildOneConfig (name,
     cniVersion and prevResult injected; runtimeConfig from the capabilities the plugin asks
-    for) and its CNI_* variables. `netns` overrides the attachment's ("" when it is gone)."""
+    for) and its CNI_* variables. `netns` overrides the attachment's ("" when it is gone).
+    `address`: the IPv4 address host-local is to give the container (CNI_ARGS `IP`)."""
     plugin = dict(att.conflist["plugins"][index])
     plugin["name"] = att.conflist["name"]
     plugin["cniVersion"] = att.conflist["cniVersion"]
@@ -159,10 +168,16 @@ def plugin_call(att: Attachment, command: Command, index: int, prev_result: dict
         "CNI_CONTAINERID": att.container_id,
         "CNI_NETNS": att.netns if netns is None else netns,
         "CNI_IFNAME": att.ifname,
-        "CNI_ARGS": "",
+        "CNI_ARGS": address_args(address) if address else "",
         "CNI_PATH": cni_path,
     }
     return CniCall(plugin["type"], env, msgspec.json.encode(plugin))
+
+
+def address_args(address: str) -> str:
+    """CNI_ARGS asking host-local for `address` (checked: nothing else can get into the list).
+    IgnoreUnknown: the other plugins, which get the same variable, know no `IP`."""
+    return f"IgnoreUnknown=1;IP={ipaddress.IPv4Address(address)}"
 
 
 def _port_entry(port: PortMapping) -> dict[str, Any]:
@@ -278,7 +293,7 @@ def describe(setup: NetworkSetup) -> str:
     """One line for a plan: "network hp (10.10.0.0/24), ports 127.0.0.1:8080:80/tcp"."""
     if setup.attachment is None:
         return f"network {setup.mode}"
-    subnet = setup.attachment.conflist["plugins"][0]["ipam"]["ranges"][0][0]["subnet"]
+    subnet = setup.attachment.subnet
     ports = ", ".join(str(p) for p in setup.attachment.port_mappings)
     return f"network {setup.network} ({subnet})" + (f", ports {ports}" if ports else "")
 

@@ -322,6 +322,34 @@ def namespaces(kinds: Iterable[str], mode: Mode, netns_path: str) -> tuple[oci.N
     return tuple(out)
 
 
+# ---- a container's address
+
+def lowest_free_address(network: str, subnet: str, gateway: str, taken: Iterable[str]) -> str:
+    """The lowest address of `subnet` for a container: not the network or broadcast address,
+    not `gateway`, not one of `taken` (the network's other containers'). HpError if none is left."""
+    used = {gateway, *taken}
+    for host in ipaddress.IPv4Network(subnet).hosts():
+        if str(host) not in used:
+            return str(host)
+    raise HpError(f"network {network}", f"no free address in {subnet}")
+
+
+def address_problem(text: str, subnet: str, gateway: str) -> str | None:
+    """Why `text` (a kept address, as read from its file) cannot be a container's address on
+    `subnet`, or None if it can."""
+    try:
+        address = ipaddress.IPv4Address(text)
+    except ValueError:
+        return f"{quote(text[:40])} is not an IPv4 address"
+    net = ipaddress.IPv4Network(subnet)
+    if address not in net:
+        return f"{address} is outside the network's subnet {subnet}"
+    if address in (net.network_address, net.broadcast_address) or str(address) == gateway:
+        which = "gateway" if str(address) == gateway else "network" if address == net.network_address else "broadcast"
+        return f"{address} is the subnet's {which} address"
+    return None
+
+
 # ---- bridges: the ones hp made, and the ones it found
 
 class Interface(msgspec.Struct, frozen=True):

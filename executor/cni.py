@@ -29,9 +29,11 @@ PLUGIN_TIMEOUT = 60.0
 CHECK_SKIPPED = frozenset({"portmap"})
 
 
-def add(att: Attachment, record_file: str, cni_path: Sequence[str] = CNI_PATH) -> CniResult:
+def add(att: Attachment, record_file: str, cni_path: Sequence[str] = CNI_PATH,
+        address: str | None = None) -> CniResult:
     """CNI ADD of every plugin in the list, in order, into the namespace at att.netns (which
     must exist). Returns the final result (the container's IP: `.address`, `.gateway`).
+    `address`: the IPv4 address host-local is to give it (None: host-local's next free one).
     On a plugin's failure what was added is deleted again and HpError carries the plugin's msg.
     A record left in `record_file` by an earlier, unfinished attachment is deleted first."""
     delete(record_file, cni_path)
@@ -42,7 +44,7 @@ def add(att: Attachment, record_file: str, cni_path: Sequence[str] = CNI_PATH) -
     result: dict[str, Any] | None = None
     for index, plugin in enumerate(att.plugins):
         try:
-            code, out, err = _call(att, "ADD", index, result, cni_path)
+            code, out, err = _call(att, "ADD", index, result, cni_path, address=address)
         except HpError as e:  # not installed, or timed out: undone like any failure
             code, out, err = 1, "", str(e)
         if code != 0:
@@ -200,7 +202,7 @@ def _installed(name: str, cni_path: Sequence[str]) -> bool:
 
 
 def _call(att: Attachment, command: str, index: int, prev: dict[str, Any] | None, cni_path: Sequence[str],
-          netns: str | None = None) -> tuple[int, str, str]:
-    call = plugin_call(att, command, index, prev, ":".join(cni_path), netns)  # type: ignore[arg-type]
+          netns: str | None = None, address: str | None = None) -> tuple[int, str, str]:
+    call = plugin_call(att, command, index, prev, ":".join(cni_path), netns, address)  # type: ignore[arg-type]
     return run_status(cni_plugin_argv(find_plugin(call.plugin, cni_path)), env=call.env, stdin=call.stdin,
                       timeout=PLUGIN_TIMEOUT)

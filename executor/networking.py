@@ -14,19 +14,23 @@ STATE/containers/NAME/network.json); what CNI did is in STATE/networks/attachmen
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
 import os
 import threading
+from typing import Iterator
 
-from compiler.cni import NetworkSetup, decode_setup, encode_conflist, parse_result
+from compiler.cni import Attachment, NetworkSetup, decode_setup, encode_conflist, parse_result
+from compiler.errors import HpError
 from compiler.layout import Layout
-from compiler.network import container_hosts
+from compiler.network import address_problem, container_hosts, lowest_free_address
 
 from . import bridges, cni
 from .faults import checkpoint
 from .netns import create_netns, is_netns, release_netns_dir, remove_netns
 from .ports import reserved
-from .store import container_names
+from .store import container_names, write_atomic
 
 
 def read_setup(layout: Layout, name: str) -> NetworkSetup | None:
@@ -38,31 +42,167 @@ def read_setup(layout: Layout, name: str) -> NetworkSetup | None:
 
 
 def connect(layout: Layout, name: str) -> str | None:
-    """Give `name` its network namespace and (bridge) its address; return the address."""
+    """Give `name` its network namespace and (bridge) its address; return the address. Already
+    connected (a live namespace, a complete attachment): nothing to do. The address is the one
+    kept in STATE/containers/NAME/address, chosen and written there at the first connect."""
     setup = read_setup(layout, name)
     if setup is None or setup.netns is None:
         return None
+    att = setup.attachment
+    if att is not None:
+        recorded = _recorded_address(layout, name)
+        if recorded is not None:
+            _keep_address(layout, name, recorded)  # a container of an older hp: its address from now on
+            if is_netns(setup.netns):
+                return recorded  # a restart by policy: the network stayed up
+        if cni.read_record(layout.attachment(name)) is not None and not is_netns(setup.netns):
+            disconnect(layout, name)  # after a reboot: the record and host-local's reservation are left
     create_netns(setup.netns)
     checkpoint("after-netns")
-    if setup.attachment is None:
+    if att is None:
         return None
-    att = setup.attachment
     cni.write_conflist(layout.conflist(att.network), encode_conflist(att.conflist))
     bridges.take(layout, att.network, att.bridge, att.gateway_cidr)  # before the ADD that may make the bridge
-    with reserved(setup.attachment):  # the host ports held until the DNAT rules are in place
-        address = cni.add(setup.attachment, layout.attachment(name)).address
+    wanted = _address(layout, name, att)
+    with reserved(att), _alone_if_new(att.bridge):  # the host ports held until the DNAT rules are in place
+        address = cni.add(att, layout.attachment(name), address=wanted).address
     checkpoint("after-cni-add")
+    if address != wanted:
+        cni.delete(layout.attachment(name))
+        raise HpError(f"network {att.network}", f"CNI gave container {name} the address {address}, not the "
+                                                f"{wanted} hp asked host-local for")
     bridges.made(layout, att.bridge)
     _write_hosts(layout, name, setup, address, _peers(addresses(layout), setup.network, name))
     return address
 
 
 def disconnect(layout: Layout, name: str) -> None:
-    """Undo connect, whatever part of it was done."""
+    """Undo connect, whatever part of it was done. The kept address stays (it goes with the
+    container's directory)."""
+    recorded = _recorded_address(layout, name)
+    if recorded is not None and os.path.isdir(layout.container_dir(name)):
+        _keep_address(layout, name, recorded)
     cni.delete(layout.attachment(name))
     netns = layout.netns(name)
     if is_netns(netns) or os.path.lexists(netns):
         remove_netns(netns)
+
+
+# apply connects containers in parallel threads; other hp processes wait for the state lock
+_CHOOSING = threading.Lock()
+
+
+def _address(layout: Layout, name: str, att: Attachment) -> str:
+    """The container's kept address, or (the first time) the lowest one free on its network,
+    written down before the ADD that takes it (so a crash after the ADD leaves it)."""
+    with _CHOOSING:
+        kept = kept_address(layout, name, att)
+        if kept is not None:
+            return kept
+        address = lowest_free_address(att.network, att.subnet, att.gateway, _taken(layout, name, att))
+        write_atomic(layout.address_file(name), f"{address}\n".encode())
+        return address
+
+
+def kept_address(layout: Layout, name: str, att: Attachment) -> str | None:
+    """The address kept for `name`, None if none is; HpError if its file holds something that
+    cannot be its address on `att`'s network."""
+    text = _read_address_file(layout, name)
+    if text is None:
+        return None
+    problem = address_problem(text, att.subnet, att.gateway)
+    if problem:
+        raise HpError(layout.address_file(name), f"{problem}; delete the file to have hp choose the lowest "
+                                                 "free address")
+    return text
+
+
+def _keep_address(layout: Layout, name: str, address: str) -> None:
+    """Write down the address an older hp's ADD gave `name` (it made no address file), once."""
+    with _CHOOSING:
+        if _read_address_file(layout, name) is None:
+            write_atomic(layout.address_file(name), f"{address}\n".encode())
+
+
+def _read_address_file(layout: Layout, name: str) -> str | None:
+    try:
+        with open(layout.address_file(name), encoding="ascii", errors="replace") as f:
+            return f.read().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _recorded_address(layout: Layout, name: str) -> str | None:
+    """The address of `name`'s complete attachment record, if there is one."""
+    record = cni.read_record(layout.attachment(name))
+    if record is None or record.result is None or record.added < len(record.attachment.plugins):
+        return None
+    return parse_result(record.result).address
+
+
+def _taken(layout: Layout, name: str, att: Attachment) -> set[str]:
+    """The addresses on `att`'s network that are not `name`'s to take: those kept by this state
+    dir's other containers on it, those CNI recorded (containers of an older hp), and those
+    host-local has reserved for any other container ID (a leftover)."""
+    taken = set()
+    for other in container_names(layout):
+        if other == name:
+            continue
+        setup = read_setup(layout, other)
+        address = _read_address_file(layout, other) if setup is not None and setup.network == att.network else None
+        if address:
+            taken.add(address)
+    taken |= {address for other, (network, address) in addresses(layout).items()
+              if other != name and network == att.network}
+    return taken | _reserved_by_others(f"{layout.ipam_dir}/{att.network}", att.container_id)
+
+
+def _reserved_by_others(store: str, container_id: str) -> set[str]:
+    """host-local's reservations in `store` (a file per address, holding "ID\\r\\nIFNAME") of IDs
+    other than `container_id`."""
+    found = set()
+    try:
+        entries = os.listdir(store)
+    except FileNotFoundError:
+        return found
+    for entry in entries:
+        try:
+            ipaddress.IPv4Address(entry)
+        except ValueError:
+            continue  # lock, last_reserved_ip.0
+        try:
+            with open(f"{store}/{entry}", encoding="utf-8", errors="replace") as f:
+                owner = (f.read().splitlines() or [""])[0].strip()
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+        if owner != container_id:
+            found.add(entry)
+    return found
+
+
+# The first ADD on a bridge hp has not seen yet runs alone: the bridge plugin makes the bridge
+# and puts the gateway on it, and the plugins make their shared chains, each checking first and
+# then adding, which two ADDs at once may both try. Once it is done, ADDs run in parallel.
+_SETTLED: set[str] = set()
+_GATES: dict[str, threading.Lock] = {}
+_GATES_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _alone_if_new(bridge: str) -> Iterator[None]:
+    with _GATES_LOCK:
+        gate = _GATES.setdefault(bridge, threading.Lock())
+    gate.acquire()
+    alone = bridge not in _SETTLED and bridges.interface(bridge) is None
+    if not alone:
+        _SETTLED.add(bridge)
+        gate.release()
+    try:
+        yield
+        _SETTLED.add(bridge)
+    finally:
+        if alone:
+            gate.release()
 
 
 def addresses(layout: Layout) -> dict[str, tuple[str, str]]:
