@@ -184,5 +184,4 @@ def tidy(layout: Layout) -> None:
     records = (read_record(layout, name) for name in names)
     prune_unused(layout, {r.image_id for r in records if r is not None})
     prune_networks(layout, {s.network for s in setups.values() if s is not None and s.network})
-    if not names:
-        remove_monitor_cgroups(layout)  # the last container went: its monitors' cgroups (if empty) too
+    remove_monitor_cgroups(layout)  # if the last container went: its monitors' cgroups (if empty) too

@@ -310,6 +310,7 @@ def _remove_tree(layout: Layout, name: str) -> None:
     os.rename(layout.container_dir(name), f"{gone}/{name}")
     checkpoint("after-gone")
     shutil.rmtree(gone)
+    monitor.remove_monitor_cgroups(layout)  # if it was the last one
 
 
 def remove_cgroups(layout: Layout, name: str) -> None:

@@ -21,6 +21,7 @@ import select
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 from compiler import commands
@@ -30,7 +31,7 @@ from compiler.layout import Layout
 
 from .faults import FAULT_VARIABLES
 from .run import kill_tree, spawn
-from .store import read_int
+from .store import container_names, read_int
 
 SPAWN_TIMEOUT = 10.0  # for conmon's first process to fork its monitor and exit
 
@@ -160,8 +161,16 @@ def wait_gone(layout: Layout, name: str, timeout: float) -> bool:
     return True
 
 
+_CGROUPS = threading.Lock()  # parallel creates: one may remove the cgroups another is joining
+
+
 def join_monitor_cgroup(layout: Layout, pid: int) -> None:
     """Move `pid` into this state dir's monitor cgroup on every hierarchy (made if missing)."""
+    with _CGROUPS:
+        _join(layout, pid)
+
+
+def _join(layout: Layout, pid: int) -> None:
     for directory in monitor_cgroup_dirs(cgroup_mounts(_mountinfo()), layout.tag):
         os.makedirs(directory, exist_ok=True)
         _inherit_cpuset(directory)
@@ -173,14 +182,17 @@ def join_monitor_cgroup(layout: Layout, pid: int) -> None:
 
 
 def remove_monitor_cgroups(layout: Layout) -> None:
-    """rmdir this state dir's monitor cgroups: only when empty (a monitor still running, or its
-    exit command, keeps them), and only these."""
-    for directory in monitor_cgroup_dirs(cgroup_mounts(_mountinfo()), layout.tag):
-        try:
-            os.rmdir(directory)
-        except OSError as e:
-            if e.errno not in (errno.ENOENT, errno.EBUSY):
-                raise HpError(f"cgroup {directory}", f"cannot remove it: {e.strerror}") from None
+    """rmdir this state dir's monitor cgroups if no container of it is left: only when empty (a
+    monitor still running, or its exit command, keeps them), and only these."""
+    with _CGROUPS:
+        if container_names(layout):
+            return
+        for directory in monitor_cgroup_dirs(cgroup_mounts(_mountinfo()), layout.tag):
+            try:
+                os.rmdir(directory)
+            except OSError as e:
+                if e.errno not in (errno.ENOENT, errno.EBUSY):
+                    raise HpError(f"cgroup {directory}", f"cannot remove it: {e.strerror}") from None
 
 
 def _inherit_cpuset(directory: str) -> None:

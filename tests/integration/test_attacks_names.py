@@ -247,7 +247,7 @@ def test_a_planted_helper_is_never_run(tmp_path, state, registry, test_images, h
     """Programs planted in the state dir's bin/ (where an older hp built its helpers) are never
     run: conmon is the system's, hp-init comes from hp's install; bin/ is left as it was."""
     name = f"plant-{uuid.uuid4().hex[:6]}"
-    file = one_container(tmp_path, registry, name, test_images["sleeper"], "keep_alive = true\nnetwork = \"none\"\n")
+    file = one_container(tmp_path, registry, name, test_images["sleeper"], "keep_alive = true\n")
     marker = tmp_path / "marker"
     state.mkdir(mode=0o700)
     (state / "bin").mkdir(mode=0o700)

@@ -84,7 +84,6 @@ def test_a_failed_crun_create_leaves_no_cgroup(tmp_path, state, registry, test_i
     from compiler.errors import HpError
     from compiler.layout import layout
     from executor import containers
-    from executor.helpers import ensure_helpers
     from executor.planning import make_plan
 
     name = f"cg-{uuid.uuid4().hex[:6]}"
@@ -98,7 +97,7 @@ def test_a_failed_crun_create_leaves_no_cgroup(tmp_path, state, registry, test_i
     before = host_snapshot()
     try:
         with pytest.raises(HpError) as info:
-            containers.create(lay, msgspec.structs.replace(new, config=config, files=files), ensure_helpers(lay))
+            containers.create(lay, msgspec.structs.replace(new, config=config, files=files))
         assert "pids.max" in str(info.value) and "\n" not in str(info.value)
         assert not (state / "containers" / name).exists()
         assert own_leaks(state, before) == {}
