@@ -36,8 +36,10 @@ def conmon_argv(layout: Layout, name: str, *, conmon: str, runtime: str, termina
 
 def exit_command(python: str, layout: Layout, name: str, start: int) -> tuple[str, ...]:
     """What conmon runs when run number `start` of `name` ends: hp's hidden `container-exited`
-    (executor/supervise.py), through the Python that runs hp, so no PATH lookup is involved."""
-    return (python, "-m", "executor", "container-exited", "--state-dir", layout.state_dir, name, str(start))
+    (executor/supervise.py), through the Python that runs hp, so no PATH lookup is involved.
+    -I (isolated): neither the working directory nor PYTHON* variables can put other code first
+    on the module path of what runs as root at every exit."""
+    return (python, "-I", "-m", "executor", "container-exited", "--state-dir", layout.state_dir, name, str(start))
 
 
 def crun_start(layout: Layout, name: str) -> tuple[str, ...]:

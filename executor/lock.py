@@ -23,10 +23,16 @@ class GaveUp(HpError):
     """state_lock's give_up() said the lock is no longer wanted."""
 
 
+BRIEF = "restart"  # what a restart by policy notes in the lock file next to its pid
+BRIEF_WAIT = 15.0  # how long any command waits for such a holder: it holds the lock for one start
+
+
 @contextlib.contextmanager
-def state_lock(layout: Layout, timeout: float = 0.0, give_up: Callable[[], bool] | None = None) -> Iterator[None]:
+def state_lock(layout: Layout, timeout: float = 0.0, give_up: Callable[[], bool] | None = None,
+               brief: bool = False) -> Iterator[None]:
     """Hold the state lock; wait for it up to `timeout` seconds, and stop waiting (GaveUp) as
-    soon as `give_up()` is true."""
+    soon as `give_up()` is true. `brief`: the holder is a restart by policy, which holds it for
+    a moment; a command that finds one waits for it up to BRIEF_WAIT, whatever its timeout."""
     make_state_dir(layout)
     path = f"{layout.state_dir}/lock"
     try:
@@ -34,17 +40,24 @@ def state_lock(layout: Layout, timeout: float = 0.0, give_up: Callable[[], bool]
     except OSError as e:
         raise HpError(path, f"cannot open the lock file: {e.strerror or e}") from None
     try:
-        if not flock_within(fd, timeout, path, give_up):
+        taken = flock_within(fd, timeout, path, give_up)
+        if not taken and not (give_up is not None and give_up()) and _holder(fd).endswith(f" {BRIEF}"):
+            taken = flock_within(fd, BRIEF_WAIT, path, give_up)
+        if not taken:
             if give_up is not None and give_up():
                 raise GaveUp("state", "no longer waiting for the state lock")
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            holder = _holder(fd).split(" ")[0] or "unknown"
             waited = f" (waited {timeout:g} s; see --lock-timeout)" if timeout else " (--lock-timeout waits)"
             raise HpError("state", f"state is locked by pid {holder}{waited}")
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()}{' ' + BRIEF if brief else ''}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _holder(fd: int) -> str:
+    return os.pread(fd, 64, 0).decode(errors="replace").strip()
 
 
 def flock_within(fd: int, timeout: float, path: str, give_up: Callable[[], bool] | None = None) -> bool:

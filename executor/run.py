@@ -96,14 +96,14 @@ def run_attached(argv: Sequence[str]) -> int:
 
 
 def spawn(argv: Sequence[str], *, env: dict[str, str], pass_fds: tuple[int, ...], stderr) -> subprocess.Popen:
-    """Start argv in a session of its own with exactly `env` (plumbum's popen would add this
-    process's environment back), stdin and stdout on /dev/null, `pass_fds` inherited: for a
-    program that outlives hp (conmon), which the caller waits for and bounds itself."""
+    """Start argv in a session of its own, in /, with exactly `env` (plumbum's popen would add
+    this process's environment back), stdin and stdout on /dev/null, `pass_fds` inherited: for
+    a program that outlives hp (conmon), which the caller waits for and bounds itself."""
     path = shutil.which(argv[0]) if "/" not in argv[0] else argv[0]
     if path is None:
         raise HpError(argv[0], "command not found (is it installed? see `hp doctor`)")
     return subprocess.Popen((path, *argv[1:]), env=env, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True, cwd="/")
 
 
 def _text(data: bytes | None) -> str:

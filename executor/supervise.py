@@ -45,7 +45,7 @@ def container_exited(layout: Layout, name: str, start: int) -> str:
     if superseded() or policy.restart == "no":
         return f"{name}: run {start} ended; nothing to do"
     try:
-        with state_lock(layout, timeout=LOCK_WAIT, give_up=superseded):
+        with state_lock(layout, timeout=LOCK_WAIT, give_up=superseded, brief=True):
             state = containers.read_run_state(layout, name) or RunState()
             decision = after_exit(policy, state, start, read_int(layout.exit_file(name)), time.time())
             write_atomic(layout.run_state(name), encode_run_state(decision.state))
@@ -62,7 +62,7 @@ def container_exited(layout: Layout, name: str, start: int) -> str:
             return said + "; hp stopped or started it meanwhile"
         time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
     try:
-        with state_lock(layout, timeout=LOCK_WAIT, give_up=superseded):
+        with state_lock(layout, timeout=LOCK_WAIT, give_up=superseded, brief=True):
             containers.start(layout, name, confirm=False, by_policy=True)
     except GaveUp:
         return said + "; hp stopped or started it meanwhile"
