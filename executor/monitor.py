@@ -136,11 +136,16 @@ def _kill_monitor(layout: Layout, name: str, process: subprocess.Popen) -> None:
 
 
 def _is_conmon(pid: int) -> bool:
+    """A live conmon (a zombie is not: on a host whose pid 1 does not reap, an ended conmon
+    stays one, and it holds nothing)."""
     try:
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            return f.read().strip() == b"conmon"
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
     except OSError:
         return False
+    # "PID (COMM) STATE ...": COMM may hold spaces and parentheses
+    comm = stat[stat.find(b"(") + 1:stat.rfind(b")")]
+    return comm == b"conmon" and stat[stat.rfind(b")") + 2:][:1] != b"Z"
 
 
 def monitor_pid(layout: Layout, name: str) -> int | None:
