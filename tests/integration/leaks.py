@@ -68,6 +68,10 @@ def _processes(state: Path, tag: str) -> list[str]:
         if pid == os.getpid():
             continue
         try:
+            with open(f"{proc}/stat", "rb") as f:
+                stat = f.read()
+            if stat[stat.rfind(b")") + 2:][:1] == b"Z":
+                continue  # ended: holds nothing (where pid 1 reaps late, conmons stay zombies a while)
             with open(f"{proc}/cgroup") as f:
                 cgroup = f.read()
             with open(f"{proc}/cmdline", "rb") as f:
