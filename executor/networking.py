@@ -57,13 +57,13 @@ def connect(layout: Layout, name: str) -> str | None:
                 return recorded  # a restart by policy: the network stayed up
         if cni.read_record(layout.attachment(name)) is not None and not is_netns(setup.netns):
             disconnect(layout, name)  # after a reboot: the record and host-local's reservation are left
+    wanted = _address(layout, name, att) if att is not None else None  # checked before the namespace is made
     create_netns(setup.netns)
     checkpoint("after-netns")
     if att is None:
         return None
     cni.write_conflist(layout.conflist(att.network), encode_conflist(att.conflist))
     bridges.take(layout, att.network, att.bridge, att.gateway_cidr)  # before the ADD that may make the bridge
-    wanted = _address(layout, name, att)
     with reserved(att), _alone_if_new(att.bridge):  # the host ports held until the DNAT rules are in place
         address = cni.add(att, layout.attachment(name), address=wanted).address
     checkpoint("after-cni-add")

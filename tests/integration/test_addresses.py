@@ -5,6 +5,7 @@ CNI plugins; no traffic leaves the host."""
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import subprocess
 import uuid
@@ -145,6 +146,33 @@ def test_a_restart_by_policy_keeps_the_network_as_it_is(lan: Lan, state: Path) -
         assert (state / "networks" / "attachments" / f"{a}.json").read_bytes() == record
     finally:
         lan.destroy_all()
+
+
+def test_an_address_file_that_holds_no_address_of_the_network_is_one_line_and_nothing_is_made(
+        lan: Lan, state: Path) -> None:
+    a = lan.name("a")
+    try:
+        lan.apply(lan.file("one", "a"))
+        assert hp("stop", a, state=state).returncode == 0
+        kept = state / "containers" / a / "address"
+        for text, problem in ((f"{lan.host(7)};IP={lan.host(9)}", "is not an IPv4 address"),
+                              ("10.0.0.1" if not lan.subnet.overlaps(_TEN_ZERO) else "10.1.0.1", "is outside")):
+            kept.write_text(text + "\n")
+            started = hp("start", a, state=state)
+            assert started.returncode == 1
+            lines = started.stderr.strip().splitlines()
+            assert lines[-1].startswith(f"hp: error: {kept}: ") and problem in lines[-1], started.stderr
+            assert "Traceback" not in started.stderr
+            assert not (state / "netns" / a).exists()
+            assert not (state / "networks" / "attachments" / f"{a}.json").exists()
+        kept.unlink()  # as the message says: hp chooses again
+        assert hp("start", a, state=state).returncode == 0
+        assert lan.addresses()[a] == lan.host(2)
+    finally:
+        lan.destroy_all()
+
+
+_TEN_ZERO = ipaddress.ip_network("10.0.0.0/24")
 
 
 def test_removing_a_container_frees_its_address(lan: Lan, state: Path) -> None:
