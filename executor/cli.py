@@ -398,44 +398,82 @@ def ps_command(
 
 def _one(name: str, state_dir: Optional[str], act, locked: bool = True) -> None:
     """Run act(layout, name); commands that change the state hold the state lock."""
+    _each([name], False, state_dir, act, locked)
+
+
+def _each(names: list[str], all_: bool, state_dir: Optional[str], act, locked: bool = True,
+          command: str = "") -> None:
+    """Run act(layout, name) for each name (or, with all_, each container hp has), in order.
+    Every name is checked, and under the lock looked up, before anything is done: an invalid or
+    unknown one is one line and nothing is done. A failure is one line and the others still go on
+    (then exit 1). Commands that change the state hold the state lock throughout."""
     from compiler import HpError
     from compiler.names import check_container_name
     from executor.lock import state_lock
     from executor.session import state_layout
 
+    failed = False
     try:
-        check_container_name(name)  # before anything is built from it, or touched
+        if all_ == bool(names):
+            raise _usage_error(command, "give one or more NAMEs, or --all")
+        for name in names:
+            check_container_name(name)  # before anything is built from it, or touched
         layout = state_layout(state_dir)
-        if locked:
-            from executor import containers
-            from executor.applying import tidy
-            from executor.store import bump_serial
+        if not locked:
+            for name in names:
+                act(layout, name)
+            return
+        from executor import containers
+        from executor.applying import tidy
+        from executor.store import bump_serial, container_names
 
-            with state_lock(layout):
+        with state_lock(layout):
+            if all_:
+                names = container_names(layout)
+            for name in names:
                 if not containers.exists(layout, name):
                     raise HpError(name, "no such container")
-                bump_serial(layout)  # a plan saved before this command is stale after it
-                act(layout, name)
-                tidy(layout)  # peers' /etc/hosts; what nothing uses any more
-        else:
-            act(layout, name)
+            if not names:
+                return
+            bump_serial(layout)  # a plan saved before this command is stale after it
+            for name in names:
+                try:
+                    act(layout, name)
+                except HpError as e:
+                    if len(names) == 1:
+                        raise
+                    sys.stderr.write(_error_line(e, name) + "\n")
+                    failed = True
+            tidy(layout)  # peers' /etc/hosts; what nothing uses any more
     except HpError as e:
         raise _fail(e) from None
+    if failed:
+        raise typer.Exit(1)
+
+
+def _error_line(e, name: str) -> str:
+    from compiler.errors import error_line
+
+    return error_line(e if name in e.where else e.within(name), {})
+
+
+NAMES = typer.Argument(None, metavar="NAME...", show_default=False)
 
 
 @app.command("start")
 def start_command(
-    name: Optional[str] = typer.Argument(None, metavar="NAME"),
+    names: Optional[list[str]] = NAMES,
     all_: bool = typer.Option(False, "--all",
                               help="Bring back every container that was running when the host went down and "
                                    "whose restart policy is not \"no\" (contrib/hp.service runs this at boot)."),
     state_dir: Optional[str] = STATE_DIR,
 ) -> None:
-    """Start a stopped container again (its writable layer, volumes and address are kept)."""
+    """Start stopped containers again (their writable layers, volumes and addresses are kept).
+    --all is not the opposite of `hp stop --all`: it brings back what a reboot stopped, never what hp stop did."""
     from executor import containers, lifecycle
 
-    if all_ == (name is not None):
-        raise _fail(_usage_error("start", "give one NAME or --all"))
+    if all_ == bool(names):
+        raise _fail(_usage_error("start", "give one or more NAMEs, or --all"))
     if all_:
         _start_all(state_dir)
         return
@@ -444,7 +482,7 @@ def start_command(
         lifecycle.require(layout, name)
         containers.start(layout, name)
 
-    _one(name, state_dir, act)  # type: ignore[arg-type]
+    _each(list(names or ()), False, state_dir, act, command="start")
 
 
 def _usage_error(command: str, problem: str):
@@ -493,34 +531,51 @@ def container_exited_command(
 
 @app.command("stop")
 def stop_command(
-    name: str = typer.Argument(..., metavar="NAME"),
-    time_: Optional[float] = typer.Option(None, "--time", "-t", min=0,
-                                          help="Seconds to wait after the stop signal before SIGKILL "
-                                               "(default: the container's stop_timeout, 10 s unless set)."),
+    names: Optional[list[str]] = NAMES,
+    all_: bool = typer.Option(False, "--all", help="Stop every container hp has (of every file)."),
+    time_: Optional[float] = STOP_TIME,
     state_dir: Optional[str] = STATE_DIR,
 ) -> None:
-    """Stop a container: its image's stop signal (default SIGTERM), then SIGKILL after --time."""
+    """Stop containers: each one's stop signal (default SIGTERM), then SIGKILL after --time. A container
+    hp stopped stays stopped: not restarted by its policy, nor by `hp start --all` at boot."""
     from executor import containers, lifecycle
 
     def act(layout, name):
         lifecycle.require(layout, name)
         containers.stop(layout, name, timeout=time_)
 
-    _one(name, state_dir, act)
+    _each(list(names or ()), all_, state_dir, act, command="stop")
+
+
+@app.command("restart")
+def restart_command(
+    names: list[str] = typer.Argument(..., metavar="NAME..."),
+    time_: Optional[float] = STOP_TIME,
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Stop containers as `hp stop` does, then start them as `hp start` does, under one lock (a running
+    one is stopped first; a stopped one is just started)."""
+    from executor import lifecycle
+
+    _each(list(names), False, state_dir, lambda layout, name: lifecycle.restart(layout, name, time_),
+          command="restart")
 
 
 @app.command("rm")
 def rm_command(
-    name: str = typer.Argument(..., metavar="NAME"),
+    names: Optional[list[str]] = NAMES,
+    all_: bool = typer.Option(False, "--all", help="Remove every container hp has (of every file); "
+                                                   "volumes are kept."),
     force: bool = typer.Option(False, "--force", "-f",
                                help="Kill it at once if it is running (without: stop it as hp stop does)."),
     state_dir: Optional[str] = STATE_DIR,
 ) -> None:
-    """Remove a container and everything hp made for it (also a half-made one). A running one is
+    """Remove containers and everything hp made for them (also half-made ones). A running one is
     stopped first as `hp stop` does: its stop signal, its stop_timeout, then SIGKILL."""
     from executor import containers
 
-    _one(name, state_dir, lambda layout, name: containers.remove(layout, name, force=force))
+    _each(list(names or ()), all_, state_dir, lambda layout, name: containers.remove(layout, name, force=force),
+          command="rm")
 
 
 volume_app = typer.Typer(name="volume", no_args_is_help=True,
@@ -653,6 +708,17 @@ def exec_command(
     name: str = typer.Argument(..., metavar="NAME"),
     command: list[str] = typer.Argument(..., metavar="[OPTIONS] -- COMMAND [ARG...]"),
     tty: bool = typer.Option(False, "--tty", "-t", help="Give the command a terminal."),
+    interactive: bool = typer.Option(False, "--interactive", "-i",
+                                     help="Pass hp's stdin to the command (without: /dev/null, unless --tty)."),
+    user: Optional[str] = typer.Option(
+        None, "--user", "-u", metavar="USER",
+        help="Run as USER: a name or uid, optionally :group or :gid, resolved in the image's /etc/passwd and "
+             "/etc/group as hp.toml's user is."),
+    env: list[str] = typer.Option(
+        [], "--env", "-e", metavar="NAME=VALUE",
+        help="Set an environment variable (repeatable); a bare NAME takes its value from hp's environment."),
+    workdir: Optional[str] = typer.Option(None, "--workdir", "-w", metavar="DIR",
+                                          help="Run in DIR (absolute) instead of the container's directory."),
     state_dir: Optional[str] = STATE_DIR,
 ) -> None:
     """Run a command in a running container, as its own user, in its directory and environment.
@@ -662,49 +728,33 @@ def exec_command(
     from executor import lifecycle
     from executor.session import state_layout
 
-    argv, state_dir, tty = _exec_words(ctx, command, state_dir, tty)
+    before = [*(["-t"] if tty else []), *(["-i"] if interactive else []), *(["-u", user] if user is not None else []),
+              *[w for value in env for w in ("-e", value)], *(["-w", workdir] if workdir is not None else [])]
     try:
+        options = _exec_words(ctx, before + list(command), state_dir)
         check_container_name(name)
-        code = lifecycle.exec_command(state_layout(state_dir), name, argv, tty)
+        code = lifecycle.exec_command(state_layout(options.state_dir), name, options)
     except HpError as e:
         raise _fail(e) from None
     raise typer.Exit(code)
 
 
-def _exec_words(ctx: typer.Context, words: list[str], state_dir: Optional[str],
-                tty: bool) -> tuple[tuple[str, ...], Optional[str], bool]:
-    """The words after NAME: hp's own options (--state-dir, --tty), then `--` or the first word
-    that is not an option, then the command. Any other option there is a usage error: it
-    would otherwise be run as the command, or silently lost."""
-    def usage(problem: str) -> typer.BadParameter:
-        return typer.BadParameter(problem, ctx, param_hint="'[OPTIONS] -- COMMAND'")
+def _exec_words(ctx: typer.Context, words: list[str], state_dir: Optional[str]):
+    """hp exec's options (those given before NAME first, as words) and the command: compiler.exec_process's
+    parse_exec_words. An unknown option or a missing command is a usage error (exit 2); a bad value is
+    one line naming the option (HpError)."""
+    import os
 
-    i = 0
-    while i < len(words):
-        word = words[i]
-        if word == "--":
-            i += 1
-            break
-        if word in ("-h", "--help"):
-            typer.echo(ctx.get_help())
-            raise typer.Exit(0)
-        if word in ("-t", "--tty"):
-            tty = True
-        elif word == "--state-dir":
-            if i + 1 == len(words):
-                raise usage("option '--state-dir' requires an argument")
-            state_dir = words[i + 1]
-            i += 1
-        elif word.startswith("--state-dir="):
-            state_dir = word.split("=", 1)[1]
-        elif word.startswith("-"):
-            raise usage(f"no such option: {word} (a command that starts with '-' goes after --)")
-        else:
-            break
-        i += 1
-    if i == len(words):
-        raise usage("missing the command to run")
-    return tuple(words[i:]), state_dir, tty
+    from compiler.exec_process import ExecOptions, ExecUsageError, parse_exec_words
+
+    try:
+        options = parse_exec_words(words, ExecOptions(state_dir=state_dir), os.environ)
+    except ExecUsageError as e:
+        raise typer.BadParameter(e.problem, ctx, param_hint="'[OPTIONS] -- COMMAND'") from None
+    if options.help:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    return options
 
 
 @app.command("doctor")

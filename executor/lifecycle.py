@@ -1,4 +1,4 @@
-"""The commands over one container: exec (logs: executor/logs.py)."""
+"""The commands over one container: exec, restart (logs: executor/logs.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import msgspec
 
 from compiler import oci
 from compiler.errors import HpError
-from compiler.exec_process import encode_process, exec_process
+from compiler.exec_process import ExecOptions, encode_process, exec_process
 from compiler.layout import Layout
 from compiler import commands
+from compiler.users import ResolvedUser, parse_group, parse_passwd, resolve_user
 
 from . import containers
+from .rootfs import read_in_root
 from .run import run_attached
+from .store import read_record
 
 
 def require(layout: Layout, name: str) -> None:
@@ -22,21 +25,56 @@ def require(layout: Layout, name: str) -> None:
         raise HpError(name, "no such container")
 
 
-def exec_command(layout: Layout, name: str, argv: tuple[str, ...], tty: bool) -> int:
-    """Run argv in the running container as its own process would run: user, cwd, env, caps."""
+def exec_command(layout: Layout, name: str, options: ExecOptions) -> int:
+    """Run the command in the running container as its own process would run (user, cwd, env,
+    caps), but for what -u, -e and -w change; hp's stdin goes to it with -i (or -t)."""
     require(layout, name)
     if containers.crun_status(layout, name) != "running":
         raise HpError(name, "container is not running")
     with open(f"{layout.bundle(name)}/config.json", "rb") as f:
         config = msgspec.json.decode(f.read(), type=oci.RuntimeConfig)
-    process = exec_process(config.process, argv, tty=tty)
+    user = _exec_user(layout, name, options.user) if options.user is not None else None
+    process = exec_process(config.process, options.argv, tty=options.tty, user=user, env=options.env,
+                           cwd=options.workdir)
     path = f"{layout.container_dir(name)}/exec-{os.getpid()}.json"
     with open(path, "wb") as f:
         f.write(encode_process(process))
     try:
-        return run_attached(commands.crun_exec(layout, name, path, tty))
+        return run_attached(commands.crun_exec(layout, name, path, options.tty),
+                            stdin=options.interactive or options.tty)
     finally:
         os.unlink(path)
+
+
+def _exec_user(layout: Layout, name: str, spec: str) -> ResolvedUser:
+    """-u resolved as hp.toml's `user` is: against the /etc/passwd and /etc/group of the container's image."""
+    record = read_record(layout, name)
+    if record is None:
+        raise HpError(name, "its record is missing or unreadable: cannot find its image to resolve -u")
+    rootfs = layout.image_rootfs(record.image_id)
+    passwd, group = _image_text(rootfs, "/etc/passwd"), _image_text(rootfs, "/etc/group")
+    return resolve_user(spec, "-u", parse_passwd(passwd) if passwd is not None else None,
+                        parse_group(group) if group is not None else None)
+
+
+def _image_text(rootfs: str, path: str) -> str | None:
+    try:
+        data = read_in_root(rootfs, path)  # never follows a symlink out of the image
+    except HpError as e:  # a directory, a FIFO, a symlink loop, too large ...
+        raise e.within("-u: the image's") from None
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise HpError(f"-u: the image's {path}", f"is not UTF-8 text (byte {e.start})") from None
+
+
+def restart(layout: Layout, name: str, timeout: float | None = None) -> None:
+    """hp stop, then hp start: the same writable layer, volumes and address."""
+    require(layout, name)
+    containers.stop(layout, name, timeout=timeout)
+    containers.start(layout, name)
 
 
 def is_interactive() -> bool:

@@ -82,8 +82,9 @@ def run_status(argv: Sequence[str], *, stdin: bytes | None = None, timeout: floa
     return process.returncode, _text(out), _text(err)
 
 
-def run_attached(argv: Sequence[str]) -> int:
-    """Run argv with this process's stdin, stdout and stderr; return its exit status."""
+def run_attached(argv: Sequence[str], *, stdin: bool = True) -> int:
+    """Run argv with this process's stdin (without `stdin`: /dev/null), stdout and stderr; return its
+    exit status."""
     from plumbum import local
     from plumbum.commands.processes import CommandNotFound
 
@@ -91,7 +92,7 @@ def run_attached(argv: Sequence[str]) -> int:
         command = local[argv[0]][tuple(argv[1:])]
     except CommandNotFound:
         raise HpError(argv[0], "command not found (is it installed? see `hp doctor`)") from None
-    process = command.popen(stdin=None, stdout=None, stderr=None)
+    process = command.popen(stdin=None if stdin else subprocess.DEVNULL, stdout=None, stderr=None)
     return process.wait()
 
 
