@@ -13,6 +13,7 @@ from typing import Literal, Mapping
 import msgspec
 
 from .errors import HpError, key_path
+from .masking import masked_configs
 from .signals import describe_stop
 from .state import config_hash
 
@@ -23,6 +24,8 @@ SYMBOLS = {"create": "  +", "replace": "-/+", "destroy": "  -", "restore": "  ~"
 ORDER = {"destroy": 0, "replace": 1, "restore": 2, "update": 3, "create": 4, "no-op": 5}
 # hp.toml settings that only hp reads (kept in the record): a change rewrites the record, nothing more
 SETTINGS = ("stop_timeout", "prevent_destroy", "restart", "restart_max", "log_max_size")
+# a restore's reason for a container `hp stop` stopped: no drift, but the file wants it running
+STOPPED_BY_HP = "stopped by hp stop: will start it again"
 
 
 class Desired(msgspec.Struct, frozen=True):
@@ -39,6 +42,7 @@ class Desired(msgspec.Struct, frozen=True):
     restart: str = "no"
     restart_max: int = 0
     log_max_size: int = 10 * 1024**2
+    sensitive_env: tuple[str, ...] = ()  # hp.toml's: env names whose values a plan never shows (compiler.masking)
 
 
 class Current(msgspec.Struct, frozen=True):
@@ -181,7 +185,7 @@ def _change(name: str, want: Desired | None, have: Current | None, gone: str) ->
     elif have.config_json != want.config_json:
         fields = changed_fields(have.config_json, want.config_json)
         reasons.append("config.json changed")
-        diff = config_diff(name, have.config_json, want.config_json)
+        diff = config_diff(name, *masked_configs(have.config_json, want.config_json, want.sensitive_env))
     if want.network_json != have.network_json:
         net_fields = changed_fields(have.network_json or b"{}", want.network_json or b"{}")
         reasons.append("network changed")
@@ -232,7 +236,7 @@ def _drift(have: Current) -> str:
     if have.status == "missing":
         return "its crun container was removed outside hp: will run it again"
     if have.status == "stopped" and have.stopped_by_hp:
-        return "stopped by hp stop: will start it again"
+        return STOPPED_BY_HP
     if have.status == "stopped":
         code = f" (exit status {have.exit_code})" if have.exit_code is not None else ""
         return f"stopped{code} outside hp: will start it again"
@@ -295,8 +299,10 @@ def render_plan(p: Plan, *, diffs: bool = True) -> str:
             out.append(f"      {' ' * width} - discards {c.discarded}")
         if diffs and c.diff:
             out += ["", *("      " + line for line in c.diff.rstrip("\n").split("\n")), ""]
-    if p.to_restore:
-        out += ["", f"Drift: {p.to_restore} changed outside hp, to be restored."]
+    drifted = sum(c.action == "restore" and c.reasons[:1] != (STOPPED_BY_HP,) for c in p.changes)
+    if drifted:
+        out += ["", f"Drift: {drifted} changed outside hp, to be restored."]
     updated = f", {p.to_update} to update (hp's record only)" if p.to_update else ""
-    out += ["", f"Plan: {p.to_create} to create, {p.to_replace} to replace, {p.to_destroy} to destroy{updated}."]
+    out += ["", (f"Plan: {p.to_create} to create, {p.to_replace} to replace, {p.to_restore} to restore, "
+                 f"{p.to_destroy} to destroy{updated}.")]
     return "\n".join(out) + "\n"

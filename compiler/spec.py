@@ -59,6 +59,8 @@ class ContainerSpec(_Input):
     entrypoint: Union[tuple[str, ...], None] = None
     command: Union[tuple[str, ...], None] = None
     env: Union[dict[str, str], tuple[str, ...], None] = None
+    # env names whose values plans never show, besides those containing PASSWORD, SECRET, TOKEN or KEY
+    sensitive_env: tuple[str, ...] = ()
     workdir: Union[str, None] = None
     user: Union[str, None] = None
     hostname: Union[str, None] = None

@@ -82,7 +82,8 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
     desired = {name: Desired(c.ref, c.image.image_id, c.config_json, c.must_run, encode_setup(c.network),
                              describe(c.network), c.stop_timeout, c.prevent_destroy, c.supervision.restart,
-                             c.supervision.restart_max, c.supervision.log_max_size) for name, c in new.items()}
+                             c.supervision.restart_max, c.supervision.log_max_size,
+                             sensitive_env=hp_file.containers[name].sensitive_env) for name, c in new.items()}
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
                               {ref: images[ref].image_id for ref in sorted(images)}, destroy)

@@ -31,6 +31,11 @@ def current(name: str, extra: str = "", image_id: str = ID1, status: str = "runn
     return Current(d.image, d.image_id, d.config_json, status, exit_code, phase)
 
 
+# the values are what must never show: *-pass, *-api, *-url (by sensitive_env), never the plain ones
+SECRETS = ('env = {{ POSTGRES_PASSWORD = "{password}", api_key = "{api}", DB_URL = "pg://u:{password}@db", '
+           'PLAIN = "shown" }}\n')
+
+
 def once(name: str) -> Desired:
     d = desired(name)
     return Desired(d.image, d.image_id, d.config_json, must_run=False)
@@ -56,6 +61,13 @@ SCENARIOS = {
     "config-json-lost": ({"web": desired("web")}, {"web": Current("localhost/app:1", ID1, b"", "running")}),
     "mixed": ({"a": desired("a"), "b": desired("b", "cpus = 1.0"), "c": desired("c")},
               {"b": current("b"), "c": current("c", status="stopped"), "z": current("z")}),
+    "stopped-by-hp-stop": ({"web": desired("web")},
+                           {"web": msgspec.structs.replace(current("web", status="stopped", exit_code=0),
+                                                           stopped_by_hp=True)}),
+    "replace-sensitive-env": (
+        {"db": msgspec.structs.replace(desired("db", SECRETS.format(password="n3w-pass", api="n3w-api") + 'memory = "64m"'),
+                                       sensitive_env=("DB_URL",))},
+        {"db": current("db", SECRETS.format(password="0ld-pass", api="0ld-api"))}),
 }
 
 
@@ -65,21 +77,24 @@ def test_rendered_plan(scenario: str, snapshot) -> None:
     assert render_plan(plan(want, have)) == snapshot
 
 
-@pytest.mark.parametrize("scenario, counts", [
-    ("create", (1, 0, 0)), ("no-change", (0, 0, 0)), ("destroy", (0, 0, 1)), ("replace-config", (0, 1, 0)),
-    ("replace-image", (0, 1, 0)), ("drift", (0, 0, 0)), ("mixed", (1, 1, 1)),
-    ("create-with-network", (1, 0, 0)), ("replace-network", (0, 1, 0)), ("drift-killed", (0, 0, 0)), ("drift-removed-from-crun", (0, 0, 0)), ("interrupted-create", (0, 1, 0)),
-    ("interrupted-remove", (0, 0, 1)), ("ended-by-itself", (0, 0, 0)), ("config-json-lost", (0, 1, 0)),
+@pytest.mark.parametrize("scenario, counts", [  # create, replace, restore, destroy
+    ("create", (1, 0, 0, 0)), ("no-change", (0, 0, 0, 0)), ("destroy", (0, 0, 0, 1)), ("replace-config", (0, 1, 0, 0)),
+    ("replace-image", (0, 1, 0, 0)), ("drift", (0, 0, 1, 0)), ("mixed", (1, 1, 1, 1)),
+    ("create-with-network", (1, 0, 0, 0)), ("replace-network", (0, 1, 0, 0)), ("drift-killed", (0, 0, 1, 0)),
+    ("drift-removed-from-crun", (0, 0, 1, 0)), ("interrupted-create", (0, 1, 0, 0)),
+    ("interrupted-remove", (0, 0, 0, 1)), ("ended-by-itself", (0, 0, 0, 0)), ("config-json-lost", (0, 1, 0, 0)),
+    ("stopped-by-hp-stop", (0, 0, 1, 0)), ("replace-sensitive-env", (0, 1, 0, 0)),
 ])
 def test_counts_and_json_come_from_one_value(scenario: str, counts) -> None:
     p = plan(*SCENARIOS[scenario])
-    assert (p.to_create, p.to_replace, p.to_destroy) == counts
+    assert (p.to_create, p.to_replace, p.to_restore, p.to_destroy) == counts
     as_json = json.loads(msgspec.json.encode(p))
     assert as_json["format_version"] == "1.0"
     assert [c["name"] for c in as_json["changes"]] == [c.name for c in p.changes]
     summary = render_plan(p).splitlines()[-1]
     assert summary == ("No changes. The host matches the file." if scenario in ("no-change", "ended-by-itself") else
-                       f"Plan: {counts[0]} to create, {counts[1]} to replace, {counts[2]} to destroy.")
+                       f"Plan: {counts[0]} to create, {counts[1]} to replace, {counts[2]} to restore, "
+                       f"{counts[3]} to destroy.")
 
 
 def test_order_is_destroy_replace_restore_create() -> None:
@@ -176,7 +191,8 @@ def test_the_file_unprotects_before_a_replace_and_the_record_before_a_destroy() 
     p = plan({"web": desired("web")}, {"web": protected(current("web"))})
     assert [(c.action, c.reasons) for c in p.changes] == [("update", ("prevent_destroy: true -> false",))]
     assert (p.to_update, p.has_changes) == (1, True)
-    assert render_plan(p).splitlines()[-1] == "Plan: 0 to create, 0 to replace, 0 to destroy, 1 to update (hp's record only)."
+    assert render_plan(p).splitlines()[-1] == ("Plan: 0 to create, 0 to replace, 0 to restore, 0 to destroy, "
+                                              "1 to update (hp's record only).")
 
 
 def test_a_half_made_or_half_removed_protected_container_is_finished() -> None:
@@ -205,3 +221,66 @@ def test_a_running_container_s_replace_or_destroy_says_how_it_is_stopped() -> No
     assert plan({}, {"web": killed}).changes[0].reasons[-1] == "stopped first: SIGKILL, at once"
     no_wait = msgspec.structs.replace(have, stop_timeout=0)
     assert plan({}, {"web": no_wait}).changes[0].reasons[-1] == "stopped first: SIGUSR1, then SIGKILL at once"
+
+
+# ---- what plans read like: restores counted, hp stop named, env values masked (issue 12) ----------
+
+from compiler.masking import CHANGED_MASK, MASK, is_sensitive, masked_configs, masked_env  # noqa: E402
+
+
+def test_a_container_hp_stopped_is_a_restore_but_not_drift() -> None:
+    text = render_plan(plan(*SCENARIOS["stopped-by-hp-stop"]))
+    assert "- stopped by hp stop: will start it again" in text and "outside hp" not in text
+    assert "Drift" not in text and text.endswith("Plan: 0 to create, 0 to replace, 1 to restore, 0 to destroy.\n")
+    by_hp = msgspec.structs.replace(current("a", status="stopped", exit_code=0), stopped_by_hp=True)
+    mixed = plan({"a": desired("a"), "b": desired("b")}, {"a": by_hp, "b": current("b", status="stopped")})
+    assert "Drift: 1 changed outside hp, to be restored." in render_plan(mixed) and mixed.to_restore == 2
+
+
+@pytest.mark.parametrize("name, listed, sensitive", [
+    ("POSTGRES_PASSWORD", (), True), ("password", (), True), ("MyPassWord2", (), True),
+    ("AWS_SECRET_ACCESS_KEY", (), True), ("GITHUB_TOKEN", (), True), ("api_key", (), True),
+    ("KEYCLOAK_URL", (), True),  # a name containing KEY: over-masking is the safe side
+    ("PATH", (), False), ("PASS", (), False), ("PWD", (), False), ("HOME", (), False),
+    ("DB_URL", ("DB_URL",), True), ("db_url", ("DB_URL",), False),  # sensitive_env names exactly, case and all
+    ("DB_URL", ("DB",), False),
+])
+def test_which_env_names_are_sensitive(name: str, listed: tuple[str, ...], sensitive: bool) -> None:
+    assert is_sensitive(name, listed) is sensitive
+
+
+@pytest.mark.parametrize("env, listed, masked", [
+    (["A=1", "POSTGRES_PASSWORD=s3cret"], (), ["A=1", f"POSTGRES_PASSWORD={MASK}"]),
+    (["DSN=pg://u:s3cret@db", "X_TOKEN="], ("DSN",), [f"DSN={MASK}", f"X_TOKEN={MASK}"]),
+    # only names decide: the secret inside another variable's value is shown, unless that name is listed
+    (["PASSWORD=s3cret", "COPY=s3cret"], (), [f"PASSWORD={MASK}", "COPY=s3cret"]),
+    (["SECRET"], (), ["SECRET"]),  # no '=': no value to hide
+    (["K=a=b", "KEY=a=b"], (), ["K=a=b", f"KEY={MASK}"]),
+])
+def test_masked_env(env, listed, masked) -> None:
+    assert masked_env(env, listed) == masked
+
+
+def test_masked_configs_keep_the_shape_and_show_that_a_hidden_value_changes() -> None:
+    old = desired("web", 'env = { PASSWORD = "0ld-secret", PLAIN = "p" }').config_json
+    new = desired("web", 'env = { PASSWORD = "n3w-secret", PLAIN = "p" }').config_json
+    plain = desired("web").config_json
+    assert masked_configs(plain, plain) == (plain, plain)  # nothing sensitive: the same bytes config.json has
+    shown_old, shown_new = masked_configs(old, new)
+    assert b"0ld-secret" not in shown_old + shown_new and b"n3w-secret" not in shown_old + shown_new
+    assert f'"PASSWORD={MASK}"'.encode() in shown_old and f'"PASSWORD={CHANGED_MASK}"'.encode() in shown_new
+    assert masked_configs(old, old) == (shown_old, shown_old)  # unchanged: the same mask on both sides
+
+
+def test_a_replace_never_shows_a_sensitive_value_in_text_json_or_a_saved_plan() -> None:
+    p = plan(*SCENARIOS["replace-sensitive-env"])
+    fingerprint = Fingerprint("0.1.0", "/srv/hp.toml", "sha256:" + "1" * 64, "/var/lib/hp", 3, {})
+    shown = {"text": render_plan(p), "json": msgspec.json.encode(p).decode(), "saved": seal(fingerprint, p).decode()}
+    for kind, text in shown.items():
+        for secret in ("0ld-pass", "n3w-pass", "0ld-api", "n3w-api"):
+            assert secret not in text, (kind, secret)
+    diff = p.changes[0].diff
+    assert f'-      "POSTGRES_PASSWORD={MASK}",' in diff.splitlines()
+    assert f'+      "POSTGRES_PASSWORD={CHANGED_MASK}",' in diff.splitlines() and f"api_key={CHANGED_MASK}" in diff
+    assert f"DB_URL={CHANGED_MASK}" in diff and "process.env" in p.changes[0].changed_fields
+    assert open_saved(seal(fingerprint, p), "p").plan == p

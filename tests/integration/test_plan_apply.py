@@ -49,7 +49,7 @@ def test_plan_apply_converges_through_create_replace_destroy_and_drift(tmp_path,
     first = hp("plan", str(file), "--detailed-exitcode", state=state)
     assert first.returncode == 4, first.stderr
     assert f"  + {a}  create" in first.stdout
-    assert first.stdout.endswith("Plan: 2 to create, 0 to replace, 0 to destroy.\n")
+    assert first.stdout.endswith("Plan: 2 to create, 0 to replace, 0 to restore, 0 to destroy.\n")
     as_json = plan_json(file, state)
     assert as_json["format_version"] == "1.0" and as_json["to_create"] == 2
     assert ps(state) == {}  # planning changed nothing
@@ -67,7 +67,7 @@ def test_plan_apply_converges_through_create_replace_destroy_and_drift(tmp_path,
     shown = hp("plan", str(file), state=state, check=True).stdout
     assert f"-/+ {b}" in shown and "changed: process.env" in shown and '-      "X=1",' in shown
     assert f"  - {a}" in shown and f"  + {c}" in shown
-    assert shown.endswith("Plan: 1 to create, 1 to replace, 1 to destroy.\n")
+    assert shown.endswith("Plan: 1 to create, 1 to replace, 0 to restore, 1 to destroy.\n")
     order = [line.split()[1] for line in shown.splitlines() if line[:3] in ("  +", "-/+", "  -")]
     assert order == [a, b, c]  # destroys, replacements, creates
     assert hp("apply", str(file), "--yes", state=state).returncode == 0
@@ -83,6 +83,7 @@ def test_plan_apply_converges_through_create_replace_destroy_and_drift(tmp_path,
     assert f"  ~ {b}" in drift and f"  ~ {c}" in drift
     assert drift.count("- stopped (exit status 137) outside hp: will start it again") == 2
     assert "Drift: 2 changed outside hp, to be restored." in drift
+    assert drift.endswith("Plan: 0 to create, 0 to replace, 2 to restore, 0 to destroy.\n")
     assert hp("apply", str(file), "--yes", state=state).returncode == 0
     assert {n: r["status"] for n, r in ps(state).items()} == {b: "running", c: "running"}
     assert hp("plan", str(file), "--detailed-exitcode", state=state).returncode == 0
