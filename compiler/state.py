@@ -38,8 +38,10 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class ContainerStatus(msgspec.Struct, frozen=True):
     """One row of `hp ps`. status: "created", "running" or "stopped"; exit_code and pid may be None.
-    network: "bridge", "none", "host"; ip: its address on a bridge network while connected;
-    ports: published, as "[HOST_IP:]HOST_PORT:CONTAINER_PORT/PROTO"."""
+    network: what it is on, as hp.toml's `network` names it: the network's name ("hp" for the default
+    one, "stack" for [networks.stack]), or "none" or "host"; network_mode: "bridge", "none" or "host"
+    ("" for both when hp has no network record for it); ip: its address on a bridge network while
+    connected; ports: published, as "[HOST_IP:]HOST_PORT:CONTAINER_PORT/PROTO"."""
 
     name: str
     image: str
@@ -47,6 +49,7 @@ class ContainerStatus(msgspec.Struct, frozen=True):
     exit_code: int | None
     pid: int | None
     network: str = ""
+    network_mode: str = ""
     ip: str | None = None
     ports: tuple[str, ...] = ()
     restart: str = "no"

@@ -376,7 +376,8 @@ def status(layout: Layout, name: str) -> ContainerStatus:
     if shown == "stopped" and run_state is not None and run_state.restarting and run_state.want == "running":
         shown = "restarting"  # its exit was handled; the restart waits out its back-off
     return ContainerStatus(name=name, image=record.image if record else "", status=shown,
-                           exit_code=exit_code, pid=pid, network=setup.mode if setup else "", ip=ip, ports=ports,
+                           exit_code=exit_code, pid=pid, network=(setup.network or setup.mode) if setup else "",
+                           network_mode=setup.mode if setup else "", ip=ip, ports=ports,
                            restart=record.restart if record else "no",
                            restarts=run_state.restarts if run_state else 0)
 

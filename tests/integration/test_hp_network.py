@@ -105,7 +105,8 @@ network = "lan"
         rows = ps(state)
         ips = {n: rows[n]["ip"] for n in (web, client)}
         assert all(ipaddress.ip_address(ip) in subnet for ip in ips.values()) and len(set(ips.values())) == 2
-        assert rows[web]["ports"] == [f"127.0.0.1:{port}:8080/tcp"] and rows[web]["network"] == "bridge"
+        assert rows[web]["ports"] == [f"127.0.0.1:{port}:8080/tcp"]
+        assert (rows[web]["network"], rows[web]["network_mode"]) == ("lan", "bridge")
 
         # by name, container to container; and /etc/hosts lists each peer, resolv.conf the network's dns
         got = hp("exec", client, "--", "wget", "-q", "-O", "-", f"http://{web}:8080/index.html", state=state)
