@@ -167,9 +167,11 @@ def _carry_out(layout, planned, yes: bool, json_output: bool, ask: bool) -> None
         _say(applied.summary())
     else:
         from executor.applying import Applied
+        from executor.monitor import remove_monitor_cgroups
         from executor.networking import prune_unused_networks
 
         prune_unused_networks(layout)  # what an interrupted apply or destroy left: a bridge, the netns mount
+        remove_monitor_cgroups(layout)  # and the monitors' cgroup, if its last container is gone
         applied = Applied()
         _say("nothing to do")
     if json_output:
