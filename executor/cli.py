@@ -398,6 +398,51 @@ def ps_command(
     _print_table(table)
 
 
+@app.command("stats")
+def stats_command(
+    names: Optional[list[str]] = typer.Argument(None, metavar="[NAME...]"),
+    json_output: bool = typer.Option(False, "--json", help="Raw numbers (bytes; percentages as floats): one JSON "
+                                                           "list, or with a stream one list per line."),
+    no_stream: bool = typer.Option(False, "--no-stream", help="One sample, then exit."),
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Show running containers' CPU %, memory usage and limit, network and block I/O, and pids,
+    every second until Ctrl-C (--no-stream: once). Without NAME: every running container."""
+    import os
+
+    import msgspec
+
+    from compiler import HpError
+    from compiler.stats import HEADER, table_row
+    from executor.main import Interrupted
+    from executor.session import state_layout
+    from executor.stats import watch
+
+    clear = sys.stdout.isatty() and not json_output and not no_stream
+
+    def show(rows) -> None:
+        if json_output and no_stream:
+            _emit_json(rows)
+            return
+        if json_output:
+            sys.stdout.buffer.write(msgspec.json.encode(rows) + b"\n")
+        else:
+            if clear:
+                sys.stdout.write("\x1b[H\x1b[2J")  # home, then clear the screen: the table is redrawn in place
+            _print_table([HEADER] + [table_row(s) for s in rows])
+        sys.stdout.flush()
+
+    try:
+        watch(state_layout(state_dir), tuple(names or ()), show, stream=not no_stream)
+    except HpError as e:
+        raise _fail(e) from None
+    except Interrupted as e:
+        raise typer.Exit(128 + e.signum) from None  # Ctrl-C is how a stream ends
+    except BrokenPipeError:
+        # the reader went away (hp stats --json | head -1): done; nothing more may reach the pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _one(name: str, state_dir: Optional[str], act, locked: bool = True) -> None:
     """Run act(layout, name); commands that change the state hold the state lock."""
     _each([name], False, state_dir, act, locked)
