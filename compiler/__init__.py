@@ -9,8 +9,11 @@ No I/O happens here: no files, no processes, no environment, no clock. Callers
     print(encode_config(compile_container("web", hp.containers["web"], facts)).decode())
 """
 
+from typing import Mapping
+
 from .compile import ImageFacts, Settings, check_file, compile_container, container_settings
 from .defaults import Defaults, defaults
+from .env import EnvFile
 from .errors import HpError
 from .image import ImageConfig, parse_image_config
 from .network import check_networks
@@ -26,11 +29,13 @@ def compile_config_json(
     passwd: str | None = None,
     group: str | None = None,
     netns_path: str | None = None,
+    env_files: Mapping[str, EnvFile] | None = None,
 ) -> bytes:
     """The whole `hp compile` as one pure call: input texts in, config.json bytes out.
 
     `container` may be None when the file has exactly one container. `netns_path`: the
     network namespace to join (hp apply's is STATE/netns/NAME); without it a fresh one.
+    `env_files`: the text of each env_file the container names, by the path as written.
     Raises HpError (its `source` says which input is at fault).
     """
     try:
@@ -45,7 +50,7 @@ def compile_config_json(
     except HpError as e:
         raise e.from_source("image") from None
     return encode_config(compile_container(name, hp_file.containers[name], ImageFacts(image, passwd, group),
-                                           netns_path=netns_path))
+                                           netns_path=netns_path, env_files=env_files))
 
 
 def pick_container(hp_file: HpFile, container: str | None) -> str:

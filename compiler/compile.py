@@ -7,6 +7,7 @@ Pure: everything about the world (the image's config, its /etc/passwd and
 from __future__ import annotations
 
 import re
+from typing import Mapping
 
 import msgspec
 
@@ -16,7 +17,7 @@ from .args import resolve_args
 from .capabilities import capability_sets
 from .cgroups import cgroups_path
 from .defaults import Defaults, defaults
-from .env import merge_env
+from .env import EnvFile, file_env, merge_env
 from .errors import HpError, quote
 from .image import ImageConfig
 from .mounts import assemble_mounts, user_mounts
@@ -107,7 +108,8 @@ def check_file(hp_file: HpFile) -> None:
 
 def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defaults | None = None,
                       netns_path: str | None = None, cgroup_name: str | None = None,
-                      volumes_dir: str | None = None) -> oci.RuntimeConfig:
+                      volumes_dir: str | None = None,
+                      env_files: Mapping[str, EnvFile] | None = None) -> oci.RuntimeConfig:
     """The OCI runtime config for container `name`, or an HpError whose `source`
     says which input ("spec", "image", "passwd", "group") the path is in.
 
@@ -118,7 +120,9 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
     cgroup_name: the container's cgroup under /hp (default: its name); hp apply makes it
     unique per state directory (Layout.cgroup_name).
 
-    volumes_dir: where volumes live (Layout.volumes_dir); without it (`hp compile`), the relative `volumes`."""
+    volumes_dir: where volumes live (Layout.volumes_dir); without it (`hp compile`), the relative `volumes`.
+
+    env_files: the text of each of spec.env_file's files, by the path as written there."""
     d = d or defaults()
     if volumes_dir is not None:
         d = msgspec.structs.replace(d, volume_dir=volumes_dir)
@@ -159,6 +163,7 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
         env = merge_env(
             image.env, f"{section}.Env", spec.env, f"{where}.env",
             hostname=settings.hostname, terminal=spec.terminal, home=user.home,
+            file_env=file_env(spec.env_file, env_files or {}, f"{where}.env_file"),
         )
         caps = capability_sets(d.capabilities, spec.cap_add, spec.cap_drop, root=user.uid == 0, where=where)
         annotations = build_annotations(image, spec.labels_to_annotations, spec.annotations, f"{where}.annotations")

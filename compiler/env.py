@@ -1,8 +1,10 @@
-"""process.env: the image's Env, the container's overrides, then hp's few defaults."""
+"""process.env: the image's Env, the container's env files, its env, then hp's few defaults."""
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
+
+import msgspec
 
 from .errors import HpError, key_path, quote
 
@@ -27,6 +29,54 @@ def _check_name(name: str, where: str) -> None:
         raise HpError(where, f"invalid variable name {quote(name)}")
 
 
+class EnvFile(msgspec.Struct, frozen=True):
+    """An env_file as the executor read it: its path as messages show it, and its text."""
+
+    shown: str
+    text: str
+
+
+_BLANKS = " \t"
+
+
+def parse_env_file(env_file: EnvFile) -> tuple[tuple[str, str], ...]:
+    """docker's env-file format (docker run --env-file): NAME=VALUE a line, the value taken as it
+    is (no quotes, no expansion, spaces kept), leading blanks dropped, blank lines and lines
+    starting with # ignored. A bare NAME, which docker fills in from its own environment, is an
+    error here: a plan must not depend on the environment of whoever runs hp. Errors name
+    file:line."""
+    text = env_file.text.removeprefix("\ufeff")
+    pairs = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        where = f"{env_file.shown}:{number}"
+        line = line.removesuffix("\r").lstrip(" \t\n\v\f\r")
+        if not line or line.startswith("#"):
+            continue
+        name, eq, value = line.partition("=")
+        # the line itself is never shown: a file named by mistake may hold secrets
+        if not eq:
+            raise HpError(where, "no '=': write NAME=VALUE (a bare NAME would take its value from the "
+                                 "environment hp runs in, which a plan must not depend on)", source="env_file")
+        if not name:
+            raise HpError(where, "no variable name before '='", source="env_file")
+        if any(c in _BLANKS for c in name):
+            raise HpError(where, "the variable name contains blanks", source="env_file")
+        if "\0" in line:
+            raise HpError(where, "contains a NUL byte", source="env_file")
+        pairs.append((name, value))
+    return tuple(pairs)
+
+
+def file_env(paths: Sequence[str], texts: Mapping[str, EnvFile], where: str) -> tuple[tuple[str, str], ...]:
+    """The NAME=VALUE pairs of a container's env_file list, file after file."""
+    pairs: list[tuple[str, str]] = []
+    for i, path in enumerate(paths):
+        if path not in texts:
+            raise HpError(f"{where}[{i}]", f"{quote(path)} was not read (the caller passes its text)", source="spec")
+        pairs.extend(parse_env_file(texts[path]))
+    return tuple(pairs)
+
+
 def merge_env(
     image_env: Sequence[str],
     image_where: str,
@@ -36,13 +86,17 @@ def merge_env(
     hostname: str,
     terminal: bool,
     home: str,
+    file_env: Sequence[tuple[str, str]] = (),
 ) -> tuple[str, ...]:
-    """Image Env (deduplicated: last value wins, at the first position), then the
-    container's overrides (replace in place or append; a bare NAME in the list form
-    unsets), then PATH/HOSTNAME/TERM/HOME only where still unset. No expansion."""
+    """Image Env (deduplicated: last value wins, at the first position), then the env files'
+    NAME=VALUE pairs (`file_env`, parsed, in order), then the container's overrides (replace in
+    place or append; a bare NAME in the list form unsets), then PATH/HOSTNAME/TERM/HOME only
+    where still unset. No expansion."""
     env: dict[str, str] = {}
     for i, entry in enumerate(image_env):
         name, value = _split_image_entry(entry, f"{image_where}[{i}]")
+        env[name] = value
+    for name, value in file_env:
         env[name] = value
     if isinstance(overrides, Mapping):
         for name in sorted(overrides):

@@ -59,6 +59,8 @@ class ContainerSpec(_Input):
     entrypoint: Union[tuple[str, ...], None] = None
     command: Union[tuple[str, ...], None] = None
     env: Union[dict[str, str], tuple[str, ...], None] = None
+    # docker env files (NAME=VALUE lines), relative to hp.toml's directory: image Env < these, in order < env
+    env_file: tuple[str, ...] = ()
     # env names whose values plans never show, besides those containing PASSWORD, SECRET, TOKEN or KEY
     sensitive_env: tuple[str, ...] = ()
     workdir: Union[str, None] = None

@@ -68,7 +68,8 @@ def compile_command(
         group_text = read_text(group, limit=10 * 1024 * 1024) if group else None
         if netns is not None and not netns.startswith("/"):
             raise HpError("--netns", f"{netns!r} is not an absolute path", source="option")
-        out = compile_config_json(hp_toml, container, image, passwd_text, group_text, netns)
+        env_files = _compile_env_files(file, hp_toml, container)
+        out = compile_config_json(hp_toml, container, image, passwd_text, group_text, netns, env_files)
     except HpError as e:
         raise _fail(e, files) from None
     try:
@@ -77,6 +78,21 @@ def compile_command(
     except OSError as e:
         sys.stderr.write(f"hp: error: cannot write the config to stdout: {e.strerror or e}\n")
         raise typer.Exit(1) from None
+
+
+def _compile_env_files(file: str, hp_toml: bytes, container: Optional[str]) -> dict:
+    """The env files of the container `hp compile` compiles, relative to FILE's directory (the
+    current one when FILE is stdin), as hp plan reads them."""
+    from compiler import HpError, parse_hp_file, pick_container
+    from executor.planning import read_env_files
+
+    try:
+        hp_file = parse_hp_file(hp_toml)
+    except HpError:
+        return {}  # compile_config_json reports it
+    name = pick_container(hp_file, container)
+    one = type(hp_file)(containers={name: hp_file.containers[name]})
+    return read_env_files("" if file == "-" else file, one)
 
 
 # ---------------------------------------------------------------- running containers
@@ -574,6 +590,11 @@ def container_exited_command(
         container_exited(state_layout(state_dir), name, start)
     except HpError as e:
         raise _fail(e) from None
+
+
+STOP_TIME = typer.Option(None, "--time", "-t", min=0,
+                         help="Seconds to wait after the stop signal before SIGKILL "
+                              "(default: the container's stop_timeout, 10 s unless set).")
 
 
 @app.command("stop")

@@ -16,6 +16,7 @@ from compiler import HpFile, check_file, compile_container, encode_config, parse
 from compiler.commands import route_list_argv
 from compiler.errors import HpError, key_path, quote
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
+from compiler.env import EnvFile, parse_env_file
 from compiler.etc_files import hostname_file
 from compiler.network import container_hosts, container_network, container_resolv_conf, networks, \
     parse_routes, route_conflicts
@@ -28,11 +29,15 @@ from compiler.supervision import supervision
 from . import __version__, bridges, ports
 from .containers import NewContainer, crun_statuses, read_run_state
 from .images import PreparedImage, ensure_image
+from .inputs import read_text, shown
 from .networking import read_setup
 from .run import run
 from .session import host_resolv_conf, insecure_registry, registry_timeout
 from .store import container_names, read_int, read_or_none, read_record, read_serial
 from .volumes import mounted_volumes, tree_size
+
+
+ENV_FILE_LIMIT = 1024 * 1024
 
 
 class Planned(msgspec.Struct, frozen=True):
@@ -69,6 +74,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     # other files' containers (and unreadable records): how they are networked, read once for both checks
     theirs = {n: read_setup(layout, n) for n, r in sorted(records.items()) if r is None or r.file != owner}
     _check_bridges(layout, hp_file, theirs)
+    env_files = read_env_files(file, hp_file)  # before anything is pulled
     images: dict[str, PreparedImage] = {}
     pulled = []
     for ref in sorted({spec.image for spec in hp_file.containers.values()}):
@@ -77,7 +83,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
         if images[ref].pulled:
             pulled.append(ref)
             say(f"pulled {ref}")
-    new = _compile_all(layout, hp_file, images, owner) if hp_file.containers else {}
+    new = _compile_all(layout, hp_file, images, owner, env_files) if hp_file.containers else {}
     _check_shared_networks(layout, hp_file, new, theirs)
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
     desired = {name: Desired(c.ref, c.image.image_id, c.config_json, c.must_run, encode_setup(c.network),
@@ -102,8 +108,26 @@ def check_input(data: bytes) -> HpFile:
     return hp_file
 
 
+def read_env_files(file: str, hp_file: HpFile) -> dict[str, EnvFile]:
+    """The text of every env_file the containers name, by the path as written: relative to the
+    directory of FILE (hp.toml). HpError naming the file if one cannot be read."""
+    texts = {}
+    base = os.path.dirname(file)
+    for name in sorted(hp_file.containers):
+        for i, path in enumerate(hp_file.containers[name].env_file):
+            if path in texts:
+                continue
+            if not path or "\0" in path:
+                raise HpError(f"{key_path('containers', name)}.env_file[{i}]",
+                              "empty path" if not path else "contains a NUL byte", source="spec")
+            full = os.path.join(base, path)
+            texts[path] = EnvFile(shown(full), read_text(full, limit=ENV_FILE_LIMIT))
+            parse_env_file(texts[path])  # a bad line is reported before anything is pulled
+    return texts
+
+
 def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImage],
-                 owner: str) -> dict[str, NewContainer]:
+                 owner: str, env_files: dict[str, EnvFile]) -> dict[str, NewContainer]:
     resolv = host_resolv_conf()
     new = {}
     for name in sorted(hp_file.containers):
@@ -112,7 +136,8 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
         net = container_network(hp_file, name)
         try:
             config = compile_container(name, spec, image.facts, netns_path=layout.netns(name),
-                                       cgroup_name=layout.cgroup_name(name), volumes_dir=layout.volumes_dir)
+                                       cgroup_name=layout.cgroup_name(name), volumes_dir=layout.volumes_dir,
+                                       env_files=env_files)
         except HpError as e:
             raise e.from_source("spec") from None
         stop_signal = 15

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler import HpError, compile_config_json
+from compiler import HpError, compile_config_json, parse_hp_file
+from compiler.env import EnvFile
 from compiler.errors import error_line
 
 from .golden import GoldenConfig, GoldenError
@@ -40,10 +41,21 @@ def run_case(case: str) -> tuple[bytes | None, str | None]:
             optional("passwd"),
             optional("group"),
             (optional("netns") or "").strip() or None,
+            env_files(d),
         )
     except HpError as e:
         return None, error_line(e, FILES) + "\n"
     return out, None
+
+
+def env_files(d: Path) -> dict[str, EnvFile]:
+    """The case's env files (the hp.toml's env_file paths, relative to the case), as hp plan reads them."""
+    try:
+        hp_file = parse_hp_file((d / "hp.toml").read_bytes())
+    except HpError:
+        return {}
+    paths = {p for spec in hp_file.containers.values() for p in spec.env_file}
+    return {p: EnvFile(p, (d / p).read_bytes().decode("utf-8")) for p in paths if (d / p).is_file()}
 
 
 def test_there_are_enough_cases() -> None:
