@@ -2,8 +2,9 @@
 
 Accepted: `podman image inspect` / `docker inspect` output (a one-element list or
 an object with `Config`, `Os`, `Architecture`, ...) and an OCI image config
-(`{"architecture": ..., "os": ..., "config": {...}}`). Fields that tools add and
-hp does not use (Id, RepoTags, rootfs, history, Healthcheck ...) are ignored;
+(`{"architecture": ..., "os": ..., "config": {...}}`). The health check is podman's top-level
+`Healthcheck`, else `Config.Healthcheck` (docker inspect, and a docker-format image config).
+Fields that tools add and hp does not use (Id, RepoTags, rootfs, history, OnBuild ...) are ignored;
 the fields hp uses are type-checked and errors name them as they are spelled in
 the file (``Config.Env[2]``).
 """
@@ -20,6 +21,16 @@ from .spec import decode_error, utf8_text
 _Ports = Union[dict[str, Any], None]
 
 
+class _Healthcheck(msgspec.Struct, frozen=True):
+    """Docker's HEALTHCHECK as images carry it: durations in nanoseconds, 0 meaning the default."""
+
+    Test: Union[tuple[str, ...], None] = None
+    Interval: Union[int, None] = None
+    Timeout: Union[int, None] = None
+    StartPeriod: Union[int, None] = None
+    Retries: Union[int, None] = None
+
+
 class _RunConfig(msgspec.Struct, frozen=True):
     """The run-time part of an image: `Config` (inspect) or `config` (OCI); same key names."""
 
@@ -32,10 +43,12 @@ class _RunConfig(msgspec.Struct, frozen=True):
     StopSignal: Union[str, None] = None
     ExposedPorts: _Ports = None
     Volumes: _Ports = None
+    Healthcheck: Union[_Healthcheck, None] = None
 
 
 class _Inspect(msgspec.Struct, frozen=True):
     Config: Union[_RunConfig, None] = None
+    Healthcheck: Union[_Healthcheck, None] = None  # podman puts it here, not under Config
     Os: Union[str, None] = None
     OsVersion: Union[str, None] = None
     Architecture: Union[str, None] = None
@@ -52,6 +65,19 @@ class _OciImage(msgspec.Struct, frozen=True, rename={"os_version": "os.version"}
     variant: Union[str, None] = None
     author: Union[str, None] = None
     created: Union[str, None] = None
+
+
+class ImageHealthcheck(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The image's health check as it says it (compiler/health.py gives it meaning): `test` is
+    ("CMD", ...), ("CMD-SHELL", "..."), ("NONE",) or () (none); durations in nanoseconds and
+    retries, 0 meaning Docker's default. `where`: the field it came from, for error paths."""
+
+    test: tuple[str, ...] = ()
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    retries: int = 0
+    where: str = "Healthcheck"
 
 
 class ImageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -78,6 +104,7 @@ class ImageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     stop_signal: str = ""
     exposed_ports: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
+    healthcheck: Union[ImageHealthcheck, None] = None
     config_field: str = "config"
 
 
@@ -110,8 +137,11 @@ def parse_image_config(data: bytes | str) -> ImageConfig:
 def _from_inspect(raw: dict, where: str) -> ImageConfig:
     _check_labels(raw.get("Config"), f"{where}Config")
     doc = _convert(raw, _Inspect, where)
-    return _normalise(doc.Config, f"{where}Config", doc.Os, doc.OsVersion, doc.Architecture,
-                      doc.Variant, doc.Author, doc.Created)
+    image = _normalise(doc.Config, f"{where}Config", doc.Os, doc.OsVersion, doc.Architecture,
+                       doc.Variant, doc.Author, doc.Created)
+    if doc.Healthcheck is None:
+        return image
+    return msgspec.structs.replace(image, healthcheck=_healthcheck(doc.Healthcheck, f"{where}Healthcheck"))
 
 
 def _from_oci(raw: dict, where: str) -> ImageConfig:
@@ -173,5 +203,17 @@ def _normalise(run: _RunConfig | None, section: str, os_: str | None, os_version
         stop_signal=run.StopSignal or "",
         exposed_ports=tuple(sorted(run.ExposedPorts or ())),
         volumes=tuple(sorted(run.Volumes or ())),
+        healthcheck=_healthcheck(run.Healthcheck, f"{section}.Healthcheck") if run.Healthcheck else None,
         config_field=section,
     )
+
+
+def _healthcheck(check: _Healthcheck, where: str) -> ImageHealthcheck:
+    for field in ("Interval", "Timeout", "StartPeriod", "Retries"):
+        if (getattr(check, field) or 0) < 0:
+            raise HpError(f"{where}.{field}", f"must not be negative, got {getattr(check, field)}")
+    for i, word in enumerate(check.Test or ()):
+        if "\0" in word:
+            raise HpError(f"{where}.Test[{i}]", "contains a NUL byte")
+    return ImageHealthcheck(check.Test or (), check.Interval or 0, check.Timeout or 0, check.StartPeriod or 0,
+                            check.Retries or 0, where)

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from compiler.errors import HpError
-from compiler.image import ImageConfig, parse_image_config
+from compiler.image import ImageConfig, ImageHealthcheck, parse_image_config
 
 RUN = {
     "User": "app",
@@ -152,9 +152,50 @@ def test_env_order_and_duplicates_are_kept_for_merge_env() -> None:
 
 
 def test_unused_fields_are_ignored() -> None:
-    doc = dict(INSPECT, Healthcheck={"Test": ["CMD", "true"]}, Size=5, GraphDriver={"Name": "overlay"})
-    doc["Config"] = dict(RUN, Healthcheck={"Test": ["NONE"]}, OnBuild=None, Shell=["/bin/sh"], ArgsEscaped=True)
+    doc = dict(INSPECT, Size=5, GraphDriver={"Name": "overlay"})
+    doc["Config"] = dict(RUN, OnBuild=None, Shell=["/bin/sh"], ArgsEscaped=True)
     assert parse(doc) == expected_fields("Config")
+
+
+SECOND = 10**9
+
+
+@pytest.mark.parametrize(
+    "doc, expected",
+    [
+        # podman image inspect: at the top level, not under Config (which podman leaves without it)
+        (dict(INSPECT, Healthcheck={"Test": ["CMD-SHELL", "test -f /ok"], "Interval": 2 * SECOND,
+                                    "Timeout": 3 * SECOND, "StartPeriod": SECOND, "Retries": 2}),
+         ImageHealthcheck(("CMD-SHELL", "test -f /ok"), 2 * SECOND, 3 * SECOND, SECOND, 2, "Healthcheck")),
+        # the top level wins over Config's
+        (dict(INSPECT, Healthcheck={"Test": ["CMD", "true"]}, Config=dict(RUN, Healthcheck={"Test": ["NONE"]})),
+         ImageHealthcheck(("CMD", "true"), where="Healthcheck")),
+        # docker inspect, and a docker-format image config: under Config / config
+        (dict(INSPECT, Config=dict(RUN, Healthcheck={"Test": ["NONE"]})), ImageHealthcheck(("NONE",), where="Config.Healthcheck")),
+        ({"os": "linux", "config": {"Healthcheck": {"Test": ["CMD", "x"], "Retries": 0, "StartInterval": 5}}},
+         ImageHealthcheck(("CMD", "x"), where="config.Healthcheck")),
+        (dict(INSPECT, Healthcheck=None), None),
+        (INSPECT, None),
+    ],
+    ids=["podman-top-level", "top-level-wins", "docker-under-config", "oci-config-unknown-keys-ignored",
+         "null", "absent"],
+)
+def test_healthcheck(doc, expected) -> None:
+    assert parse(doc).healthcheck == expected
+
+
+@pytest.mark.parametrize(
+    "doc, where",
+    [
+        (dict(INSPECT, Healthcheck={"Test": "CMD true"}), "Healthcheck.Test"),
+        (dict(INSPECT, Healthcheck={"Test": ["CMD"], "Interval": -1}), "Healthcheck.Interval"),
+        (dict(INSPECT, Healthcheck={"Test": ["CMD", "a\0b"]}), "Healthcheck.Test[1]"),
+        ([dict(INSPECT, Healthcheck={"Retries": "3"})], "[0].Healthcheck.Retries"),
+    ],
+    ids=["test-not-a-list", "negative-interval", "nul-byte", "retries-not-a-number"],
+)
+def test_bad_healthcheck_names_the_field(doc, where) -> None:
+    assert error_of(doc).where == where
 
 
 # --------------------------------------------------------------------------- errors
