@@ -25,9 +25,9 @@ def main() -> None:
     # undone and the record says where hp was, instead of dying between two side effects
     signal.signal(signal.SIGINT, _interrupted)
     signal.signal(signal.SIGTERM, _interrupted)
-    from executor.cli import app
-
     try:
+        from executor.cli import app  # a signal during the imports is an interruption too
+
         app()
     except Interrupted as e:
         sys.stderr.write(f"hp: interrupted by {signal.Signals(e.signum).name}\n")
