@@ -11,7 +11,7 @@ from typing import Mapping
 
 import msgspec
 
-from . import oci
+from . import depends, oci
 from .annotations import build_annotations
 from .args import resolve_args
 from .capabilities import capability_sets
@@ -19,6 +19,7 @@ from .cgroups import cgroups_path
 from .defaults import Defaults, defaults
 from .env import EnvFile, file_env, merge_env
 from .errors import HpError, quote
+from .health import check_spec as check_health_spec
 from .image import ImageConfig
 from .mounts import assemble_mounts, user_mounts
 from .network import check_networks, mode_and_name, namespaces
@@ -100,10 +101,18 @@ def check_file(hp_file: HpFile) -> None:
     for name, spec in hp_file.containers.items():
         container_settings(name, spec)
         supervision(name, spec)
+        check_health_spec(name, spec)
+    depends.check(dependency_graph(hp_file))
     for host, registry in hp_file.registries.items():
         pull_timeout(registry.timeout, f"{key_path('registries', host)}.timeout")
     check_networks(hp_file)
     check_volume_mounts(hp_file)
+
+
+def dependency_graph(hp_file: HpFile) -> dict[str, dict[str, depends.Condition]]:
+    """Each container's depends_on as {dependency: condition} (compiler/depends.py)."""
+    return {name: depends.normalize(spec.depends_on, f"{key_path('containers', name)}.depends_on")
+            for name, spec in sorted(hp_file.containers.items())}
 
 
 def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defaults | None = None,

@@ -18,6 +18,7 @@
         conmon.log                  what conmon itself said (its stderr)
         oci-log                     what crun said when it failed (JSON lines)
         run.json                    its current run (compiler.supervision.RunState)
+        health.json                 its health check's results in this run (compiler.health.HealthState)
         address                     its IPv4 address on its bridge network, kept while it exists
         network.json                how it is networked (compiler.cni.NetworkSetup)
       volumes/<volume>/             a volume, outside every container directory (docs/executor.md)
@@ -136,6 +137,9 @@ class Layout(msgspec.Struct, frozen=True):
 
     def run_state(self, name: str) -> str:
         return f"{self.container_dir(name)}/run.json"
+
+    def health(self, name: str) -> str:
+        return f"{self.container_dir(name)}/health.json"
 
     def address_file(self, name: str) -> str:
         return f"{self.container_dir(name)}/address"

@@ -12,6 +12,7 @@ from typing import Literal, Mapping
 
 import msgspec
 
+from .depends import describe as describe_depends
 from .errors import HpError, key_path
 from .masking import masked_configs
 from .signals import describe_stop
@@ -23,7 +24,8 @@ Action = Literal["create", "replace", "destroy", "restore", "update", "no-op"]
 SYMBOLS = {"create": "  +", "replace": "-/+", "destroy": "  -", "restore": "  ~", "update": "  *", "no-op": "   "}
 ORDER = {"destroy": 0, "replace": 1, "restore": 2, "update": 3, "create": 4, "no-op": 5}
 # hp.toml settings that only hp reads (kept in the record): a change rewrites the record, nothing more
-SETTINGS = ("stop_timeout", "prevent_destroy", "restart", "restart_max", "log_max_size")
+SETTINGS = ("stop_timeout", "prevent_destroy", "restart", "restart_max", "log_max_size", "depends_on",
+            "healthcheck", "health_on_failure")
 # a restore's reason for a container `hp stop` stopped: no drift, but the file wants it running
 STOPPED_BY_HP = "stopped by hp stop: will start it again"
 
@@ -43,6 +45,9 @@ class Desired(msgspec.Struct, frozen=True):
     restart_max: int = 0
     log_max_size: int = 10 * 1024**2
     sensitive_env: tuple[str, ...] = ()  # hp.toml's: env names whose values a plan never shows (compiler.masking)
+    depends_on: dict[str, str] = msgspec.field(default_factory=dict)  # name -> "started" | "healthy"
+    healthcheck: str = "none"  # the effective check, in words (compiler.health.describe)
+    health_on_failure: str = "none"
 
 
 class Current(msgspec.Struct, frozen=True):
@@ -66,6 +71,9 @@ class Current(msgspec.Struct, frozen=True):
     restart_max: int = 0  # the record's
     log_max_size: int = 10 * 1024**2  # the record's
     stopped_by_hp: bool = False  # `hp stop` stopped it (its run state says so), not something outside hp
+    depends_on: dict[str, str] = msgspec.field(default_factory=dict)  # the record's
+    healthcheck: str = "none"  # the record's, in words (compiler.health.describe)
+    health_on_failure: str = "none"  # the record's
 
 
 class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -216,6 +224,8 @@ def _changed_settings(want: Desired, have: Current) -> tuple[str, ...]:
 
 
 def _toml(value: object) -> str:
+    if isinstance(value, dict):
+        return describe_depends(value)
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 

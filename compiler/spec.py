@@ -51,6 +51,18 @@ Mount = Union[BindMount, TmpfsMount, VolumeMount]
 MAX_STOP_TIMEOUT = 3600
 
 
+class HealthcheckSpec(_Input):
+    """`healthcheck = { ... }`: Docker's HEALTHCHECK; what is not set here is the image's (or Docker's
+    default). test: ["CMD", ARG...], ["CMD-SHELL", "COMMAND"] (a string is that too) or ["NONE"]
+    (no check); durations "30s", "1m30s", "500ms" or seconds (compiler/health.py checks them)."""
+
+    test: Union[tuple[str, ...], str, None] = None
+    interval: Union[int, float, str, None] = None
+    timeout: Union[int, float, str, None] = None
+    start_period: Union[int, float, str, None] = None
+    retries: Union[int, None] = None
+
+
 class ContainerSpec(_Input):
     """One `[containers.NAME]` table. Every field but `image` is optional; None means
     "not set here", so the image's value (or hp's default) applies."""
@@ -77,6 +89,11 @@ class ContainerSpec(_Input):
     restart: Literal["no", "on-failure", "always"] = "no"
     restart_max: Annotated[int, msgspec.Meta(ge=0)] = 0  # on-failure only: at most this many restarts; 0: no limit
     log_max_size: Union[int, str, None] = None  # like memory; None: Defaults.log_max_size (10m)
+    healthcheck: Union[HealthcheckSpec, None] = None  # overrides the image's HEALTHCHECK (compiler/health.py)
+    # what `hp healthcheck run` does to it once it is unhealthy (podman's names): nothing, restart, or stop it
+    health_on_failure: Literal["none", "restart", "kill"] = "none"
+    # containers of this file started first: a list, or a table of name -> "started" | "healthy"
+    depends_on: Union[tuple[str, ...], dict[str, str], None] = None
     labels_to_annotations: bool = False
     annotations: Union[dict[str, str], None] = None
     memory: Union[int, str, None] = None
@@ -168,7 +185,8 @@ def decode_error(err: msgspec.ValidationError, kind: type | None = None) -> HpEr
 
 
 # the fields whose value is one of a few words (typing.Literal), by field name
-_CHOICES = {"restart": ('"no"', '"on-failure"', '"always"')}
+_CHOICES = {"restart": ('"no"', '"on-failure"', '"always"'),
+            "health_on_failure": ('"none"', '"restart"', '"kill"')}
 
 _TYPE_WORDS = {
     "str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean",

@@ -12,9 +12,11 @@ side effect, so an hp killed at any moment leaves a record that says what was in
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from typing import Literal, Union
 
 import msgspec
+
+from .health import HealthCheck
 
 Phase = Literal["creating", "ready", "removing"]
 
@@ -34,6 +36,11 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     restart: str = "no"  # hp.toml's restart policy (compiler/supervision.py), read by the exit handler
     restart_max: int = 0
     log_max_size: int = 10 * 1024**2  # bytes, passed to conmon at each start
+    healthcheck: Union[HealthCheck, None] = None  # the effective check (compiler/health.py), run by hp
+    health_on_failure: str = "none"  # hp.toml's: "none", "restart" or "kill"
+    # hp.toml's depends_on (name -> "started" | "healthy"): stop and destroy go in reverse order,
+    # `hp start` and a boot in this order, even for a container the file no longer lists
+    depends_on: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class ContainerStatus(msgspec.Struct, frozen=True):
@@ -54,6 +61,7 @@ class ContainerStatus(msgspec.Struct, frozen=True):
     ports: tuple[str, ...] = ()
     restart: str = "no"
     restarts: int = 0
+    health: str = "-"  # "starting", "healthy", "unhealthy", or "-" (no health check, or not running)
 
 
 def config_hash(config_json: bytes) -> str:

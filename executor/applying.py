@@ -17,6 +17,7 @@ from typing import Callable, TextIO
 
 import msgspec
 
+from compiler import depends
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.plan import Change
@@ -126,10 +127,11 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
     for change in sorted((c for c in todo if c.action in ("replace", "create")), key=lambda c: c.name):
         containers.make_volumes(layout, planned.new[change.name])
     try:
-        for phase in PHASES:
-            batch = [c for c in todo if c.action in phase]
-            if not batch:
-                continue
+        for batch in _batches(layout, planned, todo):
+            waits = sorted({(dep, cond) for c in batch if c.action in STARTS
+                            for dep, cond in planned.new[c.name].depends_on.items()})
+            for dep, condition in waits:
+                _wait_for(layout, dep, condition, say)
             with ThreadPoolExecutor(max_workers=min(PARALLEL, len(batch))) as pool:
                 futures = [pool.submit(step, change) for change in batch]
                 errors = [f.exception() for f in futures if f.exception() is not None]
@@ -155,6 +157,43 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
     return Applied(count["create"], count["replace"], count["destroy"], count["restore"], count["update"])
 
 
+STARTS = ("replace", "restore", "create")  # the actions that start a container
+HEALTHY_WAIT = 300.0  # how long an apply waits for a dependency to turn healthy
+
+
+def _batches(layout: Layout, planned: Planned, todo: list[Change]) -> list[list[Change]]:
+    """The changes in the order they run, each batch in parallel: destroys first, dependents
+    before what they depend on (the records' depends_on); then, layer by layer of the file's
+    depends_on (compiler/depends.py), that layer's replaces, then its restores, updates and
+    creates. Without any depends_on: destroys, replaces, the rest (PHASES)."""
+    destroys = [c for c in todo if c.action == "destroy"]
+    records = {c.name: read_record(layout, c.name) for c in destroys}
+    removing = {name: {d: "started" for d in (r.depends_on if r else {}) if d in records}
+                for name, r in records.items()}
+    batches = [[c for c in destroys if c.name in layer] for layer in reversed(depends.layers(removing))]
+    graph = {name: dict(new.depends_on) for name, new in planned.new.items()}
+    for layer in depends.layers(graph):
+        for phase in PHASES[1:]:
+            batches.append([c for c in todo if c.action in phase and c.name in layer])
+    return [batch for batch in batches if batch]
+
+
+def _wait_for(layout: Layout, dependency: str, condition: str, say: Callable[[str], None]) -> None:
+    """A dependency's condition, before what depends on it starts: "healthy" waits (running its
+    health checks) up to HEALTHY_WAIT; "started" needs nothing more, as it started in an earlier
+    batch (or was running already) and must_run confirmed it."""
+    if condition != "healthy":
+        return
+    from .health import wait_healthy
+
+    say(f"{dependency}: waiting for it to be healthy")
+    try:
+        wait_healthy(layout, dependency, HEALTHY_WAIT)
+    except HpError as e:
+        raise e if dependency in e.where else e.within(dependency)
+    say(f"{dependency}: healthy")
+
+
 def _stopping(layout: Layout, name: str) -> str:
     """How a running container will be stopped first, for the progress line."""
     record = read_record(layout, name)
@@ -170,7 +209,8 @@ def _write_settings(layout: Layout, new: containers.NewContainer) -> None:
         return
     updated = msgspec.structs.replace(record, stop_timeout=new.stop_timeout, prevent_destroy=new.prevent_destroy,
                                       restart=new.supervision.restart, restart_max=new.supervision.restart_max,
-                                      log_max_size=new.supervision.log_max_size)
+                                      log_max_size=new.supervision.log_max_size, depends_on=dict(new.depends_on),
+                                      healthcheck=new.healthcheck, health_on_failure=new.health_on_failure)
     if updated != record:
         write_atomic(layout.record(new.name), encode_record(updated))
 

@@ -3,7 +3,8 @@
 A reboot loses everything hp keeps in memory or on tmpfs: the containers' processes and their
 conmons, crun's state (under STATE/crun), the overlay mounts, the network namespaces, bridges
 and iptables rules. What is on disk stays: each container's directory (record, bundle,
-writable layer, run.json, its address), its volumes, host-local's reservations. A container
+writable layer, run.json, its address), its volumes, host-local's reservations. Containers come
+back in dependency order (their records' depends_on). A container
 comes back if compiler.supervision.comes_back_at_boot says so: hp had it running and did not
 stop it, its restart policy is not "no", and no exit was recorded for its last run (it was
 running when the host went down) or it was waiting to be restarted. Each is started the way
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+from compiler import depends
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.supervision import Supervision, comes_back_at_boot
@@ -30,8 +32,10 @@ def start_all(layout: Layout, say: Callable[[str], None]) -> tuple[list[str], li
     started: list[str] = []
     failed: list[str] = []
     statuses = containers.crun_statuses(layout)
-    for name in container_names(layout):
-        record = read_record(layout, name)
+    records = {name: read_record(layout, name) for name in container_names(layout)}
+    graph = {name: dict(r.depends_on) if r else {} for name, r in records.items()}
+    for name in (n for layer in depends.layers(graph) for n in layer):  # dependencies first
+        record = records[name]
         if record is None or record.phase != "ready" or statuses.get(name) in ("running", "paused"):
             continue
         policy = Supervision(record.restart, record.restart_max, record.log_max_size)  # type: ignore[arg-type]
@@ -41,6 +45,7 @@ def start_all(layout: Layout, say: Callable[[str], None]) -> tuple[list[str], li
         if not started and not failed:
             bump_serial(layout)  # a plan saved before this is stale after it
         try:
+            wait_for_dependencies(layout, name, graph[name])
             containers.start(layout, name)
         except HpError as e:
             failed.append(str(e if name in e.where else e.within(name)))
@@ -50,3 +55,21 @@ def start_all(layout: Layout, say: Callable[[str], None]) -> tuple[list[str], li
     if started or failed:
         tidy(layout)
     return started, failed
+
+
+DEPENDENCY_WAIT = 300.0  # for a "healthy" dependency, as apply waits
+
+
+def wait_for_dependencies(layout: Layout, name: str, deps: dict[str, str]) -> None:
+    """Before `name` starts by hand (`hp start`) or at boot: each dependency it lists runs, and a
+    "healthy" one passes its health check (waited for, as apply does). A dependency that is not
+    running is an error: hp starts what was asked, not more (`hp start DEP` first, or
+    `hp apply`)."""
+    statuses = containers.crun_statuses(layout)
+    for dep, condition in sorted(deps.items()):
+        if statuses.get(dep) not in ("running", "paused"):
+            raise HpError(name, f"depends on {dep}, which is not running (hp start {dep} first)")
+        if condition == "healthy":
+            from .health import wait_healthy
+
+            wait_healthy(layout, dep, DEPENDENCY_WAIT)

@@ -388,7 +388,7 @@ def ps_command(
     json_output: bool = typer.Option(False, "--json", help="One JSON list on stdout."),
     state_dir: Optional[str] = STATE_DIR,
 ) -> None:
-    """List hp's containers: name, image, status, exit code, pid, IP address, published ports,
+    """List hp's containers: name, image, status, exit code, health, pid, IP address, published ports,
     restart policy and restarts by it."""
     import msgspec
 
@@ -405,8 +405,8 @@ def ps_command(
     if json_output:
         sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(rows), indent=2) + b"\n")
         return
-    table = [("NAME", "IMAGE", "STATUS", "PID", "IP", "PORTS", "RESTART", "RESTARTS")] + [
-        (r.name, r.image, r.status + (f" ({r.exit_code})" if r.exit_code is not None else ""),
+    table = [("NAME", "IMAGE", "STATUS", "HEALTH", "PID", "IP", "PORTS", "RESTART", "RESTARTS")] + [
+        (r.name, r.image, r.status + (f" ({r.exit_code})" if r.exit_code is not None else ""), r.health,
          str(r.pid) if r.pid else "-", r.ip or ("host" if r.network == "host" else "-"), ",".join(r.ports) or "-",
          r.restart, str(r.restarts))
         for r in rows
@@ -542,7 +542,12 @@ def start_command(
         return
 
     def act(layout, name):
+        from executor.boot import wait_for_dependencies
+        from executor.store import read_record
+
         lifecycle.require(layout, name)
+        record = read_record(layout, name)
+        wait_for_dependencies(layout, name, dict(record.depends_on) if record else {})
         containers.start(layout, name)
 
     _each(list(names or ()), False, state_dir, act, command="start")
@@ -644,6 +649,45 @@ def rm_command(
 
     _each(list(names or ()), all_, state_dir, lambda layout, name: containers.remove(layout, name, force=force),
           command="rm")
+
+
+healthcheck_app = typer.Typer(name="healthcheck", no_args_is_help=True,
+                              help="Health checks: the image's HEALTHCHECK, or hp.toml's healthcheck.")
+app.add_typer(healthcheck_app, name="healthcheck")
+
+
+@healthcheck_app.command("run")
+def healthcheck_run_command(
+    names: Optional[list[str]] = typer.Argument(None, metavar="[NAME...]", show_default=False),
+    all_: bool = typer.Option(False, "--all", help="Every running container with a health check, each only when "
+                                                   "its check is due (the default without NAME)."),
+    state_dir: Optional[str] = STATE_DIR,
+) -> None:
+    """Run health checks and record the results (hp ps shows them); act on an unhealthy container as its
+    health_on_failure says. A NAME's check runs now, due or not; exit 1 if one of theirs fails.
+    contrib/hp-healthcheck.timer runs `hp healthcheck run --all` every 5 s."""
+    from compiler import HpError
+    from compiler.names import check_container_name
+    from executor import lifecycle
+    from executor.health import run_checks
+    from executor.session import state_layout
+
+    names = list(names or ())
+    try:
+        if all_ and names:
+            raise _usage_error("healthcheck run", "give NAMEs or --all, not both")
+        for name in names:
+            check_container_name(name)  # before anything is built from it, or touched
+        layout = state_layout(state_dir)
+        for name in names:
+            lifecycle.require(layout, name)
+        checked, failed = run_checks(layout, names, only_if_due=not names, say=_say)
+    except HpError as e:
+        raise _fail(e) from None
+    for error in failed:
+        sys.stderr.write(f"hp: error: {error}\n")
+    if failed or (names and any(c.state.log and c.state.log[-1].exit_code != 0 for c in checked)):
+        raise typer.Exit(1)
 
 
 volume_app = typer.Typer(name="volume", no_args_is_help=True,

@@ -22,6 +22,7 @@ from compiler import commands, oci
 from compiler.cgroups import cgroup_mounts, cgroups_path, container_cgroup_dirs
 from compiler.cni import NetworkSetup, encode_setup
 from compiler.errors import HpError
+from compiler.health import HealthCheck
 from compiler.layout import Layout
 from compiler import supervision
 from compiler.supervision import RunState, Supervision, decode_run_state, encode_run_state
@@ -67,6 +68,9 @@ class NewContainer(msgspec.Struct, frozen=True):
     stop_timeout: int = 10  # hp.toml's: seconds from the stop signal to SIGKILL
     prevent_destroy: bool = False  # hp.toml's
     supervision: Supervision = Supervision()  # hp.toml's restart, restart_max, log_max_size
+    depends_on: dict[str, str] = msgspec.field(default_factory=dict)  # hp.toml's, normalized
+    healthcheck: HealthCheck | None = None  # the effective check (compiler/health.py)
+    health_on_failure: str = "none"  # hp.toml's
 
     @property
     def config_json(self) -> bytes:
@@ -92,7 +96,8 @@ def create(layout: Layout, new: NewContainer, *, confirm: bool | None = None) ->
                              new.file, "creating", new.must_run, stop_timeout=new.stop_timeout,
                              prevent_destroy=new.prevent_destroy, restart=new.supervision.restart,
                              restart_max=new.supervision.restart_max,
-                             log_max_size=new.supervision.log_max_size)
+                             log_max_size=new.supervision.log_max_size, depends_on=dict(new.depends_on),
+                             healthcheck=new.healthcheck, health_on_failure=new.health_on_failure)
     os.makedirs(layout.containers_dir, exist_ok=True)
     # filled under a dot name, then renamed: a directory named NAME always holds a record
     staging = tempfile.mkdtemp(prefix=f"{NEW_PREFIX}{name}-", dir=layout.containers_dir)
@@ -375,11 +380,14 @@ def status(layout: Layout, name: str) -> ContainerStatus:
     run_state = read_run_state(layout, name)
     if shown == "stopped" and run_state is not None and run_state.restarting and run_state.want == "running":
         shown = "restarting"  # its exit was handled; the restart waits out its back-off
+    from .health import health_of  # it runs checks with this module's functions
+
     return ContainerStatus(name=name, image=record.image if record else "", status=shown,
                            exit_code=exit_code, pid=pid, network=(setup.network or setup.mode) if setup else "",
                            network_mode=setup.mode if setup else "", ip=ip, ports=ports,
                            restart=record.restart if record else "no",
-                           restarts=run_state.restarts if run_state else 0)
+                           restarts=run_state.restarts if run_state else 0,
+                           health=health_of(layout, name, shown == "running"))
 
 
 def _wait(done: Callable[[], bool], timeout: float) -> bool:

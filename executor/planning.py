@@ -13,10 +13,13 @@ from typing import Callable
 import msgspec
 
 from compiler import HpFile, check_file, compile_container, encode_config, parse_hp_file
+from compiler.compile import dependency_graph
 from compiler.commands import route_list_argv
 from compiler.errors import HpError, key_path, quote
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
 from compiler.env import EnvFile, parse_env_file
+from compiler.health import HealthCheck, describe as describe_check, effective_check
+from compiler.spec import ContainerSpec
 from compiler.etc_files import hostname_file
 from compiler.network import container_hosts, container_network, container_resolv_conf, networks, \
     parse_routes, route_conflicts
@@ -86,10 +89,13 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     new = _compile_all(layout, hp_file, images, owner, env_files) if hp_file.containers else {}
     _check_shared_networks(layout, hp_file, new, theirs)
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
+    graph = dependency_graph(hp_file)
     desired = {name: Desired(c.ref, c.image.image_id, c.config_json, c.must_run, encode_setup(c.network),
                              describe(c.network), c.stop_timeout, c.prevent_destroy, c.supervision.restart,
                              c.supervision.restart_max, c.supervision.log_max_size,
-                             sensitive_env=hp_file.containers[name].sensitive_env) for name, c in new.items()}
+                             sensitive_env=hp_file.containers[name].sensitive_env,
+                             depends_on=graph[name], healthcheck=describe_check(c.healthcheck),
+                             health_on_failure=c.health_on_failure) for name, c in new.items()}
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
                               {ref: images[ref].image_id for ref in sorted(images)}, destroy)
@@ -129,6 +135,7 @@ def read_env_files(file: str, hp_file: HpFile) -> dict[str, EnvFile]:
 def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImage],
                  owner: str, env_files: dict[str, EnvFile]) -> dict[str, NewContainer]:
     resolv = host_resolv_conf()
+    graph = dependency_graph(hp_file)
     new = {}
     for name in sorted(hp_file.containers):
         spec = hp_file.containers[name]
@@ -150,8 +157,18 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
                  ("resolv.conf", container_resolv_conf(net, resolv).encode()))
         setup = network_setup(layout, name, hostname, net)
         new[name] = NewContainer(name, spec.image, image, config, files, spec.keep_alive, stop_signal, setup, owner,
-                                 spec.must_run, spec.stop_timeout, spec.prevent_destroy, supervision(name, spec))
+                                 spec.must_run, spec.stop_timeout, spec.prevent_destroy, supervision(name, spec),
+                                 depends_on=graph[name], healthcheck=_healthcheck(name, spec, image),
+                                 health_on_failure=spec.health_on_failure)
     return new
+
+
+def _healthcheck(name: str, spec: ContainerSpec, image: PreparedImage) -> HealthCheck | None:
+    """The container's effective check: the image's HEALTHCHECK, or hp.toml's over it."""
+    try:
+        return effective_check(name, spec, image.facts.config.healthcheck, spec.image)
+    except HpError as e:
+        raise (e.from_source("spec") if e.where.startswith("containers.") else e) from None
 
 
 def _current(layout: Layout, records: dict) -> dict[str, Current]:
@@ -169,7 +186,9 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
                                 record.stop_timeout, record.prevent_destroy, record.stop_signal,
                                 tuple(mounted_volumes(layout, name)), tree_size(layout.upper(name)),
                                 record.restart, record.restart_max, record.log_max_size,
-                                _stopped_by_hp(layout, name))
+                                _stopped_by_hp(layout, name), depends_on=dict(record.depends_on),
+                                healthcheck=describe_check(record.healthcheck),
+                                health_on_failure=record.health_on_failure)
     return current
 
 

@@ -1,0 +1,80 @@
+"""depends_on, for real: apply starts a container only after what it depends on (and, for
+"healthy", after that one's health check passed), over several applies; destroy stops
+dependents first. Each container writes its start and its stop into a shared host directory.
+network = "none": the default bridge may be another state dir's while tests run side by side."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .hprun import hp, leftovers, write_file
+
+pytestmark = pytest.mark.integration
+
+# SIGTERM (the exiter image's stop signal) is trapped: the stop is written down, then it ends
+LOOP = "trap 'echo stop-$N >> /mark/log; exit 0' TERM; {before}echo start-$N >> /mark/log; while :; do sleep 0.1; done"
+
+
+def container(name: str, image: str, marks: Path, version: str, before: str = "", extra: str = "") -> str:
+    script = LOOP.format(before=before)
+    return (f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
+            f'env = {{ N = "{name.split("-")[0]}", V = "{version}" }}\nnetwork = "none"\n'
+            f'mounts = [{{ type = "bind", source = "{marks}", target = "/mark" }}]\n{extra}\n')
+
+
+def marks(path: Path) -> list[str]:
+    log = path / "log"
+    return log.read_text().split() if log.exists() else []
+
+
+def stack(tag: str, image: str, path: Path, version: str) -> str:
+    # "web" sorts before "zapp" and starts at once; zapp takes 0.3 s to write its start: without
+    # the order, web's start would come first
+    return (container(f"zapp-{tag}", image, path, version, before="sleep 0.3; ")
+            + container(f"web-{tag}", image, path, version, extra=f'depends_on = ["zapp-{tag}"]'))
+
+
+def test_apply_starts_dependencies_first_and_destroy_stops_dependents_first(tmp_path, state, registry,
+                                                                           test_images) -> None:
+    tag = uuid.uuid4().hex[:6]
+    path = tmp_path / "marks"
+    path.mkdir()
+    image = test_images["exiter"]
+    file = write_file(tmp_path, registry, stack(tag, image, path, "1"))
+    try:
+        for version in ("1", "2", "3"):  # a create, then two replaces of both
+            file = write_file(tmp_path, registry, stack(tag, image, path, version))
+            applied = hp("apply", str(file), "--yes", state=state)
+            assert applied.returncode == 0, applied.stderr
+            starts = [m for m in marks(path) if m.startswith("start-")]
+            assert starts[-2:] == ["start-zapp", "start-web"], marks(path)
+        before = len(marks(path))
+        destroyed = hp("destroy", str(file), "--yes", state=state)
+        assert destroyed.returncode == 0, destroyed.stderr
+        assert marks(path)[before:] == ["stop-web", "stop-zapp"]
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [f"zapp-{tag}", f"web-{tag}"]) == []
+
+
+def test_hp_start_refuses_while_a_dependency_is_stopped(tmp_path, state, registry, test_images) -> None:
+    tag = uuid.uuid4().hex[:6]
+    path = tmp_path / "marks"
+    path.mkdir()
+    file = write_file(tmp_path, registry, stack(tag, test_images["exiter"], path, "1"))
+    try:
+        hp("apply", str(file), "--yes", state=state, check=True)
+        hp("stop", f"web-{tag}", state=state, check=True)
+        hp("stop", f"zapp-{tag}", state=state, check=True)
+        refused = hp("start", f"web-{tag}", state=state)
+        assert refused.returncode == 1
+        assert refused.stderr == (f"hp: error: web-{tag}: depends on zapp-{tag}, which is not running "
+                                  f"(hp start zapp-{tag} first)\n")
+        hp("start", f"zapp-{tag}", state=state, check=True)
+        hp("start", f"web-{tag}", state=state, check=True)
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [f"zapp-{tag}", f"web-{tag}"]) == []
