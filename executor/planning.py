@@ -88,6 +88,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
             say(f"pulled {ref}")
     new = _compile_all(layout, hp_file, images, owner, env_files) if hp_file.containers else {}
     _check_shared_networks(layout, hp_file, new, theirs)
+    _check_healthy_dependencies(new)
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
     graph = dependency_graph(hp_file)
     desired = {name: Desired(c.ref, c.image.image_id, c.config_json, c.must_run, encode_setup(c.network),
@@ -190,6 +191,17 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
                                 healthcheck=describe_check(record.healthcheck),
                                 health_on_failure=record.health_on_failure)
     return current
+
+
+def _check_healthy_dependencies(new: dict[str, NewContainer]) -> None:
+    """A "healthy" dependency must have a health check (its image's or hp.toml's): known only
+    once the images are."""
+    for name, container in sorted(new.items()):
+        for dep, condition in container.depends_on.items():
+            if condition == "healthy" and dep in new and new[dep].healthcheck is None:
+                raise HpError(key_path(f"{key_path('containers', name)}.depends_on", dep),
+                              f'is "healthy", but {dep} has no health check (neither its image nor hp.toml '
+                              "gives one)", source="spec")
 
 
 def _stopped_by_hp(layout: Layout, name: str) -> bool:

@@ -78,3 +78,38 @@ def test_hp_start_refuses_while_a_dependency_is_stopped(tmp_path, state, registr
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [f"zapp-{tag}", f"web-{tag}"]) == []
+
+
+def test_a_healthy_dependency_is_waited_for(tmp_path, state, registry, test_images) -> None:
+    """app's check passes only once it wrote /tmp/ready, 2 s after its start: web starts after."""
+    tag = uuid.uuid4().hex[:6]
+    path = tmp_path / "marks"
+    path.mkdir()
+    image = test_images["exiter"]
+    check = 'healthcheck = { test = ["CMD-SHELL", "test -f /tmp/ready"], interval = "1s", retries = 30 }'
+    text = (container(f"zapp-{tag}", image, path, "1", before="sleep 2; touch /tmp/ready; echo ready-$N >> "
+                      "/mark/log; ", extra=check)
+            + container(f"web-{tag}", image, path, "1", extra=f'depends_on = {{ zapp-{tag} = "healthy" }}'))
+    file = write_file(tmp_path, registry, text)
+    try:
+        applied = hp("apply", str(file), "--yes", state=state)
+        assert applied.returncode == 0, applied.stderr
+        assert f"zapp-{tag}: healthy" in applied.stderr
+        assert marks(path) == ["ready-zapp", "start-zapp", "start-web"]
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [f"zapp-{tag}", f"web-{tag}"]) == []
+
+
+def test_a_healthy_dependency_without_a_check_is_a_plan_time_error(tmp_path, state, registry, test_images) -> None:
+    tag = uuid.uuid4().hex[:6]
+    path = tmp_path / "marks"
+    path.mkdir()
+    image = test_images["exiter"]
+    file = write_file(tmp_path, registry, container(f"zapp-{tag}", image, path, "1")
+                      + container(f"web-{tag}", image, path, "1", extra=f'depends_on = {{ zapp-{tag} = "healthy" }}'))
+    planned = hp("plan", str(file), state=state)
+    assert planned.returncode == 1
+    assert planned.stderr.endswith(f'containers.web-{tag}.depends_on.zapp-{tag}: is "healthy", but zapp-{tag} has '
+                                   "no health check (neither its image nor hp.toml gives one)\n")
+    assert not (state / "containers").exists() or not list((state / "containers").iterdir())
