@@ -42,7 +42,7 @@ def watch(layout: Layout, names: tuple[str, ...], show: Callable[[list[Stats]], 
     while True:
         time.sleep(STREAM_INTERVAL if stream else SAMPLE_GAP)
         if names and stream:
-            chosen = [name for name in names if containers.exists(layout, name)]
+            chosen = [name for name in dict.fromkeys(names) if containers.exists(layout, name)]
         elif not names:
             chosen = running(layout, ())  # containers come and go
         now = sample(layout, chosen, mountinfo, meminfo)

@@ -147,5 +147,5 @@ stop_timeout = 0
         streamer.kill()
         streamer.wait()
     assert [[row["name"] for row in sample] for sample in samples] == [[name]] * 3
-    # a shell spinning on one CPU: near 100% (it shares 2 CPUs with other tests: loosely)
-    assert all(sample[0]["cpu_percent"] > 10 for sample in samples), samples
+    # a shell spinning: busy (an idle container shows 0.00; the CPUs are shared with other tests, so loosely)
+    assert all(sample[0]["cpu_percent"] > 1 for sample in samples), samples
