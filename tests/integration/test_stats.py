@@ -149,3 +149,20 @@ stop_timeout = 0
     assert [[row["name"] for row in sample] for sample in samples] == [[name]] * 3
     # a shell spinning: busy (an idle container shows 0.00; the CPUs are shared with other tests, so loosely)
     assert all(sample[0]["cpu_percent"] > 1 for sample in samples), samples
+
+
+def test_a_host_networked_container_has_no_network_figures(state, applied, test_images) -> None:
+    name = f"hostnet-{uuid.uuid4().hex[:6]}"
+    applied(name, f"""
+[containers.{name}]
+image = "{test_images['exiter']}"
+command = ['echo ready; exec sleep 3600']
+network = "host"
+stop_timeout = 0
+""")
+    wait_for_line(state, name, "ready")
+    [row] = stats_once(state, name, name)  # a NAME given twice is shown once
+    assert (row["net_rx"], row["net_tx"]) == (None, None)  # its interfaces are the host's, not its own
+    assert row["pids"] >= 1 and row["memory_usage"] > 0
+    line = hp("stats", "--no-stream", name, state=state).stdout.splitlines()[1]
+    assert "-- / --" in line
