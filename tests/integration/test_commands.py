@@ -155,6 +155,13 @@ env = {{ MODE = "from-toml" }}
         assert '"GREETING=hello world"' in plan.stdout and '"GREETING=bonjour"' in plan.stdout
         hp("apply", str(file), "--yes", state=state, check=True)
         assert "GREETING=bonjour" in hp("exec", web, "--", "env", state=state, check=True).stdout.splitlines()
+        # a saved plan made before an edit is refused (exit 3), nothing done
+        saved = tmp_path / "saved.plan"
+        hp("plan", str(file), "--out", str(saved), state=state, check=True)
+        env_file.write_text("GREETING=hallo\nLEVEL=file\nMODE=from-file\n")
+        stale = hp("apply", str(saved), state=state)
+        assert stale.returncode == 3 and "run hp plan again" in stale.stderr, stale.stderr
+        assert "GREETING=bonjour" in hp("exec", web, "--", "env", state=state, check=True).stdout.splitlines()
 
         # a bad line: one line naming file and line, nothing changed; a missing file likewise
         pid = ps(state)[web]["pid"]
