@@ -73,3 +73,13 @@ def wait_for_dependencies(layout: Layout, name: str, deps: dict[str, str]) -> No
             from .health import wait_healthy
 
             wait_healthy(layout, dep, DEPENDENCY_WAIT)
+
+
+def in_dependency_order(layout: Layout, names: list[str], reverse: bool = False) -> list[str]:
+    """`names` with each after the ones it depends on (their records' depends_on, among `names`),
+    or, `reverse`, before them: how `hp start`, `hp stop` and `hp rm` take several names."""
+    records = {name: read_record(layout, name) for name in dict.fromkeys(names)}
+    graph = {name: {d: c for d, c in (r.depends_on if r else {}).items() if d in records}
+             for name, r in records.items()}
+    order = [n for layer in depends.layers(graph) for n in layer]
+    return order[::-1] if reverse else order

@@ -498,6 +498,10 @@ def _each(names: list[str], all_: bool, state_dir: Optional[str], act, locked: b
                     raise HpError(name, "no such container")
             if not names:
                 return
+            if command in ("start", "stop", "rm"):  # dependencies first; stop and rm dependents first
+                from executor.boot import in_dependency_order
+
+                names = in_dependency_order(layout, names, reverse=command != "start")
             bump_serial(layout)  # a plan saved before this command is stale after it
             for name in names:
                 try:

@@ -75,6 +75,10 @@ def test_hp_start_refuses_while_a_dependency_is_stopped(tmp_path, state, registr
                                   f"(hp start zapp-{tag} first)\n")
         hp("start", f"zapp-{tag}", state=state, check=True)
         hp("start", f"web-{tag}", state=state, check=True)
+        before = len(marks(path))
+        hp("stop", "--all", state=state, check=True)  # dependents first
+        hp("start", f"web-{tag}", f"zapp-{tag}", state=state, check=True)  # dependencies first, whatever the order given
+        assert marks(path)[before:] == ["stop-web", "stop-zapp", "start-zapp", "start-web"]
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [f"zapp-{tag}", f"web-{tag}"]) == []
