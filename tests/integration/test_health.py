@@ -190,3 +190,26 @@ def test_wait_healthy(tmp_path, state, registry, health_image) -> None:
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [late, never, patient]) == []
+
+
+def test_a_changed_check_updates_the_record_only(tmp_path, state, registry, health_image) -> None:
+    name = f"upd-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, container(name, health_image, READY))
+    try:
+        hp("apply", str(file), "--yes", state=state, check=True)
+        pid = ps(state)[name]["pid"]
+        file = write_file(tmp_path, registry, container(name, health_image, READY,
+                                                        'healthcheck = { interval = "5s" }\n'
+                                                        'health_on_failure = "restart"'))
+        plan = hp("plan", str(file), state=state, check=True).stdout
+        assert "healthcheck: " in plan and "health_on_failure: none -> restart" in plan
+        assert "0 to replace" in plan
+        hp("apply", str(file), "--yes", state=state, check=True)
+        record = json.loads((state / "containers" / name / "container.json").read_text())
+        assert (record["healthcheck"]["interval"], record["healthcheck"]["test"], record["health_on_failure"]) == \
+            (5.0, ["CMD-SHELL", "test -f /tmp/ready"], "restart")
+        assert ps(state)[name]["pid"] == pid  # not touched
+        assert "No changes" in hp("plan", str(file), state=state, check=True).stdout
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [name]) == []
