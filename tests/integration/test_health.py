@@ -213,3 +213,31 @@ def test_a_changed_check_updates_the_record_only(tmp_path, state, registry, heal
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [name]) == []
+
+
+def test_one_check_of_a_container_at_a_time(tmp_path, state, registry, health_image) -> None:
+    import subprocess
+
+    from .hprun import HP
+
+    name = f"once-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, container(name, health_image, READY,
+                                                    'healthcheck = { test = "sleep 2" }'))
+    try:
+        hp("apply", str(file), "--yes", state=state, check=True)
+        first = subprocess.Popen([HP, "healthcheck", "run", name, "--state-dir", str(state)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            # its check is under way once its process file is in the container's directory
+            eventually(lambda: any(p.name.startswith(".health-") for p in (state / "containers" / name).iterdir()),
+                       "the first check running")
+            second = hp("healthcheck", "run", name, state=state)
+            assert second.returncode == 0 and second.stderr == ""  # it found the check busy and left it
+        finally:
+            _, said = first.communicate(timeout=60)
+        assert first.returncode == 0 and f"{name}: healthy" in said
+        assert len(health(state, name)["log"]) == 1
+        assert not [p for p in (state / "containers" / name).iterdir() if p.name.startswith(".health-")]
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [name]) == []
