@@ -30,8 +30,18 @@ def main() -> None:
 
         app()
     except Interrupted as e:
+        _ignore_signals()
         sys.stderr.write(f"hp: interrupted by {signal.Signals(e.signum).name}\n")
         sys.exit(128 + e.signum)
+    finally:
+        _ignore_signals()
+
+
+def _ignore_signals() -> None:
+    """The command is over (done, or undone and said so): a signal that comes while Python
+    shuts down would otherwise kill it by the default action and hide its real exit status."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 if __name__ == "__main__":
