@@ -29,6 +29,7 @@ from .resources import cpu_quota, memory_limits, pids_limit, pull_timeout, rlimi
 from .signals import parse_signal
 from .spec import ContainerSpec, HpFile, key_path
 from .supervision import supervision
+from .sysctls import sysctls
 from .users import parse_group, parse_passwd, resolve_user
 from .volumes import check_volume_mounts
 
@@ -83,6 +84,7 @@ def container_settings(name: str, spec: ContainerSpec, d: Defaults | None = None
             raise HpError(at, f"sets {kind} again (already set by {named[kind]})")
         named[kind] = at
         limits[kind] = oci.Rlimit(kind, hard, soft)
+    sysctls(spec.sysctls, mode_and_name(spec.network)[0], f"{where}.sysctls")
     if spec.cap_add or spec.cap_drop:
         capability_sets(d.capabilities, spec.cap_add, spec.cap_drop, root=True, where=where)
     return Settings(
@@ -205,6 +207,7 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
             namespaces=_namespaces(d.namespaces, mode_and_name(spec.network)[0], netns_path),
             masked_paths=d.masked_paths,
             readonly_paths=d.readonly_paths,
+            sysctl=sysctls(spec.sysctls, mode_and_name(spec.network)[0], f"{key_path('containers', name)}.sysctls"),
         ),
     )
 

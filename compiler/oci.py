@@ -107,6 +107,7 @@ class Linux(
     namespaces: tuple[Namespace, ...] = ()
     masked_paths: Union[tuple[str, ...], None] = None
     readonly_paths: Union[tuple[str, ...], None] = None
+    sysctl: Union[dict[str, str], None] = None
 
 
 class RuntimeConfig(_Oci, rename={"oci_version": "ociVersion"}):

@@ -104,6 +104,7 @@ class ContainerSpec(_Input):
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     ulimits: Union[dict[str, Union[tuple[int, int], int]], None] = None
+    sysctls: Union[dict[str, str], None] = None  # namespaced kernel parameters (compiler/sysctls.py)
     # None or "bridge": the default network; "none": loopback only; "host": the host's network;
     # otherwise the name of a [networks.NAME] table (compiler/network.py resolves and checks it)
     network: Union[str, None] = None
@@ -260,7 +261,7 @@ def _tables(raw: dict, key: str, kind: type, named: str = "", reserved: tuple[st
 
 
 # Checked by hand because msgspec reports a bad value in a mapping as `[...]`, without its key.
-_STR_MAPS = ("env", "annotations")
+_STR_MAPS = ("env", "annotations", "sysctls")
 
 
 def _convert(table: object, kind: type, where: str):

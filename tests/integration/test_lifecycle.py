@@ -255,3 +255,21 @@ def test_exec_with_a_terminal(tmp_path, state, registry, test_images) -> None:
         assert plain.stdout == "not-a-terminal\n"
     finally:
         assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+
+
+def test_sysctls_are_set_inside_the_container_only(tmp_path, state, registry, test_images) -> None:
+    name = f"sysctl-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n'
+                                          'network = "none"\n'
+                                          'sysctls = { "net.ipv4.ip_forward" = "1", "kernel.shmmni" = "2048" }\n')
+    with open("/proc/sys/kernel/shmmni") as f:
+        host_shmmni = f.read()
+    try:
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        inside = hp("exec", name, "--", "cat", "/proc/sys/net/ipv4/ip_forward", "/proc/sys/kernel/shmmni",
+                    state=state, check=True).stdout.split()
+        assert inside == ["1", "2048"]
+        with open("/proc/sys/kernel/shmmni") as f:
+            assert f.read() == host_shmmni  # the host's own is untouched
+    finally:
+        assert hp("destroy", str(file), "--yes", state=state).returncode == 0
