@@ -14,7 +14,6 @@ import re
 import shutil
 import tempfile
 import time
-from typing import Callable
 
 import msgspec
 
@@ -34,6 +33,7 @@ from .faults import checkpoint
 from .helpers import init_program
 from .images import PreparedImage
 from .run import run, run_status
+from .waiting import wait_until
 from .store import GONE_PREFIX, NEW_PREFIX, read_int, read_record, write_atomic
 
 DEFAULT_STOP_TIMEOUT = 10  # without a record (hp.toml's stop_timeout is in it)
@@ -242,10 +242,10 @@ def confirm_running(layout: Layout, started: Started) -> None:
     only for what is left of the grace period."""
     name, log_size = started.name, started.log_offset
     left = max(0.0, started.at + START_GRACE - time.monotonic())
-    ended = _wait(lambda: os.path.exists(layout.exit_file(name)), left)
+    ended = wait_until(lambda: os.path.exists(layout.exit_file(name)), left)
     if not ended and crun_status(layout, name) in ("running", "paused"):
         return
-    _wait(lambda: os.path.exists(layout.exit_file(name)), EXIT_FILE_WAIT)
+    wait_until(lambda: os.path.exists(layout.exit_file(name)), EXIT_FILE_WAIT)
     code = read_int(layout.exit_file(name))
     tail = _tail(layout.log(name), log_size)
     status = f" {code}" if code is not None else ""
@@ -269,10 +269,10 @@ def stop(layout: Layout, name: str, timeout: float | None = None) -> None:
             signal = 9
         run_status(commands.crun_kill(layout, name, signal), timeout=CRUN_TIMEOUT)
         checkpoint("stop-signalled")
-        if not _wait(lambda: crun_status(layout, name) in ("stopped", None), timeout):
+        if not wait_until(lambda: crun_status(layout, name) in ("stopped", None), timeout):
             run_status(commands.crun_kill(layout, name, 9), timeout=CRUN_TIMEOUT)
-            _wait(lambda: crun_status(layout, name) in ("stopped", None), 10)
-        _wait(lambda: os.path.exists(layout.exit_file(name)), EXIT_FILE_WAIT)
+            wait_until(lambda: crun_status(layout, name) in ("stopped", None), 10)
+        wait_until(lambda: os.path.exists(layout.exit_file(name)), EXIT_FILE_WAIT)
     monitor.wait_gone(layout, name, MONITOR_END_WAIT)
     if crun_status(layout, name) is not None:
         run(commands.crun_delete(layout, name, force=True), f"deleting {name}'s crun state", timeout=CRUN_TIMEOUT)
@@ -327,7 +327,7 @@ def remove_cgroups(layout: Layout, name: str) -> None:
         mountinfo = f.read()
     for top in container_cgroup_dirs(cgroup_mounts(mountinfo), cgroups_path(layout.cgroup_name(name))):
         for directory, _, _ in os.walk(top, topdown=False):
-            if not _wait(lambda gone=directory: _rmdir_cgroup(gone), CGROUP_BUSY_WAIT):
+            if not wait_until(lambda gone=directory: _rmdir_cgroup(gone), CGROUP_BUSY_WAIT):
                 raise HpError(f"{name}'s cgroup", f"{directory} still holds processes after {CGROUP_BUSY_WAIT:g} s "
                                                   "(hp removes only empty cgroups, and kills nothing there)")
 
@@ -388,17 +388,6 @@ def status(layout: Layout, name: str) -> ContainerStatus:
                            restart=record.restart if record else "no",
                            restarts=run_state.restarts if run_state else 0,
                            health=health_of(layout, name, shown == "running"))
-
-
-def _wait(done: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    while not done():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
-    return True
 
 
 def _size(path: str) -> int:

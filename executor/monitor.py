@@ -32,6 +32,7 @@ from compiler.layout import Layout
 from .faults import FAULT_VARIABLES
 from .run import kill_tree, spawn
 from .store import container_names, read_int
+from .waiting import wait_until
 
 SPAWN_TIMEOUT = 10.0  # for conmon's first process to fork its monitor and exit
 
@@ -156,14 +157,7 @@ def monitor_pid(layout: Layout, name: str) -> int | None:
 
 def wait_gone(layout: Layout, name: str, timeout: float) -> bool:
     """True once `name`'s conmon has ended (it ends after its exit command); False at the limit."""
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    while monitor_pid(layout, name) is not None:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
-    return True
+    return wait_until(lambda: monitor_pid(layout, name) is None, timeout, longest=0.1)
 
 
 _CGROUPS = threading.Lock()  # parallel creates: one may remove the cgroups another is joining
