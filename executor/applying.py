@@ -9,8 +9,6 @@ finished by the next apply.
 
 from __future__ import annotations
 
-import datetime
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, TextIO
@@ -30,7 +28,7 @@ from .monitor import remove_monitor_cgroups
 from .networking import prune_networks, read_setup, refresh_hosts
 from .planning import Planned
 from .progress import PlainProgress, Progress
-from .store import bump_serial, container_names, read_record, sweep_leftovers, write_atomic
+from .store import apply_log_entry, bump_serial, container_names, read_record, sweep_leftovers, write_atomic
 
 PARALLEL = 6
 PHASES = (("destroy",), ("replace",), ("restore", "update", "create"))
@@ -68,9 +66,8 @@ def _logged(progress: Progress, log: TextIO) -> Callable[[str], None]:
 
     def say(message: str) -> None:
         progress.say(message)
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with lock:
-            log.write(f"{stamp} [{os.getpid()}] {message}\n")
+            log.write(apply_log_entry(message))
             log.flush()
 
     return say

@@ -44,8 +44,7 @@ from compiler.layout import Layout
 from . import containers
 from .lock import GaveUp, flock_within, state_lock
 from .run import TimedOut, run_status
-from .store import container_names, read_record, write_atomic
-from .supervise import _log as log_step
+from .store import container_names, log_step, read_record, write_atomic
 
 ACTION_LOCK_WAIT = 60.0  # for the state lock before a restart or stop by health_on_failure
 PARALLEL = 8  # checks of different containers run at once

@@ -9,6 +9,7 @@ under a dot name holds no mount and no process, and is swept under the state loc
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import tempfile
@@ -112,3 +113,19 @@ def sweep_leftovers(layout: Layout) -> list[str]:
             shutil.rmtree(path, ignore_errors=True)
             swept.append(entry)
     return swept
+
+
+def apply_log_entry(message: str) -> str:
+    """One line of STATE/apply.log: UTC time, hp's pid, the message."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{stamp} [{os.getpid()}] {message}\n"
+
+
+def log_step(layout: Layout, message: str) -> None:
+    """Append one step to STATE/apply.log, outside an apply (a restart by policy, a health
+    action). The log is for people; a failure to write it changes nothing."""
+    try:
+        with open(layout.apply_log, "a", encoding="utf-8") as log:
+            log.write(apply_log_entry(message))
+    except OSError:
+        pass

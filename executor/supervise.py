@@ -13,8 +13,6 @@ first, so they never wait on it and it never restarts what they stopped.
 
 from __future__ import annotations
 
-import datetime
-import os
 import time
 
 from compiler.errors import HpError
@@ -23,7 +21,7 @@ from compiler.supervision import RunState, Supervision, after_exit, encode_run_s
 
 from . import containers
 from .lock import GaveUp, state_lock
-from .store import read_int, read_record, write_atomic
+from .store import log_step, read_int, read_record, write_atomic
 
 LOCK_WAIT = 600.0  # an apply may hold the lock while it pulls; a restart waits that long at most
 
@@ -53,7 +51,7 @@ def container_exited(layout: Layout, name: str, start: int) -> str:
         return f"{name}: run {start} ended; hp stopped or started it meanwhile"
     code = decision.state.exit_code
     said = f"{name}: exited {code if code is not None else '(status unknown)'}: {decision.reason}"
-    _log(layout, said)
+    log_step(layout, said)
     if not decision.restart:
         return said
     deadline = time.monotonic() + decision.delay
@@ -68,16 +66,7 @@ def container_exited(layout: Layout, name: str, start: int) -> str:
         return said + "; hp stopped or started it meanwhile"
     except HpError as e:
         failed = f"{name}: restart failed: {e}"
-        _log(layout, failed)
+        log_step(layout, failed)
         return failed
-    _log(layout, f"{name}: restarted (restart {decision.state.restarts})")
+    log_step(layout, f"{name}: restarted (restart {decision.state.restarts})")
     return said
-
-
-def _log(layout: Layout, message: str) -> None:
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    try:
-        with open(layout.apply_log, "a", encoding="utf-8") as log:
-            log.write(f"{stamp} [{os.getpid()}] {message}\n")
-    except OSError:
-        pass  # the log is for people; the run state is the record
