@@ -105,6 +105,11 @@ class ContainerSpec(_Input):
     cap_drop: tuple[str, ...] = ()
     ulimits: Union[dict[str, Union[tuple[int, int], int]], None] = None
     sysctls: Union[dict[str, str], None] = None  # namespaced kernel parameters (compiler/sysctls.py)
+    # "default": containers-common's profile (the host's, a fact); "unconfined": no filter; otherwise the
+    # path of a profile file in that format or OCI's LinuxSeccomp, relative to hp.toml's directory
+    seccomp: str = "default"
+    privileged: bool = False  # as `podman run --privileged`: every capability, no seccomp or masks, host devices
+    devices: tuple[str, ...] = ()  # podman's --device: "HOST[:CONTAINER][:PERMISSIONS]"
     # None or "bridge": the default network; "none": loopback only; "host": the host's network;
     # otherwise the name of a [networks.NAME] table (compiler/network.py resolves and checks it)
     network: Union[str, None] = None
