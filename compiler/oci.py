@@ -77,6 +77,18 @@ class DeviceRule(_Oci):
     access: Union[str, None] = None
 
 
+class LinuxDevice(_Oci, rename={"file_mode": "fileMode"}):
+    """A device node the runtime makes in the container (linux.devices)."""
+
+    path: str
+    type: str
+    major: int
+    minor: int
+    file_mode: Union[int, None] = None
+    uid: Union[int, None] = None
+    gid: Union[int, None] = None
+
+
 class Memory(_Oci):
     limit: Union[int, None] = None
     swap: Union[int, None] = None
@@ -105,6 +117,7 @@ class Linux(
     resources: Union[Resources, None] = None
     cgroups_path: Union[str, None] = None
     namespaces: tuple[Namespace, ...] = ()
+    devices: Union[tuple[LinuxDevice, ...], None] = None
     masked_paths: Union[tuple[str, ...], None] = None
     readonly_paths: Union[tuple[str, ...], None] = None
     sysctl: Union[dict[str, str], None] = None
