@@ -35,7 +35,9 @@ class HostFacts(msgspec.Struct, frozen=True):
     default_seccomp: the default profile's file (None: not given; a container that needs it fails).
     seccomp_files: the profile files containers name (`seccomp = PATH`), by the path as written.
     devices: the host's device nodes containers name in `devices`, by host path (a missing one is absent).
-    all_devices: every device under the host's /dev, for privileged containers (gathered only for them)."""
+    all_devices: every device under the host's /dev, for privileged containers (gathered only for them).
+    capabilities: hp's own bounding set (/proc/self/status CapBnd), what a privileged container gets, as
+    podman gives its own; a runtime cannot grant more. Empty: not gathered, every capability Linux defines."""
 
     arch: str = ""
     kernel: str = ""
@@ -43,3 +45,4 @@ class HostFacts(msgspec.Struct, frozen=True):
     seccomp_files: dict[str, HostFile] = {}
     devices: dict[str, HostDevice] = {}
     all_devices: tuple[HostDevice, ...] = ()
+    capabilities: tuple[str, ...] = ()
