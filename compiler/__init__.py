@@ -15,6 +15,7 @@ from .compile import ImageFacts, Settings, check_file, compile_container, contai
 from .defaults import Defaults, defaults
 from .env import EnvFile
 from .errors import HpError
+from .host import HostDevice, HostFacts, HostFile
 from .image import ImageConfig, parse_image_config
 from .network import check_networks
 from .oci import RuntimeConfig, encode_config
@@ -30,12 +31,14 @@ def compile_config_json(
     group: str | None = None,
     netns_path: str | None = None,
     env_files: Mapping[str, EnvFile] | None = None,
+    host: HostFacts | None = None,
 ) -> bytes:
     """The whole `hp compile` as one pure call: input texts in, config.json bytes out.
 
     `container` may be None when the file has exactly one container. `netns_path`: the
     network namespace to join (hp apply's is STATE/netns/NAME); without it a fresh one.
     `env_files`: the text of each env_file the container names, by the path as written.
+    `host`: the host's facts (compiler/host.py): arch, kernel, seccomp profiles, devices.
     Raises HpError (its `source` says which input is at fault).
     """
     try:
@@ -50,7 +53,7 @@ def compile_config_json(
     except HpError as e:
         raise e.from_source("image") from None
     return encode_config(compile_container(name, hp_file.containers[name], ImageFacts(image, passwd, group),
-                                           netns_path=netns_path, env_files=env_files))
+                                           netns_path=netns_path, env_files=env_files, host=host))
 
 
 def pick_container(hp_file: HpFile, container: str | None) -> str:
@@ -70,7 +73,8 @@ def pick_container(hp_file: HpFile, container: str | None) -> str:
 
 
 __all__ = [
-    "ContainerSpec", "Defaults", "HpError", "HpFile", "ImageConfig", "ImageFacts", "RuntimeConfig",
+    "ContainerSpec", "Defaults", "HostDevice", "HostFacts", "HostFile", "HpError", "HpFile", "ImageConfig",
+    "ImageFacts", "RuntimeConfig",
     "Settings", "check_file", "compile_config_json", "compile_container", "container_settings",
     "defaults", "encode_config", "parse_hp_file", "parse_image_config", "pick_container",
 ]

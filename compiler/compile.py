@@ -20,6 +20,7 @@ from .defaults import Defaults, defaults
 from .env import EnvFile, file_env, merge_env
 from .errors import HpError, quote
 from .health import check_spec as check_health_spec
+from .host import HostFacts
 from .image import ImageConfig
 from .mounts import assemble_mounts, user_mounts
 from .network import check_networks, mode_and_name, namespaces
@@ -120,7 +121,8 @@ def dependency_graph(hp_file: HpFile) -> dict[str, dict[str, depends.Condition]]
 def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defaults | None = None,
                       netns_path: str | None = None, cgroup_name: str | None = None,
                       volumes_dir: str | None = None,
-                      env_files: Mapping[str, EnvFile] | None = None) -> oci.RuntimeConfig:
+                      env_files: Mapping[str, EnvFile] | None = None,
+                      host: HostFacts | None = None) -> oci.RuntimeConfig:
     """The OCI runtime config for container `name`, or an HpError whose `source`
     says which input ("spec", "image", "passwd", "group") the path is in.
 

@@ -25,6 +25,7 @@ class Defaults(msgspec.Struct, frozen=True):
     init_path: str
     init_source: str
     log_max_size: int  # bytes: conmon starts the log afresh past this (hp.toml's log_max_size)
+    seccomp_profile: str  # the host's default seccomp profile: containers-common's, as podman reads it
 
 
 def _char(major: int, minor: int | None) -> DeviceRule:
@@ -79,6 +80,7 @@ _DEFAULTS = Defaults(
     init_path="/run/hp-init",
     init_source="hp-init",
     log_max_size=10 * 1024**2,  # "10m", as the issue and podman's k8s-file users expect
+    seccomp_profile="/usr/share/containers/seccomp.json",
 )
 
 

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -69,7 +70,8 @@ def compile_command(
         if netns is not None and not netns.startswith("/"):
             raise HpError("--netns", f"{netns!r} is not an absolute path", source="option")
         env_files = _compile_env_files(file, hp_toml, container)
-        out = compile_config_json(hp_toml, container, image, passwd_text, group_text, netns, env_files)
+        host = _compile_host_facts(file, hp_toml, container)
+        out = compile_config_json(hp_toml, container, image, passwd_text, group_text, netns, env_files, host)
     except HpError as e:
         raise _fail(e, files) from None
     try:
@@ -93,6 +95,21 @@ def _compile_env_files(file: str, hp_toml: bytes, container: Optional[str]) -> d
     name = pick_container(hp_file, container)
     one = type(hp_file)(containers={name: hp_file.containers[name]})
     return read_env_files("" if file == "-" else file, one)
+
+
+def _compile_host_facts(file: str, hp_toml: bytes, container: Optional[str]) -> Any:
+    """The host's facts for the container `hp compile` compiles (executor/host.py), as hp plan
+    gathers them; None when the file does not parse (compile_config_json reports it)."""
+    from compiler import HpError, parse_hp_file, pick_container
+    from executor.host import host_facts
+
+    try:
+        hp_file = parse_hp_file(hp_toml)
+        name = pick_container(hp_file, container)
+    except HpError:
+        return None
+    one = type(hp_file)(containers={name: hp_file.containers[name]})
+    return host_facts(one, os.path.dirname("" if file == "-" else file))
 
 
 # ---------------------------------------------------------------- running containers

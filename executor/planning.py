@@ -18,6 +18,7 @@ from compiler.commands import route_list_argv
 from compiler.errors import HpError, key_path, quote
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
 from compiler.env import EnvFile, parse_env_file
+from compiler.host import HostFacts
 from compiler.health import HealthCheck, describe as describe_check, effective_check
 from compiler.spec import ContainerSpec
 from compiler.etc_files import hostname_file
@@ -31,6 +32,7 @@ from compiler.supervision import supervision
 
 from . import __version__, bridges, ports
 from .containers import NewContainer, crun_statuses, read_run_state
+from .host import host_facts
 from .images import PreparedImage, ensure_image
 from .inputs import read_text, shown
 from .networking import read_setup
@@ -78,6 +80,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     theirs = {n: read_setup(layout, n) for n, r in sorted(records.items()) if r is None or r.file != owner}
     _check_bridges(layout, hp_file, theirs)
     env_files = read_env_files(file, hp_file)  # before anything is pulled
+    host = host_facts(hp_file, os.path.dirname(file))
     images: dict[str, PreparedImage] = {}
     pulled = []
     for ref in sorted({spec.image for spec in hp_file.containers.values()}):
@@ -86,7 +89,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
         if images[ref].pulled:
             pulled.append(ref)
             say(f"pulled {ref}")
-    new = _compile_all(layout, hp_file, images, owner, env_files) if hp_file.containers else {}
+    new = _compile_all(layout, hp_file, images, owner, env_files, host) if hp_file.containers else {}
     _check_shared_networks(layout, hp_file, new, theirs)
     _check_healthy_dependencies(new)
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
@@ -134,7 +137,7 @@ def read_env_files(file: str, hp_file: HpFile) -> dict[str, EnvFile]:
 
 
 def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImage],
-                 owner: str, env_files: dict[str, EnvFile]) -> dict[str, NewContainer]:
+                 owner: str, env_files: dict[str, EnvFile], host: HostFacts) -> dict[str, NewContainer]:
     resolv = host_resolv_conf()
     graph = dependency_graph(hp_file)
     new = {}
@@ -145,7 +148,7 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
         try:
             config = compile_container(name, spec, image.facts, netns_path=layout.netns(name),
                                        cgroup_name=layout.cgroup_name(name), volumes_dir=layout.volumes_dir,
-                                       env_files=env_files)
+                                       env_files=env_files, host=host)
         except HpError as e:
             raise e.from_source("spec") from None
         stop_signal = 15

@@ -18,6 +18,7 @@ from compiler.env import EnvFile
 from compiler.errors import error_line
 
 from .golden import GoldenConfig, GoldenError
+from .host_facts import case_host_facts
 
 CASES_DIR = Path(__file__).parent / "cases"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if p.is_dir())
@@ -42,6 +43,7 @@ def run_case(case: str) -> tuple[bytes | None, str | None]:
             optional("group"),
             (optional("netns") or "").strip() or None,
             env_files(d),
+            case_host_facts(d),
         )
     except HpError as e:
         return None, error_line(e, FILES) + "\n"

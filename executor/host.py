@@ -1,0 +1,40 @@
+"""Gathering the host's facts for the compiler (compiler/host.HostFacts): uname, and the files
+and devices the containers need. Read once per plan, before anything is pulled."""
+
+from __future__ import annotations
+
+import os
+
+from compiler.defaults import defaults
+from compiler.errors import HpError, key_path
+from compiler.host import HostFacts, HostFile
+from compiler.spec import HpFile
+
+from .inputs import read_text, shown
+
+SECCOMP_PROFILE_LIMIT = 4 * 1024 * 1024
+
+
+def host_facts(hp_file: HpFile, base_dir: str, *, default_profile: str | None = None) -> HostFacts:
+    """The facts the containers of `hp_file` need. base_dir: hp.toml's directory (a relative
+    seccomp path is relative to it, as env_file is). default_profile: the default seccomp
+    profile's file (default: the host's, compiler.defaults().seccomp_profile); it is read only
+    when a container uses it."""
+    uname = os.uname()
+    specs = [hp_file.containers[name] for name in sorted(hp_file.containers)]
+    needs_default = any(s.seccomp == "default" and not s.privileged for s in specs)
+    default = None
+    if needs_default:
+        path = default_profile or defaults().seccomp_profile
+        default = HostFile(shown(path), read_text(path, limit=SECCOMP_PROFILE_LIMIT))
+    files: dict[str, HostFile] = {}
+    for name in sorted(hp_file.containers):
+        path = hp_file.containers[name].seccomp
+        if path in ("default", "unconfined") or path in files:
+            continue
+        if not path or "\0" in path:
+            raise HpError(f"{key_path('containers', name)}.seccomp",
+                          "empty path" if not path else "contains a NUL byte", source="spec")
+        full = os.path.join(base_dir, path)
+        files[path] = HostFile(shown(full), read_text(full, limit=SECCOMP_PROFILE_LIMIT))
+    return HostFacts(arch=uname.machine, kernel=uname.release, default_seccomp=default, seccomp_files=files)
