@@ -15,6 +15,7 @@ import msgspec
 from .depends import describe as describe_depends
 from .errors import HpError, key_path
 from .masking import masked_configs
+from .security import Escalation, counts_against, review_create, review_replace
 from .signals import describe_stop
 from .state import config_hash
 
@@ -48,6 +49,7 @@ class Desired(msgspec.Struct, frozen=True):
     depends_on: dict[str, str] = msgspec.field(default_factory=dict)  # name -> "started" | "healthy"
     healthcheck: str = "none"  # the effective check, in words (compiler.health.describe)
     health_on_failure: str = "none"
+    seccomp: str = "default"  # hp.toml's: "default", "unconfined" or a profile's path (compiler.security)
 
 
 class Current(msgspec.Struct, frozen=True):
@@ -94,6 +96,11 @@ class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     removed_volumes: tuple[str, ...] = ()
     discarded: str = ""
     discarded_bytes: int | None = None
+    # a create or replace: every way the container is less confined than hp's default (compiler.security),
+    # and which of them the change adds (a create: all) and removes
+    security: tuple[Escalation, ...] = ()
+    security_added: tuple[Escalation, ...] = ()
+    security_removed: tuple[Escalation, ...] = ()
 
 
 class Plan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -112,13 +119,15 @@ class Plan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def plan(desired: Mapping[str, Desired], current: Mapping[str, Current], pulled: tuple[str, ...] = (),
-         destroy: bool = False, remove_volumes: bool = False) -> Plan:
+         destroy: bool = False, remove_volumes: bool = False, volumes_dir: str | None = None) -> Plan:
     """Compare, per container; order: destroys, replacements, restores, creates (then by name).
     destroy: `hp destroy` (desired is then empty), which changes only the reason given.
-    remove_volumes: `hp destroy --volumes`: a destroy also deletes the volumes it mounts."""
+    remove_volumes: `hp destroy --volumes`: a destroy also deletes the volumes it mounts.
+    volumes_dir: where hp's volumes are (Layout.volumes_dir): binds of them are not host paths."""
     gone = "hp destroy: everything the file manages goes" if destroy else "no longer in the file"
-    changes = [_with_data(_change(name, desired.get(name), current.get(name), gone), current.get(name),
-                          remove_volumes)
+    changes = [_with_security(_with_data(_change(name, desired.get(name), current.get(name), gone),
+                                         current.get(name), remove_volumes),
+                              desired.get(name), current.get(name), volumes_dir)
                for name in set(desired) | set(current)]
     changes.sort(key=lambda c: (ORDER[c.action], c.name))
     for change in changes:
@@ -138,6 +147,25 @@ def _with_data(change: Change, have: Current | None, remove_volumes: bool) -> Ch
     return msgspec.structs.replace(change, kept_volumes=() if removed else have.volumes,
                                    removed_volumes=have.volumes if removed else (),
                                    discarded=f"its writable layer{size}", discarded_bytes=have.layer_size)
+
+
+def _with_security(change: Change, want: Desired | None, have: Current | None, volumes_dir: str | None) -> Change:
+    """A create or replace lists the container's escalations (compiler.security), and a replace which it
+    adds and removes compared with the recorded container."""
+    if want is None or change.action not in ("create", "replace"):
+        return change
+    if have is None:
+        review = review_create(want.config_json, volumes_dir=volumes_dir, seccomp=want.seccomp)
+    else:
+        review = review_replace(have.config_json, want.config_json, volumes_dir=volumes_dir, seccomp=want.seccomp)
+    return msgspec.structs.replace(change, security=review.security, security_added=review.added,
+                                   security_removed=review.removed)
+
+
+def escalating(p: Plan) -> tuple[tuple[str, Escalation], ...]:
+    """What `hp plan --deny-escalation` refuses: (container, escalation) for each one a change adds
+    (compiler.security.counts_against: not a create's root user)."""
+    return tuple((c.name, e) for c in p.changes for e in c.security_added if counts_against(c.action, e))
 
 
 def human_size(size: int) -> str:
@@ -281,6 +309,15 @@ def _short(image_id: str) -> str:
     return image_id.split(":")[-1][:12]
 
 
+def _security_lines(c: Change, indent: str) -> list[str]:
+    """A create's escalations; a replace's added (+) and removed (-) ones. None: no heading."""
+    if c.action == "create":
+        lines = [e.line for e in c.security]
+    else:
+        lines = [f"+ {e.line}" for e in c.security_added] + [f"- {e.line}" for e in c.security_removed]
+    return [f"{indent}security:", *(f"{indent}  {line}" for line in lines)] if lines else []
+
+
 def render_plan(p: Plan, *, diffs: bool = True) -> str:
     """Terraform's shape: a legend for the symbols used, one line per change (with its
     reasons and, for a replacement, the changed fields and the config diff), a summary."""
@@ -307,6 +344,7 @@ def render_plan(p: Plan, *, diffs: bool = True) -> str:
                        f"{', '.join(c.removed_volumes)} and the data in {'them' if many else 'it'}")
         if c.discarded:
             out.append(f"      {' ' * width} - discards {c.discarded}")
+        out += _security_lines(c, f"      {' ' * width} ")
         if diffs and c.diff:
             out += ["", *("      " + line for line in c.diff.rstrip("\n").split("\n")), ""]
     drifted = sum(c.action == "restore" and c.reasons[:1] != (STOPPED_BY_HP,) for c in p.changes)

@@ -238,6 +238,9 @@ def plan_command(
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
                                            help="Exit 4 when there are changes (0: none, 1: error)."),
     diffs: bool = typer.Option(True, "--diff/--no-diff", help="Show config.json diffs of replacements."),
+    deny_escalation: bool = typer.Option(False, "--deny-escalation",
+                                         help="Exit 1 (after the plan) if a create or replace adds a way a container "
+                                              "is less confined than hp's default (its security: list)."),
     state_dir: Optional[str] = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
@@ -271,8 +274,25 @@ def plan_command(
         sys.stdout.write(render_plan(planned.plan, diffs=diffs))
     if out:
         _say(f"plan saved to {out}; `hp apply {out}` carries out exactly this plan")
+    if deny_escalation:
+        _deny_escalation(planned.plan)
     if detailed_exitcode and planned.plan.has_changes:
         raise typer.Exit(4)
+
+
+def _deny_escalation(p) -> None:
+    """One line naming each container and what its change adds (compiler.plan.escalating), exit 1."""
+    from compiler.errors import HpError
+    from compiler.plan import escalating
+
+    found = escalating(p)
+    if not found:
+        return
+    by_name: dict[str, list[str]] = {}
+    for name, e in found:
+        by_name.setdefault(name, []).append(f"{e.kind} {e.detail}".strip())
+    problem = "; ".join(f"{name} adds {', '.join(items)}" for name, items in by_name.items())
+    raise _fail(HpError("--deny-escalation", problem + " (less confined than hp's default)"))
 
 
 @app.command("apply")

@@ -99,11 +99,13 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
                              c.supervision.restart_max, c.supervision.log_max_size,
                              sensitive_env=hp_file.containers[name].sensitive_env,
                              depends_on=graph[name], healthcheck=describe_check(c.healthcheck),
-                             health_on_failure=c.health_on_failure) for name, c in new.items()}
+                             health_on_failure=c.health_on_failure, seccomp=hp_file.containers[name].seccomp)
+               for name, c in new.items()}
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
                               {ref: images[ref].image_id for ref in sorted(images)}, destroy)
-    steps = plan(desired, current, tuple(pulled), destroy, remove_volumes=destroy and remove_volumes)
+    steps = plan(desired, current, tuple(pulled), destroy, remove_volumes=destroy and remove_volumes,
+                 volumes_dir=layout.volumes_dir)
     ports.check_plan(layout, steps, new)
     return Planned(steps, fingerprint, new)
 
