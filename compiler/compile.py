@@ -17,6 +17,8 @@ from .args import resolve_args
 from .capabilities import capability_sets
 from .cgroups import cgroups_path
 from .defaults import Defaults, defaults
+from .devices import (check_with_privileged, device_nodes, parse_devices, privileged_capabilities,
+                      privileged_defaults, privileged_nodes)
 from .env import EnvFile, file_env, merge_env
 from .errors import HpError, quote
 from .health import check_spec as check_health_spec
@@ -86,6 +88,9 @@ def container_settings(name: str, spec: ContainerSpec, d: Defaults | None = None
         named[kind] = at
         limits[kind] = oci.Rlimit(kind, hard, soft)
     sysctls(spec.sysctls, mode_and_name(spec.network)[0], f"{where}.sysctls")
+    if spec.privileged:
+        check_with_privileged(spec.cap_drop, spec.devices, where)
+    parse_devices(spec.devices, f"{where}.devices")
     if spec.cap_add or spec.cap_drop:
         capability_sets(d.capabilities, spec.cap_add, spec.cap_drop, root=True, where=where)
     return Settings(
@@ -139,11 +144,18 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
     d = d or defaults()
     if volumes_dir is not None:
         d = msgspec.structs.replace(d, volume_dir=volumes_dir)
+    if spec.privileged:
+        d = privileged_defaults(d)
+    host = host or HostFacts()
+    where = key_path("containers", name)
     try:
         settings = container_settings(name, spec, d)
+        if spec.privileged:
+            nodes, rules = privileged_nodes(host), ()
+        else:
+            nodes, rules = device_nodes(parse_devices(spec.devices, f"{where}.devices"), host, f"{where}.devices")
     except HpError as e:
         raise e.from_source("spec") from None
-    where = key_path("containers", name)
     image = facts.config
     section = image.config_field
 
@@ -178,7 +190,10 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
             hostname=settings.hostname, terminal=spec.terminal, home=user.home,
             file_env=file_env(spec.env_file, env_files or {}, f"{where}.env_file"),
         )
-        caps = capability_sets(d.capabilities, spec.cap_add, spec.cap_drop, root=user.uid == 0, where=where)
+        if spec.privileged:
+            caps = privileged_capabilities(host, spec.cap_add, root=user.uid == 0, where=where)
+        else:
+            caps = capability_sets(d.capabilities, spec.cap_add, spec.cap_drop, root=user.uid == 0, where=where)
         annotations = build_annotations(image, spec.labels_to_annotations, spec.annotations, f"{where}.annotations")
         mounts = assemble_mounts(d, image, settings.mounts, read_only=spec.read_only,
                                  keep_alive=spec.keep_alive, container=name, where=f"{where}.mounts")
@@ -204,11 +219,12 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
         mounts=mounts,
         annotations=annotations or None,
         linux=oci.Linux(
-            resources=settings.resources,
+            resources=msgspec.structs.replace(settings.resources, devices=(settings.resources.devices or ()) + rules),
             cgroups_path=cgroups_path(cgroup_name or name, d),
             namespaces=_namespaces(d.namespaces, mode_and_name(spec.network)[0], netns_path),
-            masked_paths=d.masked_paths,
-            readonly_paths=d.readonly_paths,
+            devices=nodes or None,
+            masked_paths=d.masked_paths or None,
+            readonly_paths=d.readonly_paths or None,
             sysctl=sysctls(spec.sysctls, mode_and_name(spec.network)[0], f"{key_path('containers', name)}.sysctls"),
         ),
     )

@@ -10,6 +10,7 @@ from compiler.errors import HpError, key_path
 from compiler.host import HostFacts, HostFile
 from compiler.spec import HpFile
 
+from .devices import all_devices, host_bounding_set, named_devices
 from .inputs import read_text, shown
 
 SECCOMP_PROFILE_LIMIT = 4 * 1024 * 1024
@@ -22,6 +23,8 @@ def host_facts(hp_file: HpFile, base_dir: str, *, default_profile: str | None = 
     when a container uses it."""
     uname = os.uname()
     specs = [hp_file.containers[name] for name in sorted(hp_file.containers)]
+    devices = named_devices(hp_file)  # checks every entry first
+    privileged = any(s.privileged for s in specs)
     needs_default = any(s.seccomp == "default" and not s.privileged for s in specs)
     default = None
     if needs_default:
@@ -37,4 +40,6 @@ def host_facts(hp_file: HpFile, base_dir: str, *, default_profile: str | None = 
                           "empty path" if not path else "contains a NUL byte", source="spec")
         full = os.path.join(base_dir, path)
         files[path] = HostFile(shown(full), read_text(full, limit=SECCOMP_PROFILE_LIMIT))
-    return HostFacts(arch=uname.machine, kernel=uname.release, default_seccomp=default, seccomp_files=files)
+    return HostFacts(arch=uname.machine, kernel=uname.release, default_seccomp=default, seccomp_files=files,
+                     devices=devices, all_devices=all_devices() if privileged else (),
+                     capabilities=host_bounding_set() if privileged else ())
