@@ -110,6 +110,30 @@ class Resources(_Oci):
     pids: Union[Pids, None] = None
 
 
+class LinuxSeccompArg(_Oci, kw_only=True, rename={"value_two": "valueTwo"}):
+    index: int
+    value: int
+    value_two: int = 0  # left out when 0, as runtime-spec's Go types (and so podman) write it
+    op: str
+
+
+class LinuxSyscall(_Oci, rename={"errno_ret": "errnoRet"}):
+    names: tuple[str, ...]
+    action: str
+    errno_ret: Union[int, None] = None
+    args: Union[tuple[LinuxSeccompArg, ...], None] = None
+
+
+class LinuxSeccomp(_Oci, rename={"default_action": "defaultAction", "default_errno_ret": "defaultErrnoRet"}):
+    """linux.seccomp (compiler/seccomp.py makes it from a profile)."""
+
+    default_action: str
+    default_errno_ret: Union[int, None] = None
+    architectures: Union[tuple[str, ...], None] = None
+    flags: Union[tuple[str, ...], None] = None
+    syscalls: Union[tuple[LinuxSyscall, ...], None] = None
+
+
 class Linux(
     _Oci,
     rename={"cgroups_path": "cgroupsPath", "masked_paths": "maskedPaths", "readonly_paths": "readonlyPaths"},
@@ -118,6 +142,7 @@ class Linux(
     cgroups_path: Union[str, None] = None
     namespaces: tuple[Namespace, ...] = ()
     devices: Union[tuple[LinuxDevice, ...], None] = None
+    seccomp: Union[LinuxSeccomp, None] = None
     masked_paths: Union[tuple[str, ...], None] = None
     readonly_paths: Union[tuple[str, ...], None] = None
     sysctl: Union[dict[str, str], None] = None
@@ -135,4 +160,28 @@ class RuntimeConfig(_Oci, rename={"oci_version": "ociVersion"}):
 
 def encode_config(config: RuntimeConfig) -> bytes:
     """The exact bytes of config.json: 2-space indent, fixed key order, trailing newline."""
-    return msgspec.json.format(msgspec.json.encode(config), indent=2) + b"\n"
+    seccomp = config.linux.seccomp if config.linux is not None else None
+    if seccomp is None:
+        return msgspec.json.format(msgspec.json.encode(config), indent=2) + b"\n"
+    # Indenting the seccomp filter (~12 KB) would take most of the time: it is indented once per
+    # filter and put in place of a marker, the same bytes as indenting it all.
+    marked = msgspec.structs.replace(config, linux=msgspec.structs.replace(config.linux, seccomp=_MARK))
+    head, _, tail = msgspec.json.format(msgspec.json.encode(marked), indent=2).rpartition(_MARK_TEXT)
+    return head + _indented(seccomp) + tail + b"\n"
+
+
+_MARK_TEXT = b'"\\u0000hp-seccomp"'
+_MARK = msgspec.Raw(_MARK_TEXT)
+_INDENTED: dict[int, tuple[LinuxSeccomp, bytes]] = {}  # id -> (the filter, kept so its id stays its own; text)
+
+
+def _indented(seccomp: LinuxSeccomp) -> bytes:
+    """linux.seccomp's text, indented as it stands in config.json (two levels deep)."""
+    known = _INDENTED.get(id(seccomp))
+    if known is not None and known[0] is seccomp:
+        return known[1]
+    text = msgspec.json.format(msgspec.json.encode(seccomp), indent=2).replace(b"\n", b"\n    ")
+    if len(_INDENTED) >= 64:
+        _INDENTED.clear()
+    _INDENTED[id(seccomp)] = (seccomp, text)
+    return text
