@@ -11,9 +11,9 @@ import os
 import stat
 
 from compiler.capabilities import ALL_CAPABILITIES
-from compiler.devices import parse_devices
+from compiler.devices import DeviceRequest, device_nodes, parse_devices
 from compiler.errors import HpError, key_path, quote
-from compiler.host import HostDevice
+from compiler.host import HostDevice, HostFacts
 from compiler.spec import HpFile
 
 from .inputs import shown
@@ -26,24 +26,30 @@ _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISREG, "a regular file"), (stat
 
 
 def named_devices(hp_file: HpFile) -> dict[str, HostDevice]:
-    """The host's nodes for every container's `devices`, by host path; a path that does not exist is
-    left out (the compiler names it). Every entry is checked before any is looked at."""
-    paths: dict[str, str] = {}
+    """The host's nodes for every container's `devices`, by host path. Every entry is checked before
+    any is looked at; one that does not exist fails here, before anything is pulled, with the
+    compiler's own error (compiler.devices.device_nodes)."""
+    wanted: dict[str, tuple[str, tuple[DeviceRequest, ...]]] = {}
     for name in sorted(hp_file.containers):
-        where = f"{key_path('containers', name)}.devices"
-        try:
-            requests = parse_devices(hp_file.containers[name].devices, where)
-        except HpError as e:
-            raise e.from_source("spec") from None
         if hp_file.containers[name].privileged:
             continue  # it gets every device; the compiler refuses its devices list
-        for i, request in enumerate(requests):
-            paths.setdefault(request.host, f"{where}[{i}]")
+        where = f"{key_path('containers', name)}.devices"
+        try:
+            wanted[name] = (where, parse_devices(hp_file.containers[name].devices, where))
+        except HpError as e:
+            raise e.from_source("spec") from None
+    paths = {r.host: f"{where}[{i}]" for where, requests in reversed(wanted.values())
+             for i, r in reversed(list(enumerate(requests)))}
     found = {}
     for path, where in sorted(paths.items()):
         device = device_at(path, where)
         if device is not None:
             found[path] = device
+    for where, requests in wanted.values():
+        try:
+            device_nodes(requests, HostFacts(devices=found), where)
+        except HpError as e:
+            raise e.from_source("spec") from None
     return found
 
 

@@ -35,11 +35,13 @@ from compiler.oci import DeviceRule, LinuxDevice
 from compiler.spec import ContainerSpec
 from executor.devices import all_devices, bounding_set, device_at
 
+from .host_facts import TEST_HOST
+
 W = "containers.app.devices"
 FUSE = HostDevice(path="/dev/fuse", type="c", major=10, minor=229, file_mode=0o600, uid=0, gid=0)
 TUN = HostDevice(path="/dev/net/tun", type="c", major=10, minor=200, file_mode=0o666, uid=0, gid=0)
 SDA = HostDevice(path="/dev/sda", type="b", major=8, minor=0, file_mode=0o660, uid=0, gid=6)
-HOST = HostFacts(devices={d.path: d for d in (FUSE, TUN, SDA)}, all_devices=(FUSE, TUN, SDA))
+HOST = msgspec.structs.replace(TEST_HOST, devices={d.path: d for d in (FUSE, TUN, SDA)}, all_devices=(FUSE, TUN, SDA))
 IMAGE = parse_image_config(json.dumps({"os": "linux", "config": {"Cmd": ["sleep", "60"]}}))
 
 PARSED = [
