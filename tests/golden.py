@@ -11,7 +11,7 @@ A `.diff` holds one change per line, in config order:
     linux.sysctl: {"net.ipv4.ip_forward": "1"} (added)
     linux.maskedPaths: (removed)
     mounts[3]: - {"destination": "/dev/shm", ...}  the baseline's item 3 is not in the case's list
-    mounts[10]: + {"destination": "/data", ...}    the case's item 10 is not in the baseline's list
+    mounts[3]: + {"destination": "/data", ...}     the case's item 3 is not in the baseline's list
 
 Dicts are recursed into; lists of scalars are whole values while they fit on a line;
 other lists (mounts, devices, seccomp rules) are diffed item by item, keeping order
@@ -101,9 +101,12 @@ def _diff(path: str, old: Any, new: Any, lines: list[str]) -> None:
 def _diff_items(path: str, old: list[Any], new: list[Any], lines: list[str]) -> None:
     a, b = [canonical(v) for v in old], [canonical(v) for v in new]
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag != "equal":
-            lines.extend(f"{path}[{i}]: - {a[i]}" for i in range(i1, i2))
-            lines.extend(f"{path}[{j}]: + {b[j]}" for j in range(j1, j2))
+        # a replaced run pairs up: each - line is followed by the + line that took its place
+        for k in range(max(i2 - i1, j2 - j1) if tag != "equal" else 0):
+            if i1 + k < i2:
+                lines.append(f"{path}[{i1 + k}]: - {a[i1 + k]}")
+            if j1 + k < j2:
+                lines.append(f"{path}[{j1 + k}]: + {b[j1 + k]}")
 
 
 # --- reading back ---------------------------------------------------------------------
