@@ -21,8 +21,8 @@ Kind = Literal["privileged", "capability", "seccomp", "device", "host-network", 
 KINDS: tuple[str, ...] = ("privileged", "capability", "seccomp", "device", "host-network", "bind-mount", "sysctl",
                           "root")
 # what `privileged` grants by itself: listed under it, not one by one (a privileged container has every
-# capability and device of the host)
-PRIVILEGED_GRANTS = frozenset({"capability", "seccomp", "device"})
+# capability and device of the host); its seccomp is listed as any container's (a profile file still applies)
+PRIVILEGED_GRANTS = frozenset({"capability", "device"})
 
 
 class Escalation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -38,8 +38,8 @@ class Escalation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 _LINES = {
-    "privileged": lambda _: "privileged: every capability, no seccomp filter, no masked or read-only paths, "
-                            "the host's devices",
+    "privileged": lambda _: "privileged: every capability, the host's devices, no masked or read-only paths, "
+                            "/sys writable",
     "capability": lambda d: f"capability {d} (not in hp's default set)",
     "seccomp": lambda d: "seccomp unconfined: no syscall filter" if d == "unconfined" else f"seccomp profile {d}",
     "device": lambda d: f"device {d}",
@@ -126,7 +126,8 @@ def _rule_text(rule: Mapping[str, Any]) -> str:
     def number(n: int | None) -> str:
         return "*" if n is None or n == -1 else str(n)
 
-    return f"{rule.get('type') or 'a'} {number(rule.get('major'))}:{number(rule.get('minor'))} {rule.get('access') or ''}"
+    numbers = f"{number(rule.get('major'))}:{number(rule.get('minor'))}"
+    return f"{rule.get('type') or 'a'} {numbers} {rule.get('access') or ''}".rstrip()
 
 
 def _bind_mounts(mounts: Any, volumes_dir: str | None) -> list[Escalation]:
@@ -139,7 +140,7 @@ def _bind_mounts(mounts: Any, volumes_dir: str | None) -> list[Escalation]:
         if not source.startswith("/") or (volumes_dir and volume_of_source(volumes_dir, source)):
             continue  # the bundle's own files, hp's volumes
         how = "read-only" if "ro" in options else "read-write"
-        out.append(Escalation("bind-mount", f"{source} at {m.get('destination')}, {how}"))
+        out.append(Escalation("bind-mount", f"{source} at {m.get('destination')} ({how})"))
     return out
 
 

@@ -1,8 +1,7 @@
 """The security review (issue 13, item 6): compiler.security's escalations of a container, and how
 compiler.plan shows them for a create and a replace (text and JSON) and what --deny-escalation
-counts. Pure: configs compiled from hp.toml text; what the seccomp, device and privileged work
-puts in config.json is written into the compiled JSON here, so these tests read only that shape.
-The real `hp plan` runs are in tests/integration/test_security_plan.py."""
+counts. Pure: configs compiled from hp.toml text against fixed host facts (a /dev/fuse, a custom
+profile ./p.json). The real `hp plan` runs are in tests/integration/test_security_plan.py."""
 
 from __future__ import annotations
 
@@ -11,7 +10,8 @@ import json
 import msgspec
 import pytest
 
-from compiler import ImageFacts, compile_container, encode_config, parse_hp_file, parse_image_config
+from compiler import HostDevice, HostFile, ImageFacts, compile_container, encode_config, parse_hp_file, \
+    parse_image_config
 from compiler.capabilities import ALL_CAPABILITIES
 from compiler.defaults import defaults
 from compiler.plan import Current, Desired, escalating, plan, render_plan
@@ -23,38 +23,22 @@ from .host_facts import TEST_HOST
 IMAGE = parse_image_config(json.dumps({"os": "linux", "config": {"Cmd": ["sleep", "60"], "User": "1000:1000"}}))
 ID = "sha256:" + "1" * 64
 VOLUMES = "/var/lib/hp/volumes"
-FILTER = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": []}
-FUSE = {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0}
-FUSE_RULE = {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"}
+FUSE = HostDevice("/dev/fuse", "c", 10, 229, 0o666, 0, 0)
+PROFILE = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+           "syscalls": [{"names": ["read", "write", "exit"], "action": "SCMP_ACT_ALLOW"}]}
+HOST = msgspec.structs.replace(TEST_HOST, devices={"/dev/fuse": FUSE}, all_devices=(FUSE,),
+                               seccomp_files={"./p.json": HostFile("/srv/p.json", json.dumps(PROFILE))})
 
 
 def compiled(extra: str = "", name: str = "web") -> dict:
-    """The config.json of a container (non-root by its image) as a dict, with a seccomp filter when
-    hp.toml's seccomp is not "unconfined" (whether or not the compiler writes one yet)."""
+    """The config.json of a container (non-root by its image) as a dict."""
     spec = parse_hp_file(f'[containers.{name}]\nimage = "localhost/app:1"\n{extra}').containers[name]
-    config = json.loads(encode_config(compile_container(name, spec, ImageFacts(IMAGE), volumes_dir=VOLUMES,
-                                                        host=TEST_HOST)))
-    if spec.seccomp != "unconfined" and not spec.privileged:
-        config["linux"].setdefault("seccomp", FILTER)
-    return config
+    return json.loads(encode_config(compile_container(name, spec, ImageFacts(IMAGE), volumes_dir=VOLUMES,
+                                                      host=HOST)))
 
 
 def encoded(config: dict) -> bytes:
     return json.dumps(config, indent=2).encode() + b"\n"
-
-
-def with_linux(config: dict, **fields) -> dict:
-    return {**config, "linux": {**config["linux"], **fields}}
-
-
-def privileged(config: dict) -> dict:
-    """As `privileged = true` compiles: every capability, no filter or masks, the host's devices."""
-    caps = list(ALL_CAPABILITIES)
-    process = {**config["process"], "capabilities": {k: caps for k in config["process"]["capabilities"]}}
-    linux = {k: v for k, v in config["linux"].items() if k not in ("seccomp", "maskedPaths", "readonlyPaths")}
-    linux["devices"] = [FUSE]
-    linux["resources"] = {**linux["resources"], "devices": [{"allow": True, "access": "rwm"}]}
-    return {**config, "process": process, "linux": linux}
 
 
 def desired(config: dict, seccomp: str = "default") -> Desired:
@@ -66,26 +50,26 @@ def current(config: dict) -> Current:
 
 
 # each kind of escalation: (id, the container's config, seccomp as hp.toml says, the item, its line)
+# (privileged is listed with its seccomp: none by default, as podman's --privileged)
 KINDS = [
     ("capability", compiled('cap_add = ["NET_ADMIN", "chown"]'), "default",
      Escalation("capability", "CAP_NET_ADMIN"), "capability CAP_NET_ADMIN (not in hp's default set)"),
-    ("privileged", privileged(compiled()), "default", Escalation("privileged"),
-     "privileged: every capability, no seccomp filter, no masked or read-only paths, the host's devices"),
+    ("privileged", compiled("privileged = true"), "default", Escalation("privileged"),
+     "privileged: every capability, the host's devices, no masked or read-only paths, /sys writable"),
     ("seccomp-unconfined", compiled('seccomp = "unconfined"'), "unconfined", Escalation("seccomp", "unconfined"),
      "seccomp unconfined: no syscall filter"),
-    ("seccomp-custom", with_linux(compiled(), seccomp={**FILTER, "defaultAction": "SCMP_ACT_LOG"}), "./strict.json",
-     Escalation("seccomp", "./strict.json"), "seccomp profile ./strict.json"),
-    ("device", with_linux(compiled(), devices=[FUSE],
-                          resources={**compiled()["linux"]["resources"],
-                                     "devices": [*compiled()["linux"]["resources"]["devices"], FUSE_RULE]}),
-     "default", Escalation("device", "/dev/fuse (c 10:229, rwm)"), "device /dev/fuse (c 10:229, rwm)"),
+    ("seccomp-custom", compiled('seccomp = "./p.json"'), "./p.json", Escalation("seccomp", "./p.json"),
+     "seccomp profile ./p.json"),
+    ("device", compiled('devices = ["/dev/fuse:/dev/fuse:rw"]'), "default",
+     Escalation("device", "/dev/fuse (c 10:229, rw)"), "device /dev/fuse (c 10:229, rw)"),
     ("host-network", compiled('network = "host"'), "default", Escalation("host-network"),
      "host network: the host's interfaces and ports, no network namespace of its own"),
     ("bind-mount-rw", compiled('mounts = [{ type = "bind", source = "/srv/data", target = "/data" }]'), "default",
-     Escalation("bind-mount", "/srv/data at /data, read-write"), "bind mount of host path /srv/data at /data, read-write"),
+     Escalation("bind-mount", "/srv/data at /data (read-write)"),
+     "bind mount of host path /srv/data at /data (read-write)"),
     ("bind-mount-ro", compiled('mounts = [{ type = "bind", source = "/etc/ssl", target = "/ssl", readonly = true }]'),
-     "default", Escalation("bind-mount", "/etc/ssl at /ssl, read-only"),
-     "bind mount of host path /etc/ssl at /ssl, read-only"),
+     "default", Escalation("bind-mount", "/etc/ssl at /ssl (read-only)"),
+     "bind mount of host path /etc/ssl at /ssl (read-only)"),
     ("sysctl", compiled('sysctls = { "net.ipv4.ip_forward" = "1" }'), "default",
      Escalation("sysctl", "net.ipv4.ip_forward=1"), "sysctl net.ipv4.ip_forward=1"),
     ("root", compiled('user = "0"'), "default", Escalation("root"), "runs as root (uid 0)"),
@@ -105,23 +89,24 @@ def test_each_kind_is_listed_in_a_creates_text_and_json(config: dict, seccomp: s
                                                         line: str) -> None:
     p = plan({"web": desired(config, seccomp)}, {}, volumes_dir=VOLUMES)
     change = p.changes[0]
-    assert change.security == (item,) and change.security_added == (item,) and change.security_removed == ()
+    items = (item, Escalation("seccomp", "unconfined")) if item.kind == "privileged" else (item,)
+    assert change.security == items and change.security_added == items and change.security_removed == ()
     assert item.line == line
     text = render_plan(p)
     assert f"          security:\n            {line}\n" in text
     as_json = json.loads(msgspec.json.encode(p))["changes"][0]
-    assert as_json["security"] == [{"kind": item.kind, "detail": item.detail}] == as_json["security_added"]
+    assert as_json["security"] == [{"kind": e.kind, "detail": e.detail} for e in items] == as_json["security_added"]
     assert as_json["security_removed"] == []
     # --deny-escalation: every added item of a create counts, but a root user (most images run as root)
-    assert escalating(p) == (() if item.kind == "root" else (("web", item),))
+    assert escalating(p) == (() if item.kind == "root" else tuple(("web", e) for e in items))
 
 
 def test_all_kinds_at_once_are_sorted_and_privileged_holds_its_own_grants() -> None:
-    config = privileged(compiled('user = "0"\nnetwork = "host"\nsysctls = { "kernel.shmmax" = "1" }\n'
-                                 'mounts = [{ type = "bind", source = "/srv", target = "/srv" }]\n'
-                                 'cap_add = ["NET_ADMIN"]'))
+    config = compiled('privileged = true\nuser = "0"\nnetwork = "host"\nsysctls = { "kernel.shmmax" = "1" }\n'
+                      'mounts = [{ type = "bind", source = "/srv", target = "/srv" }]\ncap_add = ["NET_ADMIN"]')
     assert escalations(encoded(config)) == (
-        Escalation("privileged"), Escalation("host-network"), Escalation("bind-mount", "/srv at /srv, read-write"),
+        Escalation("privileged"), Escalation("seccomp", "unconfined"), Escalation("host-network"),
+        Escalation("bind-mount", "/srv at /srv (read-write)"),
         Escalation("sysctl", "kernel.shmmax=1"), Escalation("root"))
 
 
@@ -141,7 +126,7 @@ def test_volumes_and_the_bundles_own_files_are_not_host_paths_but_a_bind_of_the_
                       '  { type = "bind", source = "/var/lib/hp", target = "/state", readonly = true }]\n'
                       'keep_alive = true')
     assert escalations(encoded(config), volumes_dir=VOLUMES) == (
-        Escalation("bind-mount", "/var/lib/hp at /state, read-only"),)
+        Escalation("bind-mount", "/var/lib/hp at /state (read-only)"),)
 
 
 def test_a_replace_that_adds_net_admin_says_so_and_is_denied() -> None:
@@ -160,10 +145,10 @@ def test_a_replace_that_only_tightens_says_what_it_removes_and_is_not_denied() -
     change = p.changes[0]
     assert change.security == (Escalation("root"),) and change.security_added == ()
     assert change.security_removed == (Escalation("capability", "CAP_NET_ADMIN"),
-                                       Escalation("bind-mount", "/srv/data at /data, read-write"))
+                                       Escalation("bind-mount", "/srv/data at /data (read-write)"))
     text = render_plan(p)
     assert ("          security:\n            - capability CAP_NET_ADMIN (not in hp's default set)\n"
-            "            - bind mount of host path /srv/data at /data, read-write\n") in text
+            "            - bind mount of host path /srv/data at /data (read-write)\n") in text
     assert "runs as root" not in text  # kept: a replace shows only what it changes
     assert escalating(p) == ()
 
@@ -183,7 +168,7 @@ def test_a_replace_that_makes_a_container_root_is_denied() -> None:
 
 
 def test_the_recorded_seccomp_profile_is_known_only_when_it_is_the_planned_one() -> None:
-    custom = with_linux(compiled(), seccomp={**FILTER, "defaultAction": "SCMP_ACT_LOG"})
+    custom = compiled('seccomp = "./p.json"')
     # default -> a custom profile: added
     to_custom = review_replace(encoded(compiled()), encoded(custom), seccomp="./p.json")
     assert to_custom.added == (Escalation("seccomp", "./p.json"),) and to_custom.removed == ()
@@ -199,10 +184,11 @@ def test_the_recorded_seccomp_profile_is_known_only_when_it_is_the_planned_one()
 
 def test_privileged_neither_adds_nor_removes_what_it_grants() -> None:
     all_caps = compiled('cap_add = ["ALL"]')
-    to_privileged = review_replace(encoded(all_caps), encoded(privileged(compiled())))
-    assert (to_privileged.added, to_privileged.removed) == ((Escalation("privileged"),), ())
-    back = review_replace(encoded(privileged(compiled())), encoded(compiled('cap_add = ["NET_ADMIN"]')))
-    assert (back.added, back.removed) == ((), (Escalation("privileged"),))
+    to_privileged = review_replace(encoded(all_caps), encoded(compiled("privileged = true")))
+    unconfined = Escalation("seccomp", "unconfined")
+    assert (to_privileged.added, to_privileged.removed) == ((Escalation("privileged"), unconfined), ())
+    back = review_replace(encoded(compiled("privileged = true")), encoded(compiled('cap_add = ["NET_ADMIN"]')))
+    assert (back.added, back.removed) == ((), (Escalation("privileged"), unconfined))
 
 
 def test_a_replace_whose_recorded_config_is_lost_adds_everything() -> None:
@@ -225,3 +211,8 @@ def test_a_saved_plan_keeps_the_review() -> None:
     fingerprint = Fingerprint("0.1.0", "/srv/hp.toml", "sha256:" + "0" * 64, "/var/lib/hp", 0, {}, False)
     opened = open_saved(seal(fingerprint, p), "p.plan")
     assert opened.plan == p and opened.plan.changes[0].security == (Escalation("capability", "CAP_NET_ADMIN"),)
+
+
+def test_a_privileged_containers_profile_file_still_applies_and_is_listed() -> None:
+    assert escalations(encoded(compiled('privileged = true\nseccomp = "./p.json"')), seccomp="./p.json") == (
+        Escalation("privileged"), Escalation("seccomp", "./p.json"))
