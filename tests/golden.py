@@ -15,7 +15,8 @@ A `.diff` holds one change per line, in config order:
 
 Dicts are recursed into; lists of scalars are whole values while they fit on a line;
 other lists (mounts, devices, seccomp rules) are diffed item by item, keeping order
-(a mount's position decides what it covers). Keys that are not identifiers are
+(a mount's position decides what it covers); a list mostly replaced is written afresh,
+`path: []` and then its items. Keys that are not identifiers are
 quoted: annotations["org.example.team"]. Values are JSON with sorted keys. A config
 equal to the baseline's is the single line NO_CHANGES.
 """
@@ -99,6 +100,16 @@ def _diff(path: str, old: Any, new: Any, lines: list[str]) -> None:
 
 
 def _diff_items(path: str, old: list[Any], new: list[Any], lines: list[str]) -> None:
+    items = _item_changes(path, old, new)
+    if len(new) + 1 < len(items):
+        # mostly replaced (a custom seccomp profile): the new list afresh reads better than both
+        lines.append(f"{path}: []")
+        items = _item_changes(path, [], new)
+    lines.extend(items)
+
+
+def _item_changes(path: str, old: list[Any], new: list[Any]) -> list[str]:
+    lines: list[str] = []
     a, b = [canonical(v) for v in old], [canonical(v) for v in new]
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         # a replaced run pairs up: each - line is followed by the + line that took its place
@@ -107,6 +118,7 @@ def _diff_items(path: str, old: list[Any], new: list[Any], lines: list[str]) -> 
                 lines.append(f"{path}[{i1 + k}]: - {a[i1 + k]}")
             if j1 + k < j2:
                 lines.append(f"{path}[{j1 + k}]: + {b[j1 + k]}")
+    return lines
 
 
 # --- reading back ---------------------------------------------------------------------

@@ -160,6 +160,8 @@ BASE = {
         (lambda c: c["mounts"].__setitem__(slice(0, 2), [{"destination": "/a"}, {"destination": "/b"}]),
          ['mounts[0]: - {"destination": "/proc"}', 'mounts[0]: + {"destination": "/a"}',
           'mounts[1]: - {"destination": "/dev"}', 'mounts[1]: + {"destination": "/b"}']),
+        (lambda c: c.__setitem__("mounts", [{"destination": "/a"}, {"destination": "/b"}]),
+         ["mounts: []", 'mounts[0]: + {"destination": "/a"}', 'mounts[1]: + {"destination": "/b"}']),
         (lambda c: c["linux"].__setitem__("devices", [{"path": "/dev/fuse"}]),
          ["linux.devices: [] (added)", 'linux.devices[0]: + {"path": "/dev/fuse"}']),
         (lambda c: c["process"].__setitem__("args", [f"--flag-{i}" for i in range(12)]),
@@ -168,7 +170,7 @@ BASE = {
          ["linux.namespaces: {}", f'linux.namespaces.pid: "{"x" * 120}" (added)']),
     ],
     ids=["none", "scalar", "bool-to-int", "short-list", "removed", "added-dict", "quoted-key", "odd-key",
-         "item-inserted", "items-reordered", "items-replaced", "long-list-added", "long-scalar-list", "type-change"],
+         "item-inserted", "items-reordered", "items-replaced", "list-afresh", "long-list-added", "long-scalar-list", "type-change"],
 )
 def test_changes_round_trip(edit, expected: list[str]) -> None:
     config = json.loads(json.dumps(BASE))
