@@ -58,9 +58,14 @@ def escalations(config_json: bytes, *, volumes_dir: str | None = None, seccomp: 
     as are the bundle's own files (relative sources); every other bind source is a host path.
     seccomp: hp.toml's value when known ("default", "unconfined" or a profile's path): a filter from a
     path is listed as that custom profile; None (a recorded container): only a missing filter is listed."""
-    d = d or defaults()
-    config = msgspec.json.decode(config_json)
-    process, linux = config.get("process") or {}, config.get("linux") or {}
+    return _escalations(msgspec.json.decode(config_json), volumes_dir, seccomp, d or defaults())
+
+
+def _escalations(config: Any, volumes_dir: str | None, seccomp: str | None, d: Defaults) -> tuple[Escalation, ...]:
+    process, linux = config.get("process"), config.get("linux")
+    if not isinstance(process, dict) or not isinstance(linux, dict):
+        # without them a config would read as privileged and unconfined: nothing could be added to it
+        raise TypeError("not an hp config.json: no process or linux object")
     privileged = not linux.get("maskedPaths") and not linux.get("readonlyPaths")
     found: list[Escalation] = [Escalation("privileged")] if privileged else []
     found += _capabilities(process, d)
@@ -164,10 +169,13 @@ def review_replace(before_json: bytes, after_json: bytes, *, volumes_dir: str | 
     recorded container. What privileged grants by itself is neither added nor removed by adding or
     removing the same one by one (cap_add = ["ALL"] to privileged adds privileged only).
     A recorded config.json that cannot be read counts as having none: all are added."""
-    after = escalations(after_json, volumes_dir=volumes_dir, seccomp=seccomp)
+    d = defaults()
+    planned = msgspec.json.decode(after_json)
+    after = _escalations(planned, volumes_dir, seccomp, d)
     try:
-        same_filter = _seccomp_section(before_json) == _seccomp_section(after_json)
-        before = escalations(before_json, volumes_dir=volumes_dir, seccomp=seccomp if same_filter else None)
+        recorded = msgspec.json.decode(before_json)
+        same_filter = _seccomp_section(recorded) == _seccomp_section(planned)
+        before = _escalations(recorded, volumes_dir, seccomp if same_filter else None, d)
     except (msgspec.DecodeError, AttributeError, TypeError):
         before = ()
     added = _beyond(after, before)
@@ -175,8 +183,8 @@ def review_replace(before_json: bytes, after_json: bytes, *, volumes_dir: str | 
     return SecurityChange(after, added, removed)
 
 
-def _seccomp_section(config_json: bytes) -> object:
-    return (msgspec.json.decode(config_json).get("linux") or {}).get("seccomp")
+def _seccomp_section(config: Any) -> object:
+    return (config.get("linux") or {}).get("seccomp")
 
 
 def _beyond(these: tuple[Escalation, ...], others: tuple[Escalation, ...]) -> tuple[Escalation, ...]:

@@ -216,3 +216,16 @@ def test_a_saved_plan_keeps_the_review() -> None:
 def test_a_privileged_containers_profile_file_still_applies_and_is_listed() -> None:
     assert escalations(encoded(compiled('privileged = true\nseccomp = "./p.json"')), seccomp="./p.json") == (
         Escalation("privileged"), Escalation("seccomp", "./p.json"))
+
+
+def test_a_device_rule_beyond_hp_s_defaults_without_a_node_is_listed() -> None:
+    config = compiled()
+    rules = [*config["linux"]["resources"]["devices"], {"allow": True, "type": "c", "major": 10, "access": "rwm"}]
+    config["linux"]["resources"]["devices"] = rules
+    assert escalations(encoded(config)) == (Escalation("device", "access c 10:* rwm"),)
+
+
+@pytest.mark.parametrize("recorded", [b"[]", b"{}", b'{"process": {}, "linux": 3}', b'{"mounts": [1]}'])
+def test_a_recorded_config_of_another_shape_counts_as_having_none(recorded: bytes) -> None:
+    config = compiled('cap_add = ["NET_ADMIN"]')
+    assert review_replace(recorded, encoded(config)).added == (Escalation("capability", "CAP_NET_ADMIN"),)
