@@ -119,6 +119,10 @@ def test_a_replace_says_what_it_adds_and_removes_and_only_adding_is_denied(tmp_p
         assert denied.returncode == 1, denied.stderr
         assert denied.stderr.splitlines()[-1] == (f"hp: error: --deny-escalation: {web} adds capability "
                                                   "CAP_NET_ADMIN (less confined than hp's default)")
+        assert "+ capability CAP_NET_ADMIN (not in hp's default set)\n" in hp("show", str(saved), state=state,
+                                                                           check=True).stdout
+        as_json = hp("plan", str(file), "--json", "--deny-escalation", state=state)
+        assert as_json.returncode == 1 and json.loads(as_json.stdout)["changes"][0]["security_added"]
         # the gate is hp plan's: a saved plan (reviewed) is carried out as it is
         applied = hp("apply", str(saved), state=state)
         assert applied.returncode == 0, applied.stderr
