@@ -57,11 +57,26 @@ def escalations(config_json: bytes, *, volumes_dir: str | None = None, seccomp: 
     volumes_dir: where hp's volumes live (Layout.volumes_dir): a bind of a volume's directory is hp's,
     as are the bundle's own files (relative sources); every other bind source is a host path.
     seccomp: hp.toml's value when known ("default", "unconfined" or a profile's path): a filter from a
-    path is listed as that custom profile; None (a recorded container): only a missing filter is listed."""
-    return _escalations(msgspec.json.decode(config_json), volumes_dir, seccomp, d or defaults())
+    path is listed as that custom profile; None (a recorded container): only a missing filter is listed.
+    What is not an hp config.json (not JSON, no process and linux objects, a field of another type) has none."""
+    return _escalations(_decoded(config_json), volumes_dir, seccomp, d or defaults())
+
+
+def _decoded(config_json: bytes) -> Any:
+    try:
+        return msgspec.json.decode(config_json)
+    except msgspec.DecodeError:
+        return None
 
 
 def _escalations(config: Any, volumes_dir: str | None, seccomp: str | None, d: Defaults) -> tuple[Escalation, ...]:
+    try:
+        return _listed(config, volumes_dir, seccomp, d)
+    except (AttributeError, TypeError):
+        return ()
+
+
+def _listed(config: Any, volumes_dir: str | None, seccomp: str | None, d: Defaults) -> tuple[Escalation, ...]:
     process, linux = config.get("process"), config.get("linux")
     if not isinstance(process, dict) or not isinstance(linux, dict):
         # without them a config would read as privileged and unconfined: nothing could be added to it
@@ -170,21 +185,18 @@ def review_replace(before_json: bytes, after_json: bytes, *, volumes_dir: str | 
     removing the same one by one (cap_add = ["ALL"] to privileged adds privileged only).
     A recorded config.json that cannot be read counts as having none: all are added."""
     d = defaults()
-    planned = msgspec.json.decode(after_json)
+    planned, recorded = _decoded(after_json), _decoded(before_json)
     after = _escalations(planned, volumes_dir, seccomp, d)
-    try:
-        recorded = msgspec.json.decode(before_json)
-        same_filter = _seccomp_section(recorded) == _seccomp_section(planned)
-        before = _escalations(recorded, volumes_dir, seccomp if same_filter else None, d)
-    except (msgspec.DecodeError, AttributeError, TypeError):
-        before = ()
+    same_filter = _seccomp_section(recorded) == _seccomp_section(planned)
+    before = _escalations(recorded, volumes_dir, seccomp if same_filter else None, d)
     added = _beyond(after, before)
     removed = _beyond(before, after)
     return SecurityChange(after, added, removed)
 
 
 def _seccomp_section(config: Any) -> object:
-    return (config.get("linux") or {}).get("seccomp")
+    linux = config.get("linux") if isinstance(config, dict) else None
+    return linux.get("seccomp") if isinstance(linux, dict) else None
 
 
 def _beyond(these: tuple[Escalation, ...], others: tuple[Escalation, ...]) -> tuple[Escalation, ...]:
