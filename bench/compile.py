@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from compiler import (  # noqa: E402
+    HostFacts,
+    HostFile,
     ImageFacts,
     compile_config_json,
     compile_container,
@@ -72,6 +74,15 @@ HP_COMPILE_ARGS = [
 # ---------------------------------------------------------------- (a) in-process
 
 
+def host_facts() -> HostFacts:
+    """This host's uname and default seccomp profile, read once, as hp compile gathers them."""
+    from compiler import defaults
+
+    path = defaults().seccomp_profile
+    with open(path, encoding="utf-8") as f:
+        return HostFacts(arch=os.uname().machine, kernel=os.uname().release, default_seccomp=HostFile(path, f.read()))
+
+
 class Inputs:
     def __init__(self) -> None:
         self.toml = HP_TOML.read_bytes()
@@ -81,22 +92,23 @@ class Inputs:
         self.hp = parse_hp_file(self.toml)
         self.facts = ImageFacts(parse_image_config(self.image), self.passwd, self.group)
         self.specs = [(name, self.hp.containers[name]) for name in CONTAINERS]
+        self.host = host_facts()
 
     def compile_only(self) -> None:
         facts = self.facts
         for name, spec in self.specs:
-            encode_config(compile_container(name, spec, facts))
+            encode_config(compile_container(name, spec, facts, host=self.host))
 
     def parse_and_compile(self) -> None:
         toml, image, passwd, group = self.toml, self.image, self.passwd, self.group
         for name in CONTAINERS:
-            compile_config_json(toml, name, image, passwd, group)
+            compile_config_json(toml, name, image, passwd, group, host=self.host)
 
     def check_same_bytes(self) -> None:
         """Both paths must give the same config.json (a correctness check, not a timing)."""
         for name, spec in self.specs:
-            a = encode_config(compile_container(name, spec, self.facts))
-            b = compile_config_json(self.toml, name, self.image, self.passwd, self.group)
+            a = encode_config(compile_container(name, spec, self.facts, host=self.host))
+            b = compile_config_json(self.toml, name, self.image, self.passwd, self.group, host=self.host)
             if a != b:
                 sys.exit(f"bench: compile only and parse + compile differ for container {name!r}")
 
@@ -135,10 +147,14 @@ def bench_in_process(inputs: Inputs, seconds: float, rounds: int) -> list[tuple[
 
 FLOOR_SCRIPT = """\
 import sys
-from compiler import compile_config_json
+import os
+from compiler import HostFacts, HostFile, compile_config_json, defaults
 from executor.inputs import read_input, read_text
 a = sys.argv[1:]
-sys.stdout.buffer.write(compile_config_json(read_input(a[0]), a[1], read_input(a[2]), read_text(a[3]), read_text(a[4])))
+p = defaults().seccomp_profile
+host = HostFacts(arch=os.uname().machine, kernel=os.uname().release, default_seccomp=HostFile(p, read_text(p)))
+sys.stdout.buffer.write(compile_config_json(read_input(a[0]), a[1], read_input(a[2]), read_text(a[3]), read_text(a[4]),
+                                            host=host))
 """
 
 
@@ -273,7 +289,7 @@ def profile_in_process(inputs: Inputs, seconds: float) -> None:
     print("\n(p1) where one in-process compile spends its time (µs per call; best of 3)")
     hp, facts = inputs.hp, inputs.facts
     spec = hp.containers["web"]
-    config = compile_container("web", spec, facts)
+    config = compile_container("web", spec, facts, host=inputs.host)
     from compiler.users import parse_passwd, parse_group
     import msgspec
 
@@ -283,13 +299,13 @@ def profile_in_process(inputs: Inputs, seconds: float) -> None:
         ("parse_hp_file(hp.toml)", lambda: parse_hp_file(inputs.toml)),
         ("  tomllib.loads alone", lambda: __import__("tomllib").loads(inputs.toml.decode())),
         ("parse_image_config(image.json)", lambda: parse_image_config(inputs.image)),
-        ("compile_container('web') → struct", lambda: compile_container("web", spec, facts)),
+        ("compile_container('web') → struct", lambda: compile_container("web", spec, facts, host=inputs.host)),
         ("  parse_passwd (not cached)", lambda: parse_passwd(inputs.passwd)),
         ("encode_config(struct) → bytes", lambda: encode_config(config)),
         ("  msgspec.json.encode", lambda: msgspec.json.encode(config)),
         ("  msgspec.json.format(indent=2)", lambda: msgspec.json.format(raw, indent=2)),
         ("compile_config_json('web'), all of it",
-         lambda: compile_config_json(inputs.toml, "web", inputs.image, inputs.passwd, inputs.group)),
+         lambda: compile_config_json(inputs.toml, "web", inputs.image, inputs.passwd, inputs.group, host=inputs.host)),
     ]
     width = max(len(s) for s, _ in stages)
     for label, fn in stages:

@@ -29,6 +29,7 @@ from .network import check_networks, mode_and_name, namespaces
 from .paths import absolute_path
 from .reference import ImageRef, parse_reference
 from .resources import cpu_quota, memory_limits, pids_limit, pull_timeout, rlimit, CPU_PERIOD
+from .seccomp import container_seccomp
 from .signals import parse_signal
 from .spec import ContainerSpec, HpFile, key_path
 from .supervision import supervision
@@ -199,6 +200,8 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
                                  keep_alive=spec.keep_alive, container=name, where=f"{where}.mounts")
     except HpError as e:
         raise image_error(e) from None
+    seccomp = container_seccomp(spec.seccomp, privileged=spec.privileged, bounding=caps.bounding, host=host,
+                                where=f"{where}.seccomp")
     return oci.RuntimeConfig(
         oci_version=d.oci_version,
         process=oci.Process(
@@ -223,6 +226,7 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
             cgroups_path=cgroups_path(cgroup_name or name, d),
             namespaces=_namespaces(d.namespaces, mode_and_name(spec.network)[0], netns_path),
             devices=nodes or None,
+            seccomp=seccomp,
             masked_paths=d.masked_paths or None,
             readonly_paths=d.readonly_paths or None,
             sysctl=sysctls(spec.sysctls, mode_and_name(spec.network)[0], f"{key_path('containers', name)}.sysctls"),

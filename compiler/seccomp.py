@@ -191,9 +191,9 @@ def parse_profile(file: HostFile) -> ParsedProfile:
     except msgspec.ValidationError as e:
         from .spec import decode_error
 
-        err = decode_error(e)
-        raise HpError(file.shown, f"{err.where}: {err.problem} (a profile in {kind} format)", source="seccomp") \
-            from None
+        err = decode_error(e)  # its words are TOML's: a JSON file has objects
+        problem = err.problem.replace("a table", "an object")
+        raise HpError(file.shown, f"{err.where}: {problem} (a profile in {kind} format)", source="seccomp") from None
     except HpError as e:
         raise HpError(file.shown, f"{e.where}: {e.problem} (a profile in {kind} format)", source="seccomp") \
             from None
@@ -329,11 +329,12 @@ def compile_profile(profile: ParsedProfile, machine: str, kernel: str,
                     bounding: tuple[str, ...]) -> oci.LinuxSeccomp | None:
     """linux.seccomp for a container with this bounding set on a host of this `uname -m` and `uname -r`
     (None: the profile has no defaultAction and no rules, which podman takes as no filter)."""
+    arch = machine_arch(machine, "host arch")
     try:
         if profile.oci is not None:
             return profile.oci
         assert profile.common is not None
-        return _compile_common(profile.common, machine_arch(machine), kernel, frozenset(bounding))
+        return _compile_common(profile.common, arch, kernel, frozenset(bounding))
     except HpError as e:
         raise HpError(profile.shown, f"{e.where}: {e.problem}", source="seccomp") from None
 

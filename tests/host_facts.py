@@ -20,6 +20,17 @@ DEFAULT_PROFILE = HostFile("/usr/share/containers/seccomp.json",
 TEST_HOST = HostFacts(arch="x86_64", kernel="6.1.0-28-amd64", default_seccomp=DEFAULT_PROFILE)
 
 
+def this_host() -> HostFacts:
+    """The facts `hp compile` gathers here when no option overrides them: uname, the host's default profile."""
+    import os
+
+    from compiler import defaults
+
+    path = defaults().seccomp_profile
+    return HostFacts(arch=os.uname().machine, kernel=os.uname().release,
+                     default_seccomp=HostFile(path, Path(path).read_bytes().decode("utf-8")))
+
+
 def case_host_facts(case_dir: Path) -> HostFacts:
     """TEST_HOST, with the case's host.json over it and the profile files its hp.toml names."""
     host = TEST_HOST

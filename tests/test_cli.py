@@ -21,6 +21,8 @@ import pytest
 
 from compiler import compile_config_json
 
+from .host_facts import this_host
+
 HP = Path(sys.executable).parent / "hp"
 TIMEOUT = 60  # seconds; only a guard against a hang, never a speed check
 
@@ -203,7 +205,7 @@ def test_compile_prints_exactly_the_compilers_bytes(tmp_path: Path, case: Good) 
     want = compile_config_json(
         case.files[spec_name], container, case.files[image_name],
         case.files[passwd_name].decode() if passwd_name else None,
-        case.files[group_name].decode() if group_name else None,
+        case.files[group_name].decode() if group_name else None, host=this_host(),
     )
     assert proc.stdout == want
     assert tree(tmp_path) == before
@@ -219,7 +221,8 @@ def test_compile_with_absolute_paths_from_another_directory(tmp_path: Path) -> N
     proc = hp(["compile", str(inputs / "hp.toml"), "-c", "web", "-i", str(inputs / "image.json"),
                "--passwd", str(inputs / "passwd"), "--group", str(inputs / "group")], elsewhere)
     assert (proc.returncode, proc.stderr) == (0, b"")
-    assert proc.stdout == compile_config_json(TWO_CONTAINERS, "web", INSPECT, PASSWD.decode(), GROUP.decode())
+    assert proc.stdout == compile_config_json(TWO_CONTAINERS, "web", INSPECT, PASSWD.decode(), GROUP.decode(),
+                                             host=this_host())
     assert tree(tmp_path) == before
 
 

@@ -11,6 +11,8 @@ from compiler import HpError, compile_config_json
 from compiler.env import EnvFile, file_env, merge_env, parse_env_file
 from compiler.errors import error_line
 
+from .host_facts import TEST_HOST
+
 PARSED = [
     ("one", "A=1\n", (("A", "1"),)),
     ("no final newline", "A=1", (("A", "1"),)),
@@ -89,7 +91,7 @@ IMAGE = json.dumps({"Config": {"Env": ["FROM=image", "LEVEL=image"], "Cmd": ["sh
 
 def compile_env(hp_toml: str, files: dict[str, str]) -> list[str]:
     texts = {path: EnvFile(path, text) for path, text in files.items()}
-    config = compile_config_json(hp_toml, None, IMAGE, env_files=texts)
+    config = compile_config_json(hp_toml, None, IMAGE, env_files=texts, host=TEST_HOST)
     return json.loads(config)["process"]["env"]
 
 

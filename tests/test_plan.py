@@ -12,13 +12,15 @@ from compiler import ImageFacts, compile_container, encode_config, parse_hp_file
 from compiler.errors import HpError
 from compiler.plan import Current, Desired, changed_fields, plan, render_plan
 
+from .host_facts import TEST_HOST
+
 IMAGE = parse_image_config(json.dumps({"os": "linux", "config": {"Cmd": ["sleep", "60"], "Env": ["A=1"]}}))
 ID1, ID2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 
 
 def config(toml: str, name: str) -> bytes:
     spec = parse_hp_file(toml).containers[name]
-    return encode_config(compile_container(name, spec, ImageFacts(IMAGE)))
+    return encode_config(compile_container(name, spec, ImageFacts(IMAGE), host=TEST_HOST))
 
 
 def desired(name: str, extra: str = "", image_id: str = ID1) -> Desired:

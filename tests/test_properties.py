@@ -29,12 +29,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler import HpError, compile_config_json
+from compiler import HostFile, HpError, compile_config_json
 from compiler.capabilities import ALL_CAPABILITIES
+
+from .host_facts import TEST_HOST, this_host
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_ID = 2**31 - 1
@@ -194,6 +197,8 @@ CONTAINER = st.fixed_dictionaries(
         "cap_add": st.lists(CAPS, max_size=3),
         "cap_drop": st.lists(CAPS, max_size=2),
         "ulimits": st.dictionaries(ULIMIT_NAMES, ULIMIT_VALUES, max_size=3),
+        "seccomp": st.sampled_from(["default", "unconfined", "moby.json", "oci.json", "bad.json", "missing.json", ""]),
+        "privileged": st.booleans(),
     },
 )
 # now and then: a misspelt key, or a value of the wrong type
@@ -309,8 +314,16 @@ def schema_validator():
                            registry=Registry().with_resources(resources))
 
 
+# seccomp = PATH: a profile in containers-common's format, an OCI LinuxSeccomp, and an invalid one
+PROFILES = {"moby.json": '{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "EPERM", "archMap": [], "syscalls": '
+                         '[{"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}}]}',
+            "oci.json": '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_LOG"}]}',
+            "bad.json": '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "LOG"}]}'}
+HOST = msgspec.structs.replace(TEST_HOST, seccomp_files={p: HostFile(p, t) for p, t in PROFILES.items()})
+
+
 def compile_text(containers, name, image, passwd, group) -> bytes:
-    return compile_config_json(toml_file(containers), name, json.dumps(image), passwd, group)
+    return compile_config_json(toml_file(containers), name, json.dumps(image), passwd, group, host=HOST)
 
 
 def compile_or_error(*args) -> bytes | HpError:
@@ -539,7 +552,8 @@ def test_output_is_the_same_under_any_pythonhashseed(tmp_path: Path) -> None:
     passwd.write_text(HASHSEED_PASSWD)
     group.write_text(HASHSEED_GROUP)
 
-    expected = compile_config_json(HASHSEED_TOML, None, json.dumps(HASHSEED_IMAGE), HASHSEED_PASSWD, HASHSEED_GROUP)
+    expected = compile_config_json(HASHSEED_TOML, None, json.dumps(HASHSEED_IMAGE), HASHSEED_PASSWD, HASHSEED_GROUP,
+                                   host=this_host())
     check_config(expected)
 
     outputs = []

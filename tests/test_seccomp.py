@@ -272,7 +272,7 @@ BAD = [
     ("OCI listener", {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/x"},
      "p.json: listenerPath: unknown field (a profile in OCI LinuxSeccomp format)"),
     ("wrong type", {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": {"names": ["x"]}},
-     "p.json: syscalls: expected a list, got a table (a profile in OCI LinuxSeccomp format)"),
+     "p.json: syscalls: expected a list, got an object (a profile in OCI LinuxSeccomp format)"),
     ("name and names", {"defaultAction": "SCMP_ACT_ALLOW",
                         "syscalls": [{"name": "a", "names": ["b"], "action": "SCMP_ACT_ALLOW"}]},
      "p.json: syscalls[0]: both name and names are given"),

@@ -21,6 +21,7 @@ from compiler.defaults import defaults
 from compiler.volumes import image_volume_name, volume_source
 
 from ..needs import missing
+from ..host_facts import TEST_HOST
 
 BUSYBOX = Path("/bin/busybox")
 CGROUP_V1 = Path("/sys/fs/cgroup")
@@ -117,7 +118,7 @@ def make_bundle(
     name = name or new_name()
     hp = parse_hp_file(f"[containers.{name}]\n{spec_toml}")
     facts = ImageFacts(parse_image_config(json.dumps(image)), passwd=passwd, group=group)
-    raw = encode_config(compile_container(name, hp.containers[name], facts))
+    raw = encode_config(compile_container(name, hp.containers[name], facts, host=TEST_HOST))
     config = json.loads(raw)
 
     path = parent / name

@@ -17,6 +17,7 @@ from compiler import ImageFacts, compile_container, encode_config, parse_hp_file
 from executor.init import build_argv
 
 from ..needs import missing
+from ..host_facts import TEST_HOST
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,7 @@ def make_bundle(tmp_path: Path, hp_init: Path, name: str, command: list[str]) ->
     shutil.copy(hp_init, bundle / "hp-init")
     toml = f'[containers.{name}]\nimage = "localhost/ka:1"\nkeep_alive = true\ncommand = {json.dumps(command)}\n'
     spec = parse_hp_file(toml).containers[name]
-    config = compile_container(name, spec, ImageFacts(parse_image_config(json.dumps(IMAGE))))
+    config = compile_container(name, spec, ImageFacts(parse_image_config(json.dumps(IMAGE))), host=TEST_HOST)
     (bundle / "config.json").write_bytes(encode_config(config))
     return bundle
 
