@@ -405,3 +405,10 @@ def container_seccomp(setting: str, *, privileged: bool, bounding: tuple[str, ..
         if file is None:
             raise HpError(where, f"the profile file {quote(setting)} was not given to the compiler", source="spec")
     return compiled(file, host.arch, host.kernel, tuple(bounding))
+
+
+def check_profiles(host: HostFacts) -> None:
+    """Parse every profile file in the host facts: the first bad one is an HpError before anything is pulled."""
+    for file in (host.default_seccomp, *(host.seccomp_files[p] for p in sorted(host.seccomp_files))):
+        if file is not None:
+            parse_profile(file)

@@ -19,6 +19,7 @@ from compiler.errors import HpError, key_path, quote
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
 from compiler.env import EnvFile, parse_env_file
 from compiler.host import HostFacts
+from compiler.seccomp import check_profiles
 from compiler.health import HealthCheck, describe as describe_check, effective_check
 from compiler.spec import ContainerSpec
 from compiler.etc_files import hostname_file
@@ -81,6 +82,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     _check_bridges(layout, hp_file, theirs)
     env_files = read_env_files(file, hp_file)  # before anything is pulled
     host = host_facts(hp_file, os.path.dirname(file))
+    check_profiles(host)  # a bad profile fails before anything is pulled
     images: dict[str, PreparedImage] = {}
     pulled = []
     for ref in sorted({spec.image for spec in hp_file.containers.values()}):

@@ -352,3 +352,12 @@ def test_errno_names_match_this_hosts_numbering() -> None:
         pytest.skip("asm-generic numbering is checked on x86_64 and aarch64 hosts")
     known = {n: getattr(errno, n) for n in ERRNO if hasattr(errno, n)}
     assert known and all(ERRNO[n] == v for n, v in known.items())
+
+
+def test_check_profiles_parses_every_file_the_facts_hold() -> None:
+    from compiler.seccomp import check_profiles
+
+    check_profiles(HOST)
+    bad = msgspec.structs.replace(HOST, seccomp_files={"b.json": HostFile("b.json", "[]")})
+    with pytest.raises(HpError, match="b.json: not a seccomp profile"):
+        check_profiles(bad)
