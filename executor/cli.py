@@ -52,6 +52,16 @@ def compile_command(
     netns: Optional[str] = typer.Option(
         None, "--netns", metavar="PATH",
         help="The network namespace to join (hp apply's: STATE/netns/NAME); default: a fresh one."),
+    seccomp_profile: Optional[str] = typer.Option(
+        None, "--seccomp-profile", metavar="FILE",
+        help="The default seccomp profile (containers-common's format); default: the host's, "
+             "/usr/share/containers/seccomp.json."),
+    kernel: Optional[str] = typer.Option(
+        None, "--kernel", metavar="VERSION",
+        help="The kernel version for the profile's minKernel rules; default: uname -r."),
+    arch: Optional[str] = typer.Option(
+        None, "--arch", metavar="ARCH", help="The architecture (x86_64, aarch64 ...) to compile the profile for; "
+                                             "default: uname -m."),
 ) -> None:
     """Print the OCI runtime config.json for one container. Pure: nothing is pulled or run."""
     from compiler import HpError, compile_config_json
@@ -70,7 +80,7 @@ def compile_command(
         if netns is not None and not netns.startswith("/"):
             raise HpError("--netns", f"{netns!r} is not an absolute path", source="option")
         env_files = _compile_env_files(file, hp_toml, container)
-        host = _compile_host_facts(file, hp_toml, container)
+        host = _compile_host_facts(file, hp_toml, container, seccomp_profile, arch, kernel)
         out = compile_config_json(hp_toml, container, image, passwd_text, group_text, netns, env_files, host)
     except HpError as e:
         raise _fail(e, files) from None
@@ -97,19 +107,32 @@ def _compile_env_files(file: str, hp_toml: bytes, container: Optional[str]) -> d
     return read_env_files("" if file == "-" else file, one)
 
 
-def _compile_host_facts(file: str, hp_toml: bytes, container: Optional[str]) -> Any:
+def _compile_host_facts(file: str, hp_toml: bytes, container: Optional[str], seccomp_profile: Optional[str] = None,
+                        arch: Optional[str] = None, kernel: Optional[str] = None) -> Any:
     """The host's facts for the container `hp compile` compiles (executor/host.py), as hp plan
-    gathers them; None when the file does not parse (compile_config_json reports it)."""
+    gathers them, with --seccomp-profile, --arch and --kernel over them (so a compile can be
+    reproduced on another host); None when the file does not parse (compile_config_json reports it)."""
+    import msgspec
+
     from compiler import HpError, parse_hp_file, pick_container
+    from compiler.seccomp import kernel_version, machine_arch
     from executor.host import host_facts
 
+    try:
+        if arch is not None:
+            machine_arch(arch, "--arch")
+        if kernel is not None:
+            kernel_version(kernel, "--kernel")
+    except HpError as e:
+        raise e.from_source("option") from None
     try:
         hp_file = parse_hp_file(hp_toml)
         name = pick_container(hp_file, container)
     except HpError:
         return None
     one = type(hp_file)(containers={name: hp_file.containers[name]})
-    return host_facts(one, os.path.dirname("" if file == "-" else file))
+    host = host_facts(one, os.path.dirname("" if file == "-" else file), default_profile=seccomp_profile)
+    return msgspec.structs.replace(host, arch=arch or host.arch, kernel=kernel or host.kernel)
 
 
 # ---------------------------------------------------------------- running containers

@@ -75,7 +75,8 @@ RULES = [
     {"names": ["always"], "action": "SCMP_ACT_ALLOW"},
     {"names": ["if_admin"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
     {"names": ["unless_admin"], "action": "SCMP_ACT_ERRNO", "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
-    {"names": ["if_admin_and_boot"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN", "CAP_SYS_BOOT"]}},
+    {"names": ["if_admin_and_boot"], "action": "SCMP_ACT_ALLOW",
+     "includes": {"caps": ["CAP_SYS_ADMIN", "CAP_SYS_BOOT"]}},
     {"names": ["unless_admin_or_boot"], "action": "SCMP_ACT_ERRNO",
      "excludes": {"caps": ["CAP_SYS_ADMIN", "CAP_SYS_BOOT"]}},
     {"names": ["on_amd64"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["amd64", "x32"]}},
@@ -361,3 +362,36 @@ def test_check_profiles_parses_every_file_the_facts_hold() -> None:
     bad = msgspec.structs.replace(HOST, seccomp_files={"b.json": HostFile("b.json", "[]")})
     with pytest.raises(HpError, match="b.json: not a seccomp profile"):
         check_profiles(bad)
+
+
+# ------------------------------------------------------------------ hp compile's options
+
+
+def test_hp_compile_takes_the_profile_arch_and_kernel(tmp_path) -> None:
+    """--seccomp-profile, --arch and --kernel reproduce a compile made for another host."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from compiler import compile_config_json
+
+    hp = Path(sys.executable).with_name("hp")
+    toml = b'[containers.app]\nimage = "x"\ncommand = ["/bin/true"]\n'
+    (tmp_path / "hp.toml").write_bytes(toml)
+    (tmp_path / "image.json").write_text('{"os": "linux", "config": {}}')
+    (tmp_path / "profile.json").write_text(DEFAULT_PROFILE.text)
+    argv = [str(hp), "compile", "hp.toml", "-i", "image.json", "--seccomp-profile", "profile.json",
+            "--arch", "aarch64", "--kernel", "5.10.0-9-arm64"]
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    host = HostFacts(arch="aarch64", kernel="5.10.0-9-arm64", default_seccomp=HostFile("profile.json",
+                                                                                       DEFAULT_PROFILE.text))
+    assert proc.stdout == compile_config_json(toml, None, '{"os": "linux", "config": {}}', host=host)
+    assert json.loads(proc.stdout)["linux"]["seccomp"]["architectures"] == ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
+    for option, value, line in (
+            ("--arch", "vax", 'hp: error: --arch: unknown architecture "vax"'),
+            ("--kernel", "six", 'hp: error: --kernel: "six" is not a kernel version'),
+            ("--seccomp-profile", "nope.json", "hp: error: nope.json: cannot read: No such file or directory"),
+            ("--seccomp-profile", "hp.toml", "hp: error: hp.toml: invalid JSON")):
+        bad = subprocess.run([*argv, option, value], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 1 and bad.stderr.startswith(line) and bad.stderr.count("\n") == 1, bad.stderr
