@@ -22,8 +22,6 @@ from .paths import normalise
 
 DEFAULT_ACCESS = "rwm"
 MAX_DEVICES = 256
-# what the file type bits of st_mode are for each type; podman writes them into fileMode with the permissions
-_TYPE_BITS = {"c": 0o020000, "b": 0o060000}
 # where the runtime mounts a filesystem of its own: a device node there would be hidden or refused
 _RESERVED = ("/", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/proc", "/sys")
 
@@ -129,8 +127,10 @@ def privileged_capabilities(host: HostFacts, cap_add: Sequence[str], *, root: bo
 
 
 def _node(device: HostDevice, path: str) -> LinuxDevice:
+    # the permission bits: the runtime-spec's schema allows no more (podman writes st_mode whole, 8576
+    # for a 0600 char device, which the schema refuses); the runtime adds the type from `type`
     return LinuxDevice(path=path, type=device.type, major=device.major, minor=device.minor,
-                       file_mode=_TYPE_BITS[device.type] | (device.file_mode & 0o7777),
+                       file_mode=device.file_mode & 0o777,
                        uid=device.uid, gid=device.gid)
 
 

@@ -98,9 +98,9 @@ def test_one_host_device_at_two_paths_is_fine() -> None:
 
 def test_nodes_and_rules_carry_the_hosts_numbers_as_podman_writes_them() -> None:
     nodes, rules = device_nodes(parse_devices(["/dev/fuse", "/dev/sda:/dev/xvda:r"], W), HOST, W)
-    # podman 4.3.1, --device /dev/fuse: fileMode 8576 (0o20600), the st_mode with its type bits
-    assert nodes == (LinuxDevice("/dev/fuse", "c", 10, 229, 8576, 0, 0),
-                     LinuxDevice("/dev/xvda", "b", 8, 0, 0o060660, 0, 6))
+    # podman 4.3.1 writes fileMode 8576 (st_mode with its type bits); the schema allows 0-511
+    assert nodes == (LinuxDevice("/dev/fuse", "c", 10, 229, 0o600, 0, 0),
+                     LinuxDevice("/dev/xvda", "b", 8, 0, 0o660, 0, 6))
     assert rules == (DeviceRule(True, "c", 10, 229, "rwm"), DeviceRule(True, "b", 8, 0, "r"))
 
 
@@ -117,7 +117,7 @@ def compile_app(host: HostFacts = HOST, user: str = "0", **fields):
 
 def test_a_container_with_devices_gets_nodes_and_rules_after_the_defaults() -> None:
     config = compile_app(devices=["/dev/net/tun:/dev/net/tun:rw"])
-    assert config.linux.devices == (LinuxDevice("/dev/net/tun", "c", 10, 200, 0o020666, 0, 0),)
+    assert config.linux.devices == (LinuxDevice("/dev/net/tun", "c", 10, 200, 0o666, 0, 0),)
     assert config.linux.resources.devices == defaults().devices + (DeviceRule(True, "c", 10, 200, "rw"),)
     assert config.linux.masked_paths == defaults().masked_paths
 
@@ -133,9 +133,9 @@ def test_privileged_turns_off_what_podman_turns_off() -> None:
     linux = config.linux
     assert linux.masked_paths is None and linux.readonly_paths is None
     assert linux.resources.devices == (DeviceRule(allow=True, access="rwm"),)
-    assert linux.devices == (LinuxDevice("/dev/fuse", "c", 10, 229, 0o020600, 0, 0),
-                             LinuxDevice("/dev/net/tun", "c", 10, 200, 0o020666, 0, 0),
-                             LinuxDevice("/dev/sda", "b", 8, 0, 0o060660, 0, 6))
+    assert linux.devices == (LinuxDevice("/dev/fuse", "c", 10, 229, 0o600, 0, 0),
+                             LinuxDevice("/dev/net/tun", "c", 10, 200, 0o666, 0, 0),
+                             LinuxDevice("/dev/sda", "b", 8, 0, 0o660, 0, 6))
     sys_mounts = {m.destination: m.options for m in config.mounts if m.destination.startswith("/sys")}
     assert sys_mounts == {"/sys": ("nosuid", "noexec", "nodev", "rw"),
                           "/sys/fs/cgroup": ("nosuid", "noexec", "nodev", "relatime", "rw")}
