@@ -16,6 +16,7 @@ from .depends import describe as describe_depends
 from .errors import HpError, key_path
 from .masking import masked_configs
 from .security import Escalation, counts_against, review_create, review_replace
+from .seccomp import changed_profile
 from .signals import describe_stop
 from .state import config_hash
 
@@ -50,6 +51,7 @@ class Desired(msgspec.Struct, frozen=True):
     healthcheck: str = "none"  # the effective check, in words (compiler.health.describe)
     health_on_failure: str = "none"
     seccomp: str = "default"  # hp.toml's: "default", "unconfined" or a profile's path (compiler.security)
+    seccomp_profile: str = ""  # the profile file its filter is compiled from (compiler.seccomp.profile_identity)
 
 
 class Current(msgspec.Struct, frozen=True):
@@ -76,6 +78,7 @@ class Current(msgspec.Struct, frozen=True):
     depends_on: dict[str, str] = msgspec.field(default_factory=dict)  # the record's
     healthcheck: str = "none"  # the record's, in words (compiler.health.describe)
     health_on_failure: str = "none"  # the record's
+    seccomp_profile: str = ""  # the record's
 
 
 class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -221,6 +224,9 @@ def _change(name: str, want: Desired | None, have: Current | None, gone: str) ->
     elif have.config_json != want.config_json:
         fields = changed_fields(have.config_json, want.config_json)
         reasons.append("config.json changed")
+        profile = changed_profile(have.seccomp_profile, want.seccomp_profile)
+        if profile is not None:
+            reasons.append(f"seccomp profile {profile} changed")
         diff = config_diff(name, *masked_configs(have.config_json, want.config_json, want.sensitive_env))
     if want.network_json != have.network_json:
         net_fields = changed_fields(have.network_json or b"{}", want.network_json or b"{}")

@@ -26,6 +26,7 @@ class Fingerprint(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     state_serial: int
     images: dict[str, str]  # reference -> image ID, sorted by reference
     destroy: bool = False
+    profiles: dict[str, str] = {}  # seccomp profile file -> sha256 of its text (compiler.seccomp.profile_digests)
 
 
 class SavedPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -84,6 +85,9 @@ def stale_reasons(saved: SavedPlan, now: Fingerprint, replanned: Plan) -> list[s
     if was.state_serial != now.state_serial:
         reasons.append(f"the state changed since the plan was made (serial {was.state_serial} is now "
                        f"{now.state_serial})")
+    for path in sorted(set(was.profiles) | set(now.profiles)):
+        if was.profiles.get(path) != now.profiles.get(path):
+            reasons.append(f"seccomp profile {path} changed since the plan was made")
     for ref in sorted(set(was.images) | set(now.images)):
         before, after = was.images.get(ref), now.images.get(ref)
         if before != after:

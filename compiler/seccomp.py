@@ -19,6 +19,7 @@ only "<kernel>.<major>" count, so 6.1.0-18-amd64 is 6.1. docs/seccomp.md has the
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import lru_cache
 from typing import Annotated, Literal, Union
@@ -412,3 +413,34 @@ def check_profiles(host: HostFacts) -> None:
     for file in (host.default_seccomp, *(host.seccomp_files[p] for p in sorted(host.seccomp_files))):
         if file is not None:
             parse_profile(file)
+
+
+def profile_file(setting: str, privileged: bool, host: HostFacts) -> HostFile | None:
+    """The profile file a container's filter is compiled from (None: no filter, or not given)."""
+    if setting == "unconfined" or (privileged and setting == "default"):
+        return None
+    return host.default_seccomp if setting == "default" else host.seccomp_files.get(setting)
+
+
+def profile_digest(file: HostFile) -> str:
+    """The sha256 of a profile's text: what a plan fingerprints and a container's record keeps."""
+    return "sha256:" + hashlib.sha256(file.text.encode("utf-8")).hexdigest()
+
+
+def profile_digests(host: HostFacts) -> dict[str, str]:
+    """Each profile file in the host facts (those the plan's containers use), by path: a saved plan's fingerprint."""
+    files = ([host.default_seccomp] if host.default_seccomp else []) + list(host.seccomp_files.values())
+    return {f.shown: profile_digest(f) for f in sorted(files, key=lambda f: f.shown)}
+
+
+def profile_identity(file: HostFile | None) -> str:
+    """"PATH sha256:HEX" for a container's record ("" without a profile): a replace says when it changed."""
+    return f"{file.shown} {profile_digest(file)}" if file is not None else ""
+
+
+def changed_profile(before: str, after: str) -> str | None:
+    """The path of the profile that changed between two profile_identity values (None: not that)."""
+    if not before or not after or before == after:
+        return None
+    path, _, _ = after.rpartition(" ")
+    return path if before.rpartition(" ")[0] == path else None

@@ -41,6 +41,9 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # hp.toml's depends_on (name -> "started" | "healthy"): stop and destroy go in reverse order,
     # `hp start` and a boot in this order, even for a container the file no longer lists
     depends_on: dict[str, str] = msgspec.field(default_factory=dict)
+    # the seccomp profile its filter was compiled from, "PATH sha256:HEX" ("" for none): a replace that a
+    # changed profile causes says so (compiler.seccomp.changed_profile)
+    seccomp_profile: str = ""
 
 
 class ContainerStatus(msgspec.Struct, frozen=True):

@@ -71,6 +71,7 @@ class NewContainer(msgspec.Struct, frozen=True):
     depends_on: dict[str, str] = msgspec.field(default_factory=dict)  # hp.toml's, normalized
     healthcheck: HealthCheck | None = None  # the effective check (compiler/health.py)
     health_on_failure: str = "none"  # hp.toml's
+    seccomp_profile: str = ""  # the profile its filter is compiled from (compiler.seccomp.profile_identity)
 
     @property
     def config_json(self) -> bytes:
@@ -97,7 +98,8 @@ def create(layout: Layout, new: NewContainer, *, confirm: bool | None = None) ->
                              prevent_destroy=new.prevent_destroy, restart=new.supervision.restart,
                              restart_max=new.supervision.restart_max,
                              log_max_size=new.supervision.log_max_size, depends_on=dict(new.depends_on),
-                             healthcheck=new.healthcheck, health_on_failure=new.health_on_failure)
+                             healthcheck=new.healthcheck, health_on_failure=new.health_on_failure,
+                             seccomp_profile=new.seccomp_profile)
     os.makedirs(layout.containers_dir, exist_ok=True)
     # filled under a dot name, then renamed: a directory named NAME always holds a record
     staging = tempfile.mkdtemp(prefix=f"{NEW_PREFIX}{name}-", dir=layout.containers_dir)

@@ -19,7 +19,7 @@ from compiler.errors import HpError, key_path, quote
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
 from compiler.env import EnvFile, parse_env_file
 from compiler.host import HostFacts
-from compiler.seccomp import check_profiles
+from compiler.seccomp import check_profiles, profile_digests, profile_file, profile_identity
 from compiler.health import HealthCheck, describe as describe_check, effective_check
 from compiler.spec import ContainerSpec
 from compiler.etc_files import hostname_file
@@ -101,11 +101,13 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
                              c.supervision.restart_max, c.supervision.log_max_size,
                              sensitive_env=hp_file.containers[name].sensitive_env,
                              depends_on=graph[name], healthcheck=describe_check(c.healthcheck),
-                             health_on_failure=c.health_on_failure, seccomp=hp_file.containers[name].seccomp)
+                             health_on_failure=c.health_on_failure, seccomp=hp_file.containers[name].seccomp,
+                             seccomp_profile=c.seccomp_profile)
                for name, c in new.items()}
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
-                              {ref: images[ref].image_id for ref in sorted(images)}, destroy)
+                              {ref: images[ref].image_id for ref in sorted(images)}, destroy,
+                              profiles=profile_digests(host))
     steps = plan(desired, current, tuple(pulled), destroy, remove_volumes=destroy and remove_volumes,
                  volumes_dir=layout.volumes_dir)
     ports.check_plan(layout, steps, new)
@@ -167,7 +169,8 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
         new[name] = NewContainer(name, spec.image, image, config, files, spec.keep_alive, stop_signal, setup, owner,
                                  spec.must_run, spec.stop_timeout, spec.prevent_destroy, supervision(name, spec),
                                  depends_on=graph[name], healthcheck=_healthcheck(name, spec, image),
-                                 health_on_failure=spec.health_on_failure)
+                                 health_on_failure=spec.health_on_failure,
+                                 seccomp_profile=profile_identity(profile_file(spec.seccomp, spec.privileged, host)))
     return new
 
 
@@ -196,7 +199,7 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
                                 record.restart, record.restart_max, record.log_max_size,
                                 _stopped_by_hp(layout, name), depends_on=dict(record.depends_on),
                                 healthcheck=describe_check(record.healthcheck),
-                                health_on_failure=record.health_on_failure)
+                                health_on_failure=record.health_on_failure, seccomp_profile=record.seccomp_profile)
     return current
 
 

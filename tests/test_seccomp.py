@@ -395,3 +395,53 @@ def test_hp_compile_takes_the_profile_arch_and_kernel(tmp_path) -> None:
             ("--seccomp-profile", "hp.toml", "hp: error: hp.toml: invalid JSON")):
         bad = subprocess.run([*argv, option, value], cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert bad.returncode == 1 and bad.stderr.startswith(line) and bad.stderr.count("\n") == 1, bad.stderr
+
+
+# ------------------------------------------------------------------ plans: a changed profile
+
+
+@pytest.mark.parametrize("before,after,changed", [
+    ("/p.json sha256:1", "/p.json sha256:2", "/p.json"),
+    ("/p.json sha256:1", "/p.json sha256:1", None),
+    ("/a b.json sha256:1", "/a b.json sha256:2", "/a b.json"),
+    ("/p.json sha256:1", "/q.json sha256:2", None),  # another file: hp.toml changed, not the profile
+    ("", "/p.json sha256:2", None),  # from unconfined, or a record older than the field
+    ("/p.json sha256:1", "", None),
+])
+def test_changed_profile(before, after, changed) -> None:
+    from compiler.seccomp import changed_profile
+
+    assert changed_profile(before, after) == changed
+
+
+def test_a_replace_caused_by_a_changed_profile_says_so() -> None:
+    from compiler import ImageFacts, compile_container, encode_config, parse_hp_file, parse_image_config
+    from compiler.plan import Current, Desired, plan
+    from compiler.seccomp import profile_identity
+
+    spec = parse_hp_file('[containers.app]\nimage = "x"\nseccomp = "p.json"\n').containers["app"]
+    image = ImageFacts(parse_image_config('{"os": "linux", "config": {"Cmd": ["sh"]}}'))
+    old, new = HostFile("/srv/p.json", OCI.text), HostFile("/srv/p.json", OCI.text.replace('"errnoRet": 1', '"errnoRet": 2'))
+
+    def made(file: HostFile) -> bytes:
+        host = msgspec.structs.replace(HOST, seccomp_files={"p.json": file})
+        return encode_config(compile_container("app", spec, image, host=host))
+
+    want = Desired("x", "sha256:1", made(new), seccomp="p.json", seccomp_profile=profile_identity(new))
+    have = Current("x", "sha256:1", made(old), "running", seccomp_profile=profile_identity(old))
+    change = plan({"app": want}, {"app": have}).changes[0]
+    assert change.action == "replace" and "seccomp profile /srv/p.json changed" in change.reasons
+    assert change.changed_fields == ("linux.seccomp.syscalls",)
+
+
+def test_a_saved_plan_is_stale_once_a_profile_changed() -> None:
+    from compiler.plan import plan
+    from compiler.saved_plan import Fingerprint, open_saved, seal, stale_reasons
+
+    fp = Fingerprint("0.1.0", "/srv/hp.toml", "sha256:" + "1" * 64, "/var/lib/hp", 3, {},
+                     profiles={"/usr/share/containers/seccomp.json": "sha256:a"})
+    saved = open_saved(seal(fp, plan({}, {})), "plan.json")
+    now = msgspec.structs.replace(fp, profiles={"/usr/share/containers/seccomp.json": "sha256:b"})
+    assert stale_reasons(saved, now, plan({}, {})) == [
+        "seccomp profile /usr/share/containers/seccomp.json changed since the plan was made"]
+    assert stale_reasons(saved, fp, plan({}, {})) == []

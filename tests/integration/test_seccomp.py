@@ -89,3 +89,30 @@ def test_a_bad_profile_is_a_one_line_plan_error(tmp_path, state, registry, test_
         assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
         assert result.stderr.startswith("hp: error: ") and problem in result.stderr, result.stderr
     assert leftovers(state, [name]) == []
+
+
+def test_a_changed_profile_is_a_replace_that_says_so_and_makes_a_saved_plan_stale(tmp_path, state, registry,
+                                                                                   test_images) -> None:
+    name = f"sc-edit-{uuid.uuid4().hex[:6]}"
+    profile = tmp_path / "odd.json"
+    profile.write_text(json.dumps(PROFILE))
+    file = write_file(tmp_path, registry, table(name, test_images["sleeper"], 'seccomp = "odd.json"'))
+    try:
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        assert "No changes" in hp("plan", str(file), state=state).stdout
+        saved = tmp_path / "p.plan"
+        assert hp("plan", str(file), "--out", str(saved), state=state).returncode == 0
+        profile.write_text(json.dumps(PROFILE).replace(str(ODD_ERRNO), "95"))
+        # the replace names the profile; the saved plan made before the edit is refused, nothing done
+        planned = hp("plan", str(file), state=state)
+        assert planned.returncode == 0 and f"seccomp profile {profile} changed" in planned.stdout, planned.stdout
+        refused = hp("apply", str(saved), state=state)
+        assert refused.returncode == 3 and refused.stderr.count("\n") == 1, refused.stderr
+        assert f"seccomp profile {profile} changed since the plan was made" in refused.stderr
+        assert sh(state, name, "hostname other").returncode != 0
+        assert os.strerror(ODD_ERRNO) in sh(state, name, "hostname other").stderr  # still the old filter
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        assert os.strerror(95) in sh(state, name, "hostname other").stderr  # EOPNOTSUPP: the new one
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert leftovers(state, [name]) == []
