@@ -34,7 +34,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler import HostFile, HpError, compile_config_json
+from compiler import HostDevice, HostFile, HpError, compile_config_json
 from compiler.capabilities import ALL_CAPABILITIES
 
 from .host_facts import TEST_HOST, this_host
@@ -175,6 +175,9 @@ MOUNTS = mostly(
     st.fixed_dictionaries({"type": st.sampled_from(["volume", "bind"]), "target": TARGETS}),
 )
 
+# podman's --device syntax: HOST[:CONTAINER][:PERMISSIONS]; /dev/nope is not among the host facts (HOST below)
+DEVICES = pick(["/dev/fuse", "/dev/net/tun:/dev/net/tun:rwm", "/dev/sda:/dev/xvda:r", "/dev/fuse:m", "/dev/fuse:/x"],
+               ["/dev/nope", "dev/fuse", "/dev/fuse:rx", "/dev/fuse:/dev", "/dev/../fuse", "/dev/a:/b:r:w", ""], 10)
 CONTAINER = st.fixed_dictionaries(
     {"image": IMAGES, "command": mostly(COMMAND, st.none(), 5)},  # None: dropped in inputs()
     optional={
@@ -199,6 +202,7 @@ CONTAINER = st.fixed_dictionaries(
         "ulimits": st.dictionaries(ULIMIT_NAMES, ULIMIT_VALUES, max_size=3),
         "seccomp": st.sampled_from(["default", "unconfined", "moby.json", "oci.json", "bad.json", "missing.json", ""]),
         "privileged": st.booleans(),
+        "devices": st.lists(DEVICES, max_size=3),
     },
 )
 # now and then: a misspelt key, or a value of the wrong type
@@ -319,7 +323,10 @@ PROFILES = {"moby.json": '{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "E
                          '[{"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}}]}',
             "oci.json": '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_LOG"}]}',
             "bad.json": '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "LOG"}]}'}
-HOST = msgspec.structs.replace(TEST_HOST, seccomp_files={p: HostFile(p, t) for p, t in PROFILES.items()})
+_NODES = (HostDevice("/dev/fuse", "c", 10, 229, 0o600, 0, 0), HostDevice("/dev/net/tun", "c", 10, 200, 0o666, 0, 0),
+          HostDevice("/dev/sda", "b", 8, 0, 0o660, 0, 6))
+HOST = msgspec.structs.replace(TEST_HOST, seccomp_files={p: HostFile(p, t) for p, t in PROFILES.items()},
+                               devices={d.path: d for d in _NODES}, all_devices=_NODES)
 
 
 def compile_text(containers, name, image, passwd, group) -> bytes:
@@ -413,6 +420,13 @@ def check_config(raw: bytes) -> None:
 
     # the runtime reads every string as a C string: a NUL would silently cut it short
     assert not [s for s in strings(config) if "\0" in s]
+
+    # each device node is at its own path and some allow rule covers it (a node the cgroup refuses is useless)
+    nodes = config["linux"].get("devices", [])
+    assert len({d["path"] for d in nodes}) == len(nodes)
+    rules = (config["linux"].get("resources") or {}).get("devices", [])
+    for d in nodes:
+        assert any(r["allow"] and all(r.get(k) in (None, d[k]) for k in ("type", "major", "minor")) for r in rules), d
 
     assert config["root"]["path"] == "rootfs"
     namespaces = [n["type"] for n in config["linux"]["namespaces"]]
