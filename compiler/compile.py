@@ -229,7 +229,8 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
             seccomp=seccomp,
             masked_paths=d.masked_paths or None,
             readonly_paths=d.readonly_paths or None,
-            sysctl=sysctls(spec.sysctls, mode_and_name(spec.network)[0], f"{key_path('containers', name)}.sysctls"),
+            sysctl=sysctls(spec.sysctls, mode_and_name(spec.network)[0], f"{key_path('containers', name)}.sysctls",
+                           dict(d.sysctls)),
         ),
     )
 

@@ -89,7 +89,9 @@ def _listed(config: Any, volumes_dir: str | None, seccomp: str | None, d: Defaul
     if not any(ns.get("type") == "network" for ns in linux.get("namespaces") or ()):
         found.append(Escalation("host-network"))
     found += _bind_mounts(config.get("mounts") or (), volumes_dir)
-    found += [Escalation("sysctl", f"{key}={value}") for key, value in (linux.get("sysctl") or {}).items()]
+    default_sysctls = dict(d.sysctls)  # what every container gets (podman's default_sysctls) is hp's default
+    found += [Escalation("sysctl", f"{key}={value}") for key, value in (linux.get("sysctl") or {}).items()
+              if default_sysctls.get(key) != value]
     if (process.get("user") or {}).get("uid") == 0:
         found.append(Escalation("root"))
     if privileged:

@@ -4,6 +4,9 @@ hold, so a container can never change the host's kernel. Pure.
 
     kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*   the IPC namespace (every container has one)
     net.*                                              the network namespace: not with network = "host"
+
+Defaults (compiler/defaults.py, podman's default_sysctls): net.ipv4.ping_group_range = "0 0" in every
+container with a network namespace of its own, so root inside can ping without CAP_NET_RAW (docs/conversion.md).
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ _KEY = re.compile(r"[a-z0-9_]+(?:[./][a-z0-9_-]+)+")
 _IPC = re.compile(r"kernel\.(?:msg[a-z_]*|sem|shm[a-z_]*)|fs\.mqueue\.[a-z0-9_.]+")
 
 
-def sysctls(value: Mapping[str, str] | None, network_mode: str, where: str) -> dict[str, str] | None:
-    """The checked sysctls, keys sorted (None for none), or an HpError naming the key."""
+def sysctls(value: Mapping[str, str] | None, network_mode: str, where: str,
+            default: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """The checked sysctls over `default` (net.* ones only with a network namespace of the
+    container's own), keys sorted (None for none), or an HpError naming the key."""
+    out = {k: v for k, v in (default or {}).items() if not (network_mode == "host" and k.startswith("net."))}
     if not value:
-        return None
-    out = {}
+        return dict(sorted(out.items())) or None
     for key in sorted(value):
         at = key_path(where, key)
         text = value[key]

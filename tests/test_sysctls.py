@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from compiler.defaults import defaults
 from compiler.errors import HpError
 from compiler.sysctls import sysctls
 
@@ -42,3 +43,21 @@ def test_anything_else_names_the_key(name, value, mode, where, problem) -> None:
     with pytest.raises(HpError) as error:
         sysctls(value, mode, W)
     assert error.value.where == where and problem in error.value.problem
+
+
+PING = {"net.ipv4.ping_group_range": "0 0"}
+DEFAULTED = [
+    ("own-network-gets-it", None, "bridge", PING),
+    ("network-none-gets-it", None, "none", PING),
+    ("host-network-does-not", None, "host", None),
+    ("host-network-keeps-ipc", {"kernel.shmmni": "8192"}, "host", {"kernel.shmmni": "8192"}),
+    ("declared-value-wins", {"net.ipv4.ping_group_range": "1 0"}, "bridge", {"net.ipv4.ping_group_range": "1 0"}),
+    ("merged-sorted", {"kernel.shmmni": "8192", "net.ipv4.ip_forward": "1"}, "bridge",
+     {"kernel.shmmni": "8192", "net.ipv4.ip_forward": "1", **PING}),
+]
+
+
+@pytest.mark.parametrize("name,value,mode,expected", DEFAULTED, ids=[d[0] for d in DEFAULTED])
+def test_podmans_default_sysctls_apply_where_the_namespace_is_the_containers(name, value, mode, expected) -> None:
+    result = sysctls(value, mode, W, dict(defaults().sysctls))
+    assert result == expected and (result is None or list(result) == sorted(result))
