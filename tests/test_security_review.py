@@ -31,15 +31,10 @@ HOST = msgspec.structs.replace(TEST_HOST, devices={"/dev/fuse": FUSE}, all_devic
 
 
 def compiled(extra: str = "", name: str = "web") -> dict:
-    """The config.json of a container (non-root by its image) as a dict. A container that gets a filter
-    has one here even where the compiler does not write it yet (before compile_container calls
-    compiler.seccomp): this file tests the review, not the compiler."""
+    """The config.json of a container (non-root by its image) as a dict."""
     spec = parse_hp_file(f'[containers.{name}]\nimage = "localhost/app:1"\n{extra}').containers[name]
-    config = json.loads(encode_config(compile_container(name, spec, ImageFacts(IMAGE), volumes_dir=VOLUMES,
-                                                        host=HOST)))
-    if spec.seccomp not in ("default", "unconfined") or (spec.seccomp == "default" and not spec.privileged):
-        config["linux"].setdefault("seccomp", PROFILE if spec.seccomp != "default" else {"defaultAction": "x"})
-    return config
+    return json.loads(encode_config(compile_container(name, spec, ImageFacts(IMAGE), volumes_dir=VOLUMES,
+                                                      host=HOST)))
 
 
 def encoded(config: dict) -> bytes:
@@ -234,3 +229,10 @@ def test_a_device_rule_beyond_hp_s_defaults_without_a_node_is_listed() -> None:
 def test_a_recorded_config_of_another_shape_counts_as_having_none(recorded: bytes) -> None:
     config = compiled('cap_add = ["NET_ADMIN"]')
     assert review_replace(recorded, encoded(config)).added == (Escalation("capability", "CAP_NET_ADMIN"),)
+
+
+def test_hp_s_default_sysctl_is_not_listed_but_another_value_of_it_is() -> None:
+    assert compiled()["linux"]["sysctl"] == {"net.ipv4.ping_group_range": "0 0"}
+    assert escalations(encoded(compiled())) == ()
+    wider = compiled('sysctls = { "net.ipv4.ping_group_range" = "0 2147483647" }')
+    assert escalations(encoded(wider)) == (Escalation("sysctl", "net.ipv4.ping_group_range=0 2147483647"),)
