@@ -121,14 +121,14 @@ def _devices(linux: Mapping[str, Any], d: Defaults) -> list[Escalation]:
     """Each device node the container gets (linux.devices), with the access its cgroup rules allow, and
     any other device access allowed beyond hp's default rules."""
     default_rules = {(r.allow, r.type, r.major, r.minor, r.access) for r in d.devices}
-    rules = [rule for rule in (linux.get("resources") or {}).get("devices") or ()
-             if rule.get("allow") and _rule_key(rule) not in default_rules]
+    allowed = [rule for rule in (linux.get("resources") or {}).get("devices") or () if rule.get("allow")]
+    rules = [rule for rule in allowed if _rule_key(rule) not in default_rules]
     out = []
     for node in linux.get("devices") or ():
         kind, major, minor = node.get("type"), node.get("major"), node.get("minor")
-        access = "".join(sorted({c for r in rules if _covers(r, kind, major, minor) for c in r.get("access") or ""},
+        access = "".join(sorted({c for r in allowed if _covers(r, kind, major, minor) for c in r.get("access") or ""},
                                 key="rwm".index))
-        out.append(Escalation("device", f"{node.get('path')} ({kind} {major}:{minor}, {access or 'no access'})"))
+        out.append(Escalation("device", f"{node.get('path')} ({kind} {major}:{minor} {access or 'no access'})"))
     for rule in rules:
         if not any(_covers(rule, n.get("type"), n.get("major"), n.get("minor")) for n in linux.get("devices") or ()):
             out.append(Escalation("device", f"access {_rule_text(rule)}"))

@@ -61,7 +61,7 @@ KINDS = [
     ("seccomp-custom", compiled('seccomp = "./p.json"'), "./p.json", Escalation("seccomp", "./p.json"),
      "seccomp profile ./p.json"),
     ("device", compiled('devices = ["/dev/fuse:/dev/fuse:rw"]'), "default",
-     Escalation("device", "/dev/fuse (c 10:229, rw)"), "device /dev/fuse (c 10:229, rw)"),
+     Escalation("device", "/dev/fuse (c 10:229 rw)"), "device /dev/fuse (c 10:229 rw)"),
     ("host-network", compiled('network = "host"'), "default", Escalation("host-network"),
      "host network: the host's interfaces and ports, no network namespace of its own"),
     ("bind-mount-rw", compiled('mounts = [{ type = "bind", source = "/srv/data", target = "/data" }]'), "default",
@@ -236,3 +236,11 @@ def test_hp_s_default_sysctl_is_not_listed_but_another_value_of_it_is() -> None:
     assert escalations(encoded(compiled())) == ()
     wider = compiled('sysctls = { "net.ipv4.ping_group_range" = "0 2147483647" }')
     assert escalations(encoded(wider)) == (Escalation("sysctl", "net.ipv4.ping_group_range=0 2147483647"),)
+
+
+def test_a_device_node_hp_allows_anyway_is_still_listed_with_its_access() -> None:
+    null = HostDevice("/dev/null", "c", 1, 3, 0o666, 0, 0)
+    host = msgspec.structs.replace(HOST, devices={"/dev/null": null})
+    spec = parse_hp_file('[containers.web]\nimage = "a:1"\ndevices = ["/dev/null:/dev/null2"]').containers["web"]
+    config = encode_config(compile_container("web", spec, ImageFacts(IMAGE), host=host))
+    assert escalations(config) == (Escalation("device", "/dev/null2 (c 1:3 rwm)"),)

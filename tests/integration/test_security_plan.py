@@ -42,7 +42,7 @@ def security_lines(text: str, name: str) -> list[str]:
 def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path, state, registry,
                                                                       test_images) -> None:
     s = uuid.uuid4().hex[:6]
-    web, edge, plain = f"web-{s}", f"edge-{s}", f"plain-{s}"
+    web, edge, plain, su, dev = f"web-{s}", f"edge-{s}", f"plain-{s}", f"su-{s}", f"dev-{s}"
     (tmp_path / "host").mkdir()
     image = test_images["sleeper"]  # USER app: not root unless hp.toml says so
     file = write_file(tmp_path, registry, table(web, image, (
@@ -51,7 +51,8 @@ def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path,
         f'mounts = [{{ type = "bind", source = "{tmp_path}/host", target = "/host" }},\n'
         '  { type = "bind", source = "/etc/ssl", target = "/ssl", readonly = true }]\n'))
         + f'[containers.{edge}]\nimage = "{image}"\nnetwork = "host"\n'
-        + table(plain, image))
+        + table(plain, image) + table(su, image, "privileged = true\n")
+        + table(dev, image, 'devices = ["/dev/fuse:/dev/fuse:rw"]\n'))
     text = hp("plan", str(file), state=state, check=True).stdout
     lines = {
         web: ["capability CAP_NET_ADMIN (not in hp's default set)", "seccomp unconfined: no syscall filter",
@@ -59,9 +60,12 @@ def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path,
               f"bind mount of host path {tmp_path}/host at /host (read-write)",
               "sysctl kernel.shmmax=65536", "runs as root (uid 0)"],
         edge: ["host network: the host's interfaces and ports, no network namespace of its own"],
+        su: ["privileged: every capability, the host's devices, no masked or read-only paths, /sys writable",
+             "seccomp unconfined: no syscall filter"],
+        dev: ["device /dev/fuse (c 10:229 rw)"],
     }
-    assert security_lines(text, web) == lines[web], text
-    assert security_lines(text, edge) == lines[edge], text
+    for name, expected in lines.items():
+        assert security_lines(text, name) == expected, text
     assert "CAP_CHOWN" not in text  # a default capability added again is no escalation
     assert security_lines(text, plain) == [] and f"  + {plain}" in text  # hp's default: no security heading
 
@@ -72,6 +76,9 @@ def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path,
     assert {"kind": "sysctl", "detail": "kernel.shmmax=65536"} in changes[web]["security"]
     assert {"kind": "root", "detail": ""} in changes[web]["security"]
     assert {"kind": "host-network", "detail": ""} in changes[edge]["security"]
+    assert changes[su]["security"] == [{"kind": "privileged", "detail": ""},
+                                       {"kind": "seccomp", "detail": "unconfined"}]
+    assert changes[dev]["security"] == [{"kind": "device", "detail": "/dev/fuse (c 10:229 rw)"}]
     assert changes[web]["security_added"] == changes[web]["security"] and changes[web]["security_removed"] == []
 
     denied = hp("plan", str(file), "--deny-escalation", state=state)
@@ -86,6 +93,7 @@ def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path,
     assert added[web] == ["capability CAP_NET_ADMIN", "seccomp unconfined", "bind-mount /etc/ssl at /ssl (read-only)",
                           f"bind-mount {tmp_path}/host at /host (read-write)", "sysctl kernel.shmmax=65536"]
     assert added[edge] == ["host-network"] and plain not in added
+    assert added[su] == ["privileged", "seccomp unconfined"] and added[dev] == ["device /dev/fuse (c 10:229 rw)"]
     # a create's root user does not count (most images run as root: podman's and Docker's default too)
     assert not any(item == "root" for items in added.values() for item in items)
     assert not (state / "containers").exists() or not list((state / "containers").iterdir())
