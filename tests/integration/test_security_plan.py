@@ -42,8 +42,11 @@ def security_lines(text: str, name: str) -> list[str]:
 def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path, state, registry,
                                                                       test_images) -> None:
     s = uuid.uuid4().hex[:6]
-    web, edge, plain, su, dev = f"web-{s}", f"edge-{s}", f"plain-{s}", f"su-{s}", f"dev-{s}"
+    web, edge, plain, su, dev, own = (f"{n}-{s}" for n in ("web", "edge", "plain", "su", "dev", "own"))
     (tmp_path / "host").mkdir()
+    (tmp_path / "strict.json").write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]}))
     image = test_images["sleeper"]  # USER app: not root unless hp.toml says so
     file = write_file(tmp_path, registry, table(web, image, (
         'cap_add = ["NET_ADMIN", "CHOWN"]\nuser = "0"\nseccomp = "unconfined"\n'
@@ -52,7 +55,7 @@ def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path,
         '  { type = "bind", source = "/etc/ssl", target = "/ssl", readonly = true }]\n'))
         + f'[containers.{edge}]\nimage = "{image}"\nnetwork = "host"\n'
         + table(plain, image) + table(su, image, "privileged = true\n")
-        + table(dev, image, 'devices = ["/dev/fuse:/dev/fuse:rw"]\n'))
+        + table(dev, image, 'devices = ["/dev/fuse:/dev/fuse:rw"]\n') + table(own, image, 'seccomp = "strict.json"\n'))
     text = hp("plan", str(file), state=state, check=True).stdout
     lines = {
         web: ["capability CAP_NET_ADMIN (not in hp's default set)", "seccomp unconfined: no syscall filter",
@@ -63,6 +66,7 @@ def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path,
         su: ["privileged: every capability, the host's devices, no masked or read-only paths, /sys writable",
              "seccomp unconfined: no syscall filter"],
         dev: ["device /dev/fuse (c 10:229 rw)"],
+        own: ["seccomp profile strict.json"],
     }
     for name, expected in lines.items():
         assert security_lines(text, name) == expected, text
@@ -79,6 +83,7 @@ def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path,
     assert changes[su]["security"] == [{"kind": "privileged", "detail": ""},
                                        {"kind": "seccomp", "detail": "unconfined"}]
     assert changes[dev]["security"] == [{"kind": "device", "detail": "/dev/fuse (c 10:229 rw)"}]
+    assert changes[own]["security"] == [{"kind": "seccomp", "detail": "strict.json"}]
     assert changes[web]["security_added"] == changes[web]["security"] and changes[web]["security_removed"] == []
 
     denied = hp("plan", str(file), "--deny-escalation", state=state)
