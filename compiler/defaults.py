@@ -53,11 +53,13 @@ _DEFAULTS = Defaults(
         Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", "ro")),
         Mount("/sys/fs/cgroup", "cgroup", "cgroup", ("nosuid", "noexec", "nodev", "relatime", "ro")),
     ),
-    # containerd's list (runc's + powercap) plus /proc/interrupts (moby, podman)
+    # containerd's list (runc's + powercap) plus /proc/interrupts (moby, podman) plus /sys/dev/block and
+    # /sys/fs/selinux (podman 4.3.1): never weaker than either peer
     masked_paths=(
         "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
         "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
-        "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware",
+        "/proc/timer_stats", "/sys/dev/block", "/sys/devices/virtual/powercap", "/sys/firmware",
+        "/sys/fs/selinux",
     ),
     readonly_paths=("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"),
     namespaces=("pid", "network", "ipc", "uts", "mount", "cgroup"),

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+import msgspec
 import pytest
 
 from compiler import compile_config_json, parse_hp_file
@@ -68,12 +70,51 @@ def sysctl_hp_sets(podman: dict, hp: dict) -> tuple[Any, Any]:
     return {k: theirs.get(k) for k in ours}, ours
 
 
+def devices(config: dict) -> Any:
+    """linux.devices in order, fileMode as its permission bits (podman writes st_mode whole, which the
+    runtime-spec schema refuses; hp the permission bits: docs/devices.md)."""
+    return [{**d, "fileMode": d.get("fileMode", 0) & 0o777} for d in (config.get("linux") or {}).get("devices") or ()]
+
+
+def device_rules_hp_sets(podman: dict, hp: dict) -> tuple[Any, Any]:
+    """linux.resources.devices; hp also lists runc's default allow-list, which crun adds by itself for podman."""
+    from compiler.defaults import defaults
+
+    implicit = [msgspec.to_builtins(r) for r in defaults().devices[1:]]
+
+    def rules(config: dict) -> list:
+        return ((config.get("linux") or {}).get("resources") or {}).get("devices") or []
+
+    return rules(podman), [r for r in rules(hp) if r not in implicit]
+
+
+def masks_hp_sets(podman: dict, hp: dict) -> tuple[Any, Any]:
+    """What podman masks or makes read-only, and how much of it hp hides at least as well (masked or
+    read-only): equal when hp is never weaker. hp masks /proc/asound, which podman makes read-only."""
+    def hidden(config: dict) -> set[str]:
+        linux = config.get("linux") or {}
+        return set(linux.get("maskedPaths") or ()) | set(linux.get("readonlyPaths") or ())
+
+    return sorted(hidden(podman)), sorted(hidden(podman) & hidden(hp))
+
+
+def sys_mounts(config: dict) -> Any:
+    """/sys and /sys/fs/cgroup: read-only or read-write."""
+    return {m["destination"]: "rw" if "rw" in (m.get("options") or ()) else "ro"
+            for m in config.get("mounts") or () if m["destination"] in ("/sys", "/sys/fs/cgroup")}
+
+
 # name -> (podman's config.json, hp's) -> (what podman has, what hp has)
 COMPARE: dict[str, Callable[[dict, dict], tuple[Any, Any]]] = {
     "seccomp": lambda p, h: (seccomp(p), seccomp(h)),
     "capabilities": lambda p, h: (capabilities(p), capabilities(h)),
     "sysctl": sysctl_hp_sets,
+    "devices": lambda p, h: (devices(p), devices(h)),
+    "device_rules": device_rules_hp_sets,
+    "masks": masks_hp_sets,
+    "sys_mounts": lambda p, h: (sys_mounts(p), sys_mounts(h)),
 }
+DEVICE_PARTS = ("capabilities", "devices", "device_rules", "masks", "sys_mounts")
 
 CASES = [
     Case("default", ()),
@@ -83,6 +124,11 @@ CASES = [
     Case("cap-drop-chroot", ("--cap-drop", "SYS_CHROOT"), 'cap_drop = ["SYS_CHROOT"]', ("capabilities",)),
     Case("seccomp-unconfined", ("--security-opt", "seccomp=unconfined"), 'seccomp = "unconfined"'),
     Case("sysctl", ("--sysctl", "net.ipv4.ip_forward=1"), 'sysctls = { "net.ipv4.ip_forward" = "1" }', ("sysctl",)),
+    Case("devices-none", (), "", DEVICE_PARTS),
+    Case("device-fuse", ("--device", "/dev/fuse"), 'devices = ["/dev/fuse"]', DEVICE_PARTS),
+    Case("device-tun-elsewhere-read-only", ("--device", "/dev/net/tun:/dev/xtun:r"),
+         'devices = ["/dev/net/tun:/dev/xtun:r"]', DEVICE_PARTS),
+    Case("privileged", ("--privileged",), "privileged = true", DEVICE_PARTS),
 ]
 
 
@@ -91,11 +137,11 @@ def podman_config(image: str, options: tuple[str, ...]) -> dict:
     cid = run([*PODMAN_CREATE, "--name", f"hp-peer-{uuid.uuid4().hex[:8]}", *options, image]).stdout.strip()
     try:
         # init may fail on this host for reasons of its own (rlimits, cgroups): the file is written first
-        subprocess.run(["podman", "init", cid], capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        subprocess.run(["podman", "init", cid], check=False, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
         userdata = Path(run(["podman", "inspect", "--format", "{{.StaticDir}}", cid]).stdout.strip())
         return json.loads((userdata / "config.json").read_text())
     finally:
-        subprocess.run(["podman", "rm", "-f", cid], capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        subprocess.run(["podman", "rm", "-f", cid], check=False, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
 def hp_config(tmp_path: Path, image: str, toml: str) -> dict:
