@@ -82,6 +82,7 @@ ERRNO = dict(zip([
 ], range(1, 134)))
 ERRNO.pop("-")
 ERRNO.update(EWOULDBLOCK=11, EDEADLOCK=35, ENOTSUP=95)
+_ERRNO_BASE = 34  # asm-generic/errno-base.h: EPERM (1) to ERANGE (34) are the same on every architecture
 _GENERIC_ERRNO = ("x86", "amd64", "x32", "arm", "arm64", "s390", "s390x", "riscv64", "loongarch64", "ppc",
                   "ppc64", "ppc64le")
 
@@ -311,7 +312,7 @@ def _errno(name: str, ret: int | None, arch: str, where: str) -> int | None:
         return ret
     if name.isdigit():
         return int(name)
-    if arch not in _GENERIC_ERRNO:
+    if arch not in _GENERIC_ERRNO and ERRNO[name] > _ERRNO_BASE:
         raise HpError(where, f"errno names are known for {', '.join(_GENERIC_ERRNO)} only: give {quote(name)} "
                              f"as a number (errnoRet) for {arch}")
     return 58 if name == "EDEADLOCK" and arch.startswith("ppc") else ERRNO[name]
