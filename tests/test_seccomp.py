@@ -447,3 +447,18 @@ def test_a_saved_plan_is_stale_once_a_profile_changed() -> None:
     assert stale_reasons(saved, now, plan({}, {})) == [
         "seccomp profile /usr/share/containers/seccomp.json changed since the plan was made"]
     assert stale_reasons(saved, fp, plan({}, {})) == []
+
+
+def test_the_executor_names_a_missing_default_profile(tmp_path) -> None:
+    from compiler import parse_hp_file
+    from executor.host import host_facts
+
+    one = parse_hp_file('[containers.app]\nimage = "x"\n')
+    missing = str(tmp_path / "seccomp.json")
+    with pytest.raises(HpError) as e:
+        host_facts(one, str(tmp_path), default_profile=missing)
+    assert str(e.value) == f"{missing}: cannot read: No such file or directory"
+    assert defaults().seccomp_profile == "/usr/share/containers/seccomp.json"
+    # a container that needs no default profile does not read it
+    unconfined = parse_hp_file('[containers.app]\nimage = "x"\nseccomp = "unconfined"\n')
+    assert host_facts(unconfined, str(tmp_path), default_profile=missing).default_seccomp is None
