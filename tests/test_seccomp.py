@@ -423,7 +423,8 @@ def test_a_replace_caused_by_a_changed_profile_says_so() -> None:
 
     spec = parse_hp_file('[containers.app]\nimage = "x"\nseccomp = "p.json"\n').containers["app"]
     image = ImageFacts(parse_image_config('{"os": "linux", "config": {"Cmd": ["sh"]}}'))
-    old, new = HostFile("/srv/p.json", OCI.text), HostFile("/srv/p.json", OCI.text.replace('"errnoRet": 1', '"errnoRet": 2'))
+    old = HostFile("/srv/p.json", OCI.text)
+    new = HostFile("/srv/p.json", OCI.text.replace('"errnoRet": 1', '"errnoRet": 2'))
 
     def made(file: HostFile) -> bytes:
         host = msgspec.structs.replace(HOST, seccomp_files={"p.json": file})

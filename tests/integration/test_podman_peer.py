@@ -141,7 +141,8 @@ def podman_config(image: str, options: tuple[str, ...]) -> dict:
         userdata = Path(run(["podman", "inspect", "--format", "{{.StaticDir}}", cid]).stdout.strip())
         return json.loads((userdata / "config.json").read_text())
     finally:
-        subprocess.run(["podman", "rm", "-f", cid], check=False, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        subprocess.run(["podman", "rm", "-f", cid], check=False, capture_output=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
 
 
 def hp_config(tmp_path: Path, image: str, toml: str) -> dict:
