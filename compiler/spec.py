@@ -138,7 +138,11 @@ class NetworkSpec(_Input):
 
 class VolumeSpec(_Input):
     """`[volumes.NAME]`: a named volume, STATE/volumes/NAME, made (and filled from the first
-    container's image at its target) when a container first mounts it; never deleted unless asked."""
+    container's image at its target) when a container first mounts it; never deleted unless asked.
+    `size` (like memory, "10g") is only for `hp export kube`'s PersistentVolumeClaim (default 1Gi):
+    on this host a volume is a directory that takes what its filesystem has."""
+
+    size: Union[int, str, None] = None
 
 
 class HpFile(_Input):

@@ -15,6 +15,7 @@ import msgspec
 
 from .errors import HpError, key_path, quote
 from .names import check_volume_name, is_volume_name
+from .resources import parse_size
 from .spec import HpFile, VolumeMount
 
 DATA = "_data"
@@ -29,7 +30,10 @@ def image_volume_name(container: str, target: str) -> str:
 
 
 def check_volume_mounts(hp_file: HpFile) -> None:
-    """Every `type = "volume"` mount names a `[volumes.NAME]` table of the file."""
+    """Every `type = "volume"` mount names a `[volumes.NAME]` table of the file; a volume's size is a size."""
+    for volume, spec in sorted(hp_file.volumes.items()):
+        if spec.size is not None:
+            parse_size(spec.size, f"{key_path('volumes', volume)}.size")
     for name in sorted(hp_file.containers):
         for i, mount in enumerate(hp_file.containers[name].mounts):
             where = f"{key_path('containers', name)}.mounts[{i}].source"

@@ -715,6 +715,57 @@ def rm_command(
           command="rm")
 
 
+export_app = typer.Typer(name="export", no_args_is_help=True,
+                         help="The same hp.toml for another engine (docs/kubernetes.md).")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("kube")
+def export_kube_command(
+    file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
+    container: Optional[str] = typer.Option(None, "--container", "-c", metavar="NAME",
+                                            help="Export only this container (and the volumes it mounts)."),
+    out: str = typer.Option("-", "--out", "-o", metavar="FILE|-", help="Write the YAML here (default: stdout)."),
+    host_ports: bool = typer.Option(False, "--host-ports",
+                                    help="Keep each HOST_IP:HOST_PORT as hostIP/hostPort (discouraged in Kubernetes)."),
+    image_map: Optional[list[str]] = typer.Option(None, "--image-map", metavar="OLD=NEW",
+                                                  help="Rewrite the registry prefix OLD of image references to NEW "
+                                                       "(repeatable)."),
+    state_dir: Optional[str] = STATE_DIR,
+    lock_timeout: float = LOCK_TIMEOUT,
+) -> None:
+    """Print Kubernetes manifests (multi-document YAML) for FILE's containers; a field Kubernetes has no place
+    for is a warning on stderr. Images are inspected as `hp plan` does (a missing one is pulled, and said so)."""
+    from compiler import HpError
+    from compiler.kube import KubeOptions, parse_image_map
+    from executor.export import export_file, write_output
+    from executor.lock import state_lock
+    from executor.planning import check_input
+    from executor.session import state_layout
+
+    try:
+        options = KubeOptions(container, host_ports, parse_image_map(tuple(image_map or ())))
+        data = _read(file)
+        check_input(data)  # refused before the state dir is touched
+        layout = state_layout(state_dir)
+        with state_lock(layout, lock_timeout):
+            exported = export_file(layout, file, data, options, say=_say)
+        text = exported.yaml()
+        if out != "-":
+            write_output(out, text)
+    except HpError as e:
+        raise _fail(e, {"spec": file}) from None
+    for warning in exported.warnings:
+        sys.stderr.write(f"hp: warning: {warning}\n")
+    if out == "-":
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as e:
+            sys.stderr.write(f"hp: error: cannot write the manifests to stdout: {e.strerror or e}\n")
+            raise typer.Exit(1) from None
+
+
 healthcheck_app = typer.Typer(name="healthcheck", no_args_is_help=True,
                               help="Health checks: the image's HEALTHCHECK, or hp.toml's healthcheck.")
 app.add_typer(healthcheck_app, name="healthcheck")

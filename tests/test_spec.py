@@ -427,11 +427,12 @@ def test_bad_volume_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     "table, where",
-    [('[volumes]\ndb = 1\n', "volumes.db"), ("[volumes.db]\nsize = 1\n", "volumes.db.size"),
+    [('[volumes]\ndb = 1\n', "volumes.db"), ("[volumes.db]\ndriver = 1\n", "volumes.db.driver"),
      ('[containers.web]\nimage = "x"\nmounts = [{ type = "volume", source = "db" }]\n', "containers.web.mounts[0].target"),
      ('[containers.web]\nimage = "x"\nmounts = [{ type = "volume", source = "db", target = "/x", readonly = 1 }]\n',
-      "containers.web.mounts[0].readonly")],
-    ids=["not-a-table", "unknown-field", "no-target", "readonly-not-bool"],
+      "containers.web.mounts[0].readonly"),
+     ("[volumes.db]\nsize = true\n", "volumes.db.size")],
+    ids=["not-a-table", "unknown-field", "no-target", "readonly-not-bool", "size-not-a-size"],
 )
 def test_volume_errors_name_the_field(table: str, where: str) -> None:
     assert error_of(table).where == where

@@ -1,0 +1,50 @@
+"""`hp export kube`: gather what `hp plan` gathers about the images (podman inspect, the image's
+/etc/passwd and /etc/group, pulling a missing image as plan does), convert purely
+(compiler/kube.py), write the YAML. Nothing else on the host is read or changed."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from compiler import pick_container
+from compiler.errors import HpError
+from compiler.kube import KubeExport, KubeOptions, export_kube
+from compiler.layout import Layout
+
+from .images import PreparedImage, ensure_image
+from .planning import check_input, read_env_files
+from .session import insecure_registry, registry_timeout
+from .store import write_atomic
+
+
+def export_file(layout: Layout, file: str, data: bytes, options: KubeOptions,
+                say: Callable[[str], None] = lambda _: None) -> KubeExport:
+    """The export of FILE (its bytes are `data`): the file is checked and its env files read before any image
+    is pulled; only the images of the exported containers are prepared."""
+    hp_file = check_input(data)
+    chosen = hp_file.containers
+    if options.container is not None:
+        chosen = {options.container: hp_file.containers[pick_container(hp_file, options.container)]}
+    env_files = read_env_files(file, type(hp_file)(containers=chosen))
+    images: dict[str, PreparedImage] = {}
+    for ref in sorted({spec.image for spec in chosen.values()}):
+        images[ref] = ensure_image(ref, layout, insecure=insecure_registry(hp_file, ref),
+                                   pull_timeout=registry_timeout(hp_file, ref), say=say)
+        if images[ref].pulled:
+            say(f"pulled {ref}")
+    try:
+        return export_kube(hp_file, {ref: image.facts for ref, image in images.items()}, options, env_files)
+    except HpError as e:
+        raise e.from_source("spec") from None
+
+
+def write_output(out: str, text: str) -> None:
+    """--out FILE: written whole or not at all (a temporary file renamed over it)."""
+    path = os.path.abspath(out)
+    if not os.path.isdir(os.path.dirname(path)):
+        raise HpError("--out", f"{os.path.dirname(path)}: no such directory")
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as e:
+        raise HpError("--out", f"cannot write {out}: {e.strerror or e}") from None
