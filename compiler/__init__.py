@@ -3,7 +3,8 @@
 No I/O happens here: no files, no processes, no environment, no clock. Callers
 (the executor, or any Python code) read the inputs and pass them in.
 
-    from compiler import parse_hp_file, parse_image_config, HostFacts, HostFile, ImageFacts, compile_container
+    from compiler import parse_hp_file, parse_image_config, HostFacts, HostFile, ImageFacts, compile_container, \
+        encode_config
     hp = parse_hp_file(open("hp.toml", "rb").read())
     facts = ImageFacts(parse_image_config(open("image.json", "rb").read()), passwd=..., group=...)
     host = HostFacts(arch="x86_64", kernel="6.1.0", default_seccomp=HostFile("seccomp.json", ...))
