@@ -259,7 +259,7 @@ def pod_spec(hp_file: HpFile, name: str, spec: ContainerSpec, image: ImageConfig
     process = config.process
     assert process is not None and config.hostname is not None
     container: dict[str, Any] = {"name": name, "image": mapped_image(spec.image, options.image_map, f"{where}.image")}
-    env = environment(name, spec, image, process.env, config.hostname, warnings)
+    env = environment(name, spec, image, process.env, warnings)
     names = frozenset(item["name"] for item in env)
     container.update(command_and_args(image, spec, process.args, names))
     if env:
@@ -348,11 +348,11 @@ def command_and_args(image: ImageConfig, spec: ContainerSpec, hp_args: tuple[str
     return out
 
 
-def environment(name: str, spec: ContainerSpec, image: ImageConfig, env: tuple[str, ...], hostname: str,
+def environment(name: str, spec: ContainerSpec, image: ImageConfig, env: tuple[str, ...],
                 warnings: _Warnings) -> list[dict[str, str]]:
     """What hp's environment adds to or changes in the image's (Kubernetes merges the image's Env itself), values
-    unescaped; a variable hp unsets is set to "" (Kubernetes cannot unset one), with a warning. HOSTNAME is the
-    runtime's."""
+    unescaped; a variable hp unsets is set to "" (Kubernetes cannot unset one), with a warning. HOSTNAME is
+    written too: CRI runtimes set it to the pod's hostname (hp's), podman kube play does not."""
     where = f"{key_path('containers', name)}.env"
     own = dict(e.split("=", 1) for e in image.env if "=" in e)
     out = []
@@ -360,7 +360,7 @@ def environment(name: str, spec: ContainerSpec, image: ImageConfig, env: tuple[s
     for entry in env:
         key, _, value = entry.partition("=")
         seen.add(key)
-        if own.get(key) == value or key == "HOSTNAME" and value == hostname:
+        if own.get(key) == value:
             continue
         if not _ENV_NAME.fullmatch(key):
             raise HpError(key_path(where, key), f"{quote(key)} is not a name Kubernetes takes for a variable (letters, "
