@@ -135,7 +135,7 @@ def export_kube(hp_file: HpFile, images: Mapping[str, ImageFacts], options: Kube
     except HpError as e:
         raise e.from_source("spec") from None
     options = options or KubeOptions()
-    names = sorted(hp_file.containers) if options.container is None else [pick_container(hp_file, options.container)]
+    names = check_exportable(hp_file, options)
     warnings = _Warnings()
     file_warnings(hp_file, names, warnings)
     claims = sorted({m.source for n in names for m in hp_file.containers[n].mounts if isinstance(m, VolumeMount)})
@@ -144,6 +144,28 @@ def export_kube(hp_file: HpFile, images: Mapping[str, ImageFacts], options: Kube
         docs.extend(container_objects(hp_file, name, images[hp_file.containers[name].image], options, env_files or {},
                                       warnings))
     return KubeExport(tuple(docs), tuple(warnings.items))
+
+
+def check_exportable(hp_file: HpFile, options: KubeOptions) -> list[str]:
+    """The names of the containers to export, once everything that needs no image is checked: names Kubernetes
+    takes (the containers', their hostnames, their volumes', their annotation keys and env names) and the
+    --image-map results. So a file that cannot be exported fails before anything is pulled."""
+    names = sorted(hp_file.containers) if options.container is None else [pick_container(hp_file, options.container)]
+    for name in names:
+        spec = hp_file.containers[name]
+        where = key_path("containers", name)
+        k8s_name(name, where)
+        if spec.hostname is not None:
+            pod_hostname(spec.hostname, f"{where}.hostname")
+        mapped_image(spec.image, options.image_map, f"{where}.image")
+        check_annotation_keys(spec.annotations or {}, f"{where}.annotations")
+        own = spec.env if isinstance(spec.env, dict) else dict.fromkeys(e.split("=", 1)[0] for e in spec.env or ())
+        for key in own:
+            check_env_name(key, f"{where}.env")
+        for m in spec.mounts:
+            if isinstance(m, VolumeMount):
+                claim_name(m.source)
+    return names
 
 
 class _Warnings:
@@ -197,11 +219,16 @@ def quantity(size: int) -> str:
     return str(size)
 
 
-def volume_claim(volume: str, hp_file: HpFile, names: list[str], warnings: _Warnings) -> dict[str, Any]:
-    where = key_path("volumes", volume)
+def claim_name(volume: str) -> str:
     if not _DNS_SUBDOMAIN.fullmatch(volume) or len(volume) > 253:
-        raise HpError(where, f"{quote(volume)} is not a Kubernetes name for its PersistentVolumeClaim: use lowercase "
-                             "letters, digits, '-' and '.'", source="spec")
+        raise HpError(key_path("volumes", volume), f"{quote(volume)} is not a Kubernetes name for its "
+                                                    "PersistentVolumeClaim: use lowercase letters, digits, '-' and '.'",
+                      source="spec")
+    return volume
+
+
+def volume_claim(volume: str, hp_file: HpFile, names: list[str], warnings: _Warnings) -> dict[str, Any]:
+    where = key_path("volumes", claim_name(volume))
     size = hp_file.volumes[volume].size
     users = [n for n in sorted(hp_file.containers)
              if any(isinstance(m, VolumeMount) and m.source == volume for m in hp_file.containers[n].mounts)]
@@ -362,9 +389,7 @@ def environment(name: str, spec: ContainerSpec, image: ImageConfig, env: tuple[s
         seen.add(key)
         if own.get(key) == value:
             continue
-        if not _ENV_NAME.fullmatch(key):
-            raise HpError(key_path(where, key), f"{quote(key)} is not a name Kubernetes takes for a variable (letters, "
-                                                "digits, '_', '-' and '.', not starting with a digit)", source="spec")
+        check_env_name(key, where)
         if is_sensitive(key, spec.sensitive_env):
             warnings.add(key_path(where, key), "a sensitive value, written into the manifest as it is "
                                                "(a Secret and valueFrom keep it out)")
@@ -375,6 +400,12 @@ def environment(name: str, spec: ContainerSpec, image: ImageConfig, env: tuple[s
                                                'image sets, so it is set to ""')
             out.append({"name": key, "value": ""})
     return out
+
+
+def check_env_name(key: str, where: str) -> None:
+    if not _ENV_NAME.fullmatch(key):
+        raise HpError(key_path(where, key), f"{quote(key)} is not a name Kubernetes takes for a variable (letters, "
+                                            "digits, '_', '-' and '.', not starting with a digit)", source="spec")
 
 
 def container_ports(hp_file: HpFile, name: str, options: KubeOptions, warnings: _Warnings) -> list[dict[str, Any]]:
@@ -524,13 +555,17 @@ def pod_annotations(spec: ContainerSpec, image: ImageConfig, where: str) -> dict
     keys: [PREFIX/]NAME, PREFIX a DNS subdomain, NAME 1-63 letters, digits, '-', '_' or '.'."""
     found = {k: v for k, v in image.labels if k and not is_runtime_key(k)} if spec.labels_to_annotations else {}
     found.update(spec.annotations or {})
-    for key in found:
+    check_annotation_keys(found, where)
+    return {k: found[k] for k in sorted(found)}
+
+
+def check_annotation_keys(annotations: Mapping[str, str], where: str) -> None:
+    for key in annotations:
         prefix, slash, rest = key.rpartition("/")
         if not _QUALIFIED_NAME.fullmatch(rest) or slash and not (_DNS_SUBDOMAIN.fullmatch(prefix) and len(prefix)
                                                                    <= 253):
             raise HpError(key_path(where, key), f"{quote(key)} is not a Kubernetes annotation key ([PREFIX/]NAME: "
                                                 "NAME 1-63 letters, digits, '-', '_' or '.')", source="spec")
-    return {k: found[k] for k in sorted(found)}
 
 
 def container_warnings(spec: ContainerSpec, where: str, warnings: _Warnings) -> None:

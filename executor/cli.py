@@ -738,13 +738,15 @@ def export_kube_command(
     for is a warning on stderr. Images are inspected as `hp plan` does (a missing one is pulled, and said so)."""
     from compiler import HpError
     from compiler.kube import KubeOptions, parse_image_map
-    from executor.export import export_file, write_output
+    from executor.export import check_output, export_file, write_output
     from executor.lock import state_lock
     from executor.planning import check_input
     from executor.session import state_layout
 
     try:
         options = KubeOptions(container, host_ports, parse_image_map(tuple(image_map or ())))
+        if out != "-":
+            check_output(out)
         data = _read(file)
         check_input(data)  # refused before the state dir is touched
         layout = state_layout(state_dir)

@@ -7,9 +7,8 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from compiler import pick_container
 from compiler.errors import HpError
-from compiler.kube import KubeExport, KubeOptions, export_kube
+from compiler.kube import KubeExport, KubeOptions, check_exportable, export_kube
 from compiler.layout import Layout
 
 from .images import PreparedImage, ensure_image
@@ -23,9 +22,10 @@ def export_file(layout: Layout, file: str, data: bytes, options: KubeOptions,
     """The export of FILE (its bytes are `data`): the file is checked and its env files read before any image
     is pulled; only the images of the exported containers are prepared."""
     hp_file = check_input(data)
-    chosen = hp_file.containers
-    if options.container is not None:
-        chosen = {options.container: hp_file.containers[pick_container(hp_file, options.container)]}
+    try:
+        chosen = {name: hp_file.containers[name] for name in check_exportable(hp_file, options)}
+    except HpError as e:
+        raise e.from_source("spec") from None
     env_files = read_env_files(file, type(hp_file)(containers=chosen))
     images: dict[str, PreparedImage] = {}
     for ref in sorted({spec.image for spec in chosen.values()}):
@@ -39,12 +39,19 @@ def export_file(layout: Layout, file: str, data: bytes, options: KubeOptions,
         raise e.from_source("spec") from None
 
 
+def check_output(out: str) -> None:
+    """--out FILE's directory exists (checked before anything is pulled)."""
+    directory = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(directory):
+        raise HpError("--out", f"{directory}: no such directory")
+
+
 def write_output(out: str, text: str) -> None:
-    """--out FILE: written whole or not at all (a temporary file renamed over it)."""
+    """--out FILE: written whole or not at all (a temporary file renamed over it), readable only by its owner:
+    a manifest may hold the values of sensitive variables."""
+    check_output(out)
     path = os.path.abspath(out)
-    if not os.path.isdir(os.path.dirname(path)):
-        raise HpError("--out", f"{os.path.dirname(path)}: no such directory")
     try:
-        write_atomic(path, text.encode("utf-8"))
+        write_atomic(path, text.encode("utf-8"), mode=0o600)
     except OSError as e:
         raise HpError("--out", f"cannot write {out}: {e.strerror or e}") from None

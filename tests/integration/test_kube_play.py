@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .hprun import hp
+from .hprun import HP, hp
 from .test_hp_network import free_port, free_subnet
 
 pytestmark = pytest.mark.integration
@@ -156,3 +156,53 @@ def test_the_exported_example_runs_under_podman_kube_play_as_under_hp(tmp_path, 
     assert under_hp[hello]["id"] == "uid=1000(app) gid=1000(app) groups=1000(app),2000(extra)"
     assert under_hp[hello]["pwd"] == "/srv/www"
     assert f"HOSTNAME={hello}" in under_hp[hello]["env"] and "MODE=image" in under_hp[hello]["env"]
+
+
+# ---- the command line: one error line, nothing half-written; stdout and --out agree ---------------------------
+
+
+@pytest.mark.parametrize("args, error", [
+    (["missing.toml"], "hp: error: missing.toml: cannot read: No such file or directory"),
+    (["hp.toml", "--container", "nope"], "hp: error: --container: no container named 'nope' in the file (it has: web)"),
+    (["hp.toml", "--image-map", "nothing"],
+     'hp: error: --image-map: expected OLD=NEW (a registry prefix and its replacement), got "nothing"'),
+    (["bad.toml"], ("hp: error: bad.toml: containers.web.memory: expected a size like \"256m\" (b, k, m or g) or a "
+                    'number of bytes, got "lots"')),
+    (["upper.toml"], ('hp: error: upper.toml: containers.Web: "Web" is not a Kubernetes name: use 1-63 lowercase '
+                      "letters, digits or '-', starting with a letter and ending with a letter or digit")),
+    (["hp.toml", "--out", "no/such/dir/out.yaml"], None),
+], ids=["no-file", "no-container", "bad-image-map", "bad-field", "bad-name", "bad-out"])
+def test_an_export_error_is_one_line_and_writes_nothing(tmp_path, state, registry, test_images, args, error) -> None:
+    image = test_images["sleeper"]
+    (tmp_path / "hp.toml").write_text(f'[registries."{registry.host}"]\ninsecure = true\n'
+                                      f'[containers.web]\nimage = "{image}"\n')
+    (tmp_path / "bad.toml").write_text(f'[containers.web]\nimage = "{image}"\nmemory = "lots"\n')
+    (tmp_path / "upper.toml").write_text(f'[registries."{registry.host}"]\ninsecure = true\n'
+                                         f'[containers.Web]\nimage = "{image}"\n')
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = subprocess.run([HP, "export", "kube", *args, "--state-dir", str(state)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL, check=False)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("hp: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    if error is not None:
+        assert result.stderr.strip() == error
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "state") == before
+
+
+def test_stdout_and_out_give_the_same_yaml_and_warnings(tmp_path, state, registry, test_images) -> None:
+    file = tmp_path / "hp.toml"
+    file.write_text(f'[registries."{registry.host}"]\ninsecure = true\n'
+                    f'[containers.web]\nimage = "{test_images["sleeper"]}"\npids_limit = 5\nports = ["8080:80"]\n')
+    printed = hp("export", "kube", str(file), state=state)
+    written = hp("export", "kube", str(file), "--out", str(tmp_path / "web.yaml"), state=state)
+    assert printed.returncode == written.returncode == 0
+    assert printed.stdout == (tmp_path / "web.yaml").read_text() and written.stdout == ""
+    lines = [line for line in printed.stderr.splitlines() if line.startswith("hp: warning: ")]
+    assert lines == [line for line in written.stderr.splitlines() if line.startswith("hp: warning: ")]
+    fields = [f'registries."{registry.host}"', "containers.web.ports[0]", "containers.web.pids_limit",
+              'containers.web.image: Volumes["/data"]']
+    assert len(lines) == len(fields) and all(line.startswith(f"hp: warning: {f}: ") for line, f in zip(lines, fields))
+    assert oct((tmp_path / "web.yaml").stat().st_mode & 0o777) == "0o600"
+    assert [d["kind"] for d in yaml.safe_load_all(printed.stdout)] == ["Service", "Deployment"]
