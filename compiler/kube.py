@@ -25,6 +25,7 @@ from .kube_yaml import dump_documents
 from .masking import is_sensitive
 from .names import IMAGE_VOLUME_NAME
 from .network import container_network, mode_and_name
+from .paths import normalise
 from .reference import parse_reference
 from .resources import cpu_quota, memory_limits, parse_size
 from .spec import BindMount, ContainerSpec, HpFile, TmpfsMount, VolumeMount
@@ -44,6 +45,7 @@ _HOST_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # RFC 1123: a p
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _QUALIFIED_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")  # Kubernetes 1.29's rule for an env var's name
+_SYSCTL = re.compile(r"([a-z0-9]([-_a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-_a-z0-9]*[a-z0-9])?")
 _DOLLAR = re.compile(r"\$(?=\$|\(([^)]*)\))")
 
 # Every ContainerSpec field, and where it goes: a test checks that none is missing.
@@ -165,6 +167,8 @@ def check_exportable(hp_file: HpFile, options: KubeOptions) -> list[str]:
         for m in spec.mounts:
             if isinstance(m, VolumeMount):
                 claim_name(m.source)
+        pod_sysctls(spec, where, _Warnings())
+        seccomp_profile(spec, where, _Warnings())
     return names
 
 
@@ -476,8 +480,9 @@ def volumes_of(name: str, spec: ContainerSpec, config: oci.RuntimeConfig,
     for i, m in enumerate(spec.mounts):
         vol = f"mount-{i}"
         if isinstance(m, BindMount):
-            volumes.append({"name": vol, "hostPath": {"path": m.source}})
-            warnings.add(f"{where}[{i}]", f"the host path {m.source} becomes a hostPath volume: it ties the pod to a "
+            source = normalise(m.source)  # checked absolute by check_file; Kubernetes refuses a ".." in it
+            volumes.append({"name": vol, "hostPath": {"path": source}})
+            warnings.add(f"{where}[{i}]", f"the host path {source} becomes a hostPath volume: it ties the pod to a "
                                           "node that has it")
         elif isinstance(m, TmpfsMount):
             empty: dict[str, Any] = {"medium": "Memory"}
@@ -488,7 +493,7 @@ def volumes_of(name: str, spec: ContainerSpec, config: oci.RuntimeConfig,
                 warnings.add(f"{where}[{i}].mode", "an emptyDir has no mode (Kubernetes makes it 0777); dropped")
         else:
             volumes.append({"name": vol, "persistentVolumeClaim": {"claimName": m.source}})
-        mount: dict[str, Any] = {"name": vol, "mountPath": m.target}
+        mount: dict[str, Any] = {"name": vol, "mountPath": normalise(m.target)}
         if m.readonly:
             mount["readOnly"] = True
         mounts.append(mount)
@@ -534,6 +539,9 @@ def seccomp_profile(spec: ContainerSpec, where: str, warnings: _Warnings) -> dic
     if spec.seccomp == "default":
         return {"type": "RuntimeDefault"}
     base = spec.seccomp.rsplit("/", 1)[-1]
+    if base in ("", ".", ".."):
+        raise HpError(f"{where}.seccomp", f"{quote(spec.seccomp)} names no file for Kubernetes' localhostProfile",
+                      source="spec")
     warnings.add(f"{where}.seccomp", f"the profile must be on every node, as the kubelet's seccomp/{base} "
                                      "(Localhost)")
     return {"type": "Localhost", "localhostProfile": base}
@@ -543,6 +551,10 @@ def pod_sysctls(spec: ContainerSpec, where: str, warnings: _Warnings) -> list[di
     out = []
     for key in sorted(spec.sysctls or {}):
         name = key.replace("/", ".")
+        if not _SYSCTL.fullmatch(name):
+            raise HpError(key_path(f"{where}.sysctls", key), f"{quote(key)} is not a sysctl name Kubernetes takes "
+                                                             "(each part starts and ends with a letter or digit)",
+                          source="spec")
         if name not in SAFE_SYSCTLS:
             warnings.add(key_path(f"{where}.sysctls", key), "not one of Kubernetes' safe sysctls: the kubelet "
                                                             "must allow it (--allowed-unsafe-sysctls)")
