@@ -7,6 +7,7 @@ Kubernetes has no place for is a warning naming it, never dropped silently.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal, Mapping
 
@@ -19,6 +20,7 @@ from .compile import ImageFacts, check_file, compile_container
 from .defaults import defaults
 from .env import EnvFile
 from .errors import HpError, key_path, quote
+from .health import effective_check
 from .host import HostFacts
 from .image import ImageConfig
 from .kube_yaml import dump_documents
@@ -60,7 +62,8 @@ FIELDS: dict[str, str] = {
     "keep_alive": "warning", "must_run": "false: a Job", "stop_timeout": "terminationGracePeriodSeconds",
     "prevent_destroy": "warning", "restart": "Job restartPolicy; warning on a Deployment",
     "restart_max": "Job backoffLimit; warning on a Deployment", "log_max_size": "warning",
-    "healthcheck": "warning", "health_on_failure": "warning", "depends_on": "warning",
+    "healthcheck": "livenessProbe with health_on_failure = restart; otherwise a warning",
+    "health_on_failure": "restart: livenessProbe; kill: warning", "depends_on": "warning",
     "labels_to_annotations": "pod annotations", "annotations": "pod annotations",
     "memory": "resources.limits/requests.memory", "memory_swap": "warning",
     "cpus": "resources.limits/requests.cpu", "pids_limit": "warning",
@@ -305,6 +308,9 @@ def pod_spec(hp_file: HpFile, name: str, spec: ContainerSpec, image: ImageConfig
     volumes, mounts = volumes_of(name, spec, config, warnings)
     if mounts:
         container["volumeMounts"] = mounts
+    probe = liveness_probe(name, spec, image, names, warnings)
+    if probe:
+        container["livenessProbe"] = probe
     container["securityContext"] = security_context(name, spec, process.user, warnings)
     if spec.terminal:
         container["tty"] = True
@@ -580,6 +586,40 @@ def check_annotation_keys(annotations: Mapping[str, str], where: str) -> None:
                                                 "NAME 1-63 letters, digits, '-', '_' or '.')", source="spec")
 
 
+def liveness_probe(name: str, spec: ContainerSpec, image: ImageConfig, names: frozenset[str],
+                   warnings: _Warnings) -> dict[str, Any]:
+    """hp's health check (hp.toml's or the image's) with health_on_failure = "restart": a livenessProbe, which
+    restarts the container after `retries` failures in a row, as hp does; whole seconds (rounded up). Any other
+    health_on_failure only reports health under hp: a warning (a readinessProbe would also take the pod out of
+    its Service, which hp never does)."""
+    where = key_path("containers", name)
+    try:
+        check = effective_check(name, spec, image.healthcheck, spec.image)
+    except HpError as e:
+        raise e.from_source("spec" if e.where.startswith("containers") else "image") from None
+    if check is None:
+        return {}
+    own = spec.healthcheck is not None and spec.healthcheck.test is not None
+    if spec.health_on_failure == "kill":
+        warnings.add(f"{where}.health_on_failure", '"kill" stops the container; a livenessProbe would restart it: '
+                                                   "the check is not exported")
+        return {}
+    if spec.health_on_failure != "restart":
+        whose = "its" if own else "the image's"
+        warnings.add(f"{where}.healthcheck", f"{whose} check only reports health under hp: not exported "
+                                             '(health_on_failure = "restart" makes it a livenessProbe; a '
+                                             "readinessProbe would take the pod out of its Service)")
+        return {}
+    seconds = {"initialDelaySeconds": check.start_period, "periodSeconds": check.interval,
+               "timeoutSeconds": check.timeout}
+    if any(v != math.ceil(v) for v in seconds.values()):
+        warnings.add(f"{where}.healthcheck", "Kubernetes counts probe times in whole seconds: rounded up")
+    probe: dict[str, Any] = {"exec": {"command": [escaped(a, names) for a in check.argv]}}
+    probe.update({k: max(math.ceil(v), 1) for k, v in seconds.items() if k != "initialDelaySeconds" or v > 0})
+    probe["failureThreshold"] = check.retries
+    return probe
+
+
 def container_warnings(spec: ContainerSpec, where: str, warnings: _Warnings) -> None:
     """The fields that have no Kubernetes equivalent, when set."""
     dropped: list[tuple[str, bool, str]] = [
@@ -590,8 +630,6 @@ def container_warnings(spec: ContainerSpec, where: str, warnings: _Warnings) -> 
         ("devices", bool(spec.devices), "no Kubernetes field for host devices (a device plugin gives them); dropped"),
         ("log_max_size", spec.log_max_size is not None, "the kubelet's containerLogMaxSize is per node; dropped"),
         ("prevent_destroy", spec.prevent_destroy, "no Kubernetes equivalent; dropped"),
-        ("healthcheck", spec.healthcheck is not None, "not exported: write a livenessProbe or readinessProbe"),
-        ("health_on_failure", spec.health_on_failure != "none", "not exported: a livenessProbe restarts a container"),
         ("depends_on", bool(spec.depends_on), ("no start order in Kubernetes: pods start together (an "
                                                "initContainer or a readinessProbe can wait); dropped")),
     ]
