@@ -34,6 +34,7 @@ import errno
 import os
 import stat
 from collections import deque
+from collections.abc import Sequence
 
 from compiler.errors import HpError
 
@@ -44,6 +45,7 @@ DEFAULT_LIMIT = 10 * 1024 * 1024  # containerd/moby's cap on passwd and group fi
 _MIB = 1024 * 1024
 
 _PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")  # root's and rootless storage's
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 # What a non-regular file is called in the message.
@@ -65,38 +67,53 @@ def read_in_root(root: str, path: str, *, limit: int = DEFAULT_LIMIT) -> bytes |
     not a regular file, more than 40 symlinks are followed, it is larger than `limit`
     bytes, or a system call fails (its strerror).
     """
+    return _read_in((root,), path, limit, overlay=False)
+
+
+def read_in_layers(layers: Sequence[str], path: str, *, limit: int = DEFAULT_LIMIT) -> bytes | None:
+    """read_in_root of the tree that overlayfs makes of `layers` (an image's layer diff
+    directories, top first), without mounting it: a name is looked up in each layer where its
+    directory exists, top first; the first non-directory wins, unless it is a whiteout (a
+    character device 0:0: the name is deleted); a directory merges with the same directories
+    below it down to an opaque one (xattr trusted.overlay.opaque or user.overlay.opaque = y),
+    and a non-directory below a directory is hidden. Redirects and metacopy, which an image's
+    layers do not use, are not followed."""
+    return _read_in(tuple(layers), path, limit, overlay=True)
+
+
+def _read_in(roots: tuple[str, ...], path: str, limit: int, overlay: bool) -> bytes | None:
     where = shown(path)
+    opened: list[int] = []  # every fd the walk opens, closed at the end
     try:
-        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError as e:
-        raise HpError(where, f"cannot open the root filesystem {shown(root)}: {_reason(e)}") from None
-    try:
-        return _read(root_fd, path, where, limit)
-    except OSError as e:
-        raise HpError(where, f"cannot read: {_reason(e)}") from None
+        for root in roots:
+            try:
+                opened.append(os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+            except OSError as e:
+                raise HpError(where, f"cannot open the root filesystem {shown(root)}: {_reason(e)}") from None
+        try:
+            return _read(tuple(opened), path, where, limit, overlay, opened)
+        except OSError as e:
+            raise HpError(where, f"cannot read: {_reason(e)}") from None
     finally:
-        os.close(root_fd)
+        for fd in opened:
+            os.close(fd)
 
 
-def _read(root_fd: int, path: str, where: str, limit: int) -> bytes | None:
-    found = _resolve(root_fd, path, where)
+def _read(roots: tuple[int, ...], path: str, where: str, limit: int, overlay: bool,
+          opened: list[int]) -> bytes | None:
+    found = _resolve(roots, path, where, overlay, opened)
     if found is None:
         return None
     parent, name, fd = found
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise HpError(where, f"not a regular file ({_kind(st.st_mode)})")
-        if st.st_size > limit:
-            raise HpError(where, f"larger than {_size(limit)}")
-        # O_PATH fds cannot be read: open the same name again, for reading this time.
-        # O_NOFOLLOW + O_NONBLOCK: should it have been swapped for a symlink or a FIFO
-        # meanwhile, this neither follows nor blocks, and the inode check below refuses it.
-        rfd = os.open(name, _READ_FLAGS, dir_fd=parent)
-    finally:
-        os.close(fd)
-        if parent >= 0 and parent != root_fd:
-            os.close(parent)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise HpError(where, f"not a regular file ({_kind(st.st_mode)})")
+    if st.st_size > limit:
+        raise HpError(where, f"larger than {_size(limit)}")
+    # O_PATH fds cannot be read: open the same name again, for reading this time.
+    # O_NOFOLLOW + O_NONBLOCK: should it have been swapped for a symlink or a FIFO
+    # meanwhile, this neither follows nor blocks, and the inode check below refuses it.
+    rfd = os.open(name, _READ_FLAGS, dir_fd=parent)
     try:
         rst = os.fstat(rfd)
         if (rst.st_dev, rst.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(rst.st_mode):
@@ -116,63 +133,84 @@ def _read(root_fd: int, path: str, where: str, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _resolve(root_fd: int, path: str, where: str) -> tuple[int, str, int] | None:
-    """Walk `path` under `root_fd`. Returns (parent dir fd, name, O_PATH fd) of the
-    last component, or None when it does not exist. The caller closes both fds, except
-    the parent when it is root_fd itself (a file directly in the root). When the
-    path ends on a directory (e.g. "/etc", "/", "/etc/.."), parent is -1, name "" and
-    fd an O_PATH fd of that directory (a dup of root_fd for the root itself).
+def _resolve(roots: tuple[int, ...], path: str, where: str, overlay: bool,
+             opened: list[int]) -> tuple[int, str, int] | None:
+    """Walk `path` under the layers `roots` (one, unless overlay). Returns (the layer's
+    directory fd, name, O_PATH fd) of the last component, or None when it does not exist.
+    When the path ends on a directory (e.g. "/etc", "/", "/etc/.."), parent is -1, name ""
+    and fd an O_PATH fd of its top layer. Every fd opened is appended to `opened`.
     """
     todo = deque(path.split("/"))
-    stack: list[int] = []  # O_PATH fds of the directories below the root, outermost first
+    stack: list[tuple[int, ...]] = []  # the layers of each directory below the root, outermost first
     hops = 0
-    try:
-        while todo:
-            part = todo.popleft()
-            if part in ("", "."):
+    while todo:
+        part = todo.popleft()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if stack:  # ".." at the root stays at the root
+                stack.pop()
+            continue
+        found = _lookup(stack[-1] if stack else roots, part, overlay, opened)
+        if found is None:
+            return None
+        if isinstance(found, list):  # a directory
+            stack.append(tuple(found))
+            continue
+        parent, fd, mode = found
+        if stat.S_ISLNK(mode):
+            hops += 1
+            if hops > MAX_SYMLINKS:
+                raise HpError(where, f"too many levels of symbolic links (more than {MAX_SYMLINKS})")
+            target = os.readlink("", dir_fd=fd)  # readlinkat(fd, ""): this very link
+            if target.startswith("/"):
+                stack.clear()
+            todo.extendleft(reversed(target.split("/")))
+            continue
+        # Not a directory: it must be the last component (even "", "." or ".." after
+        # it make the kernel say ENOTDIR).
+        if todo:
+            return None
+        return parent, part, fd
+    # The path ends on a directory (or the root itself).
+    return -1, "", (stack[-1] if stack else roots)[0]
+
+
+def _lookup(parents: tuple[int, ...], name: str, overlay: bool,
+            opened: list[int]) -> list[int] | tuple[int, int, int] | None:
+    """`name` in the directory whose layers are `parents` (top first): [its own layers, top
+    first] for a directory, (layer fd, O_PATH fd, mode) for anything else, None if missing."""
+    dirs: list[int] = []
+    for parent in parents:
+        try:
+            fd = os.open(name, _PATH_FLAGS, dir_fd=parent)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENOTDIR):
                 continue
-            if part == "..":
-                if stack:  # ".." at the root stays at the root
-                    os.close(stack.pop())
-                continue
-            parent = stack[-1] if stack else root_fd
-            try:
-                fd = os.open(part, _PATH_FLAGS, dir_fd=parent)
-            except OSError as e:
-                if e.errno in (errno.ENOENT, errno.ENOTDIR):
-                    return None
-                raise
-            mode = os.fstat(fd).st_mode
-            if stat.S_ISLNK(mode):
-                try:
-                    hops += 1
-                    if hops > MAX_SYMLINKS:
-                        raise HpError(where, f"too many levels of symbolic links (more than {MAX_SYMLINKS})")
-                    target = os.readlink("", dir_fd=fd)  # readlinkat(fd, ""): this very link
-                finally:
-                    os.close(fd)
-                if target.startswith("/"):
-                    while stack:
-                        os.close(stack.pop())
-                todo.extendleft(reversed(target.split("/")))
-                continue
-            if stat.S_ISDIR(mode):
-                stack.append(fd)
-                continue
-            # Not a directory: it must be the last component (even "", "." or ".." after
-            # it make the kernel say ENOTDIR).
-            if todo:
-                os.close(fd)
+            raise
+        opened.append(fd)
+        st = os.fstat(fd)
+        if not stat.S_ISDIR(st.st_mode):
+            if dirs:  # below a directory: hidden by it
+                break
+            if overlay and stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # a whiteout
                 return None
-            if stack:
-                stack.pop()  # the parent is handed to the caller, who closes it
-            return parent, part, fd
-        # The path ends on a directory (or the root itself).
-        fd = stack.pop() if stack else os.dup(root_fd)
-        return -1, "", fd
-    finally:
-        for fd in stack:
-            os.close(fd)
+            return parent, fd, st.st_mode
+        dirs.append(fd)
+        if not overlay or _is_opaque(fd):
+            break
+    return dirs or None
+
+
+def _is_opaque(fd: int) -> bool:
+    for attribute in _OPAQUE:
+        try:
+            if os.getxattr(f"/proc/self/fd/{fd}", attribute) == b"y":
+                return True
+        except OSError as e:
+            if e.errno not in (errno.ENODATA, errno.ENOTSUP):
+                raise
+    return False
 
 
 def _kind(mode: int) -> str:
