@@ -46,8 +46,3 @@ def build_annotations(
             raise HpError(key_path(where, key), "contains a NUL byte")
         found[key] = value
     return {key: found[key] for key in sorted(found)}
-
-
-def dropped_labels(image: ImageConfig) -> tuple[str, ...]:
-    """The image labels that labels_to_annotations does not copy, for reporting."""
-    return tuple(key for key, _ in image.labels if not key or is_runtime_key(key))

@@ -11,7 +11,6 @@ from .oci import OCI_VERSION, DeviceRule, Mount, Rlimit
 
 class Defaults(msgspec.Struct, frozen=True):
     oci_version: str
-    path_env: str
     capabilities: tuple[str, ...]
     standard_mounts: tuple[Mount, ...]
     masked_paths: tuple[str, ...]
@@ -35,7 +34,6 @@ def _char(major: int, minor: int | None) -> DeviceRule:
 
 _DEFAULTS = Defaults(
     oci_version=OCI_VERSION,
-    path_env="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     # podman's default_capabilities (containers.conf): Docker's 14 less MKNOD, NET_RAW, AUDIT_WRITE
     capabilities=(
         "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",

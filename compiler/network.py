@@ -33,7 +33,6 @@ DEFAULT_BRIDGE = "hp0"
 DEFAULT_SUBNET = "10.10.0.0/24"
 
 Mode = Literal["bridge", "none", "host"]
-MODES = ("bridge", "none", "host")
 
 # Linux interface names: at most 15 bytes (IFNAMSIZ 16 with the NUL); no '/', ':' or space
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}", re.ASCII)
@@ -240,13 +239,19 @@ def network_problems(hp: HpFile) -> tuple[HpError, ...]:
                 continue
             key = (port.protocol, port.host_port)
             for other, other_where in published.get(key, ()):
-                if other.host_ip is None or port.host_ip is None or other.host_ip == port.host_ip:
+                if ports_overlap(other, port):
                     problems.append(HpError(port_where, f"host port {_shown(port)} is already published by "
                                                         f"{other_where} ({quote(str(other))})"))
                     break
             else:
                 published.setdefault(key, []).append((port, port_where))
     return tuple(problems)
+
+
+def ports_overlap(a: PortMapping, b: PortMapping) -> bool:
+    """Both would bind one host port: the same protocol and port, on the same address or either on all."""
+    return (a.protocol, a.host_port) == (b.protocol, b.host_port) and \
+        (a.host_ip is None or b.host_ip is None or a.host_ip == b.host_ip)
 
 
 def _shown(port: PortMapping) -> str:
@@ -448,16 +453,15 @@ def decode_bridge_record(data: bytes) -> BridgeRecord:
 
 # ---- /etc/hosts and /etc/resolv.conf
 
-def hosts_peers(hp: HpFile, name: str, addresses: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """(address, name) of every other container on `name`'s network whose address is known
-    (`addresses`: container name -> its recorded IPv4 address), by name."""
-    mode, net = mode_and_name(hp.containers[name].network)
-    if mode != "bridge":
+def hosts_peers(known: Mapping[str, tuple[str, str]], network: str | None,
+                name: str) -> tuple[tuple[str, str], ...]:
+    """(address, name), by name, of every container but `name` on `network` (None: it has no bridge
+    network, so no peers). `known`: container name -> (network, IPv4 address), as CNI recorded them
+    for every container of the state dir, whichever file manages it."""
+    if network is None:
         return ()
-    return tuple(
-        (addresses[other], other) for other in sorted(hp.containers)
-        if other != name and other in addresses and mode_and_name(hp.containers[other].network) == (mode, net)
-    )
+    return tuple((address, other) for other, (net, address) in sorted(known.items())
+                 if other != name and net == network)
 
 
 def container_hosts(hostname: str, name: str, own_address: str | None,

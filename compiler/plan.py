@@ -17,14 +17,16 @@ from .errors import HpError, key_path
 from .masking import masked_configs
 from .security import Escalation, counts_against, review_create, review_replace
 from .seccomp import changed_profile
-from .signals import describe_stop
+from .signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, describe_stop
 from .state import config_hash
 
 FORMAT_VERSION = "1.0"
 
 Action = Literal["create", "replace", "destroy", "restore", "update", "no-op"]
 SYMBOLS = {"create": "  +", "replace": "-/+", "destroy": "  -", "restore": "  ~", "update": "  *", "no-op": "   "}
-ORDER = {"destroy": 0, "replace": 1, "restore": 2, "update": 3, "create": 4, "no-op": 5}
+# apply's phases, in order: each finishes before the next begins (the actions of one run together)
+PHASES: tuple[tuple[Action, ...], ...] = (("destroy",), ("replace",), ("restore", "update", "create"))
+ORDER = {action: i for i, action in enumerate((*(a for phase in PHASES for a in phase), "no-op"))}
 # hp.toml settings that only hp reads (kept in the record): a change rewrites the record, nothing more
 SETTINGS = ("stop_timeout", "prevent_destroy", "restart", "restart_max", "log_max_size", "depends_on",
             "healthcheck", "health_on_failure")
@@ -41,7 +43,7 @@ class Desired(msgspec.Struct, frozen=True):
     must_run: bool = True  # False: a container that ended is left so (only a vanished one is restored)
     network_json: bytes = b""  # its compiler.cni.NetworkSetup, encoded
     network: str = ""  # how it is networked, in words (compiler.cni.describe), for a create
-    stop_timeout: int = 10
+    stop_timeout: int = DEFAULT_STOP_TIMEOUT
     prevent_destroy: bool = False
     restart: str = "no"
     restart_max: int = 0
@@ -66,9 +68,9 @@ class Current(msgspec.Struct, frozen=True):
     exit_code: int | None = None
     phase: str = "ready"
     network_json: bytes = b""
-    stop_timeout: int = 10  # the record's
+    stop_timeout: int = DEFAULT_STOP_TIMEOUT  # the record's
     prevent_destroy: bool = False  # the record's
-    stop_signal: int = 15  # the record's (the image's StopSignal)
+    stop_signal: int = DEFAULT_STOP_SIGNAL  # the record's (the image's StopSignal)
     volumes: tuple[str, ...] = ()  # the volumes its config.json mounts (compiler.volumes)
     layer_size: int | None = None  # bytes in its writable layer (upper/), None if not known
     restart: str = "no"  # the record's

@@ -14,6 +14,8 @@ SIGNALS = {
     "PWR": 30, "SYS": 31,
 }
 SIGRTMIN, SIGRTMAX = 34, 64
+DEFAULT_STOP_SIGNAL = SIGNALS["TERM"]  # an image without StopSignal, and a container without a record
+DEFAULT_STOP_TIMEOUT = 10  # seconds from the stop signal to SIGKILL, unless hp.toml sets stop_timeout
 _RT = re.compile(r"RTM(IN|AX)([+-][0-9]+)?", re.ASCII)
 
 
@@ -36,6 +38,11 @@ def parse_signal(text: str, where: str) -> int:
         if SIGRTMIN <= number <= SIGRTMAX:
             return number
     raise HpError(where, f"unknown signal {quote(text)}")
+
+
+def image_stop_signal(stop_signal: str, ref: str) -> int:
+    """The signal that stops a container of image `ref`: its StopSignal, else SIGTERM."""
+    return parse_signal(stop_signal, f"image {ref}: StopSignal") if stop_signal else DEFAULT_STOP_SIGNAL
 
 
 def describe_stop(signal: int, timeout: int) -> str:

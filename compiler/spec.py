@@ -14,6 +14,7 @@ import msgspec
 
 from . import names
 from .errors import HpError, key_path, quote
+from .signals import DEFAULT_STOP_TIMEOUT
 
 
 class _Input(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -83,7 +84,7 @@ class ContainerSpec(_Input):
     keep_alive: bool = False
     must_run: bool = True  # plan restores it when it is not running; false: it may end by itself
     # seconds from the stop signal to SIGKILL, whenever hp stops it (stop, rm, replace, destroy)
-    stop_timeout: Annotated[int, msgspec.Meta(ge=0, le=MAX_STOP_TIMEOUT)] = 10
+    stop_timeout: Annotated[int, msgspec.Meta(ge=0, le=MAX_STOP_TIMEOUT)] = DEFAULT_STOP_TIMEOUT
     prevent_destroy: bool = False  # a plan that would replace or destroy it fails (compiler.plan)
     # what hp does when it ends by itself (compiler/supervision.py): "no", "on-failure", "always"
     restart: Literal["no", "on-failure", "always"] = "no"

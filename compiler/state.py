@@ -17,6 +17,7 @@ from typing import Literal, Union
 import msgspec
 
 from .health import HealthCheck
+from .signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT
 
 Phase = Literal["creating", "ready", "removing"]
 
@@ -26,12 +27,12 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     image: str
     image_id: str
     config_hash: str
-    stop_signal: int = 15
+    stop_signal: int = DEFAULT_STOP_SIGNAL
     file: str = ""  # the real path of the hp.toml that manages it ("" for none)
     phase: Phase = "ready"
     must_run: bool = True  # hp.toml's must_run: whether `hp start` requires it to keep running
     # hp.toml's, kept here because `hp destroy` does not read the file's content
-    stop_timeout: int = 10  # seconds between the stop signal and SIGKILL
+    stop_timeout: int = DEFAULT_STOP_TIMEOUT  # seconds between the stop signal and SIGKILL
     prevent_destroy: bool = False  # a plan that would replace or destroy it fails
     restart: str = "no"  # hp.toml's restart policy (compiler/supervision.py), read by the exit handler
     restart_max: int = 0

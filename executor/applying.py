@@ -18,7 +18,7 @@ import msgspec
 from compiler import depends
 from compiler.errors import HpError
 from compiler.layout import Layout
-from compiler.plan import Change
+from compiler.plan import PHASES, Change
 from compiler.signals import describe_stop
 from compiler.state import encode_record
 
@@ -31,7 +31,6 @@ from .progress import PlainProgress, Progress
 from .store import apply_log_entry, bump_serial, container_names, read_record, sweep_leftovers, write_atomic
 
 PARALLEL = 6
-PHASES = (("destroy",), ("replace",), ("restore", "update", "create"))
 DONE = {"destroy": "destroyed", "replace": "replaced", "restore": "restored", "update": "updated",
         "create": "created and started"}
 

@@ -24,9 +24,6 @@ from .run import run, run_status
 from .store import write_atomic
 
 PLUGIN_TIMEOUT = 60.0
-# portmap up to plugins 1.1.x fails CHECK of an IPv4-only container looking for IPv6 rules
-# (containernetworking/plugins#819); Debian 12 ships 1.1.1
-CHECK_SKIPPED = frozenset({"portmap"})
 
 
 def add(att: Attachment, record_file: str, cni_path: Sequence[str] = CNI_PATH,
@@ -133,26 +130,6 @@ def remove_leftover_rules(att: Attachment) -> None:
 def _nat_leftovers(att: Attachment) -> Leftovers:
     saved = run(iptables_save_argv("nat"), "reading the nat table", timeout=PLUGIN_TIMEOUT)
     return leftover_rules(saved, att.network, att.container_id)
-
-
-def check(record_file: str, cni_path: Sequence[str] = CNI_PATH) -> str | None:
-    """CNI CHECK of a recorded, complete attachment: None if every plugin finds it as it
-    should be, else what is wrong."""
-    record = read_record(record_file)
-    if record is None:
-        return "not attached"
-    att = record.attachment
-    if record.added < len(att.plugins) or record.result is None:
-        return "attachment unfinished"
-    if not is_netns(att.netns):
-        return f"network namespace {att.netns} is gone"
-    for index, plugin in enumerate(att.plugins):
-        if plugin in CHECK_SKIPPED:
-            continue
-        code, out, err = _call(att, "CHECK", index, record.result, cni_path)
-        if code != 0:
-            return f"{plugin}: {error_message(out, err, code)}"
-    return None
 
 
 def read_record(record_file: str) -> AttachmentRecord | None:

@@ -24,7 +24,7 @@ from typing import Iterator
 from compiler.cni import Attachment, NetworkSetup, decode_setup, encode_conflist, parse_result
 from compiler.errors import HpError
 from compiler.layout import Layout
-from compiler.network import address_problem, container_hosts, lowest_free_address
+from compiler.network import address_problem, container_hosts, hosts_peers, lowest_free_address
 
 from . import bridges, cni
 from .faults import checkpoint
@@ -72,7 +72,7 @@ def connect(layout: Layout, name: str) -> str | None:
         raise HpError(f"network {att.network}", f"CNI gave container {name} the address {address}, not the "
                                                 f"{wanted} hp asked host-local for")
     bridges.made(layout, att.bridge)
-    _write_hosts(layout, name, setup, address, _peers(addresses(layout), setup.network, name))
+    _write_hosts(layout, name, setup, address, hosts_peers(addresses(layout), setup.network, name))
     return address
 
 
@@ -262,7 +262,7 @@ def refresh_hosts(layout: Layout, setups: dict[str, NetworkSetup | None]) -> Non
     for name, setup in setups.items():
         if setup is None or setup.attachment is None or name not in known:
             continue
-        _write_hosts(layout, name, setup, known[name][1], _peers(known, setup.network, name))
+        _write_hosts(layout, name, setup, known[name][1], hosts_peers(known, setup.network, name))
 
 
 def prune_networks(layout: Layout, in_use: set[str]) -> list[str]:
@@ -307,11 +307,6 @@ def _bridge_of(conflist: str) -> str | None:
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return None
     return bridge if isinstance(bridge, str) else None
-
-
-def _peers(known: dict[str, tuple[str, str]], network: str | None, name: str) -> tuple[tuple[str, str], ...]:
-    return tuple((address, other) for other, (net, address) in sorted(known.items())
-                 if other != name and net == network)
 
 
 def _write_hosts(layout: Layout, name: str, setup: NetworkSetup, own: str | None,

@@ -28,7 +28,7 @@ from compiler.network import container_hosts, container_network, container_resol
 from compiler.layout import Layout
 from compiler.plan import Current, Desired, Plan, plan
 from compiler.saved_plan import Fingerprint, file_sha256
-from compiler.signals import parse_signal
+from compiler.signals import image_stop_signal
 from compiler.supervision import supervision
 
 from . import __version__, bridges, ports
@@ -157,9 +157,7 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
                                        env_files=env_files, host=host)
         except HpError as e:
             raise e.from_source("spec") from None
-        stop_signal = 15
-        if image.facts.config.stop_signal:
-            stop_signal = parse_signal(image.facts.config.stop_signal, f"image {spec.image}: StopSignal")
+        stop_signal = image_stop_signal(image.facts.config.stop_signal, spec.image)
         hostname = config.hostname or name
         files = (("config.json", encode_config(config)),
                  ("hostname", hostname_file(hostname).encode()),

@@ -285,21 +285,19 @@ def test_namespaces(mode, expected) -> None:
 
 # --------------------------------------------------------------------------- /etc files
 
-PEERS = ('[networks.lan]\nsubnet = "10.20.0.0/24"\n'
-         '[containers.web]\nimage = "x"\n[containers.db]\nimage = "x"\n[containers.cache]\nimage = "x"\n'
-         'network = "bridge"\n[containers.other]\nimage = "x"\nnetwork = "lan"\n'
-         '[containers.alone]\nimage = "x"\nnetwork = "none"\n[containers.new]\nimage = "x"\n')
-ADDRESSES = {"web": "10.10.0.2", "db": "10.10.0.3", "cache": "10.10.0.4", "other": "10.20.0.2"}
+# what CNI recorded for the state dir's containers (another file's "theirs" among them)
+KNOWN = {"web": ("hp", "10.10.0.2"), "db": ("hp", "10.10.0.3"), "theirs": ("hp", "10.10.0.4"),
+         "other": ("lan", "10.20.0.2")}
 
 
-@pytest.mark.parametrize("name, peers", [
-    ("web", (("10.10.0.4", "cache"), ("10.10.0.3", "db"))),
-    ("new", (("10.10.0.4", "cache"), ("10.10.0.3", "db"), ("10.10.0.2", "web"))),
-    ("other", ()),
-    ("alone", ()),
-], ids=["same-network-by-name", "without-own-address", "alone-on-its-network", "none"])
-def test_hosts_peers(name, peers) -> None:
-    assert hosts_peers(hp(PEERS), name, ADDRESSES) == peers
+@pytest.mark.parametrize("name, network, peers", [
+    ("web", "hp", (("10.10.0.3", "db"), ("10.10.0.4", "theirs"))),
+    ("new", "hp", (("10.10.0.3", "db"), ("10.10.0.4", "theirs"), ("10.10.0.2", "web"))),
+    ("other", "lan", ()),
+    ("alone", None, ()),
+], ids=["same-network-by-name-any-file", "without-own-address", "alone-on-its-network", "no-bridge-network"])
+def test_hosts_peers(name, network, peers) -> None:
+    assert hosts_peers(KNOWN, network, name) == peers
 
 
 def test_container_hosts() -> None:
