@@ -15,7 +15,7 @@ import msgspec
 from compiler import HpFile, check_file, compile_container, encode_config, parse_hp_file
 from compiler.compile import dependency_graph
 from compiler.commands import route_list_argv
-from compiler.errors import HpError, key_path, quote
+from compiler.errors import HpError, key_path
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
 from compiler.env import EnvFile, parse_env_file
 from compiler.host import HostFacts
@@ -23,8 +23,8 @@ from compiler.seccomp import check_profiles, profile_digests, profile_file, prof
 from compiler.health import HealthCheck, describe as describe_check, effective_check
 from compiler.spec import ContainerSpec
 from compiler.etc_files import hostname_file
-from compiler.network import container_hosts, container_network, container_resolv_conf, networks, \
-    parse_routes, route_conflicts
+from compiler.network import container_hosts, container_network, container_resolv_conf, parse_routes
+from compiler.shared_networks import bridge_of_another_network, default_hint, shared_network_problem
 from compiler.layout import Layout
 from compiler.plan import Current, Desired, Plan, plan
 from compiler.saved_plan import Fingerprint, file_sha256
@@ -219,46 +219,14 @@ def _stopped_by_hp(layout: Layout, name: str) -> bool:
 
 def _check_shared_networks(layout: Layout, hp_file: HpFile, new: dict[str, NewContainer],
                            theirs: dict[str, NetworkSetup | None]) -> None:
-    """What the file cannot see by itself: a host port another file's container publishes, a
-    network another file defines differently, a subnet on one of the host's routes. `theirs`:
-    the other files' containers' network setups."""
-    published = {}
-    defined = {}
-    for name, setup in theirs.items():
-        if setup is not None and setup.attachment is not None:
-            defined.setdefault(setup.attachment.network, (name, setup.attachment.conflist))
-            for port in setup.attachment.port_mappings:
-                published.setdefault((port.protocol, port.host_port), []).append((port, name))
-    used = set()
-    for name, c in new.items():
-        att = c.network.attachment
-        if att is None:
-            continue
-        used.add(att.network)
-        where = key_path("containers", name)
-        if att.network in defined and defined[att.network][1] != att.conflist:
-            holder = defined[att.network][0]
-            raise HpError(f"{where}.network", f"network {att.network} is already in use by container {holder} "
-                                              "(another file's) with other settings", source="spec")
-        for i, port in enumerate(att.port_mappings):
-            for other, holder in published.get((port.protocol, port.host_port), ()):
-                if other.host_ip is None or port.host_ip is None or other.host_ip == port.host_ip:
-                    raise HpError(f"{where}.ports[{i}]", f"host port {port.host_port}/{port.protocol} is already "
-                                                         f"published by container {holder} (another file's)",
-                                  source="spec")
-    if used:
-        routes = parse_routes(run(route_list_argv(), "listing the host's routes"))
-        known = networks(hp_file)
-        for net_name in sorted(used):
-            net = known.get(net_name)
-            clash = route_conflicts(net, routes) if net is not None else ()
-            if clash:
-                where = key_path("networks", net_name) if net_name in hp_file.networks else "networks"
-                raise HpError(f"{where}.subnet" if net_name in hp_file.networks else where,
-                              f"{net.subnet} overlaps the host's route {clash[0]}"
-                              + ("" if net_name in hp_file.networks else
-                                 f" (the default network {net_name}: redefine it with [networks.{net_name}])"),
-                              source="spec")
+    """compiler.shared_networks' checks, with the host's routes (read only if a container is bridged)."""
+    attachments = {name: c.network.attachment for name, c in new.items()}
+    routes = parse_routes(run(route_list_argv(), "listing the host's routes")) \
+        if any(att is not None for att in attachments.values()) else ()
+    nets = {name: container_network(hp_file, name) for name in attachments}
+    problem = shared_network_problem(hp_file, nets, attachments, theirs, routes)
+    if problem is not None:
+        raise problem
 
 
 def _check_bridges(layout: Layout, hp_file: HpFile, theirs: dict[str, NetworkSetup | None]) -> None:
@@ -266,22 +234,16 @@ def _check_bridges(layout: Layout, hp_file: HpFile, theirs: dict[str, NetworkSet
     name must be a bridge (hp never uses or deletes another kind), no other hp state dir may be
     using it, and no network of another file of this state dir may be on it under another name
     (each network has its own address store: one bridge would get the same address twice)."""
-    bridged: dict[str, tuple[str, str]] = {}
-    for name, setup in theirs.items():
-        if setup is not None and setup.attachment is not None:
-            bridged.setdefault(setup.attachment.bridge, (setup.attachment.network, name))
-    nets = [container_network(hp_file, name).network for name in sorted(hp_file.containers)]
-    used = sorted({(net.name, net.bridge) for net in nets if net is not None})
-    for network, bridge in used:
-        declared = hp_file.networks.get(network)
-        where = key_path("networks", network) if declared is not None else "networks"
-        where += ".bridge" if declared is not None and declared.bridge else ""
-        hint = "" if declared is not None else \
-            f" (the default network {network}: redefine it with [networks.{network}])"
-        if bridge in bridged and bridged[bridge][0] != network:
-            other, holder = bridged[bridge]
-            raise HpError(where, f"bridge {quote(bridge)} is also network {other}'s, used by container {holder} "
-                                 "(another file's): give each network its own" + hint, source="spec")
-        problem = bridges.problem(layout, bridge)
+    nets = {net.name: net for name in sorted(hp_file.containers)
+            if (net := container_network(hp_file, name).network) is not None}
+    for network in sorted(nets):
+        net = nets[network]
+        shared = bridge_of_another_network(hp_file, net, theirs)
+        if shared is not None:
+            raise shared
+        problem = bridges.problem(layout, net.bridge)
         if problem:
-            raise HpError(where, problem + hint, source="spec")
+            declared = hp_file.networks.get(network)
+            where = key_path("networks", network) if declared is not None else "networks"
+            where += ".bridge" if declared is not None and declared.bridge else ""
+            raise HpError(where, problem + default_hint(hp_file, net), source="spec")
