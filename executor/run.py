@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import signal
 import subprocess
-from typing import Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from compiler.errors import HpError
+
+if TYPE_CHECKING:
+    from plumbum.commands.base import BaseCommand  # plumbum is imported when a command runs: hp starts faster
+    from plumbum.machines.local import LocalCommand
 
 DEFAULT_TIMEOUT = 60.0  # generous for anything hp runs but copies and pulls, which set their own
 DRAIN_TIMEOUT = 5.0  # after the kill: for the pipes to close (a process that left the tree may hold them)
@@ -61,13 +65,7 @@ def run_status(argv: Sequence[str], *, stdin: bytes | None = None, timeout: floa
                env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run argv (with `env` added to this process's environment, and `stdin` as its input);
     return (exit code, stdout, stderr) whatever the exit code. TimedOut after `timeout` seconds."""
-    from plumbum import local
-    from plumbum.commands.processes import CommandNotFound
-
-    try:
-        command = local[argv[0]][tuple(argv[1:])]
-    except CommandNotFound:
-        raise HpError(argv[0], "command not found (is it installed? see `hp doctor`)") from None
+    command = _command(argv)
     if env:
         command = command.with_env(**env)
     process = command.popen()  # stdin, stdout and stderr are pipes
@@ -85,14 +83,7 @@ def run_status(argv: Sequence[str], *, stdin: bytes | None = None, timeout: floa
 def run_attached(argv: Sequence[str], *, stdin: bool = True) -> int:
     """Run argv with this process's stdin (without `stdin`: /dev/null), stdout and stderr; return its
     exit status."""
-    from plumbum import local
-    from plumbum.commands.processes import CommandNotFound
-
-    try:
-        command = local[argv[0]][tuple(argv[1:])]
-    except CommandNotFound:
-        raise HpError(argv[0], "command not found (is it installed? see `hp doctor`)") from None
-    process = command.popen(stdin=None if stdin else subprocess.DEVNULL, stdout=None, stderr=None)
+    process = _command(argv).popen(stdin=None if stdin else subprocess.DEVNULL, stdout=None, stderr=None)
     return process.wait()
 
 
@@ -100,11 +91,25 @@ def spawn(argv: Sequence[str], *, env: dict[str, str], pass_fds: tuple[int, ...]
     """Start argv in a session of its own, in /, with exactly `env` (plumbum's popen would add
     this process's environment back), stdin and stdout on /dev/null, `pass_fds` inherited: for
     a program that outlives hp (conmon), which the caller waits for and bounds itself."""
-    path = shutil.which(argv[0]) if "/" not in argv[0] else argv[0]
-    if path is None:
-        raise HpError(argv[0], "command not found (is it installed? see `hp doctor`)")
+    path = str(_program(argv[0]).executable)
     return subprocess.Popen((path, *argv[1:]), env=env, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True, cwd="/")
+
+
+def _command(argv: Sequence[str]) -> BaseCommand:
+    """argv as a plumbum command, its arguments bound as they are (never through a shell)."""
+    return _program(argv[0])[tuple(argv[1:])]
+
+
+def _program(name: str) -> LocalCommand:
+    """The program `name`, looked up in PATH unless it is a path; HpError if there is none."""
+    from plumbum import local
+    from plumbum.commands.processes import CommandNotFound
+
+    try:
+        return local[name]
+    except CommandNotFound:
+        raise HpError(name, "command not found (is it installed? see `hp doctor`)") from None
 
 
 def _text(data: bytes | None) -> str:
