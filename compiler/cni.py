@@ -79,7 +79,7 @@ class Attachment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def network(self) -> str:
-        return self.conflist["name"]
+        return str(self.conflist["name"])
 
     @property
     def plugins(self) -> tuple[str, ...]:
@@ -87,15 +87,15 @@ class Attachment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def bridge(self) -> str:
-        return self.conflist["plugins"][0]["bridge"]
+        return str(self.conflist["plugins"][0]["bridge"])
 
     @property
     def subnet(self) -> str:
-        return self.conflist["plugins"][0]["ipam"]["ranges"][0][0]["subnet"]
+        return str(self.conflist["plugins"][0]["ipam"]["ranges"][0][0]["subnet"])
 
     @property
     def gateway(self) -> str:
-        return self.conflist["plugins"][0]["ipam"]["ranges"][0][0]["gateway"]
+        return str(self.conflist["plugins"][0]["ipam"]["ranges"][0][0]["gateway"])
 
     @property
     def gateway_cidr(self) -> str:
@@ -194,24 +194,24 @@ class _Lenient(msgspec.Struct, frozen=True):
     pass
 
 
-class CniInterface(_Lenient):
+class CniInterface(_Lenient, frozen=True):
     name: str
     mac: str | None = None
     sandbox: str | None = None
 
 
-class CniIP(_Lenient):
+class CniIP(_Lenient, frozen=True):
     address: str  # CIDR: "10.10.0.2/24"
     gateway: str | None = None
     interface: int | None = None
 
 
-class CniRoute(_Lenient):
+class CniRoute(_Lenient, frozen=True):
     dst: str
     gw: str | None = None
 
 
-class CniResult(_Lenient, rename={"cni_version": "cniVersion"}):
+class CniResult(_Lenient, frozen=True, rename={"cni_version": "cniVersion"}):
     """A plugin's success result (the parts hp uses)."""
 
     cni_version: str = ""

@@ -19,13 +19,13 @@ class _Oci(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_field
     pass
 
 
-class User(_Oci, rename={"additional_gids": "additionalGids"}):
+class User(_Oci, frozen=True, rename={"additional_gids": "additionalGids"}):
     uid: int
     gid: int
     additional_gids: Union[tuple[int, ...], None] = None
 
 
-class ProcessCapabilities(_Oci):
+class ProcessCapabilities(_Oci, frozen=True):
     """All five sets are always written, empty ones too, so a reader sees each choice."""
 
     bounding: tuple[str, ...]
@@ -35,13 +35,13 @@ class ProcessCapabilities(_Oci):
     ambient: tuple[str, ...]
 
 
-class Rlimit(_Oci):
+class Rlimit(_Oci, frozen=True):
     type: str
     hard: int
     soft: int
 
 
-class Process(_Oci, rename={"no_new_privileges": "noNewPrivileges"}):
+class Process(_Oci, frozen=True, rename={"no_new_privileges": "noNewPrivileges"}):
     terminal: bool
     user: User
     args: tuple[str, ...]
@@ -52,24 +52,24 @@ class Process(_Oci, rename={"no_new_privileges": "noNewPrivileges"}):
     no_new_privileges: Union[bool, None] = None
 
 
-class Root(_Oci):
+class Root(_Oci, frozen=True):
     path: str
     readonly: Union[bool, None] = None
 
 
-class Mount(_Oci):
+class Mount(_Oci, frozen=True):
     destination: str
     type: Union[str, None] = None
     source: Union[str, None] = None
     options: Union[tuple[str, ...], None] = None
 
 
-class Namespace(_Oci):
+class Namespace(_Oci, frozen=True):
     type: str
     path: Union[str, None] = None
 
 
-class DeviceRule(_Oci):
+class DeviceRule(_Oci, frozen=True):
     allow: bool
     type: Union[str, None] = None
     major: Union[int, None] = None
@@ -77,7 +77,7 @@ class DeviceRule(_Oci):
     access: Union[str, None] = None
 
 
-class LinuxDevice(_Oci, rename={"file_mode": "fileMode"}):
+class LinuxDevice(_Oci, frozen=True, rename={"file_mode": "fileMode"}):
     """A device node the runtime makes in the container (linux.devices)."""
 
     path: str
@@ -89,42 +89,43 @@ class LinuxDevice(_Oci, rename={"file_mode": "fileMode"}):
     gid: Union[int, None] = None
 
 
-class Memory(_Oci):
+class Memory(_Oci, frozen=True):
     limit: Union[int, None] = None
     swap: Union[int, None] = None
 
 
-class Cpu(_Oci):
+class Cpu(_Oci, frozen=True):
     quota: Union[int, None] = None
     period: Union[int, None] = None
 
 
-class Pids(_Oci):
+class Pids(_Oci, frozen=True):
     limit: int
 
 
-class Resources(_Oci):
+class Resources(_Oci, frozen=True):
     devices: Union[tuple[DeviceRule, ...], None] = None
     memory: Union[Memory, None] = None
     cpu: Union[Cpu, None] = None
     pids: Union[Pids, None] = None
 
 
-class LinuxSeccompArg(_Oci, kw_only=True, rename={"value_two": "valueTwo"}):
+class LinuxSeccompArg(_Oci, frozen=True, kw_only=True, rename={"value_two": "valueTwo"}):
     index: int
     value: int
     value_two: int = 0  # left out when 0, as runtime-spec's Go types (and so podman) write it
     op: str
 
 
-class LinuxSyscall(_Oci, rename={"errno_ret": "errnoRet"}):
+class LinuxSyscall(_Oci, frozen=True, rename={"errno_ret": "errnoRet"}):
     names: tuple[str, ...]
     action: str
     errno_ret: Union[int, None] = None
     args: Union[tuple[LinuxSeccompArg, ...], None] = None
 
 
-class LinuxSeccomp(_Oci, rename={"default_action": "defaultAction", "default_errno_ret": "defaultErrnoRet"}):
+class LinuxSeccomp(_Oci, frozen=True,
+                   rename={"default_action": "defaultAction", "default_errno_ret": "defaultErrnoRet"}):
     """linux.seccomp (compiler/seccomp.py makes it from a profile)."""
 
     default_action: str
@@ -135,7 +136,7 @@ class LinuxSeccomp(_Oci, rename={"default_action": "defaultAction", "default_err
 
 
 class Linux(
-    _Oci,
+    _Oci, frozen=True,
     rename={"cgroups_path": "cgroupsPath", "masked_paths": "maskedPaths", "readonly_paths": "readonlyPaths"},
 ):
     resources: Union[Resources, None] = None
@@ -148,7 +149,7 @@ class Linux(
     sysctl: Union[dict[str, str], None] = None
 
 
-class RuntimeConfig(_Oci, rename={"oci_version": "ociVersion"}):
+class RuntimeConfig(_Oci, frozen=True, rename={"oci_version": "ociVersion"}):
     oci_version: str
     process: Process
     root: Root
@@ -160,12 +161,13 @@ class RuntimeConfig(_Oci, rename={"oci_version": "ociVersion"}):
 
 def encode_config(config: RuntimeConfig) -> bytes:
     """The exact bytes of config.json: 2-space indent, fixed key order, trailing newline."""
-    seccomp = config.linux.seccomp if config.linux is not None else None
-    if seccomp is None:
+    linux = config.linux
+    seccomp = linux.seccomp if linux is not None else None
+    if linux is None or seccomp is None:
         return msgspec.json.format(msgspec.json.encode(config), indent=2) + b"\n"
     # Indenting the seccomp filter (~12 KB) would take most of the time: it is indented once per
     # filter and put in place of a marker, the same bytes as indenting it all.
-    marked = msgspec.structs.replace(config, linux=msgspec.structs.replace(config.linux, seccomp=_MARK))
+    marked = msgspec.structs.replace(config, linux=msgspec.structs.replace(linux, seccomp=_MARK))
     head, _, tail = msgspec.json.format(msgspec.json.encode(marked), indent=2).rpartition(_MARK_TEXT)
     return head + _indented(seccomp) + tail + b"\n"
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import lru_cache
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
@@ -97,20 +97,20 @@ class _Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 # ------------------------------------------------------------------ containers-common (moby) format
 
 
-class Filter(_Profile, rename={"min_kernel": "minKernel"}):
+class Filter(_Profile, frozen=True, rename={"min_kernel": "minKernel"}):
     caps: Union[tuple[str, ...], None] = None
     arches: Union[tuple[str, ...], None] = None
     min_kernel: Union[str, None] = None
 
 
-class Arg(_Profile, kw_only=True, rename={"value_two": "valueTwo"}):
+class Arg(_Profile, frozen=True, kw_only=True, rename={"value_two": "valueTwo"}):
     index: _U32
     value: _U64
     value_two: _U64 = 0
     op: str
 
 
-class Rule(_Profile, rename={"errno_ret": "errnoRet"}):
+class Rule(_Profile, frozen=True, rename={"errno_ret": "errnoRet"}):
     action: str
     name: str = ""  # the old spelling of one name
     names: Union[tuple[str, ...], None] = None
@@ -122,12 +122,12 @@ class Rule(_Profile, rename={"errno_ret": "errnoRet"}):
     errno: str = ""
 
 
-class ArchMap(_Profile, rename={"sub_architectures": "subArchitectures"}):
+class ArchMap(_Profile, frozen=True, rename={"sub_architectures": "subArchitectures"}):
     architecture: str
     sub_architectures: Union[tuple[str, ...], None] = None
 
 
-class Profile(_Profile, rename="camel"):
+class Profile(_Profile, frozen=True, rename="camel"):
     """A profile in containers-common's format (moby's: the same fields)."""
 
     default_action: str = ""
@@ -201,7 +201,7 @@ def parse_profile(file: HostFile) -> ParsedProfile:
             from None
 
 
-def _is_common(raw: dict) -> bool:
+def _is_common(raw: dict[str, Any]) -> bool:
     if _COMMON_ONLY & raw.keys():
         return True
     rules = raw.get("syscalls")
@@ -289,7 +289,7 @@ def _check_flags(flags: tuple[str, ...] | None) -> None:
             raise HpError(f"flags[{i}]", f"unknown flag {quote(flag)} (expected one of {', '.join(FLAGS)})")
 
 
-def _check_args(args: tuple, at: str) -> None:
+def _check_args(args: tuple[Arg | oci.LinuxSeccompArg, ...] | None, at: str) -> None:
     for j, arg in enumerate(args or ()):
         _check_range(arg.value, 64, f"{at}.args[{j}].value")
         _check_range(arg.value_two, 64, f"{at}.args[{j}].valueTwo")
