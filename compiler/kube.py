@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import msgspec
 
@@ -326,7 +327,7 @@ def pod_spec(hp_file: HpFile, name: str, spec: ContainerSpec, image: ImageConfig
     pod["automountServiceAccountToken"] = False
     pod["enableServiceLinks"] = False
     pod["terminationGracePeriodSeconds"] = spec.stop_timeout
-    pod_security = {}
+    pod_security: dict[str, Any] = {}
     if process.user.additional_gids:
         pod_security["supplementalGroups"] = list(process.user.additional_gids)
     sysctls = pod_sysctls(spec, where, warnings)

@@ -723,15 +723,15 @@ app.add_typer(export_app, name="export")
 @export_app.command("kube")
 def export_kube_command(
     file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
-    container: Optional[str] = typer.Option(None, "--container", "-c", metavar="NAME",
-                                            help="Export only this container (and the volumes it mounts)."),
+    container: str | None = typer.Option(None, "--container", "-c", metavar="NAME",
+                                         help="Export only this container (and the volumes it mounts)."),
     out: str = typer.Option("-", "--out", "-o", metavar="FILE|-", help="Write the YAML here (default: stdout)."),
     host_ports: bool = typer.Option(False, "--host-ports",
                                     help="Keep each HOST_IP:HOST_PORT as hostIP/hostPort (discouraged in Kubernetes)."),
-    image_map: Optional[list[str]] = typer.Option(None, "--image-map", metavar="OLD=NEW",
-                                                  help="Rewrite the registry prefix OLD of image references to NEW "
-                                                       "(repeatable)."),
-    state_dir: Optional[str] = STATE_DIR,
+    image_map: list[str] | None = typer.Option(None, "--image-map", metavar="OLD=NEW",
+                                               help="Rewrite the registry prefix OLD of image references to NEW "
+                                                    "(repeatable)."),
+    state_dir: str | None = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
     """Print Kubernetes manifests (multi-document YAML) for FILE's containers; a field Kubernetes has no place

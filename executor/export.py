@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from compiler.errors import HpError
 from compiler.kube import KubeExport, KubeOptions, check_exportable, export_kube

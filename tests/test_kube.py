@@ -213,7 +213,8 @@ def test_image_map_takes_the_longest_prefix_at_a_path_boundary() -> None:
     facts = ImageFacts(IMAGE)
     options = KubeOptions(image_map=parse_image_map(("reg.example=mirror.local", "reg.example/team=team.local/x/")))
     out = export_kube(hp_file, {"reg.example/team/app:1": facts, "reg.example.org/app:1": facts}, options)
-    images = [d["spec"]["template"]["spec"]["containers"][0]["image"] for d in out.documents if d["kind"] == "Deployment"]
+    deployments = [d for d in out.documents if d["kind"] == "Deployment"]
+    images = [d["spec"]["template"]["spec"]["containers"][0]["image"] for d in deployments]
     assert images == ["team.local/x/app:1", "reg.example.org/app:1"]
 
 

@@ -16,8 +16,7 @@ from compiler import HpError, ImageFacts, parse_hp_file, parse_image_config
 from compiler.kube import KubeOptions, export_kube
 
 from .test_kube import CASES, run_kube_case
-from .test_properties import (CONTAINER, GROUP, NAMES, PASSWD, image_docs, mostly, pick, toml_file, toml_str,
-                              toml_value)
+from .test_properties import CONTAINER, GROUP, NAMES, PASSWD, image_docs, mostly, pick, toml_file, toml_str, toml_value
 
 KUBERNETES_VERSION = "1.29.0"
 NEWEST = "1.37.0"  # the newest the pinned package has: nothing exported is gone from it

@@ -63,7 +63,8 @@ def example_file(tmp_path: Path, registry, image: str, suffix: str, port: int) -
 
 def inside(run, name: str) -> dict[str, object]:
     """`id`, `pwd` and `env` in the container, as `run(name, *argv)` gives them."""
-    return {"id": run(name, "id").strip(), "pwd": run(name, "pwd").strip(), "env": sorted(run(name, "env").splitlines())}
+    env = sorted(run(name, "env").splitlines())
+    return {"id": run(name, "id").strip(), "pwd": run(name, "pwd").strip(), "env": env}
 
 
 def fetch(url: str) -> str:
@@ -203,6 +204,7 @@ def test_stdout_and_out_give_the_same_yaml_and_warnings(tmp_path, state, registr
     assert lines == [line for line in written.stderr.splitlines() if line.startswith("hp: warning: ")]
     fields = [f'registries."{registry.host}"', "containers.web.ports[0]", "containers.web.pids_limit",
               'containers.web.image: Volumes["/data"]']
-    assert len(lines) == len(fields) and all(line.startswith(f"hp: warning: {f}: ") for line, f in zip(lines, fields))
+    assert len(lines) == len(fields)
+    assert all(line.startswith(f"hp: warning: {f}: ") for line, f in zip(lines, fields, strict=True))
     assert oct((tmp_path / "web.yaml").stat().st_mode & 0o777) == "0o600"
     assert [d["kind"] for d in yaml.safe_load_all(printed.stdout)] == ["Service", "Deployment"]
