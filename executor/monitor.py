@@ -15,7 +15,6 @@ pipe: {"data": PID} or {"data": -1, "message": "crun's error"}.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import select
 import shutil
@@ -23,6 +22,8 @@ import subprocess
 import sys
 import threading
 import time
+
+import msgspec
 
 from compiler import commands
 from compiler.cgroups import cgroup_mounts, monitor_cgroup_dirs
@@ -92,14 +93,32 @@ def launch(layout: Layout, name: str, *, terminal: bool, log_max_size: int, star
     if message is None:
         _kill_monitor(layout, name, process)
         raise HpError(f"creating {name}", f"conmon gave no answer within {timeout:g} s (killed)")
-    pid = message.get("data") if isinstance(message, dict) else None
-    if not isinstance(pid, int) or pid <= 0:
-        text = message.get("message") if isinstance(message, dict) else None
-        raise HpError(f"creating {name}", f"crun create failed: {_one_line(text) or _log_tail(layout, name)}")
-    return pid
+    if message.data is None or message.data <= 0:
+        why = _one_line(message.message) or _log_tail(layout, name)
+        raise HpError(f"creating {name}", f"crun create failed: {why}")
+    return message.data
 
 
-def _read_sync(fd: int, deadline: float) -> dict | None:
+class SyncMessage(msgspec.Struct, frozen=True):
+    """conmon's message on the sync pipe: the container's pid, or -1 and what went wrong."""
+
+    data: int | None = None
+    message: str | None = None
+
+
+class _LogEntry(msgspec.Struct, frozen=True):
+    msg: str = ""  # a line of crun's JSON log (level and time are not shown)
+
+
+def _sync_message(data: bytes) -> SyncMessage:
+    """`data` as conmon's message; one that is JSON but not of its shape is shown as text."""
+    try:
+        return msgspec.json.decode(data, type=SyncMessage)
+    except msgspec.ValidationError:
+        return SyncMessage(message=data.decode("utf-8", "replace"))
+
+
+def _read_sync(fd: int, deadline: float) -> SyncMessage | None:
     """conmon's one JSON message on the sync pipe; {} if it closed the pipe without one; None
     if the deadline passed."""
     data = b""
@@ -115,13 +134,13 @@ def _read_sync(fd: int, deadline: float) -> dict | None:
             break
         data += chunk
         try:
-            return json.loads(data)
-        except ValueError:
+            return _sync_message(data)
+        except msgspec.DecodeError:
             continue  # a message split across reads
     try:
-        return json.loads(data) if data else {}
-    except ValueError:
-        return {"message": data.decode("utf-8", "replace")}
+        return _sync_message(data) if data else SyncMessage()
+    except msgspec.DecodeError:
+        return SyncMessage(message=data.decode("utf-8", "replace"))
 
 
 def _kill_monitor(layout: Layout, name: str, process: subprocess.Popen) -> None:
@@ -231,9 +250,8 @@ def _log_tail(layout: Layout, name: str) -> str:
             continue
         for line in reversed(lines):
             try:
-                entry = json.loads(line)
-                text = entry.get("msg", "") if isinstance(entry, dict) else line
-            except ValueError:
+                text = msgspec.json.decode(line, type=_LogEntry).msg
+            except msgspec.DecodeError:  # not crun's JSON: conmon's text
                 text = line
             if text.strip() and "oom_score_adj" not in text:
                 return _one_line(text)

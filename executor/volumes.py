@@ -8,7 +8,6 @@ always a whole volume: a killed hp leaves a dot-named one (swept later), never a
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
@@ -121,16 +120,24 @@ def adopt_legacy(layout: Layout, name: str) -> list[str]:
     return adopted
 
 
+class _Mount(msgspec.Struct, frozen=True):
+    source: str = ""
+
+
+class _Mounts(msgspec.Struct, frozen=True):
+    mounts: tuple[_Mount, ...] = ()  # of a config.json: the rest of it is not read here
+
+
 def mounted_volumes(layout: Layout, name: str) -> list[str]:
     """The volumes container `name`'s config.json mounts, from the config itself."""
     data = read_or_none(f"{layout.bundle(name)}/config.json")
     if not data:
         return []
     try:
-        mounts = json.loads(data).get("mounts") or []
-    except ValueError:
+        mounts = msgspec.json.decode(data, type=_Mounts).mounts
+    except msgspec.DecodeError:
         return []
-    found = (volume_of_source(layout.volumes_dir, m.get("source")) for m in mounts if isinstance(m, dict))
+    found = (volume_of_source(layout.volumes_dir, m.source) for m in mounts)
     return sorted({v for v in found if v is not None})
 
 
