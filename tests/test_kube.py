@@ -21,7 +21,7 @@ from compiler.spec import ContainerSpec
 from .golden import case_id
 
 CASES_DIR = Path(__file__).parent / "cases_kube"
-GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden_kube"
+GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden" / "kube"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if p.is_dir())
 FILES = {"spec": "hp.toml"}
 
@@ -79,14 +79,14 @@ class _GoldenKube(SingleFileSnapshotExtension):
 
 
 class GoldenKube(_GoldenKube):
-    """golden_kube/<case>.yaml: the warnings as comments, then the exact YAML."""
+    """golden/kube/<case>.yaml: the warnings as comments, then the exact YAML."""
 
     file_extension = "yaml"
     _write_mode = WriteMode.TEXT
 
 
 class GoldenKubeError(_GoldenKube):
-    """golden_kube/<case>.txt: the one error line."""
+    """golden/kube/<case>.txt: the one error line."""
 
     file_extension = "txt"
     _write_mode = WriteMode.TEXT
