@@ -7,7 +7,7 @@ Pure: everything about the world (the image's config, its /etc/passwd and
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 import msgspec
 
@@ -17,10 +17,16 @@ from .args import resolve_args
 from .capabilities import capability_sets
 from .cgroups import cgroups_path
 from .defaults import Defaults, defaults
-from .devices import (check_with_privileged, device_nodes, parse_devices, privileged_capabilities,
-                      privileged_defaults, privileged_nodes)
+from .devices import (
+    check_with_privileged,
+    device_nodes,
+    parse_devices,
+    privileged_capabilities,
+    privileged_defaults,
+    privileged_nodes,
+)
 from .env import EnvFile, file_env, merge_env
-from .errors import HpError, quote
+from .errors import HpError, key_path, quote
 from .health import check_spec as check_health_spec
 from .host import HostFacts
 from .image import ImageConfig
@@ -28,10 +34,10 @@ from .mounts import assemble_mounts, user_mounts
 from .network import check_networks, mode_and_name, namespaces
 from .paths import absolute_path
 from .reference import ImageRef, parse_reference
-from .resources import cpu_quota, memory_limits, pids_limit, pull_timeout, rlimit, CPU_PERIOD
+from .resources import CPU_PERIOD, cpu_quota, memory_limits, pids_limit, pull_timeout, rlimit
 from .seccomp import container_seccomp
 from .signals import parse_signal
-from .spec import ContainerSpec, HpFile, key_path
+from .spec import ContainerSpec, HpFile
 from .supervision import supervision
 from .sysctls import sysctls
 from .users import parse_group, parse_passwd, resolve_user
@@ -81,9 +87,10 @@ def container_settings(name: str, spec: ContainerSpec, d: Defaults | None = None
     )
     limits = {r.type: r for r in d.rlimits}
     named: dict[str, str] = {}
-    for key in sorted(spec.ulimits or {}):
+    ulimits = spec.ulimits or {}
+    for key in sorted(ulimits):
         at = key_path(f"{where}.ulimits", key)
-        kind, soft, hard = rlimit(key, spec.ulimits[key], at)
+        kind, soft, hard = rlimit(key, ulimits[key], at)
         if kind in named:
             raise HpError(at, f"sets {kind} again (already set by {named[kind]})")
         named[kind] = at
@@ -149,6 +156,7 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
         d = privileged_defaults(d)
     host = host or HostFacts()
     where = key_path("containers", name)
+    rules: tuple[oci.DeviceRule, ...]
     try:
         settings = container_settings(name, spec, d)
         if spec.privileged:

@@ -11,7 +11,8 @@ parallel), and stops in the reverse order.
 
 from __future__ import annotations
 
-from typing import Literal, Mapping
+from collections.abc import Mapping
+from typing import Literal
 
 from .errors import HpError, key_path, quote
 
@@ -29,7 +30,7 @@ def normalize(value: tuple[str, ...] | Mapping[str, str] | None, where: str) -> 
             condition = value[name]
             if condition not in CONDITIONS:
                 raise HpError(key_path(where, name), f'expected "started" or "healthy", got {quote(str(condition))}')
-            out[name] = condition  # type: ignore[assignment]
+            out[name] = condition
         return out
     seen: dict[str, Condition] = {}
     for i, name in enumerate(value):

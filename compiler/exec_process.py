@@ -4,7 +4,8 @@ the container's own user, groups, working directory, environment and capabilitie
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import msgspec
 
@@ -41,7 +42,7 @@ def parse_exec_words(words: Sequence[str], given: ExecOptions, environ: Mapping[
     the first word that is not an option, then the command. `given`: the options before NAME.
     `environ`: hp's environment, for `-e NAME`. Any other option there is an ExecUsageError: it
     would otherwise be run as the command, or silently lost."""
-    values: dict = {f: getattr(given, f) for f in ExecOptions.__struct_fields__}
+    values: dict[str, Any] = {f: getattr(given, f) for f in ExecOptions.__struct_fields__}
     values["env"] = list(given.env)
     i = 0
     while i < len(words):
@@ -76,7 +77,7 @@ def parse_exec_words(words: Sequence[str], given: ExecOptions, environ: Mapping[
     return ExecOptions(**values)
 
 
-def _short_cluster(words: Sequence[str], i: int, values: dict, environ: Mapping[str, str]) -> int:
+def _short_cluster(words: Sequence[str], i: int, values: dict[str, Any], environ: Mapping[str, str]) -> int:
     """`-t`, `-it`, `-u app`, `-uapp`, `-ite K=V` (getopt's rules); the index of the last word used."""
     word = words[i]
     for j, letter in enumerate(word[1:], start=1):
@@ -98,7 +99,7 @@ def _short_cluster(words: Sequence[str], i: int, values: dict, environ: Mapping[
     return i
 
 
-def _set(values: dict, field: str, option: str, value: str, environ: Mapping[str, str]) -> None:
+def _set(values: dict[str, Any], field: str, option: str, value: str, environ: Mapping[str, str]) -> None:
     if field == "env":
         entry = env_option(value, option, environ)
         if entry is not None:

@@ -11,60 +11,60 @@ the file (``Config.Env[2]``).
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, TypeVar
 
 import msgspec
 
 from .errors import HpError, quote
 from .spec import decode_error, utf8_text
 
-_Ports = Union[dict[str, Any], None]
+_Ports = dict[str, Any] | None
 
 
 class _Healthcheck(msgspec.Struct, frozen=True):
     """Docker's HEALTHCHECK as images carry it: durations in nanoseconds, 0 meaning the default."""
 
-    Test: Union[tuple[str, ...], None] = None
-    Interval: Union[int, None] = None
-    Timeout: Union[int, None] = None
-    StartPeriod: Union[int, None] = None
-    Retries: Union[int, None] = None
+    Test: tuple[str, ...] | None = None
+    Interval: int | None = None
+    Timeout: int | None = None
+    StartPeriod: int | None = None
+    Retries: int | None = None
 
 
 class _RunConfig(msgspec.Struct, frozen=True):
     """The run-time part of an image: `Config` (inspect) or `config` (OCI); same key names."""
 
-    User: Union[str, None] = None
-    Env: Union[tuple[str, ...], None] = None
-    Entrypoint: Union[tuple[str, ...], None] = None
-    Cmd: Union[tuple[str, ...], None] = None
-    WorkingDir: Union[str, None] = None
-    Labels: Union[dict[str, str], None] = None
-    StopSignal: Union[str, None] = None
+    User: str | None = None
+    Env: tuple[str, ...] | None = None
+    Entrypoint: tuple[str, ...] | None = None
+    Cmd: tuple[str, ...] | None = None
+    WorkingDir: str | None = None
+    Labels: dict[str, str] | None = None
+    StopSignal: str | None = None
     ExposedPorts: _Ports = None
     Volumes: _Ports = None
-    Healthcheck: Union[_Healthcheck, None] = None
+    Healthcheck: _Healthcheck | None = None
 
 
 class _Inspect(msgspec.Struct, frozen=True):
-    Config: Union[_RunConfig, None] = None
-    Healthcheck: Union[_Healthcheck, None] = None  # podman puts it here, not under Config
-    Os: Union[str, None] = None
-    OsVersion: Union[str, None] = None
-    Architecture: Union[str, None] = None
-    Variant: Union[str, None] = None
-    Author: Union[str, None] = None
-    Created: Union[str, None] = None
+    Config: _RunConfig | None = None
+    Healthcheck: _Healthcheck | None = None  # podman puts it here, not under Config
+    Os: str | None = None
+    OsVersion: str | None = None
+    Architecture: str | None = None
+    Variant: str | None = None
+    Author: str | None = None
+    Created: str | None = None
 
 
 class _OciImage(msgspec.Struct, frozen=True, rename={"os_version": "os.version"}):
-    config: Union[_RunConfig, None] = None
-    os: Union[str, None] = None
-    os_version: Union[str, None] = None
-    architecture: Union[str, None] = None
-    variant: Union[str, None] = None
-    author: Union[str, None] = None
-    created: Union[str, None] = None
+    config: _RunConfig | None = None
+    os: str | None = None
+    os_version: str | None = None
+    architecture: str | None = None
+    variant: str | None = None
+    author: str | None = None
+    created: str | None = None
 
 
 class ImageHealthcheck(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -97,14 +97,14 @@ class ImageConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     created: str = ""
     user: str = ""
     env: tuple[str, ...] = ()
-    entrypoint: Union[tuple[str, ...], None] = None
-    cmd: Union[tuple[str, ...], None] = None
+    entrypoint: tuple[str, ...] | None = None
+    cmd: tuple[str, ...] | None = None
     working_dir: str = ""
     labels: tuple[tuple[str, str], ...] = ()
     stop_signal: str = ""
     exposed_ports: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
-    healthcheck: Union[ImageHealthcheck, None] = None
+    healthcheck: ImageHealthcheck | None = None
     config_field: str = "config"
 
 
@@ -134,7 +134,7 @@ def parse_image_config(data: bytes | str) -> ImageConfig:
     )
 
 
-def _from_inspect(raw: dict, where: str) -> ImageConfig:
+def _from_inspect(raw: dict[str, Any], where: str) -> ImageConfig:
     _check_labels(raw.get("Config"), f"{where}Config")
     doc = _convert(raw, _Inspect, where)
     image = _normalise(doc.Config, f"{where}Config", doc.Os, doc.OsVersion, doc.Architecture,
@@ -144,7 +144,7 @@ def _from_inspect(raw: dict, where: str) -> ImageConfig:
     return msgspec.structs.replace(image, healthcheck=_healthcheck(doc.Healthcheck, f"{where}Healthcheck"))
 
 
-def _from_oci(raw: dict, where: str) -> ImageConfig:
+def _from_oci(raw: dict[str, Any], where: str) -> ImageConfig:
     _check_labels(raw.get("config"), f"{where}config")
     doc = _convert(raw, _OciImage, where)
     return _normalise(doc.config, f"{where}config", doc.os, doc.os_version, doc.architecture,
@@ -159,7 +159,10 @@ def _check_labels(section: object, where: str) -> None:
                 raise HpError(f"{where}.Labels[{quote(key)}]", "expected a string")
 
 
-def _convert(raw: dict, kind: type, where: str):
+_S = TypeVar("_S", bound=msgspec.Struct)
+
+
+def _convert(raw: dict[str, Any], kind: type[_S], where: str) -> _S:
     try:
         return msgspec.convert(raw, kind, strict=True)
     except msgspec.ValidationError as e:
@@ -180,8 +183,7 @@ def _normalise(run: _RunConfig | None, section: str, os_: str | None, os_version
         if value and "\0" in value:
             raise HpError(f"{top}{field}" if field != "StopSignal" else f"{section}.StopSignal", "contains a NUL byte")
     for field, mapping in (("Labels", run.Labels), ("ExposedPorts", run.ExposedPorts), ("Volumes", run.Volumes)):
-        for key in mapping or ():
-            value = mapping[key]
+        for key, value in (mapping or {}).items():
             if "\0" in key or (isinstance(value, str) and "\0" in value):
                 raise HpError(f"{section}.{field}[{quote(key)}]", "contains a NUL byte")
     if os_ and os_ != "linux":

@@ -8,15 +8,16 @@ one value.
 from __future__ import annotations
 
 import difflib
-from typing import Literal, Mapping
+from collections.abc import Mapping
+from typing import Literal
 
 import msgspec
 
 from .depends import describe as describe_depends
 from .errors import HpError, key_path
 from .masking import masked_configs
-from .security import Escalation, counts_against, review_create, review_replace
 from .seccomp import changed_profile
+from .security import Escalation, counts_against, review_create, review_replace
 from .signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, describe_stop
 from .state import config_hash
 
@@ -206,16 +207,14 @@ def _check_protected(change: Change, want: Desired | None, have: Current | None,
 def _change(name: str, want: Desired | None, have: Current | None, gone: str) -> Change:
     if have is None:
         assert want is not None
-        reasons = ("not on this host",) + ((want.network,) if want.network else ())
-        return Change(name, "create", reasons, want.image, want.image_id, _made_from(want))
+        created = ("not on this host",) + ((want.network,) if want.network else ())
+        return Change(name, "create", created, want.image, want.image_id, _made_from(want))
     if want is None:
-        reasons = [gone]
-        if have.phase != "ready":
-            reasons.append(_interrupted(have.phase))
-        return Change(name, "destroy", (*reasons, *_stopping(have)), have.image)
-    target = dict(image_id=want.image_id, config_hash=_made_from(want))
+        interrupted = (_interrupted(have.phase),) if have.phase != "ready" else ()
+        return Change(name, "destroy", (gone, *interrupted, *_stopping(have)), have.image)
+    image_id, made_from = want.image_id, _made_from(want)
     if have.phase != "ready":
-        return Change(name, "replace", (_interrupted(have.phase), *_stopping(have)), want.image, **target)
+        return Change(name, "replace", (_interrupted(have.phase), *_stopping(have)), want.image, image_id, made_from)
     reasons: list[str] = []
     if want.image_id != have.image_id:
         reasons.append(f"image {want.image} is now {_short(want.image_id)} (was {_short(have.image_id)})")
@@ -235,15 +234,15 @@ def _change(name: str, want: Desired | None, have: Current | None, gone: str) ->
         reasons.append("network changed")
         fields = tuple(sorted(fields + tuple(f"network.{f}" for f in net_fields)))
     if reasons:
-        return Change(name, "replace", (*reasons, *_stopping(have)), want.image, changed_fields=fields, diff=diff,
-                      **target)
+        return Change(name, "replace", (*reasons, *_stopping(have)), want.image, image_id, made_from,
+                      changed_fields=fields, diff=diff)
     settings = _changed_settings(want, have)
     if have.status == "missing" or (want.must_run and have.status != "running"):
-        return Change(name, "restore", (_drift(have), *settings), want.image, changed_fields=_fields(settings),
-                      **target)
+        return Change(name, "restore", (_drift(have), *settings), want.image, image_id, made_from,
+                      changed_fields=_fields(settings))
     if settings:
-        return Change(name, "update", settings, want.image, changed_fields=_fields(settings), **target)
-    return Change(name, "no-op", (), want.image, **target)
+        return Change(name, "update", settings, want.image, image_id, made_from, changed_fields=_fields(settings))
+    return Change(name, "no-op", (), want.image, image_id, made_from)
 
 
 def _stopping(have: Current) -> tuple[str, ...]:
@@ -333,7 +332,7 @@ def render_plan(p: Plan, *, diffs: bool = True) -> str:
     active = [c for c in p.changes if c.action != "no-op"]
     if not active:
         return "\n".join(out + ["No changes. The host matches the file."]) + "\n"
-    used = sorted({c.action for c in active}, key=ORDER.get)
+    used = sorted({c.action for c in active}, key=ORDER.__getitem__)
     out += ["hp will perform the following actions (symbols: "
             + ", ".join(f"{SYMBOLS[a].strip()} {a}" for a in used) + "):", ""]
     width = max(len(c.name) for c in active)

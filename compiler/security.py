@@ -9,7 +9,7 @@ known for the planned side only; a recorded filter equal to the planned one is t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import msgspec
@@ -37,7 +37,7 @@ class Escalation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return _LINES[self.kind](self.detail)
 
 
-_LINES = {
+_LINES: dict[Kind, Callable[[str], str]] = {
     "privileged": lambda _: "privileged: every capability, the host's devices, no masked or read-only paths, "
                             "/sys writable",
     "capability": lambda d: f"capability {d} (not in hp's default set)",
@@ -135,7 +135,7 @@ def _devices(linux: Mapping[str, Any], d: Defaults) -> list[Escalation]:
     return out
 
 
-def _rule_key(rule: Mapping[str, Any]) -> tuple:
+def _rule_key(rule: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(rule.get(field) for field in ("allow", "type", "major", "minor", "access"))
 
 

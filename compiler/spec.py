@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import msgspec
 
@@ -21,7 +21,7 @@ class _Input(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Base of every hp.toml table: immutable, and a typo in a key is an error."""
 
 
-class BindMount(_Input, tag="bind", tag_field="type"):
+class BindMount(_Input, frozen=True, tag="bind", tag_field="type"):
     """A host directory or file, bind-mounted (recursively) at `target`."""
 
     source: str
@@ -29,16 +29,16 @@ class BindMount(_Input, tag="bind", tag_field="type"):
     readonly: bool = False
 
 
-class TmpfsMount(_Input, tag="tmpfs", tag_field="type"):
+class TmpfsMount(_Input, frozen=True, tag="tmpfs", tag_field="type"):
     """A fresh tmpfs at `target`; `size` like memory ("64m"), `mode` octal ("1777" or 0o1777)."""
 
     target: str
-    size: Union[int, str, None] = None
-    mode: Union[int, str, None] = None
+    size: int | str | None = None
+    mode: int | str | None = None
     readonly: bool = False
 
 
-class VolumeMount(_Input, tag="volume", tag_field="type"):
+class VolumeMount(_Input, frozen=True, tag="volume", tag_field="type"):
     """A `[volumes.NAME]` volume (`source` = NAME), bind-mounted at `target` (compiler/volumes.py)."""
 
     source: str
@@ -46,39 +46,39 @@ class VolumeMount(_Input, tag="volume", tag_field="type"):
     readonly: bool = False
 
 
-Mount = Union[BindMount, TmpfsMount, VolumeMount]
+Mount = BindMount | TmpfsMount | VolumeMount
 
 
 MAX_STOP_TIMEOUT = 3600
 
 
-class HealthcheckSpec(_Input):
+class HealthcheckSpec(_Input, frozen=True):
     """`healthcheck = { ... }`: Docker's HEALTHCHECK; what is not set here is the image's (or Docker's
     default). test: ["CMD", ARG...], ["CMD-SHELL", "COMMAND"] (a string is that too) or ["NONE"]
     (no check); durations "30s", "1m30s", "500ms" or seconds (compiler/health.py checks them)."""
 
-    test: Union[tuple[str, ...], str, None] = None
-    interval: Union[int, float, str, None] = None
-    timeout: Union[int, float, str, None] = None
-    start_period: Union[int, float, str, None] = None
-    retries: Union[int, None] = None
+    test: tuple[str, ...] | str | None = None
+    interval: int | float | str | None = None
+    timeout: int | float | str | None = None
+    start_period: int | float | str | None = None
+    retries: int | None = None
 
 
-class ContainerSpec(_Input):
+class ContainerSpec(_Input, frozen=True):
     """One `[containers.NAME]` table. Every field but `image` is optional; None means
     "not set here", so the image's value (or hp's default) applies."""
 
     image: str
-    entrypoint: Union[tuple[str, ...], None] = None
-    command: Union[tuple[str, ...], None] = None
-    env: Union[dict[str, str], tuple[str, ...], None] = None
+    entrypoint: tuple[str, ...] | None = None
+    command: tuple[str, ...] | None = None
+    env: dict[str, str] | tuple[str, ...] | None = None
     # docker env files (NAME=VALUE lines), relative to hp.toml's directory: image Env < these, in order < env
     env_file: tuple[str, ...] = ()
     # env names whose values plans never show, besides those containing PASSWORD, SECRET, TOKEN or KEY
     sensitive_env: tuple[str, ...] = ()
-    workdir: Union[str, None] = None
-    user: Union[str, None] = None
-    hostname: Union[str, None] = None
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
     terminal: bool = False
     read_only: bool = False
     keep_alive: bool = False
@@ -89,23 +89,23 @@ class ContainerSpec(_Input):
     # what hp does when it ends by itself (compiler/supervision.py): "no", "on-failure", "always"
     restart: Literal["no", "on-failure", "always"] = "no"
     restart_max: Annotated[int, msgspec.Meta(ge=0)] = 0  # on-failure only: at most this many restarts; 0: no limit
-    log_max_size: Union[int, str, None] = None  # like memory; None: Defaults.log_max_size (10m)
-    healthcheck: Union[HealthcheckSpec, None] = None  # overrides the image's HEALTHCHECK (compiler/health.py)
+    log_max_size: int | str | None = None  # like memory; None: Defaults.log_max_size (10m)
+    healthcheck: HealthcheckSpec | None = None  # overrides the image's HEALTHCHECK (compiler/health.py)
     # what `hp healthcheck run` does to it once it is unhealthy (podman's names): nothing, restart, or stop it
     health_on_failure: Literal["none", "restart", "kill"] = "none"
     # containers of this file started first: a list, or a table of name -> "started" | "healthy"
-    depends_on: Union[tuple[str, ...], dict[str, str], None] = None
+    depends_on: tuple[str, ...] | dict[str, str] | None = None
     labels_to_annotations: bool = False
-    annotations: Union[dict[str, str], None] = None
-    memory: Union[int, str, None] = None
-    memory_swap: Union[int, str, None] = None
-    cpus: Union[float, None] = None
-    pids_limit: Union[int, None] = None
+    annotations: dict[str, str] | None = None
+    memory: int | str | None = None
+    memory_swap: int | str | None = None
+    cpus: float | None = None
+    pids_limit: int | None = None
     mounts: tuple[Mount, ...] = ()
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
-    ulimits: Union[dict[str, Union[tuple[int, int], int]], None] = None
-    sysctls: Union[dict[str, str], None] = None  # namespaced kernel parameters (compiler/sysctls.py)
+    ulimits: dict[str, tuple[int, int] | int] | None = None
+    sysctls: dict[str, str] | None = None  # namespaced kernel parameters (compiler/sysctls.py)
     # "default": containers-common's profile (the host's, a fact); "unconfined": no filter; otherwise the
     # path of a profile file in that format or OCI's LinuxSeccomp, relative to hp.toml's directory
     seccomp: str = "default"
@@ -113,40 +113,40 @@ class ContainerSpec(_Input):
     devices: tuple[str, ...] = ()  # podman's --device: "HOST[:CONTAINER][:PERMISSIONS]"
     # None or "bridge": the default network; "none": loopback only; "host": the host's network;
     # otherwise the name of a [networks.NAME] table (compiler/network.py resolves and checks it)
-    network: Union[str, None] = None
+    network: str | None = None
     ports: tuple[str, ...] = ()  # "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]"
 
 
-class RegistrySettings(_Input):
+class RegistrySettings(_Input, frozen=True):
     """`[registries."HOST[:PORT]"]`: how hp pulls from one registry. `insecure = true` pulls over
     plain HTTP or unverified TLS (podman's --tls-verify=false), e.g. for a local test registry;
     otherwise podman's own registries configuration applies. `timeout`: how long one pull from it
     may take ("90s", "5m", "1h" or a number of seconds; default 60 s, compiler.resources)."""
 
     insecure: bool = False
-    timeout: Union[int, float, str, None] = None
+    timeout: int | float | str | None = None
 
 
-class NetworkSpec(_Input):
+class NetworkSpec(_Input, frozen=True):
     """`[networks.NAME]`: a bridge network. `gateway` defaults to the subnet's first address,
     `dns` to the host's non-loopback nameservers, `bridge` to a name derived from NAME."""
 
     subnet: str
-    gateway: Union[str, None] = None
-    dns: Union[tuple[str, ...], None] = None
-    bridge: Union[str, None] = None
+    gateway: str | None = None
+    dns: tuple[str, ...] | None = None
+    bridge: str | None = None
 
 
-class VolumeSpec(_Input):
+class VolumeSpec(_Input, frozen=True):
     """`[volumes.NAME]`: a named volume, STATE/volumes/NAME, made (and filled from the first
     container's image at its target) when a container first mounts it; never deleted unless asked.
     `size` (like memory, "10g") is only for `hp export kube`'s PersistentVolumeClaim (default 1Gi):
     on this host a volume is a directory that takes what its filesystem has."""
 
-    size: Union[int, str, None] = None
+    size: int | str | None = None
 
 
-class HpFile(_Input):
+class HpFile(_Input, frozen=True):
     """The whole hp.toml."""
 
     containers: dict[str, ContainerSpec] = {}
@@ -164,7 +164,7 @@ _UNKNOWN = re.compile(r"Object contains unknown field `(.*)`", re.S)
 _MISSING = re.compile(r"Object missing required field `(.*)`", re.S)
 
 
-def decode_error(err: msgspec.ValidationError, kind: type | None = None) -> HpError:
+def decode_error(err: msgspec.ValidationError, kind: type[msgspec.Struct] | None = None) -> HpError:
     """Turn msgspec's "Expected `int`, got `str` - at `$.a.b`" into HpError("a.b", "expected int, got str")."""
     m = _MSGSPEC_ERROR.match(str(err))
     assert m is not None
@@ -205,13 +205,13 @@ _TYPE_WORDS = {
 }
 
 
-def _did_you_mean(name: str, table: str, root: type | None) -> str:
+def _did_you_mean(name: str, table: str, root: type[msgspec.Struct] | None) -> str:
     """A close match among the keys of the table the unknown key is in: `root` (the
     Struct decoded), or a mount when the path ends in mounts[N]."""
     import difflib
 
     if re.search(r"mounts\[\d+\]$", table):
-        kinds: tuple[type, ...] = (BindMount, TmpfsMount, VolumeMount)
+        kinds: tuple[type[msgspec.Struct], ...] = (BindMount, TmpfsMount, VolumeMount)
     elif table == "" and root is not None:
         kinds = (root,)
     else:
@@ -248,13 +248,17 @@ def parse_hp_file(data: bytes | str) -> HpFile:
     return HpFile(containers=containers, registries=registries, networks=networks, volumes=volumes)
 
 
-def _tables(raw: dict, key: str, kind: type, named: str = "", reserved: tuple[str, ...] = ()) -> dict:
+_S = TypeVar("_S", bound=msgspec.Struct)
+
+
+def _tables(raw: dict[str, Any], key: str, kind: type[_S], named: str = "",
+            reserved: tuple[str, ...] = ()) -> dict[str, _S]:
     """`[KEY.NAME]` tables decoded as `kind`; a `named` kind's names follow CONTAINER_NAME (a
     volume's: VOLUME_NAME, and never an image volume's name)."""
     tables = raw.get(key, {})
     if not isinstance(tables, dict):
         raise HpError(key, f"expected a table of {key}, got {_kind(tables)}")
-    out = {}
+    out: dict[str, _S] = {}
     for name, table in tables.items():
         where = key_path(key, name)
         if named == "volume":
@@ -274,7 +278,7 @@ def _tables(raw: dict, key: str, kind: type, named: str = "", reserved: tuple[st
 _STR_MAPS = ("env", "annotations", "sysctls")
 
 
-def _convert(table: object, kind: type, where: str):
+def _convert(table: object, kind: type[_S], where: str) -> _S:
     if isinstance(table, dict):
         for field in _STR_MAPS:
             value = table.get(field)
@@ -300,7 +304,7 @@ def _convert(table: object, kind: type, where: str):
         return _raise(HpError(f"{where}.{err.where}" if where else err.where, err.problem))
 
 
-def _raise(err: HpError):
+def _raise(err: HpError) -> NoReturn:
     raise err
 
 

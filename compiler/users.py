@@ -7,7 +7,9 @@ Fields are not trimmed, malformed lines are skipped, the first match wins.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import TypeVar
 
 import msgspec
 
@@ -145,7 +147,10 @@ def resolve_user(
     return ResolvedUser(uid, gid, tuple(extra), home)
 
 
-def _first(entries, match):
+_Entry = TypeVar("_Entry")
+
+
+def _first(entries: Iterable[_Entry] | None, match: Callable[[_Entry], bool]) -> _Entry | None:
     if entries is None:
         return None
     for e in entries:
