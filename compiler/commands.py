@@ -95,6 +95,13 @@ def create_argv(name: str, image: str) -> tuple[str, ...]:
     return ("podman", "create", "--pull=never", "--name", name, image, "/hp-extract")
 
 
+def reference_create_argv(name: str, image_id: str) -> tuple[str, ...]:
+    # never started: while it exists, `podman rmi` and image prunes leave the image (its layers) alone;
+    # no anonymous volumes for the image's VOLUMEs, no network
+    return ("podman", "create", "--pull=never", "--image-volume=ignore", "--network=none", "--name", name,
+            image_id, "/hp-reference")
+
+
 def export_argv(name: str, tar_file: str) -> tuple[str, ...]:
     return ("podman", "export", "-o", tar_file, name)
 

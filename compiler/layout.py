@@ -2,12 +2,15 @@
 
     STATE/
       crun/                         crun's --root: hp's containers only, never crun's global root
-      images/<image-id>/rootfs/     each image's root filesystem, extracted once
+      images/<image-id>/layers.json its layer diff dirs in podman's storage, top first: the overlay's lowers
+      images/<image-id>/reference   the podman container (created, never run) that keeps podman from removing it
+      images/<image-id>/rootfs/     the root filesystem of an image copied out of podman's storage (older hp, or
+                                    a storage driver other than overlay): the overlay's lower instead
       images/<image-id>/image.json  its `podman image inspect` output
       containers/<name>/
         container.json              hp's record (name, image, image ID, config hash)
         bundle/config.json          the OCI bundle crun runs ...
-        bundle/rootfs/              ... with an overlay mounted here (lower: the image rootfs)
+        bundle/rootfs/              ... with an overlay mounted here (lower: the image's layers or rootfs)
         bundle/hostname, hosts, resolv.conf, hp-init
         bundle/attach, ctl, winsz   conmon's attach socket and control fifos
         upper/, work/               the overlay's writable layer
@@ -96,6 +99,12 @@ class Layout(msgspec.Struct, frozen=True):
 
     def image_rootfs(self, image_id: str) -> str:
         return f"{self.image_dir(image_id)}/rootfs"
+
+    def image_layers(self, image_id: str) -> str:
+        return f"{self.image_dir(image_id)}/layers.json"
+
+    def image_reference(self, image_id: str) -> str:
+        return f"{self.image_dir(image_id)}/reference"
 
     def container_dir(self, name: str) -> str:
         # every path of a container is built on this one: a name like "../x" never becomes a path

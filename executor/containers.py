@@ -31,7 +31,7 @@ from compiler.volumes import VolumeOrigin, image_volume_name, volume_of_source
 from . import monitor, networking, volumes
 from .faults import checkpoint
 from .helpers import init_program
-from .images import PreparedImage
+from .images import PreparedImage, lower_of, merged_root
 from .run import run, run_status
 from .waiting import wait_until
 from .store import GONE_PREFIX, NEW_PREFIX, read_int, read_record, write_atomic
@@ -141,10 +141,18 @@ def make_volumes(layout: Layout, new: NewContainer) -> None:
     Apply calls this for its containers one by one, in name order, before it creates any of them
     in parallel: so a named volume that several new containers share is always filled from the
     same one (the first by name), whatever order the parallel creates run in."""
+    wanted = []
     for mount in new.config.mounts:
         volume = volume_of_source(layout.volumes_dir, mount.source) if mount.type == "bind" else None
         if volume is not None:
-            volumes.ensure(layout, _origin(new.name, volume, mount.destination), new.image.rootfs, mount.destination)
+            wanted.append((volume, mount.destination))
+    existing = set(volumes.names(layout))
+    missing = [(volume, destination) for volume, destination in wanted if volume not in existing]
+    if not missing:
+        return
+    with merged_root(new.image) as image_root:  # a zero-copy image is mounted only for this
+        for volume, destination in missing:
+            volumes.ensure(layout, _origin(new.name, volume, destination), image_root, destination)
 
 
 def _origin(container: str, volume: str, destination: str) -> VolumeOrigin:
@@ -178,7 +186,7 @@ def start(layout: Layout, name: str, *, fresh: bool = False, confirm: bool | Non
         confirm = record.must_run
     mounted_here = False
     if fresh or not os.path.ismount(layout.rootfs(name)):
-        run(commands.mount_overlay(layout.image_rootfs(record.image_id), layout.upper(name), layout.work(name),
+        run(commands.mount_overlay(lower_of(layout, record.image_id), layout.upper(name), layout.work(name),
                                    layout.rootfs(name)), f"mounting {name}'s root filesystem", timeout=MOUNT_TIMEOUT)
         mounted_here = True
         checkpoint("after-mount")

@@ -60,28 +60,29 @@ import os
 import re
 import shutil
 import tempfile
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import msgspec
 
 from compiler import ImageFacts, parse_image_config
-from compiler.errors import HpError, StalePlan, quote
-from compiler.resources import DEFAULT_PULL_TIMEOUT
-from compiler.layout import Layout
-from compiler.reference import parse_reference
 from compiler.commands import (  # the argv are decided in the compiler, purely
-    image_exists_argv,
-    pull_argv,
-    inspect_argv,
+    copy_tree_argv,
     create_argv,
     export_argv,
-    rm_argv,
+    image_exists_argv,
     image_mount_argv,
     image_unmount_argv,
-    tar_extract_argv,
+    inspect_argv,
+    pull_argv,
+    reference_create_argv,
+    rm_argv,
     tar_create_argv,
-    copy_tree_argv,
+    tar_extract_argv,
 )
+from compiler.errors import HpError, StalePlan, quote
+from compiler.layout import Layout
+from compiler.reference import parse_reference
+from compiler.resources import DEFAULT_PULL_TIMEOUT
 
 from .faults import checkpoint
 from .run import TimedOut, run, run_status
@@ -91,17 +92,28 @@ _IMAGE_ID = re.compile(r"[0-9a-f]{64}")
 _SCRATCH_PREFIX = ".extract-"
 _PULL_PREFIX = ".pull-"  # podman's TMPDIR for one pull
 _MOUNT_MARKER = "image-mounted"
+_REFERENCE_PREFIX = "hp-ref-"
+# containers/storage's overlay layer: GRAPHROOT/overlay/<64 hex>/diff; no "," or ":" (mount option separators)
+_LAYER_DIR = re.compile(r"/[^,:\x00-\x1f]+/overlay/[0-9a-f]{64}/diff")
+_LOWER_MAX = 3000  # of the 4096 bytes the mount options may take: upperdir and workdir need the rest
 COPY_TIMEOUT = 3600.0
 QUERY_TIMEOUT = 30.0  # podman image inspect / exists: local, quick unless podman's storage is stuck
 
 
 class PreparedImage(msgspec.Struct, frozen=True):
-    """An image ready to run: its podman ID, its extracted root filesystem, its facts."""
+    """An image ready to run: its podman ID, its facts, and where its files are: its layer
+    diff dirs in podman's storage (top first), or else a root filesystem copied out of it."""
 
     image_id: str
-    rootfs: str
+    rootfs: str  # "" when layers are used
     facts: ImageFacts
     pulled: bool = False
+    layers: tuple[str, ...] = ()
+
+    @property
+    def lower(self) -> str:
+        """The overlay's lowerdir option value."""
+        return ":".join(self.layers) if self.layers else self.rootfs
 
 
 # ---- the two ways to extract -----------------------------------------------------------------
@@ -162,7 +174,7 @@ EXTRACTORS: dict[str, Extractor] = {
     "mount": extract_by_mount,
     "mount-tar": lambda image, dest, scratch: extract_by_mount(image, dest, scratch, copy="tar"),
 }
-DEFAULT_METHOD = "mount"
+DEFAULT_METHOD = "layers"  # podman's own layers (zero-copy); the others copy the image out
 
 
 # ---- ensure_image ------------------------------------------------------------------------------
@@ -175,7 +187,8 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
     leaving nothing half-made. With pull_missing=False (applying a saved plan) a missing
     image is a StalePlan error: the plan was made with an image that is gone."""
     parse_reference(ref, "image")  # refuses anything podman could take for an option
-    extractor = EXTRACTORS[method]
+    if method != "layers" and method not in EXTRACTORS:
+        raise ValueError(f"unknown image method {method!r}")
     pulled = False
     # inspect first: for an image podman has (the usual case) that is the only podman call
     code, inspect, _ = run_status(inspect_argv(ref), timeout=QUERY_TIMEOUT)
@@ -192,18 +205,115 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
             pulled = True
         inspect = run(inspect_argv(ref), f"inspecting image {ref}", timeout=QUERY_TIMEOUT)
     image_id, config = _parse_inspect(ref, inspect)
-    image_dir = layout.image_dir(image_id)
+    layers: tuple[str, ...] = ()
     rootfs = layout.image_rootfs(image_id)
-    if not os.path.isdir(rootfs):
+    if method == "layers":
+        layers = _usable_layers(layout, image_id)
+        if not layers and not os.path.isdir(rootfs):  # a rootfs an older hp copied stays in use
+            layers = use_layers_once(image_id, layout, inspect, say=say, ref=ref)
+    if not layers and not os.path.isdir(rootfs):
         say(f"extracting {ref} ({image_id[:12]}) into {layout.images_dir}")
-        extract_once(image_id, layout, extractor)
-    json_path = f"{image_dir}/image.json"
+        extract_once(image_id, layout, EXTRACTORS["mount" if method == "layers" else method])
+    prepared = PreparedImage(image_id, "" if layers else rootfs, ImageFacts(config, None, None), pulled, layers)
+    json_path = f"{layout.image_dir(image_id)}/image.json"
     data = inspect.encode()
     if read_or_none(json_path) != data:
         write_atomic(json_path, data)
-    passwd = _etc_text(rootfs, "/etc/passwd", ref)
-    group = _etc_text(rootfs, "/etc/group", ref)
-    return PreparedImage(image_id, rootfs, ImageFacts(config, passwd, group), pulled)
+    passwd = _etc_text(prepared, "/etc/passwd", ref)
+    group = _etc_text(prepared, "/etc/group", ref)
+    return msgspec.structs.replace(prepared, facts=ImageFacts(config, passwd, group))
+
+
+def use_layers_once(image_id: str, layout: Layout, inspect: str, *, ref: str = "",
+                    say: Callable[[str], None] = lambda _: None) -> tuple[str, ...]:
+    """Take `image_id`'s layer diff dirs from `podman image inspect` (GraphDriver: UpperDir,
+    then LowerDir's, top first) as its overlay's lowers, and hold a reference (a podman
+    container created, never run, named in STATE/images/<id>/reference) that makes `podman
+    rmi` and image prunes refuse to remove it; then STATE/images/<id>/layers.json, written
+    last, says it is done. Under the images lock, once per image ID. () when podman's storage
+    cannot be used so (not its overlay driver, or too many layers for one mount): the caller
+    copies the image out instead."""
+    layers = _graph_layers(inspect)
+    if not layers:
+        return ()
+    with _images_lock(layout):
+        done = _usable_layers(layout, image_id)
+        if done:  # another hp process did it while we waited
+            return done
+        image_dir = layout.image_dir(image_id)
+        made_dir = not os.path.isdir(image_dir)
+        os.makedirs(image_dir, mode=0o755, exist_ok=True)
+        _sweep_scratch(image_dir)
+        release_reference(layout, image_id)  # one that a killed hp, or layers now gone, left
+        say(f"using the layers of {ref or image_id[:12]} in podman's storage (nothing copied)")
+        name = f"{_REFERENCE_PREFIX}{image_id[:12]}-{os.urandom(4).hex()}"
+        write_atomic(layout.image_reference(image_id), name.encode())  # first: a kill leaves it known
+        try:
+            run(reference_create_argv(name, image_id),
+                f"creating podman container {name} to hold image {image_id[:12]}", timeout=QUERY_TIMEOUT)
+            checkpoint("image-referenced")
+            write_atomic(layout.image_layers(image_id), msgspec.json.encode(layers))
+        except BaseException:
+            try:
+                release_reference(layout, image_id)
+                if made_dir:
+                    os.rmdir(image_dir)  # only if empty: never someone else's files
+            except (HpError, OSError):
+                pass  # the error that got us here is the one to report; the next prune or apply retries
+            raise
+    return layers
+
+
+def release_reference(layout: Layout, image_id: str) -> None:
+    """Remove the podman container that holds `image_id` for this state dir, if there is one,
+    and forget the layers it kept."""
+    path = layout.image_reference(image_id)
+    recorded = read_or_none(path)
+    if recorded is None:
+        return
+    name = recorded.decode(errors="replace")
+    if not re.fullmatch(rf"{_REFERENCE_PREFIX}{image_id[:12]}-[0-9a-f]{{8}}", name):
+        raise HpError(f"image {image_id[:12]}", f"{path} names {quote(name)}, not a container hp made; "
+                                                "hp leaves it alone")
+    _unlink_quietly(layout.image_layers(image_id))  # first: never layers.json without the reference
+    code, _, err = run_status(rm_argv(name), timeout=QUERY_TIMEOUT)
+    if code != 0 and _container_exists(name):
+        raise HpError(f"image {image_id[:12]}", f"cannot remove podman container {name}, which holds it: "
+                                                f"{_podman_error(err) or f'exit {code}'}")
+    _unlink_quietly(path)
+
+
+def lower_of(layout: Layout, image_id: str) -> str:
+    """The overlay lowerdir value for a container of `image_id`: its layers (layers.json), or the
+    rootfs an older hp copied (kept for the containers made from it until they are replaced)."""
+    layers = _recorded_layers(layout, image_id)
+    return ":".join(layers) if layers else layout.image_rootfs(image_id)
+
+
+def read_image_file(layout: Layout, image_id: str, path: str) -> bytes | None:
+    """A file of the image `image_id`, read through its layers or its copied rootfs, never
+    following a symlink out of it (executor.rootfs)."""
+    from .rootfs import read_in_layers, read_in_root
+
+    layers = _recorded_layers(layout, image_id)
+    return read_in_layers(layers, path) if layers else read_in_root(layout.image_rootfs(image_id), path)
+
+
+@contextlib.contextmanager
+def merged_root(prepared: PreparedImage) -> Iterator[str]:
+    """A directory with the image's whole tree, for copying a part of it (a volume's first
+    content): its copied rootfs, or a `podman image mount` of it, unmounted afterwards."""
+    if not prepared.layers:
+        yield prepared.rootfs
+        return
+    image = prepared.image_id
+    mounted = run(image_mount_argv(image), f"mounting image {image[:12]}", timeout=QUERY_TIMEOUT).strip()
+    try:
+        if not mounted.startswith("/") or not os.path.isdir(mounted):
+            raise HpError(f"image {image[:12]}", f"`podman image mount` gave {quote(mounted)}, not a directory")
+        yield mounted
+    finally:
+        run_status(image_unmount_argv(image), timeout=QUERY_TIMEOUT)
 
 
 def pull(ref: str, *, insecure: bool = False, timeout: float = DEFAULT_PULL_TIMEOUT,
@@ -230,17 +340,14 @@ def pull(ref: str, *, insecure: bool = False, timeout: float = DEFAULT_PULL_TIME
         raise HpError(f"pulling image {ref}", _podman_error(err) or f"podman pull exited {code}")
 
 
-def extract_once(image_id: str, layout: Layout, extractor: Extractor = EXTRACTORS[DEFAULT_METHOD]) -> str:
+def extract_once(image_id: str, layout: Layout, extractor: Extractor = extract_by_mount) -> str:
     """Make STATE/images/<id>/rootfs unless it exists: built in a scratch directory next to
     it, synced, renamed into place. Serialised between hp processes by an flock of
     STATE/images. Returns the rootfs path."""
     if not _IMAGE_ID.fullmatch(image_id):
         raise HpError("image", f"unexpected image ID {quote(image_id)}")
     image_dir, rootfs = layout.image_dir(image_id), layout.image_rootfs(image_id)
-    os.makedirs(layout.images_dir, mode=0o700, exist_ok=True)
-    lock = os.open(layout.images_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _images_lock(layout):
         if os.path.isdir(rootfs):  # another hp process made it while we waited
             return rootfs
         made_dir = not os.path.isdir(image_dir)
@@ -271,22 +378,20 @@ def extract_once(image_id: str, layout: Layout, extractor: Extractor = EXTRACTOR
                 except OSError:
                     pass
             raise
-    finally:
-        os.close(lock)  # releases the flock
     return rootfs
 
 
 def prune_unused(layout: Layout, in_use: set[str]) -> list[str]:
-    """Delete the extracted root filesystems of images no container of this state dir uses
-    (podman keeps the images themselves). Under the images lock; returns the IDs removed."""
+    """Forget the images no container of this state dir uses: release the podman container
+    that held each (podman keeps the image itself) and delete its directory, the copied rootfs
+    of an older hp included. Under the images lock; returns the IDs removed."""
     if not os.path.isdir(layout.images_dir):
         return []
     removed = []
-    lock = os.open(layout.images_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _images_lock(layout):
         for image_id in sorted(os.listdir(layout.images_dir)):
             if _IMAGE_ID.fullmatch(image_id) and image_id not in in_use:
+                release_reference(layout, image_id)
                 # renamed away first: a half-deleted tree is never taken for a whole one
                 doomed = _mkdtemp(layout.images_dir)
                 os.rename(layout.image_dir(image_id), f"{doomed}/{image_id}")
@@ -295,8 +400,6 @@ def prune_unused(layout: Layout, in_use: set[str]) -> list[str]:
         for entry in os.listdir(layout.images_dir):
             if entry.startswith((_SCRATCH_PREFIX, _PULL_PREFIX)):  # a killed hp's (pulls run under the state lock)
                 shutil.rmtree(f"{layout.images_dir}/{entry}", ignore_errors=True)
-    finally:
-        os.close(lock)
     return removed
 
 
@@ -317,6 +420,63 @@ def _undone_by(undo: Callable[[], None]) -> Iterator[None]:
     undo()
 
 
+@contextlib.contextmanager
+def _images_lock(layout: Layout) -> Iterator[None]:
+    """An flock of STATE/images: one hp process at a time prepares or prunes images."""
+    os.makedirs(layout.images_dir, mode=0o700, exist_ok=True)
+    lock = os.open(layout.images_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)  # releases the flock
+
+
+class _Graph(msgspec.Struct):
+    Name: str = ""
+    Data: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class _GraphOnly(msgspec.Struct):
+    GraphDriver: _Graph = msgspec.field(default_factory=_Graph)
+
+
+def _graph_layers(inspect: str) -> tuple[str, ...]:
+    """The layer diff dirs, top first, of podman's overlay driver; () if podman uses another
+    driver, a dir does not look like one of its layers, or the overlay mount option would be
+    longer than the kernel takes (one page, with upperdir and workdir)."""
+    try:
+        (image,) = msgspec.json.decode(inspect, type=tuple[_GraphOnly])
+    except (msgspec.DecodeError, ValueError):
+        return ()
+    graph = image.GraphDriver
+    if graph.Name != "overlay" or not graph.Data.get("UpperDir"):
+        return ()
+    layers = (graph.Data["UpperDir"], *filter(None, graph.Data.get("LowerDir", "").split(":")))
+    if not all(_LAYER_DIR.fullmatch(d) and os.path.isdir(d) for d in layers) or len(":".join(layers)) > _LOWER_MAX:
+        return ()
+    return layers
+
+
+def _recorded_layers(layout: Layout, image_id: str) -> tuple[str, ...]:
+    data = read_or_none(layout.image_layers(image_id))
+    if data is None:
+        return ()
+    try:
+        layers = msgspec.json.decode(data, type=tuple[str, ...])
+    except msgspec.DecodeError:
+        layers = ()
+    if not layers or not all(_LAYER_DIR.fullmatch(d) for d in layers):
+        raise HpError(f"image {image_id[:12]}", f"{layout.image_layers(image_id)} is not a list of podman layer dirs")
+    return layers
+
+
+def _usable_layers(layout: Layout, image_id: str) -> tuple[str, ...]:
+    """The recorded layers, if they are all still there (podman rmi --force removes them)."""
+    layers = _recorded_layers(layout, image_id)
+    return layers if layers and all(os.path.isdir(d) for d in layers) else ()
+
+
 def _parse_inspect(ref: str, text: str):
     try:
         raw = msgspec.json.decode(text)
@@ -334,11 +494,11 @@ def _parse_inspect(ref: str, text: str):
     return image_id, config
 
 
-def _etc_text(rootfs: str, path: str, ref: str) -> str | None:
-    from .rootfs import read_in_root
+def _etc_text(prepared: PreparedImage, path: str, ref: str) -> str | None:
+    from .rootfs import read_in_layers, read_in_root
 
     try:
-        data = read_in_root(rootfs, path)
+        data = read_in_layers(prepared.layers, path) if prepared.layers else read_in_root(prepared.rootfs, path)
     except HpError as e:  # a directory, a FIFO, a symlink loop, too large ...
         raise e.within(f"image {ref}") from None
     if data is None:

@@ -15,7 +15,7 @@ from compiler import commands
 from compiler.users import ResolvedUser, parse_group, parse_passwd, resolve_user
 
 from . import containers
-from .rootfs import read_in_root
+from .images import read_image_file
 from .run import run_attached
 from .store import read_record
 
@@ -51,15 +51,15 @@ def _exec_user(layout: Layout, name: str, spec: str) -> ResolvedUser:
     record = read_record(layout, name)
     if record is None:
         raise HpError(name, "its record is missing or unreadable: cannot find its image to resolve -u")
-    rootfs = layout.image_rootfs(record.image_id)
-    passwd, group = _image_text(rootfs, "/etc/passwd"), _image_text(rootfs, "/etc/group")
+    passwd = _image_text(layout, record.image_id, "/etc/passwd")
+    group = _image_text(layout, record.image_id, "/etc/group")
     return resolve_user(spec, "-u", parse_passwd(passwd) if passwd is not None else None,
                         parse_group(group) if group is not None else None)
 
 
-def _image_text(rootfs: str, path: str) -> str | None:
+def _image_text(layout: Layout, image_id: str, path: str) -> str | None:
     try:
-        data = read_in_root(rootfs, path)  # never follows a symlink out of the image
+        data = read_image_file(layout, image_id, path)  # never follows a symlink out of the image
     except HpError as e:  # a directory, a FIFO, a symlink loop, too large ...
         raise e.within("-u: the image's") from None
     if data is None:

@@ -27,6 +27,7 @@ from ..needs import missing
 pytestmark = pytest.mark.integration
 
 METHODS = tuple(images.EXTRACTORS)
+COPY = "mount"  # the ways to copy an image out are tested here; its zero-copy use in test_zero_copy.py
 # VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, permitted = CAP_NET_RAW (13): `setcap cap_net_raw+ep`
 CAPABILITY = struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0)
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
@@ -134,7 +135,9 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def state(tmp_path):
-    return layout(str(tmp_path / "state"))
+    lay = layout(str(tmp_path / "state"))
+    yield lay
+    images.prune_unused(lay, set())  # a zero-copy image's podman reference too
 
 
 def image_id(ref: str) -> str:
@@ -181,7 +184,7 @@ def tree(root: str) -> list[tuple]:
 
 def test_first_call_extracts_and_reads_the_facts(built, state) -> None:
     before = volumes()
-    prepared = images.ensure_image(built.main, state)
+    prepared = images.ensure_image(built.main, state, method=COPY)
     iid = image_id(built.main)
     assert prepared.image_id == iid
     assert prepared.pulled is False  # it was there already
@@ -199,7 +202,7 @@ def test_first_call_extracts_and_reads_the_facts(built, state) -> None:
 
 
 def test_second_call_reuses_the_rootfs(built, state, monkeypatch) -> None:
-    first = images.ensure_image(built.main, state)
+    first = images.ensure_image(built.main, state, method=COPY)
     before = os.stat(first.rootfs)
     json_before = os.stat(f"{state.image_dir(first.image_id)}/image.json")
 
@@ -208,7 +211,7 @@ def test_second_call_reuses_the_rootfs(built, state, monkeypatch) -> None:
 
     for method in METHODS:
         monkeypatch.setitem(images.EXTRACTORS, method, no_extraction)
-    second = images.ensure_image(built.main, state)
+    second = images.ensure_image(built.main, state, method=COPY)
     after = os.stat(second.rootfs)
     assert second == first
     assert (after.st_ino, after.st_mtime_ns, after.st_ctime_ns) == (before.st_ino, before.st_mtime_ns,
@@ -324,7 +327,7 @@ def test_a_killed_extractions_scratch_is_swept(built, state) -> None:
     iid = image_id(built.bare)
     stale = Path(state.image_dir(iid), ".extract-killed")
     (stale / "rootfs" / "half").mkdir(parents=True)
-    prepared = images.ensure_image(built.bare, state)
+    prepared = images.ensure_image(built.bare, state, method=COPY)
     assert not stale.exists()
     assert sorted(os.listdir(state.image_dir(iid))) == ["image.json", "rootfs"]
     assert os.path.isfile(f"{prepared.rootfs}/data/seed")
@@ -332,18 +335,18 @@ def test_a_killed_extractions_scratch_is_swept(built, state) -> None:
 
 def test_concurrent_callers_extract_once(built, state, monkeypatch) -> None:
     calls = []
-    real = images.EXTRACTORS[images.DEFAULT_METHOD]
+    real = images.EXTRACTORS[COPY]
 
     def counting(image, dest, scratch):
         calls.append(image)
         real(image, dest, scratch)
 
-    monkeypatch.setitem(images.EXTRACTORS, images.DEFAULT_METHOD, counting)
+    monkeypatch.setitem(images.EXTRACTORS, COPY, counting)
     results, errors = [], []
 
     def call() -> None:
         try:
-            results.append(images.ensure_image(built.main, state))
+            results.append(images.ensure_image(built.main, state, method=COPY))
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 

@@ -226,7 +226,7 @@ def test_two_concurrent_applies_serialise(tmp_path, state, registry, test_images
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0
 
 
-CREATE_POINTS = ["after-pull", "image-mounted", "after-dir", "after-mount", "after-netns", "after-cni-add",
+CREATE_POINTS = ["after-pull", "image-referenced", "after-dir", "after-mount", "after-netns", "after-cni-add",
                  "after-crun-create", "after-start"]
 REMOVE_POINTS = ["removing", "after-stop", "after-gone"]
 
@@ -279,7 +279,7 @@ def test_on_a_terminal_apply_asks_and_shows_progress(tmp_path, state, registry, 
     argv = [HP, "apply", str(file), "--state-dir", str(state)]
     code, out = run_in_pty(argv, b"n\n", b"Apply this plan?")
     assert code == 1 and b"nothing done" in out and ps(state) == {}
-    assert b"hp: extracting " in out  # planning's steps are shown too (a fresh state dir extracts)
+    assert b"hp: using the layers of " in out  # planning's steps are shown too (a fresh state dir takes the image)
     code, out = run_in_pty(argv, b"y\n", b"Apply this plan?")
     assert code == 0, out
     assert f"  + {name}".encode() in out and b"Apply complete: 1 created" in out
