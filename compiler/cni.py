@@ -37,34 +37,84 @@ def container_id(state_dir: str, name: str) -> str:
     return f"hp-{Layout(state_dir).cgroup_name(name)}"
 
 
-def conflist(net: Network, ipam_dir: str) -> dict[str, Any]:
+class IpamRange(msgspec.Struct, frozen=True):
+    subnet: str
+    gateway: str
+
+
+class IpamRoute(msgspec.Struct, frozen=True):
+    dst: str
+
+
+class Ipam(msgspec.Struct, frozen=True, rename="camel"):
+    type: str
+    data_dir: str
+    ranges: tuple[tuple[IpamRange, ...], ...]
+    routes: tuple[IpamRoute, ...] = ()
+
+
+class Capabilities(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+    port_mappings: bool = False
+
+
+class Plugin(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+    """One plugin of a list: its type and, of the settings hp gives any plugin, those it has (the
+    bridge plugin's, portmap's capabilities); fields are in the order podman writes them."""
+
+    type: str
+    bridge: str | None = None
+    is_gateway: bool | None = None
+    ip_masq: bool | None = None
+    hairpin_mode: bool | None = None
+    ipam: Ipam | None = None
+    capabilities: Capabilities | None = None
+
+
+class Conflist(msgspec.Struct, frozen=True, rename={"cni_version": "cniVersion"}):
+    """A network's CNI configuration list. hp's always starts with the bridge plugin, which
+    holds the bridge's name and host-local's one range (the subnet and gateway)."""
+
+    cni_version: str
+    name: str
+    plugins: tuple[Plugin, ...]
+
+    def __post_init__(self) -> None:
+        first = self.plugins[0] if self.plugins else None
+        if first is None or first.type != "bridge" or first.bridge is None or first.ipam is None \
+                or not first.ipam.ranges or not first.ipam.ranges[0]:
+            raise ValueError("the first plugin must be a bridge with a host-local range")
+
+    @property
+    def bridge(self) -> str:
+        return self.plugins[0].bridge or ""
+
+    @property
+    def range(self) -> IpamRange:
+        ipam = self.plugins[0].ipam
+        assert ipam is not None  # __post_init__
+        return ipam.ranges[0][0]
+
+
+def conflist(net: Network, ipam_dir: str) -> Conflist:
     """The network's CNI configuration list (as podman 4 writes one: bridge, portmap, firewall)."""
-    return {
-        "cniVersion": CNI_VERSION,
-        "name": net.name,
-        "plugins": [
-            {
-                "type": "bridge",
-                "bridge": net.bridge,
-                "isGateway": True,
-                "ipMasq": True,
-                "hairpinMode": True,
-                "ipam": {
-                    "type": "host-local",
-                    "dataDir": ipam_dir,
-                    "ranges": [[{"subnet": net.subnet, "gateway": net.gateway}]],
-                    "routes": [{"dst": "0.0.0.0/0"}],
-                },
-            },
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-            {"type": "firewall"},
-        ],
-    }
+    ipam = Ipam("host-local", ipam_dir, ((IpamRange(net.subnet, net.gateway),),), (IpamRoute("0.0.0.0/0"),))
+    return Conflist(CNI_VERSION, net.name, (
+        Plugin("bridge", bridge=net.bridge, is_gateway=True, ip_masq=True, hairpin_mode=True, ipam=ipam),
+        Plugin("portmap", capabilities=Capabilities(port_mappings=True)),
+        Plugin("firewall"),
+    ))
 
 
-def encode_conflist(data: dict[str, Any]) -> bytes:
+def encode_conflist(data: Conflist) -> bytes:
     """A configuration list as the file's bytes: indented JSON, keys in the order built."""
     return msgspec.json.format(msgspec.json.encode(data), indent=2) + b"\n"
+
+
+def decode_conflist(data: bytes) -> Conflist:
+    try:
+        return msgspec.json.decode(data, type=Conflist)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise HpError("CNI configuration list", f"unreadable: {e}") from None
 
 
 class Attachment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -73,29 +123,29 @@ class Attachment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     container: str
     container_id: str
     netns: str
-    conflist: dict[str, Any]
+    conflist: Conflist
     port_mappings: tuple[PortMapping, ...] = ()
     ifname: str = IFNAME
 
     @property
     def network(self) -> str:
-        return str(self.conflist["name"])
+        return self.conflist.name
 
     @property
     def plugins(self) -> tuple[str, ...]:
-        return tuple(p["type"] for p in self.conflist["plugins"])
+        return tuple(p.type for p in self.conflist.plugins)
 
     @property
     def bridge(self) -> str:
-        return str(self.conflist["plugins"][0]["bridge"])
+        return self.conflist.bridge
 
     @property
     def subnet(self) -> str:
-        return str(self.conflist["plugins"][0]["ipam"]["ranges"][0][0]["subnet"])
+        return self.conflist.range.subnet
 
     @property
     def gateway(self) -> str:
-        return str(self.conflist["plugins"][0]["ipam"]["ranges"][0][0]["gateway"])
+        return self.conflist.range.gateway
 
     @property
     def gateway_cidr(self) -> str:
@@ -123,7 +173,19 @@ class AttachmentRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     attachment: Attachment
     added: int = 0
+    # the last plugin's result as it printed it: the next plugin's prevResult, passed on whole (a
+    # plugin may read fields hp does not know); hp reads it through CniResult (`parsed`)
     result: dict[str, Any] | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every plugin's ADD succeeded."""
+        return self.result is not None and self.added >= len(self.attachment.plugins)
+
+    @property
+    def address(self) -> str | None:
+        """The container's IPv4 address from the last result, if there is one."""
+        return parse_result(self.result).address if self.result is not None else None
 
 
 def encode_record(record: AttachmentRecord) -> bytes:
@@ -152,14 +214,14 @@ def plugin_call(att: Attachment, command: Command, index: int, prev_result: dict
     cniVersion and prevResult injected; runtimeConfig from the capabilities the plugin asks
     for) and its CNI_* variables. `netns` overrides the attachment's ("" when it is gone).
     `address`: the IPv4 address host-local is to give the container (CNI_ARGS `IP`)."""
-    plugin = dict(att.conflist["plugins"][index])
-    plugin["name"] = att.conflist["name"]
-    plugin["cniVersion"] = att.conflist["cniVersion"]
+    config = att.conflist.plugins[index]
+    plugin: dict[str, Any] = msgspec.to_builtins(config)
+    plugin["name"] = att.conflist.name
+    plugin["cniVersion"] = att.conflist.cni_version
     if prev_result is not None:
         plugin["prevResult"] = prev_result
-    capabilities = plugin.get("capabilities") or {}
     runtime: dict[str, Any] = {}
-    if capabilities.get("portMappings") and att.port_mappings:
+    if config.capabilities is not None and config.capabilities.port_mappings and att.port_mappings:
         runtime["portMappings"] = [_port_entry(p) for p in att.port_mappings]
     if runtime:
         plugin["runtimeConfig"] = runtime
@@ -171,7 +233,7 @@ def plugin_call(att: Attachment, command: Command, index: int, prev_result: dict
         "CNI_ARGS": address_args(address) if address else "",
         "CNI_PATH": cni_path,
     }
-    return CniCall(plugin["type"], env, msgspec.json.encode(plugin))
+    return CniCall(config.type, env, msgspec.json.encode(plugin))
 
 
 def address_args(address: str) -> str:

@@ -10,12 +10,24 @@ releases the IP and removes the veth and the iptables rules.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
-from compiler.cni import (CNI_PATH, Attachment, AttachmentRecord, CniResult, Leftovers, decode_record,
-                          encode_record, error_message, leftover_rules, parse_result, plugin_call)
+from compiler.cni import (
+    CNI_PATH,
+    Attachment,
+    AttachmentRecord,
+    CniResult,
+    Leftovers,
+    decode_record,
+    encode_record,
+    error_message,
+    leftover_rules,
+    parse_result,
+    plugin_call,
+)
 from compiler.commands import cni_plugin_argv, iptables_argv, iptables_save_argv, link_delete_argv, link_show_argv
 from compiler.errors import HpError
 
@@ -52,10 +64,10 @@ def add(att: Attachment, record_file: str, cni_path: Sequence[str] = CNI_PATH,
                 problem += f"; undoing it failed too ({cleanup}), the next apply retries"
             raise HpError(f"network {att.network}", problem)
         try:
-            result = msgspec.json.decode(out)
-        except msgspec.DecodeError:
+            result = msgspec.json.decode(out, type=dict[str, Any])  # kept whole: the next plugin's prevResult
+        except msgspec.DecodeError:  # ValidationError too: a JSON value that is no object
             result = None
-        if not isinstance(result, dict):
+        if result is None:
             delete(record_file, cni_path)
             raise HpError(f"network {att.network}", f"CNI plugin {plugin} printed no result: {out.strip()[:200]!r}")
         write_atomic(record_file, encode_record(AttachmentRecord(att, index + 1, result)))

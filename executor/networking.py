@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import os
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
-from compiler.cni import Attachment, NetworkSetup, decode_setup, encode_conflist, parse_result
+from compiler.cni import Attachment, NetworkSetup, decode_conflist, decode_setup, encode_conflist
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.network import address_problem, container_hosts, hosts_peers, lowest_free_address
@@ -135,9 +134,7 @@ def _read_address_file(layout: Layout, name: str) -> str | None:
 def _recorded_address(layout: Layout, name: str) -> str | None:
     """The address of `name`'s complete attachment record, if there is one."""
     record = cni.read_record(layout.attachment(name))
-    if record is None or record.result is None or record.added < len(record.attachment.plugins):
-        return None
-    return parse_result(record.result).address
+    return record.address if record is not None and record.complete else None
 
 
 def _taken(layout: Layout, name: str, att: Attachment) -> set[str]:
@@ -242,17 +239,15 @@ def _address_in(path: str) -> tuple[str, str, str]:
         record = cni.read_record(path)
     except Exception:  # a record being written: it is someone else's moment
         return ("", "", "")
-    if record is None or record.result is None or record.added < len(record.attachment.plugins):
+    if record is None or not record.complete:
         return ("", "", "")
-    address = parse_result(record.result).address
+    address = record.address
     return (record.attachment.container, record.attachment.network, address) if address else ("", "", "")
 
 
 def address_of(layout: Layout, name: str) -> str | None:
     record = cni.read_record(layout.attachment(name))
-    if record is None or record.result is None:
-        return None
-    return parse_result(record.result).address
+    return record.address if record is not None else None
 
 
 def refresh_hosts(layout: Layout, setups: dict[str, NetworkSetup | None]) -> None:
@@ -303,10 +298,9 @@ def prune_unused_networks(layout: Layout) -> list[str]:
 def _bridge_of(conflist: str) -> str | None:
     try:
         with open(conflist, "rb") as f:
-            bridge = json.loads(f.read())["plugins"][0]["bridge"]
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return decode_conflist(f.read()).bridge
+    except (OSError, HpError):
         return None
-    return bridge if isinstance(bridge, str) else None
 
 
 def _write_hosts(layout: Layout, name: str, setup: NetworkSetup, own: str | None,

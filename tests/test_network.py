@@ -382,6 +382,25 @@ def test_default_conflist_bytes() -> None:
     assert cni.encode_conflist(cni.conflist(net, PATHS.ipam_dir)) == DEFAULT_CONFLIST
 
 
+def test_a_conflist_file_reads_back_as_the_conflist_it_was_written_from() -> None:
+    written = cni.conflist(networks(hp(""))["hp"], PATHS.ipam_dir)
+    read = cni.decode_conflist(DEFAULT_CONFLIST)  # a file an older hp wrote: the same bytes
+    assert read == written
+    assert (read.bridge, read.range.subnet, read.range.gateway) == ("hp0", "10.10.0.0/24", "10.10.0.1")
+
+
+@pytest.mark.parametrize("data", [
+    b'{"cniVersion": "1.0.0", "name": "hp", "plugins": [{"type": "portmap"}]}',
+    b'{"cniVersion": "1.0.0", "name": "hp", "plugins": [{"type": "bridge", "bridge": "hp0"}]}',
+    b'{"cniVersion": "1.0.0", "name": "hp", "plugins": []}',
+    b'{"name": "hp"}',
+    b'not json',
+], ids=["no-bridge-first", "no-range", "no-plugins", "no-plugins-key", "not-json"])
+def test_a_conflist_hp_cannot_have_written_is_one_error(data) -> None:
+    with pytest.raises(HpError, match="^CNI configuration list: unreadable: "):
+        cni.decode_conflist(data)
+
+
 def test_conflist_is_deterministic() -> None:
     text = '[networks.b]\nsubnet = "10.21.0.0/24"\n[networks.a]\nsubnet = "10.20.0.0/24"\ndns = ["1.1.1.1"]\n'
     first = {n: cni.encode_conflist(cni.conflist(net, PATHS.ipam_dir)) for n, net in networks(hp(text)).items()}

@@ -321,8 +321,8 @@ def fake_plugin(env: NetEnv, name: str, add: str) -> None:
 
 
 def with_plugin(att: pure.Attachment, name: str) -> pure.Attachment:
-    plugins = [p for p in att.conflist["plugins"] if p["type"] != "firewall"] + [{"type": name}]
-    return msgspec.structs.replace(att, conflist={**att.conflist, "plugins": plugins})
+    plugins = (*(p for p in att.conflist.plugins if p.type != "firewall"), pure.Plugin(name))
+    return msgspec.structs.replace(att, conflist=msgspec.structs.replace(att.conflist, plugins=plugins))
 
 
 def test_failed_add_is_undone(env: NetEnv) -> None:
