@@ -22,6 +22,7 @@ from compiler.cgroups import cgroup_mounts, cgroups_path, container_cgroup_dirs
 from compiler.cni import NetworkSetup, encode_setup
 from compiler.errors import HpError
 from compiler.health import HealthCheck
+from compiler.signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT
 from compiler.layout import Layout
 from compiler import supervision
 from compiler.supervision import RunState, Supervision, decode_run_state, encode_run_state
@@ -36,7 +37,6 @@ from .run import run, run_status
 from .waiting import wait_until
 from .store import GONE_PREFIX, NEW_PREFIX, read_int, read_record, write_atomic
 
-DEFAULT_STOP_TIMEOUT = 10  # without a record (hp.toml's stop_timeout is in it)
 CRUN_TIMEOUT = 30.0  # crun start, state, list, kill, delete: quick unless something is badly stuck
 CREATE_TIMEOUT = 60.0  # conmon + crun create: mounts, namespaces, cgroups
 MOUNT_TIMEOUT = 30.0
@@ -65,7 +65,7 @@ class NewContainer(msgspec.Struct, frozen=True):
     network: NetworkSetup
     file: str = ""  # the hp.toml that manages it
     must_run: bool = True  # False: ending soon after its start is expected (hp.toml must_run)
-    stop_timeout: int = 10  # hp.toml's: seconds from the stop signal to SIGKILL
+    stop_timeout: int = DEFAULT_STOP_TIMEOUT  # hp.toml's: seconds from the stop signal to SIGKILL
     prevent_destroy: bool = False  # hp.toml's
     supervision: Supervision = Supervision()  # hp.toml's restart, restart_max, log_max_size
     depends_on: dict[str, str] = msgspec.field(default_factory=dict)  # hp.toml's, normalized
@@ -269,7 +269,7 @@ def stop(layout: Layout, name: str, timeout: float | None = None) -> None:
     SIGKILL; then crun delete and unmount. The container's writable layer, volumes and log
     stay: `hp start` runs it again."""
     record = read_record(layout, name)
-    signal = record.stop_signal if record else 15
+    signal = record.stop_signal if record else DEFAULT_STOP_SIGNAL
     if timeout is None:
         timeout = record.stop_timeout if record else DEFAULT_STOP_TIMEOUT
     status = crun_status(layout, name)
