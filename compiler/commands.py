@@ -160,11 +160,6 @@ def make_shared_argv(target: str) -> tuple[str, ...]:
     return ("mount", "--make-shared", target)
 
 
-def nsenter_net_argv(netns: str, *argv: str) -> tuple[str, ...]:
-    """argv run inside the network namespace bind-mounted at `netns`."""
-    return ("nsenter", f"--net={netns}", *argv)
-
-
 def cni_plugin_argv(plugin_path: str) -> tuple[str, ...]:
     # a CNI plugin takes no arguments: the CNI_* environment and stdin say everything
     return (plugin_path,)
