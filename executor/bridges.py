@@ -26,16 +26,27 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import msgspec
 
 from compiler.commands import address_delete_argv, address_list_argv, link_delete_argv
 from compiler.errors import HpError, quote
-from compiler.layout import BRIDGE_CLAIMS_DIR, BRIDGE_CLAIMS_LOCK, Layout, bridge_claim, layout as checked_layout
-from compiler.network import (BridgeRecord, Interface, address_to_remove, bridge_fate, bridge_record_before_add,
-                              check_interface_name, decode_bridge_record, encode_bridge_record, is_interface_name,
-                              is_recorded_interface, parse_addresses)
+from compiler.layout import BRIDGE_CLAIMS_DIR, BRIDGE_CLAIMS_LOCK, Layout, bridge_claim
+from compiler.layout import layout as checked_layout
+from compiler.network import (
+    BridgeRecord,
+    Interface,
+    address_to_remove,
+    bridge_fate,
+    bridge_record_before_add,
+    check_interface_name,
+    decode_bridge_record,
+    encode_bridge_record,
+    is_interface_name,
+    is_recorded_interface,
+    parse_addresses,
+)
 
 from .lock import flock_within
 from .run import run, run_status
@@ -144,7 +155,7 @@ def release(layout: Layout, in_use: set[str]) -> list[str]:
     """For each recorded bridge not in `in_use`: delete it if bridge_fate says so, then drop its
     record and this state dir's claim (a bridge hp made that still has something attached keeps
     both, and is tried again next time). Returns the bridges deleted."""
-    deleted = []
+    deleted: list[str] = []
     try:
         files = sorted(os.listdir(layout.bridges_dir))
     except FileNotFoundError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import typer
@@ -156,7 +157,7 @@ def _fail(e: "Exception", files: Optional[dict] = None) -> "typer.Exit":
     return typer.Exit(3 if isinstance(e, StalePlan) else 1)
 
 
-def _print_table(table: list[tuple[str, ...]]) -> None:
+def _print_table(table: Sequence[tuple[str, ...]]) -> None:
     """A header row and rows, in columns aligned by their widest cell."""
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:

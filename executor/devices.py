@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import Literal
 
 from compiler.capabilities import ALL_CAPABILITIES
 from compiler.devices import DeviceRequest, device_nodes, parse_devices
@@ -132,6 +133,7 @@ def _lstat_device(path: str) -> HostDevice | None:
 
 
 def _device(path: str, st: os.stat_result) -> HostDevice | None:
+    kind: Literal["c", "b"]
     if stat.S_ISCHR(st.st_mode):
         kind = "c"
     elif stat.S_ISBLK(st.st_mode):

@@ -8,27 +8,28 @@ never plans to touch another file's containers, and refuses a name another file 
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import msgspec
 
-from compiler import HpFile, check_file, compile_container, encode_config, parse_hp_file
-from compiler.compile import dependency_graph
-from compiler.commands import route_list_argv
-from compiler.errors import HpError, key_path
+from compiler import HpFile, check_file, compile_container, parse_hp_file
+from compiler.bundle import container_bundle
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
+from compiler.commands import route_list_argv
+from compiler.compile import dependency_graph
 from compiler.env import EnvFile, parse_env_file
+from compiler.errors import HpError, key_path
+from compiler.health import HealthCheck, effective_check
+from compiler.health import describe as describe_check
 from compiler.host import HostFacts
-from compiler.seccomp import check_profiles, profile_digests, profile_file, profile_identity
-from compiler.health import HealthCheck, describe as describe_check, effective_check
-from compiler.spec import ContainerSpec
-from compiler.etc_files import hostname_file
-from compiler.network import container_hosts, container_network, container_resolv_conf, parse_routes
-from compiler.shared_networks import bridge_of_another_network, default_hint, shared_network_problem
 from compiler.layout import Layout
+from compiler.network import container_network, parse_routes
 from compiler.plan import Current, Desired, Plan, plan
 from compiler.saved_plan import Fingerprint, file_sha256
+from compiler.seccomp import check_profiles, profile_digests, profile_file, profile_identity
+from compiler.shared_networks import bridge_of_another_network, default_hint, shared_network_problem
 from compiler.signals import image_stop_signal
+from compiler.spec import ContainerSpec
 from compiler.supervision import supervision
 
 from . import __version__, bridges, ports
@@ -41,7 +42,6 @@ from .run import run
 from .session import host_resolv_conf, insecure_registry, registry_timeout
 from .store import container_names, read_int, read_or_none, read_record, read_serial
 from .volumes import mounted_volumes, tree_size
-
 
 ENV_FILE_LIMIT = 1024 * 1024
 
@@ -100,7 +100,7 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
                              describe(c.network), c.stop_timeout, c.prevent_destroy, c.supervision.restart,
                              c.supervision.restart_max, c.supervision.log_max_size,
                              sensitive_env=hp_file.containers[name].sensitive_env,
-                             depends_on=graph[name], healthcheck=describe_check(c.healthcheck),
+                             depends_on={**graph[name]}, healthcheck=describe_check(c.healthcheck),
                              health_on_failure=c.health_on_failure, seccomp=hp_file.containers[name].seccomp,
                              seccomp_profile=c.seccomp_profile)
                for name, c in new.items()}
@@ -159,14 +159,11 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
             raise e.from_source("spec") from None
         stop_signal = image_stop_signal(image.facts.config.stop_signal, spec.image)
         hostname = config.hostname or name
-        files = (("config.json", encode_config(config)),
-                 ("hostname", hostname_file(hostname).encode()),
-                 ("hosts", container_hosts(hostname, name, None, ()).encode()),
-                 ("resolv.conf", container_resolv_conf(net, resolv).encode()))
         setup = network_setup(layout, name, hostname, net)
-        new[name] = NewContainer(name, spec.image, image, config, files, spec.keep_alive, stop_signal, setup, owner,
+        bundle = container_bundle(layout, name, config, net, setup, resolv, keep_alive=spec.keep_alive)
+        new[name] = NewContainer(name, spec.image, image, config, bundle, spec.keep_alive, stop_signal, setup, owner,
                                  spec.must_run, spec.stop_timeout, spec.prevent_destroy, supervision(name, spec),
-                                 depends_on=graph[name], healthcheck=_healthcheck(name, spec, image),
+                                 depends_on={**graph[name]}, healthcheck=_healthcheck(name, spec, image),
                                  health_on_failure=spec.health_on_failure,
                                  seccomp_profile=profile_identity(profile_file(spec.seccomp, spec.privileged, host)))
     return new
@@ -184,7 +181,7 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
     statuses = crun_statuses(layout) if records else {}
     current = {}
     for name, record in records.items():
-        config_json = read_or_none(f"{layout.bundle(name)}/config.json") or b""
+        config_json = read_or_none(layout.config_json(name)) or b""
         status = statuses.get(name)
         exit_code = read_int(layout.exit_file(name))
         if status is None:  # `hp stop` deletes the crun container; its exit file stays

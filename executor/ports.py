@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 from compiler.cni import Attachment, container_id
 from compiler.commands import iptables_save_argv
@@ -42,8 +43,8 @@ def check_plan(layout: Layout, plan: Plan, new: dict[str, NewContainer]) -> None
     container this plan removes (destroys, replaces) or restarts (cni.add deletes its old
     attachment first) is not in the way: it is gone before the port is taken again."""
     wanted = [(c.name, i, port) for c in plan.changes if c.action in CHECKED and c.name in new
-              and new[c.name].network.attachment is not None
-              for i, port in enumerate(new[c.name].network.attachment.port_mappings)]
+              and (attachment := new[c.name].network.attachment) is not None
+              for i, port in enumerate(attachment.port_mappings)]
     if not wanted:
         return
     for name, i, port in wanted:

@@ -17,7 +17,7 @@ import shlex
 import signal
 import subprocess
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from compiler.errors import HpError
 
@@ -68,7 +68,9 @@ def run_status(argv: Sequence[str], *, stdin: bytes | None = None, timeout: floa
     command = _command(argv)
     if env:
         command = command.with_env(**env)
-    process = command.popen()  # stdin, stdout and stderr are pipes
+    # stdin, stdout and stderr are pipes. A local command's popen is a subprocess.Popen of bytes (no encoding):
+    # plumbum's annotation, a protocol of str without communicate's input and timeout, says less
+    process = cast("subprocess.Popen[bytes]", command.popen())
     try:
         out, err = process.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
