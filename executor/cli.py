@@ -97,7 +97,7 @@ def _compile_env_files(file: str, hp_toml: bytes, container: Optional[str]) -> d
     """The env files of the container `hp compile` compiles, relative to FILE's directory (the
     current one when FILE is stdin), as hp plan reads them."""
     from compiler import HpError, parse_hp_file, pick_container
-    from executor.planning import read_env_files
+    from executor.inputs import read_env_files  # not executor.planning: hp compile needs none of its imports
 
     try:
         hp_file = parse_hp_file(hp_toml)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import TYPE_CHECKING
 
-from compiler.errors import HpError, quote
+from compiler.env import EnvFile, parse_env_file
+from compiler.errors import HpError, key_path, quote
+
+if TYPE_CHECKING:
+    from compiler.spec import HpFile
+
+ENV_FILE_LIMIT = 1024 * 1024
 
 
 def shown(path: str) -> str:
@@ -44,3 +51,21 @@ def read_text(path: str, *, limit: int = MAX_INPUT_BYTES) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise HpError(shown(path), f"not UTF-8 text (byte {e.start})") from None
+
+
+def read_env_files(file: str, hp_file: HpFile) -> dict[str, EnvFile]:
+    """The text of every env_file the containers name, by the path as written: relative to the
+    directory of FILE (hp.toml). HpError naming the file if one cannot be read."""
+    texts = {}
+    base = os.path.dirname(file)
+    for name in sorted(hp_file.containers):
+        for i, path in enumerate(hp_file.containers[name].env_file):
+            if path in texts:
+                continue
+            if not path or "\0" in path:
+                raise HpError(f"{key_path('containers', name)}.env_file[{i}]",
+                              "empty path" if not path else "contains a NUL byte", source="spec")
+            full = os.path.join(base, path)
+            texts[path] = EnvFile(shown(full), read_text(full, limit=ENV_FILE_LIMIT))
+            parse_env_file(texts[path])  # a bad line is reported before anything is pulled
+    return texts

@@ -17,7 +17,7 @@ from compiler.bundle import container_bundle
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
 from compiler.commands import route_list_argv
 from compiler.compile import dependency_graph
-from compiler.env import EnvFile, parse_env_file
+from compiler.env import EnvFile
 from compiler.errors import HpError, key_path
 from compiler.health import HealthCheck, effective_check
 from compiler.health import describe as describe_check
@@ -36,14 +36,12 @@ from . import __version__, bridges, ports
 from .containers import NewContainer, crun_statuses, read_run_state
 from .host import host_facts
 from .images import PreparedImage, ensure_image
-from .inputs import read_text, shown
+from .inputs import read_env_files  # in inputs.py: hp compile reads env files without importing planning
 from .networking import read_setup
 from .run import run
 from .session import host_resolv_conf, insecure_registry, registry_timeout
 from .store import container_names, read_int, read_or_none, read_record, read_serial
 from .volumes import mounted_volumes, tree_size
-
-ENV_FILE_LIMIT = 1024 * 1024
 
 
 class Planned(msgspec.Struct, frozen=True):
@@ -122,24 +120,6 @@ def check_input(data: bytes) -> HpFile:
     except HpError as e:
         raise e.from_source("spec") from None
     return hp_file
-
-
-def read_env_files(file: str, hp_file: HpFile) -> dict[str, EnvFile]:
-    """The text of every env_file the containers name, by the path as written: relative to the
-    directory of FILE (hp.toml). HpError naming the file if one cannot be read."""
-    texts = {}
-    base = os.path.dirname(file)
-    for name in sorted(hp_file.containers):
-        for i, path in enumerate(hp_file.containers[name].env_file):
-            if path in texts:
-                continue
-            if not path or "\0" in path:
-                raise HpError(f"{key_path('containers', name)}.env_file[{i}]",
-                              "empty path" if not path else "contains a NUL byte", source="spec")
-            full = os.path.join(base, path)
-            texts[path] = EnvFile(shown(full), read_text(full, limit=ENV_FILE_LIMIT))
-            parse_env_file(texts[path])  # a bad line is reported before anything is pulled
-    return texts
 
 
 def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImage],
