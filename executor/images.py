@@ -1,54 +1,37 @@
-"""Images: pulled by podman, inspected, their root filesystem extracted once per image ID.
+"""Images: pulled by podman, inspected, and used in place: the overlay of each container stacks on
+the image's own layer directories in podman's storage; nothing is copied (docs/executor.md, Images).
 
     prepared = ensure_image("127.0.0.1:5000/web:1", layout, insecure=True)
-    prepared.image_id, prepared.rootfs, prepared.facts, prepared.pulled
+    prepared.image_id, prepared.layers, prepared.facts, prepared.pulled
 
-Steps: `podman image exists REF`; if missing `podman pull --quiet [--tls-verify=false] REF`
-(podman's own registries configuration applies); `podman image inspect REF` gives the
-image ID and config (saved as STATE/images/<id>/image.json); STATE/images/<id>/rootfs is
-made once per image ID; /etc/passwd and /etc/group are read from it without following a
-symlink out of it (executor.rootfs.read_in_root) and handed to the compiler as ImageFacts.
-A pull may take its registry's `timeout` (hp.toml `[registries."HOST"] timeout`, default 60 s):
-a registry that accepts connections and never answers would otherwise hold the state lock
-for as long as podman waits. Past it, podman is killed with whatever it started, and the
-error names the image and the limit. inspect and exists get QUERY_TIMEOUT.
+Steps: `podman image inspect REF`; if podman lacks it, `podman pull --quiet [--tls-verify=false]
+REF` (podman's own registries configuration applies) and inspect again: the image ID and config
+(saved as STATE/images/<id>/image.json). A pull may take its registry's `timeout` (hp.toml
+`[registries."HOST"] timeout`, default 60 s): a registry that accepts connections and never
+answers would otherwise hold the state lock for as long as podman waits. Past it, podman is
+killed with whatever it started, and the error names the image and the limit. inspect and
+exists get QUERY_TIMEOUT.
 
-Extraction is all or nothing. The tree is built in a private scratch directory next to its
-final place (STATE/images/<id>/.extract-XXXX/rootfs, same filesystem), flushed to disk
-(syncfs) and renamed into place: a crash or a failure never leaves a partial tree under
-the name `rootfs`. The scratch directory (and the tar file inside it, with method
-"export") is removed in a `finally`. Concurrent hp processes serialise on an flock of
-STATE/images, re-check, and the loser reuses the winner's tree; the lock also makes it
-safe to sweep scratch directories that a killed process left. The temporary podman
-container ("export") or image mount ("mount") is undone in a `finally` too.
+Once per image ID and state dir (use_layers_once, under an flock of STATE/images): the layer
+diff dirs come from inspect's GraphDriver (UpperDir, then LowerDir's, top first: the order of
+overlayfs' lowerdir), and a podman container is created, never run (`hp-ref-<id12>-<random>`,
+named in STATE/images/<id>/reference before it is made, so a kill leaves it known): while it
+exists `podman rmi` and image prunes refuse to remove the image. layers.json is written last
+and says it is done; prune_unused removes the container when no container of the state dir
+uses the image any more. /etc/passwd and /etc/group are read through the layers as overlayfs
+merges them, never following a symlink out of the image (executor.rootfs.read_in_layers). A
+volume's first content comes from a `podman image mount`, undone at once (merged_root).
 
-Two ways to extract, both kept (bench/extract.py measures them side by side):
-
-  "export"  `podman create --pull=never --name hp-extract-<id12>-<random> ID /hp-extract`
-            (nothing runs: the trailing command only satisfies images with neither
-            ENTRYPOINT nor CMD, which podman create refuses otherwise), `podman export -o
-            TAR`, `tar --extract --numeric-owner --preserve-permissions --xattrs
-            --xattrs-include=* --same-owner`, then `podman rm --force --volumes` (an image
-            with VOLUME gets anonymous volumes at create time).
-  "mount"   `podman image mount ID` then `cp -a --preserve=all MOUNT/. DIR` (one pass, no
-            intermediate file), then `podman image unmount ID`. ("mount-tar": the same
-            mount copied with a tar create + extract, for comparison.)
-
-Default: "mount". Measured with bench/extract.py on the development VM (2 CPUs; medians
-of 9 runs, whole extract_once): a busybox image (274 entries, 2.4 MB) export 0.31 s,
-mount 0.15 s, mount-tar 0.16 s; a 3,336-entry 64 MB image export 2.7 s, mount 2.2 s,
-mount-tar 2.4 s (kernel time on this shared VM swings: the same `cp -a` of that tree
-took 0.4 s in one minute and 2.2 s in another; the order of the ways holds). Export
-pays for creating and removing a container and writes the whole image twice (the tar
-file, then the tree: 130 MB written for the 64 MB image against 68 MB); the mount way
-reads the layers once and writes the tree once. It is also the more robust one: no container is created (no name,
-no anonymous volumes, no `podman create` refusal for an image without a command,
-nothing for `podman ps -a` to show if hp is killed mid-way) and the only thing to undo
-is a reference-counted mount. Both keep numeric ownership, modes (setuid included),
-xattrs and so file capabilities, hard links and symlinks, and they produce the same tree
-(tests/integration/test_images.py and the bench compare them). Neither carries the
-image's own mode for the root directory (export has no entry for it; the mount shows
-containers/storage's 0555), so hp sets it to 0755.
+Copying stays for what layers cannot serve: a storage driver other than overlay, layer dirs
+that do not look like containers/storage's, or more layers than one mount's options hold; and
+a rootfs an older hp copied stays in use (its containers keep their lowerdir) until no
+container uses it. The copy ("mount"): `podman image mount ID`, `cp -a --preserve=all MOUNT/.
+DIR`, `podman image unmount ID`, all or nothing: built in a scratch directory next to its final
+place (STATE/images/<id>/.extract-XXXX/rootfs), synced (syncfs) and renamed into place; a
+killed copy's scratch directory (and its mount, by a marker file) is swept under the lock.
+("export" and "mount-tar", a throw-away container's `podman export` and a tar of the mount,
+are the older ways bench/extract.py once compared: the mount way was the fastest.)
+Ownership, modes, xattrs, hard links and symlinks are kept; the root directory gets 0755.
 """
 
 from __future__ import annotations
