@@ -159,7 +159,10 @@ CONTAINER_NAME = names.CONTAINER_NAME  # the rule the command line's NAME follow
 # a container's `network` values that are modes, not [networks.NAME] tables
 RESERVED_NETWORK_NAMES = ("bridge", "host", "none")
 
-_MSGSPEC_ERROR = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
+# msgspec's ValidationError holds only its message: these read its wording, which pyproject pins msgspec
+# to the releases of, and tests/test_msgspec_messages.py checks word for word. A bad mapping key is
+# reported as "- at `key` in `$.x`": its path is the mapping's.
+_MSGSPEC_ERROR = re.compile(r"^(?P<msg>.*?)(?: - at (?:`key` in )?`(?P<path>[^`]*)`)?$", re.S)
 _UNKNOWN = re.compile(r"Object contains unknown field `(.*)`", re.S)
 _MISSING = re.compile(r"Object missing required field `(.*)`", re.S)
 
@@ -169,9 +172,6 @@ def decode_error(err: msgspec.ValidationError, kind: type[msgspec.Struct] | None
     m = _MSGSPEC_ERROR.match(str(err))
     assert m is not None
     msg, path = m["msg"], m["path"] or "$"
-    # dict keys are reported as "key in `$.x`": the path is then the mapping's
-    if path.startswith("key in"):
-        path = "$" + path.split("`$", 1)[1] if "`$" in path else "$"
     where = path[2:] if path.startswith("$.") else path.lstrip("$")
     unknown = _UNKNOWN.fullmatch(msg)
     if unknown:
