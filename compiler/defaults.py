@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import msgspec
 
+from .layout import ETC_FILES, INIT_HELPER
 from .oci import OCI_VERSION, DeviceRule, Mount, Rlimit
 
 
@@ -76,10 +77,10 @@ _DEFAULTS = Defaults(
     ),
     rlimits=(Rlimit("RLIMIT_NOFILE", 1024, 1024),),
     cgroup_parent="/hp",
-    etc_files=("hostname", "hosts", "resolv.conf"),
+    etc_files=ETC_FILES,
     volume_dir="volumes",
     init_path="/run/hp-init",
-    init_source="hp-init",
+    init_source=INIT_HELPER,
     log_max_size=10 * 1024**2,  # "10m", as the issue and podman's k8s-file users expect
     # podman's default_sysctls: root inside may ping (ICMP echo sockets) without CAP_NET_RAW
     sysctls=(("net.ipv4.ping_group_range", "0 0"),),

@@ -8,6 +8,7 @@ Kubernetes has no place for is a warning naming it, never dropped silently.
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -144,6 +145,7 @@ def export_kube(hp_file: HpFile, images: Mapping[str, ImageFacts], options: Kube
     names = check_exportable(hp_file, options)
     warnings = _Warnings()
     file_warnings(hp_file, names, warnings)
+    _unused_image_maps(hp_file, names, options, warnings)
     claims = sorted({m.source for n in names for m in hp_file.containers[n].mounts if isinstance(m, VolumeMount)})
     docs: list[dict[str, Any]] = [volume_claim(v, hp_file, names, warnings) for v in claims]
     for name in names:
@@ -173,7 +175,39 @@ def check_exportable(hp_file: HpFile, options: KubeOptions) -> list[str]:
                 claim_name(m.source)
         pod_sysctls(spec, where, _Warnings())
         seccomp_profile(spec, where, _Warnings())
+    _check_localhost_profiles(hp_file, names)
+    _check_image_map(hp_file, names, options)
     return names
+
+
+def _check_localhost_profiles(hp_file: HpFile, names: list[str]) -> None:
+    """Two different profile files may not become one localhostProfile name on the node."""
+    seen: dict[str, str] = {}
+    for name in names:
+        setting = hp_file.containers[name].seccomp
+        if setting in ("default", "unconfined"):
+            continue
+        where = f"{key_path('containers', name)}.seccomp"
+        base = localhost_profile(setting, where)
+        if seen.setdefault(base, setting) != setting:
+            raise HpError(where, f"{quote(setting)} and {quote(seen[base])} would both be the node's seccomp/{base}: "
+                                 "give the profiles different file names", source="spec")
+
+
+def _check_image_map(hp_file: HpFile, names: list[str], options: KubeOptions) -> None:
+    """An --image-map OLD given twice is an error (which NEW would win?)."""
+    olds = [old for old, _ in options.image_map]
+    twice = sorted({old for old in olds if olds.count(old) > 1})
+    if twice:
+        raise HpError("--image-map", f"{twice[0]} is given more than once", source="option")
+
+
+def _unused_image_maps(hp_file: HpFile, names: list[str], options: KubeOptions, warnings: _Warnings) -> None:
+    """An --image-map OLD that no exported image starts with: a mistyped prefix would otherwise leave the images
+    pointing at the old registry without a word."""
+    for old, new in options.image_map:
+        if not any(hp_file.containers[n].image.startswith(old + "/") for n in names):
+            warnings.add(f"--image-map {old}={new}", f"no exported container's image starts with {old}/; unused")
 
 
 class _Warnings:
@@ -545,13 +579,21 @@ def seccomp_profile(spec: ContainerSpec, where: str, warnings: _Warnings) -> dic
         return {"type": "Unconfined"}
     if spec.seccomp == "default":
         return {"type": "RuntimeDefault"}
-    base = spec.seccomp.rsplit("/", 1)[-1]
-    if base in ("", ".", ".."):
-        raise HpError(f"{where}.seccomp", f"{quote(spec.seccomp)} names no file for Kubernetes' localhostProfile",
-                      source="spec")
+    base = localhost_profile(spec.seccomp, f"{where}.seccomp")
     warnings.add(f"{where}.seccomp", f"the profile must be on every node, as the kubelet's seccomp/{base} "
                                      "(Localhost)")
     return {"type": "Localhost", "localhostProfile": base}
+
+
+def localhost_profile(setting: str, where: str) -> str:
+    """A profile file's name under the kubelet's seccomp directory: the path as hp.toml writes it, cleaned,
+    when it is relative and stays below hp.toml's directory (profiles/web.json); otherwise its file name."""
+    clean = posixpath.normpath(setting)
+    if setting.startswith("/") or clean == ".." or clean.startswith("../"):
+        clean = posixpath.basename(clean)
+    if clean in ("", ".", ".."):
+        raise HpError(where, f"{quote(setting)} names no file for Kubernetes' localhostProfile", source="spec")
+    return clean
 
 
 def pod_sysctls(spec: ContainerSpec, where: str, warnings: _Warnings) -> list[dict[str, str]]:
@@ -625,7 +667,9 @@ def container_warnings(spec: ContainerSpec, where: str, warnings: _Warnings) -> 
     """The fields that have no Kubernetes equivalent, when set."""
     dropped: list[tuple[str, bool, str]] = [
         ("keep_alive", spec.keep_alive, ("no Kubernetes equivalent (a pod's container is its main process; "
-                                         "hp-init is not exported); dropped")),
+                                         "hp-init is not exported): once its command ends, the Deployment starts "
+                                         "it again, in a loop with back-off; give it a command that keeps running, "
+                                         "or must_run = false for a Job; dropped")),
         ("ulimits", bool(spec.ulimits), ("no per-pod limits in Kubernetes (the container runtime's defaults apply); "
                                          "dropped")),
         ("devices", bool(spec.devices), "no Kubernetes field for host devices (a device plugin gives them); dropped"),

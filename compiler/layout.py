@@ -49,6 +49,11 @@ from .errors import HpError, quote
 from .names import check_container_name, check_volume_name
 from .network import check_interface_name
 
+# the OCI bundle's own files besides config.json, by their names there (config.json binds them)
+HOSTS = "hosts"  # rewritten in place as peers come and go (executor/networking.py)
+ETC_FILES = ("hostname", HOSTS, "resolv.conf")
+INIT_HELPER = "hp-init"  # keep_alive's init, copied into the bundle
+
 BRIDGE_CLAIMS_DIR = "/run/hp/bridges"
 BRIDGE_CLAIMS_LOCK = "/run/hp/bridges.lock"
 
@@ -77,6 +82,16 @@ class Layout(msgspec.Struct, frozen=True):
     def apply_log(self) -> str:
         """Every step hp took (apply's, and each restart by policy), timestamped."""
         return f"{self.state_dir}/apply.log"
+
+    @property
+    def lock(self) -> str:
+        """flock()ed by every command that reads or changes the state (executor/lock.py)."""
+        return f"{self.state_dir}/lock"
+
+    @property
+    def serial(self) -> str:
+        """The count of changes made to the state dir: a saved plan names the one it was made at."""
+        return f"{self.state_dir}/serial"
 
     @property
     def crun_root(self) -> str:
@@ -112,6 +127,15 @@ class Layout(msgspec.Struct, frozen=True):
 
     def bundle(self, name: str) -> str:
         return f"{self.container_dir(name)}/bundle"
+
+    def bundle_file(self, name: str, file: str) -> str:
+        """A file directly in the OCI bundle: config.json, one of ETC_FILES, INIT_HELPER."""
+        if not file or "/" in file or file in (".", ".."):
+            raise ValueError(f"not a bundle file name: {file!r}")
+        return f"{self.bundle(name)}/{file}"
+
+    def config_json(self, name: str) -> str:
+        return self.bundle_file(name, "config.json")
 
     def rootfs(self, name: str) -> str:
         return f"{self.bundle(name)}/rootfs"
@@ -212,5 +236,6 @@ def layout(state_dir: str, where: str = "--state-dir") -> Layout:
         raise HpError(where, f"{quote(state_dir)} is not an absolute path")
     bad = [c for c in _OVERLAY_UNSAFE if c in state_dir]
     if bad:
-        raise HpError(where, f"{quote(state_dir)} may not contain {quote(bad[0])} (overlayfs options would split there)")
+        raise HpError(where, f"{quote(state_dir)} may not contain {quote(bad[0])} "
+                             "(overlayfs options would split there)")
     return Layout(state_dir.rstrip("/") or "/")

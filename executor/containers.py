@@ -19,15 +19,15 @@ import msgspec
 
 from compiler import commands, oci
 from compiler.cgroups import cgroup_mounts, cgroups_path, container_cgroup_dirs
-from compiler.cni import NetworkSetup, encode_setup
+from compiler.bundle import Bundle
+from compiler.cni import NetworkSetup
 from compiler.errors import HpError
 from compiler.health import HealthCheck
 from compiler.signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT
-from compiler.layout import Layout
+from compiler.layout import INIT_HELPER, Layout
 from compiler import supervision
 from compiler.supervision import RunState, Supervision, decode_run_state, encode_run_state
 from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode_record
-from compiler.volumes import VolumeOrigin, image_volume_name, volume_of_source
 
 from . import monitor, networking, volumes
 from .faults import checkpoint
@@ -48,6 +48,9 @@ MONITOR_END_WAIT = 5.0  # for conmon to end after its container: its exit comman
 CGROUP_BUSY_WAIT = 2.0  # for killed processes to leave their cgroup before it can be removed
 
 
+HELPERS = {INIT_HELPER: init_program}  # hp's own programs a bundle may hold, by name: where each is on this host
+
+
 def exists(layout: Layout, name: str) -> bool:
     return os.path.lexists(layout.container_dir(name))
 
@@ -59,7 +62,7 @@ class NewContainer(msgspec.Struct, frozen=True):
     ref: str
     image: PreparedImage
     config: oci.RuntimeConfig
-    files: tuple[tuple[str, bytes], ...]  # bundle files by name: config.json, hostname, hosts, resolv.conf
+    bundle: Bundle  # its directory, as it is to be written (compiler/bundle.py)
     keep_alive: bool
     stop_signal: int
     network: NetworkSetup
@@ -75,7 +78,7 @@ class NewContainer(msgspec.Struct, frozen=True):
 
     @property
     def config_json(self) -> bytes:
-        return dict(self.files)["config.json"]
+        return self.bundle.config_json
 
 
 class Started(msgspec.Struct, frozen=True):
@@ -105,18 +108,16 @@ def create(layout: Layout, new: NewContainer, *, confirm: bool | None = None) ->
     staging = tempfile.mkdtemp(prefix=f"{NEW_PREFIX}{name}-", dir=layout.containers_dir)
     try:
         os.chmod(staging, 0o700)
-        bundle = f"{staging}/bundle"
-        for path in (bundle, f"{bundle}/rootfs", f"{staging}/upper", f"{staging}/work"):
+        bundle = new.bundle.under(staging)
+        for path in bundle.directories:
             os.mkdir(path, 0o755)
-        for file, content in new.files:
-            with open(f"{bundle}/{file}", "wb") as f:
-                f.write(content)
+        for file in bundle.files:
+            with open(file.path, "wb") as f:
+                f.write(file.content)
         make_volumes(layout, new)
-        if new.keep_alive:
-            shutil.copy2(init_program(), f"{bundle}/hp-init")
-        with open(f"{staging}/network.json", "wb") as f:
-            f.write(encode_setup(new.network))
-        write_atomic(f"{staging}/container.json", encode_record(record))
+        for helper in bundle.helpers:
+            shutil.copy2(HELPERS[helper.program](), helper.path)
+        write_atomic(bundle.record, encode_record(record))
         os.rename(staging, layout.container_dir(name))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -141,24 +142,13 @@ def make_volumes(layout: Layout, new: NewContainer) -> None:
     Apply calls this for its containers one by one, in name order, before it creates any of them
     in parallel: so a named volume that several new containers share is always filled from the
     same one (the first by name), whatever order the parallel creates run in."""
-    wanted = []
-    for mount in new.config.mounts:
-        volume = volume_of_source(layout.volumes_dir, mount.source) if mount.type == "bind" else None
-        if volume is not None:
-            wanted.append((volume, mount.destination))
     existing = set(volumes.names(layout))
-    missing = [(volume, destination) for volume, destination in wanted if volume not in existing]
+    missing = [use for use in new.bundle.volumes if use.origin.name not in existing]
     if not missing:
         return
     with merged_root(new.image) as image_root:  # a zero-copy image is mounted only for this
-        for volume, destination in missing:
-            volumes.ensure(layout, _origin(new.name, volume, destination), image_root, destination)
-
-
-def _origin(container: str, volume: str, destination: str) -> VolumeOrigin:
-    if volume == image_volume_name(container, destination):
-        return VolumeOrigin(volume, "image", container, destination)
-    return VolumeOrigin(volume, "named")
+        for use in missing:
+            volumes.ensure(layout, use.origin, image_root, use.destination)
 
 
 def start(layout: Layout, name: str, *, fresh: bool = False, confirm: bool | None = None,
@@ -233,7 +223,7 @@ def _stop_watching(layout: Layout, name: str) -> None:
 
 def _terminal(layout: Layout, name: str) -> bool:
     """config.json's process.terminal: conmon then gives crun a console socket."""
-    with open(f"{layout.bundle(name)}/config.json", "rb") as f:
+    with open(layout.config_json(name), "rb") as f:
         config = msgspec.json.decode(f.read(), type=_TerminalOnly)
     return bool(config.process and config.process.terminal)
 

@@ -1,6 +1,7 @@
 """`hp export kube`: gather what `hp plan` gathers about the images (podman inspect, the image's
 /etc/passwd and /etc/group, pulling a missing image as plan does), convert purely
-(compiler/kube.py), write the YAML. Nothing else on the host is read or changed."""
+(compiler/kube.py), write the YAML. The seccomp profile files hp.toml names are read and checked as
+hp plan checks them; no other host facts."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import os
 from collections.abc import Callable
 
 from compiler.errors import HpError
+from compiler.host import HostFacts
 from compiler.kube import KubeExport, KubeOptions, check_exportable, export_kube
 from compiler.layout import Layout
+from compiler.seccomp import check_profiles
 
+from .host import seccomp_files
 from .images import PreparedImage, ensure_image
 from .planning import check_input, read_env_files
 from .session import insecure_registry, registry_timeout
@@ -27,6 +31,8 @@ def export_file(layout: Layout, file: str, data: bytes, options: KubeOptions,
     except HpError as e:
         raise e.from_source("spec") from None
     env_files = read_env_files(file, type(hp_file)(containers=chosen))
+    # the profile files are the user's own input, checked as hp plan checks them (the node needs the same file)
+    check_profiles(HostFacts(seccomp_files=seccomp_files(type(hp_file)(containers=chosen), os.path.dirname(file))))
     images: dict[str, PreparedImage] = {}
     for ref in sorted({spec.image for spec in chosen.values()}):
         images[ref] = ensure_image(ref, layout, insecure=insecure_registry(hp_file, ref),

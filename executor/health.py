@@ -121,7 +121,7 @@ def _checking(layout: Layout, name: str, wait: float) -> Iterator[bool]:
 def _exec(layout: Layout, name: str, check: HealthCheck) -> CheckRun:
     """The check's command run in the container as its own process runs (`crun exec`), within the
     check's timeout; past it, crun exec and what it started are killed."""
-    with open(f"{layout.bundle(name)}/config.json", "rb") as f:
+    with open(layout.config_json(name), "rb") as f:
         config = msgspec.json.decode(f.read(), type=oci.RuntimeConfig)
     process = exec_process(config.process, check.argv, tty=False)
     fd, path = tempfile.mkstemp(prefix=".health-", suffix=".json", dir=layout.container_dir(name))

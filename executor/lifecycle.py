@@ -31,7 +31,7 @@ def exec_command(layout: Layout, name: str, options: ExecOptions) -> int:
     require(layout, name)
     if containers.crun_status(layout, name) != "running":
         raise HpError(name, "container is not running")
-    with open(f"{layout.bundle(name)}/config.json", "rb") as f:
+    with open(layout.config_json(name), "rb") as f:
         config = msgspec.json.decode(f.read(), type=oci.RuntimeConfig)
     user = _exec_user(layout, name, options.user) if options.user is not None else None
     process = exec_process(config.process, options.argv, tty=options.tty, user=user, env=options.env,

@@ -34,7 +34,7 @@ def state_lock(layout: Layout, timeout: float = 0.0, give_up: Callable[[], bool]
     soon as `give_up()` is true. `brief`: the holder is a restart by policy, which holds it for
     a moment; a command that finds one waits for it up to BRIEF_WAIT, whatever its timeout."""
     make_state_dir(layout)
-    path = f"{layout.state_dir}/lock"
+    path = layout.lock
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
     except OSError as e:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from compiler.cni import Attachment, NetworkSetup, decode_conflist, decode_setup, encode_conflist
 from compiler.errors import HpError
-from compiler.layout import Layout
+from compiler.layout import HOSTS, Layout
 from compiler.network import address_problem, container_hosts, hosts_peers, lowest_free_address
 
 from . import bridges, cni
@@ -306,7 +306,7 @@ def _bridge_of(conflist: str) -> str | None:
 def _write_hosts(layout: Layout, name: str, setup: NetworkSetup, own: str | None,
                  peers: tuple[tuple[str, str], ...]) -> None:
     text = container_hosts(setup.hostname, name, own, peers).encode()
-    path = f"{layout.bundle(name)}/hosts"
+    path = layout.bundle_file(name, HOSTS)
     try:
         with open(path, "r+b") as f:  # the same inode: a bind mount holds on to it
             if f.read() == text:

@@ -64,7 +64,7 @@ def emit(directory: str, planned: Planned) -> list[str]:
         except FileExistsError:
             if not stat.S_ISDIR(os.lstat(target).st_mode):
                 raise HpError("--emit", f"{target} exists and is not a directory") from None
-        for file, content in new.files:
+        for file, content in new.bundle.bundle_files:
             write_atomic(os.path.join(target, file), content, mode=0o600)
             written.append(os.path.join(target, file))
     return written

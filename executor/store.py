@@ -74,19 +74,15 @@ def read_int(path: str) -> int | None:
         return None
 
 
-def serial_path(layout: Layout) -> str:
-    return f"{layout.state_dir}/serial"
-
-
 def read_serial(layout: Layout) -> int:
-    return read_int(serial_path(layout)) or 0
+    return read_int(layout.serial) or 0
 
 
 def bump_serial(layout: Layout) -> int:
     """Count one more change of the state (called under the state lock, before the change)."""
     os.makedirs(layout.state_dir, exist_ok=True)
     serial = read_serial(layout) + 1
-    write_atomic(serial_path(layout), f"{serial}\n".encode())
+    write_atomic(layout.serial, f"{serial}\n".encode())
     return serial
 
 

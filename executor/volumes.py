@@ -130,7 +130,7 @@ class _Mounts(msgspec.Struct, frozen=True):
 
 def mounted_volumes(layout: Layout, name: str) -> list[str]:
     """The volumes container `name`'s config.json mounts, from the config itself."""
-    data = read_or_none(f"{layout.bundle(name)}/config.json")
+    data = read_or_none(layout.config_json(name))
     if not data:
         return []
     try:

@@ -218,6 +218,26 @@ def test_image_map_takes_the_longest_prefix_at_a_path_boundary() -> None:
     assert images == ["team.local/x/app:1", "reg.example.org/app:1"]
 
 
+def test_an_image_map_no_image_uses_is_a_warning() -> None:
+    hp_file = parse_hp_file('[containers.a]\nimage = "reg.example/team/app:1"\n')
+    options = KubeOptions(image_map=parse_image_map(("reg.exmaple=mirror.local",)))
+    out = export_kube(hp_file, {"reg.example/team/app:1": ImageFacts(IMAGE)}, options)
+    assert [(w.where, w.problem) for w in out.warnings if w.where.startswith("--image-map")] == [
+        ("--image-map reg.exmaple=mirror.local", "no exported container's image starts with reg.exmaple/; unused")]
+
+
+@pytest.mark.parametrize("setting, node_name", [
+    ("profiles/web.json", "profiles/web.json"), ("./profiles//web.json", "profiles/web.json"),
+    ("/etc/hp/web.json", "web.json"), ("../shared/web.json", "web.json"),
+], ids=["relative", "relative-uncleaned", "absolute", "above-the-file"])
+def test_a_profile_file_is_the_nodes_localhost_profile(setting: str, node_name: str) -> None:
+    hp_file = parse_hp_file(f'[containers.a]\nimage = "reg.example/app:1"\nseccomp = "{setting}"\n')
+    out = export_kube(hp_file, {"reg.example/app:1": ImageFacts(IMAGE)})
+    pod = next(d for d in out.documents if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert pod["containers"][0]["securityContext"]["seccompProfile"] == {"type": "Localhost",
+                                                                         "localhostProfile": node_name}
+
+
 @pytest.mark.parametrize("entry", ["x", "=y", "x=", "/=y"])
 def test_a_bad_image_map_is_one_error(entry: str) -> None:
     with pytest.raises(HpError) as e:

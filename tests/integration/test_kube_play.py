@@ -172,12 +172,24 @@ def test_the_exported_example_runs_under_podman_kube_play_as_under_hp(tmp_path, 
     (["upper.toml"], ('hp: error: upper.toml: containers.Web: "Web" is not a Kubernetes name: use 1-63 lowercase '
                       "letters, digits or '-', starting with a letter and ending with a letter or digit")),
     (["hp.toml", "--out", "no/such/dir/out.yaml"], None),
-], ids=["no-file", "no-container", "bad-image-map", "bad-field", "bad-name", "bad-out"])
+    (["hp.toml", "--image-map", "a.io=b.io", "--image-map", "a.io=c.io"],
+     "hp: error: --image-map: a.io is given more than once"),
+    (["nofile.toml"], None),  # seccomp = a profile that is not there: as hp plan, an error naming the field
+    (["badjson.toml"], None),
+    (["twoprofiles.toml"], ("hp: error: twoprofiles.toml: containers.b.seccomp: \"p.json\" and \"/abs/x/p.json\" "
+                            "would both be the node's seccomp/p.json: give the profiles different file names")),
+], ids=["no-file", "no-container", "bad-image-map", "bad-field", "bad-name", "bad-out", "image-map-twice",
+        "seccomp-no-file", "seccomp-bad-json", "seccomp-same-name"])
 def test_an_export_error_is_one_line_and_writes_nothing(tmp_path, state, registry, test_images, args, error) -> None:
     image = test_images["sleeper"]
     (tmp_path / "hp.toml").write_text(f'[registries."{registry.host}"]\ninsecure = true\n'
                                       f'[containers.web]\nimage = "{image}"\n')
     (tmp_path / "bad.toml").write_text(f'[containers.web]\nimage = "{image}"\nmemory = "lots"\n')
+    (tmp_path / "nofile.toml").write_text(f'[containers.web]\nimage = "{image}"\nseccomp = "nope.json"\n')
+    (tmp_path / "broken.json").write_text("{ not json")
+    (tmp_path / "badjson.toml").write_text(f'[containers.web]\nimage = "{image}"\nseccomp = "broken.json"\n')
+    (tmp_path / "twoprofiles.toml").write_text(f'[containers.a]\nimage = "{image}"\nseccomp = "/abs/x/p.json"\n'
+                                               f'[containers.b]\nimage = "{image}"\nseccomp = "p.json"\n')
     (tmp_path / "upper.toml").write_text(f'[registries."{registry.host}"]\ninsecure = true\n'
                                          f'[containers.Web]\nimage = "{image}"\n')
     before = sorted(p.name for p in tmp_path.iterdir())
