@@ -40,6 +40,9 @@ def parse_device(text: str, where: str) -> DeviceRequest:
     if len(parts) > 3:
         raise HpError(where, f"{quote(text)} is not HOST[:CONTAINER][:PERMISSIONS] (too many ':')")
     host = _device_path(parts[0], where, "host path")
+    if host in _CALLERS_OWN or host.startswith(("/dev/fd/", "/proc/")):
+        raise HpError(where, f"{quote(host)} is whatever hp's own file descriptors or terminal are when it runs, "
+                             "not a device of the host: name the device itself")
     container, access = host, DEFAULT_ACCESS
     if len(parts) == 3:
         container = _device_path(parts[1], where, "container path")
@@ -136,6 +139,11 @@ def _node(device: HostDevice, path: str) -> LinuxDevice:
 
 def _read_write(mount: Mount) -> Mount:
     return msgspec.structs.replace(mount, options=tuple("rw" if o == "ro" else o for o in mount.options or ()))
+
+
+# names that resolve through the calling process (/proc/self/fd, its controlling terminal): a plan with them
+# would depend on how hp was started, and could hand the operator's own terminal to the container
+_CALLERS_OWN = frozenset({"/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/fd", "/dev/tty", "/proc"})
 
 
 def _device_path(path: str, where: str, what: str) -> str:

@@ -76,6 +76,10 @@ BAD = [
     ("too-many-parts", "/dev/a:/dev/b:r:w", "too many ':'"),
     ("over-dev", "/dev/fuse:/dev", "where the runtime mounts a filesystem"),
     ("over-root", "/dev/fuse:/", "where the runtime mounts a filesystem"),
+    ("callers-stdin", "/dev/stdin", "hp's own file descriptors or terminal"),
+    ("callers-fd", "/dev/fd/0:/dev/x", "hp's own file descriptors or terminal"),
+    ("callers-tty", "/dev/tty", "hp's own file descriptors or terminal"),
+    ("proc-self", "/proc/self/fd/1", "hp's own file descriptors or terminal"),
 ]
 
 
