@@ -97,6 +97,10 @@ class Layout(msgspec.Struct, frozen=True):
     def crun_root(self) -> str:
         return f"{self.state_dir}/crun"
 
+    def crun_state_dir(self, name: str) -> str:
+        """crun's own directory for container `name` under hp's --root: there while crun knows it."""
+        return f"{self.crun_root}/{check_container_name(name)}"
+
     @property
     def bin_dir(self) -> str:
         return f"{self.state_dir}/bin"

@@ -8,7 +8,6 @@ half-made is left behind (no mount, no crun state, no directory).
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import shutil
@@ -347,12 +346,15 @@ def _rmdir_cgroup(directory: str) -> bool:
 
 def crun_status(layout: Layout, name: str) -> str | None:
     """crun's status of `name` ("created", "running", "stopped", "paused"), None if crun has none."""
-    if not os.path.exists(f"{layout.crun_root}/{name}"):
+    if not os.path.exists(layout.crun_state_dir(name)):
         return None
     code, out, _ = run_status(commands.crun_state(layout, name), timeout=CRUN_TIMEOUT)
     if code != 0:
         return None
-    return json.loads(out).get("status")
+    try:
+        return msgspec.json.decode(out, type=CrunState).status
+    except msgspec.DecodeError:
+        raise HpError(f"crun state {name}", f"unexpected output: {out[:200]!r}") from None
 
 
 def crun_statuses(layout: Layout) -> dict[str, str]:
@@ -361,9 +363,16 @@ def crun_statuses(layout: Layout) -> dict[str, str]:
         return {}
     out = run(commands.crun_list(layout), "listing crun's containers", timeout=CRUN_TIMEOUT)
     try:
-        return {c["id"]: c["status"] for c in json.loads(out or "[]")}
-    except (ValueError, KeyError, TypeError):
+        return {c.id: c.status for c in msgspec.json.decode(out or "[]", type=list[CrunState])}
+    except msgspec.DecodeError:
         raise HpError("crun list", f"unexpected output: {out[:200]!r}") from None
+
+
+class CrunState(msgspec.Struct, frozen=True):
+    """What hp reads of `crun state NAME` and of each entry of `crun list --format json`."""
+
+    id: str
+    status: str
 
 
 def status(layout: Layout, name: str) -> ContainerStatus:
