@@ -146,8 +146,8 @@ def main() -> None:
               f"{podman_lone_total / hp_lone:>7.1f}x")
         print(f"  {'    the same, must_run = false (no 0.5 s wait)':<50} {hp_quick:>9.2f}s {podman_lone_total:>9.2f}s "
               f"{podman_lone_total / hp_quick:>7.1f}x")
-        print(f"  {'(3) one more, no network: hp vs crun run -d':<50} {hp_one * 1000:>8.1f}ms {crun_one * 1000:>8.1f}ms "
-              f"{crun_one / hp_one:>7.2f}x")
+        print(f"  {'(3) one more, no network: hp vs crun run -d':<50} {hp_one * 1000:>8.1f}ms "
+              f"{crun_one * 1000:>8.1f}ms {crun_one / hp_one:>7.2f}x")
         print(f"  {'    one more, on the bridge (CNI ADD: 3 plugins)':<50} {hp_one_bridge * 1000:>8.1f}ms")
         print(f"      (median of 7; hp's fixed cost per run is apart: `hp apply` with nothing to do takes "
               f"{noop * 1000:.0f} ms; crun's bundle is ready-made, hp's includes compiling and writing it;\n"

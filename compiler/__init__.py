@@ -11,7 +11,7 @@ No I/O happens here: no files, no processes, no environment, no clock. Callers
     print(encode_config(compile_container("web", hp.containers["web"], facts, host=host)).decode())
 """
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from .compile import ImageFacts, Settings, check_file, compile_container, container_settings
 from .defaults import Defaults, defaults

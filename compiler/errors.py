@@ -22,12 +22,12 @@ class HpError(Exception):
     def __str__(self) -> str:
         return f"{self.where}: {self.problem}" if self.where else self.problem
 
-    def within(self, prefix: str) -> "HpError":
+    def within(self, prefix: str) -> HpError:
         """The same problem, with `prefix` (a file name or outer path) put in front."""
         where = f"{prefix}: {self.where}" if self.where else prefix
         return type(self)(where, self.problem, source=self.source)
 
-    def from_source(self, source: str) -> "HpError":
+    def from_source(self, source: str) -> HpError:
         """The same problem, marked as found in `source` (unless already marked)."""
         return self if self.source else type(self)(self.where, self.problem, source=source)
 

@@ -121,7 +121,8 @@ def effective_check(name: str, spec: ContainerSpec, image_healthcheck: ImageHeal
         return nanos / 1e9 if nanos else default
 
     retries = own.retries if own.retries is not None else (image.retries if image is not None else 0)
-    return HealthCheck(test, pick("interval", "interval", DEFAULT_INTERVAL), pick("timeout", "timeout", DEFAULT_TIMEOUT),
+    return HealthCheck(test, pick("interval", "interval", DEFAULT_INTERVAL),
+                       pick("timeout", "timeout", DEFAULT_TIMEOUT),
                        pick("start_period", "start_period", DEFAULT_START_PERIOD), retries or DEFAULT_RETRIES)
 
 

@@ -3,8 +3,8 @@ container's own mounts, and keep-alive's init, in an order where parents come fi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 from .defaults import Defaults
 from .errors import HpError, quote
@@ -64,14 +64,15 @@ def assemble_mounts(
     container: str,
     where: str = "mounts",
 ) -> tuple[Mount, ...]:
-    """Image volumes bind their volume's directory under d.volume_dir (compiler.volumes). A mount of the container's replaces any other at the same target; one over a
-    standard mount's parent (say /dev) also replaces the standard mounts below it."""
+    """Image volumes bind their volume's directory under d.volume_dir (compiler.volumes). A mount of the
+    container's replaces any other at the same target; one over a standard mount's parent (say /dev) also
+    replaces the standard mounts below it."""
     own_targets = {m.destination for m in own}
     if keep_alive and d.init_path in own_targets:
         raise HpError(f"{where}[{[m.destination for m in own].index(d.init_path)}].target",
                       f"{quote(d.init_path)} is where keep_alive puts hp-init; choose another target")
-    standard = [m for m in d.standard_mounts
-                if not any(is_within(m.destination, t) for t in own_targets)] if own_targets else list(d.standard_mounts)
+    standard = ([m for m in d.standard_mounts if not any(is_within(m.destination, t) for t in own_targets)]
+                if own_targets else list(d.standard_mounts))
     etc_options = ("rbind", "rprivate", "ro" if read_only else "rw")
     etc = [Mount(f"/etc/{name}", "bind", name, etc_options) for name in d.etc_files]
     init = [Mount(d.init_path, "bind", d.init_source, ("bind", "ro", "nosuid", "nodev"))] if keep_alive else []

@@ -19,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-from typing import Iterable, Literal, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Literal
 
 import msgspec
 
@@ -121,7 +122,8 @@ def parse_port(text: str, where: str) -> PortMapping:
             address = ipaddress.IPv4Address(host_ip)
         except ValueError:
             if _is_ipv6(host_ip.strip("[]")):
-                raise HpError(where, f"host address {quote(host_ip)} in {quote(text)}: only IPv4 is supported") from None
+                raise HpError(where, f"host address {quote(host_ip)} in {quote(text)}: only IPv4 is supported") \
+                    from None
             raise HpError(where, f"invalid host address {quote(host_ip)} in {quote(text)}: expected an IPv4 address") \
                 from None
         host_ip = None if address.is_unspecified else str(address)
@@ -226,9 +228,9 @@ def network_problems(hp: HpFile) -> tuple[HpError, ...]:
         if net is not None and net not in declared:
             problems.append(HpError(f"{where}.network", _unknown_network(net, hp)))
         if spec.ports and mode != "bridge":
-            problems.append(HpError(f"{where}.ports", f"ports cannot be published with network = {quote(mode)} "
-                                                      + ("(the container already uses the host's ports)" if mode == "host"
-                                                         else "(the container has no network to forward to)")))
+            why = ("(the container already uses the host's ports)" if mode == "host"
+                   else "(the container has no network to forward to)")
+            problems.append(HpError(f"{where}.ports", f"ports cannot be published with network = {quote(mode)} {why}"))
             continue
         for i, text in enumerate(spec.ports):
             port_where = f"{where}.ports[{i}]"

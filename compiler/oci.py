@@ -8,8 +8,6 @@ fields default to None and are left out of the output.
 
 from __future__ import annotations
 
-from typing import Union
-
 import msgspec
 
 OCI_VERSION = "1.1.0"
@@ -22,7 +20,7 @@ class _Oci(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_field
 class User(_Oci, frozen=True, rename={"additional_gids": "additionalGids"}):
     uid: int
     gid: int
-    additional_gids: Union[tuple[int, ...], None] = None
+    additional_gids: tuple[int, ...] | None = None
 
 
 class ProcessCapabilities(_Oci, frozen=True):
@@ -47,34 +45,34 @@ class Process(_Oci, frozen=True, rename={"no_new_privileges": "noNewPrivileges"}
     args: tuple[str, ...]
     env: tuple[str, ...]
     cwd: str
-    capabilities: Union[ProcessCapabilities, None] = None
-    rlimits: Union[tuple[Rlimit, ...], None] = None
-    no_new_privileges: Union[bool, None] = None
+    capabilities: ProcessCapabilities | None = None
+    rlimits: tuple[Rlimit, ...] | None = None
+    no_new_privileges: bool | None = None
 
 
 class Root(_Oci, frozen=True):
     path: str
-    readonly: Union[bool, None] = None
+    readonly: bool | None = None
 
 
 class Mount(_Oci, frozen=True):
     destination: str
-    type: Union[str, None] = None
-    source: Union[str, None] = None
-    options: Union[tuple[str, ...], None] = None
+    type: str | None = None
+    source: str | None = None
+    options: tuple[str, ...] | None = None
 
 
 class Namespace(_Oci, frozen=True):
     type: str
-    path: Union[str, None] = None
+    path: str | None = None
 
 
 class DeviceRule(_Oci, frozen=True):
     allow: bool
-    type: Union[str, None] = None
-    major: Union[int, None] = None
-    minor: Union[int, None] = None
-    access: Union[str, None] = None
+    type: str | None = None
+    major: int | None = None
+    minor: int | None = None
+    access: str | None = None
 
 
 class LinuxDevice(_Oci, frozen=True, rename={"file_mode": "fileMode"}):
@@ -84,19 +82,19 @@ class LinuxDevice(_Oci, frozen=True, rename={"file_mode": "fileMode"}):
     type: str
     major: int
     minor: int
-    file_mode: Union[int, None] = None
-    uid: Union[int, None] = None
-    gid: Union[int, None] = None
+    file_mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
 
 
 class Memory(_Oci, frozen=True):
-    limit: Union[int, None] = None
-    swap: Union[int, None] = None
+    limit: int | None = None
+    swap: int | None = None
 
 
 class Cpu(_Oci, frozen=True):
-    quota: Union[int, None] = None
-    period: Union[int, None] = None
+    quota: int | None = None
+    period: int | None = None
 
 
 class Pids(_Oci, frozen=True):
@@ -104,10 +102,10 @@ class Pids(_Oci, frozen=True):
 
 
 class Resources(_Oci, frozen=True):
-    devices: Union[tuple[DeviceRule, ...], None] = None
-    memory: Union[Memory, None] = None
-    cpu: Union[Cpu, None] = None
-    pids: Union[Pids, None] = None
+    devices: tuple[DeviceRule, ...] | None = None
+    memory: Memory | None = None
+    cpu: Cpu | None = None
+    pids: Pids | None = None
 
 
 class LinuxSeccompArg(_Oci, frozen=True, kw_only=True, rename={"value_two": "valueTwo"}):
@@ -120,8 +118,8 @@ class LinuxSeccompArg(_Oci, frozen=True, kw_only=True, rename={"value_two": "val
 class LinuxSyscall(_Oci, frozen=True, rename={"errno_ret": "errnoRet"}):
     names: tuple[str, ...]
     action: str
-    errno_ret: Union[int, None] = None
-    args: Union[tuple[LinuxSeccompArg, ...], None] = None
+    errno_ret: int | None = None
+    args: tuple[LinuxSeccompArg, ...] | None = None
 
 
 class LinuxSeccomp(_Oci, frozen=True,
@@ -129,34 +127,34 @@ class LinuxSeccomp(_Oci, frozen=True,
     """linux.seccomp (compiler/seccomp.py makes it from a profile)."""
 
     default_action: str
-    default_errno_ret: Union[int, None] = None
-    architectures: Union[tuple[str, ...], None] = None
-    flags: Union[tuple[str, ...], None] = None
-    syscalls: Union[tuple[LinuxSyscall, ...], None] = None
+    default_errno_ret: int | None = None
+    architectures: tuple[str, ...] | None = None
+    flags: tuple[str, ...] | None = None
+    syscalls: tuple[LinuxSyscall, ...] | None = None
 
 
 class Linux(
     _Oci, frozen=True,
     rename={"cgroups_path": "cgroupsPath", "masked_paths": "maskedPaths", "readonly_paths": "readonlyPaths"},
 ):
-    resources: Union[Resources, None] = None
-    cgroups_path: Union[str, None] = None
+    resources: Resources | None = None
+    cgroups_path: str | None = None
     namespaces: tuple[Namespace, ...] = ()
-    devices: Union[tuple[LinuxDevice, ...], None] = None
-    seccomp: Union[LinuxSeccomp, None] = None
-    masked_paths: Union[tuple[str, ...], None] = None
-    readonly_paths: Union[tuple[str, ...], None] = None
-    sysctl: Union[dict[str, str], None] = None
+    devices: tuple[LinuxDevice, ...] | None = None
+    seccomp: LinuxSeccomp | None = None
+    masked_paths: tuple[str, ...] | None = None
+    readonly_paths: tuple[str, ...] | None = None
+    sysctl: dict[str, str] | None = None
 
 
 class RuntimeConfig(_Oci, frozen=True, rename={"oci_version": "ociVersion"}):
     oci_version: str
     process: Process
     root: Root
-    hostname: Union[str, None] = None
+    hostname: str | None = None
     mounts: tuple[Mount, ...] = ()
-    annotations: Union[dict[str, str], None] = None
-    linux: Union[Linux, None] = None
+    annotations: dict[str, str] | None = None
+    linux: Linux | None = None
 
 
 def encode_config(config: RuntimeConfig) -> bytes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import msgspec
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -79,7 +79,7 @@ ERRNO = dict(zip([
     "EHOSTDOWN", "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ESTALE", "EUCLEAN", "ENOTNAM", "ENAVAIL", "EISNAM",
     "EREMOTEIO", "EDQUOT", "ENOMEDIUM", "EMEDIUMTYPE", "ECANCELED", "ENOKEY", "EKEYEXPIRED", "EKEYREVOKED",
     "EKEYREJECTED", "EOWNERDEAD", "ENOTRECOVERABLE", "ERFKILL", "EHWPOISON",
-], range(1, 134)))
+], range(1, 134), strict=True))
 ERRNO.pop("-")
 ERRNO.update(EWOULDBLOCK=11, EDEADLOCK=35, ENOTSUP=95)
 _ERRNO_BASE = 34  # asm-generic/errno-base.h: EPERM (1) to ERANGE (34) are the same on every architecture
@@ -98,9 +98,9 @@ class _Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Filter(_Profile, frozen=True, rename={"min_kernel": "minKernel"}):
-    caps: Union[tuple[str, ...], None] = None
-    arches: Union[tuple[str, ...], None] = None
-    min_kernel: Union[str, None] = None
+    caps: tuple[str, ...] | None = None
+    arches: tuple[str, ...] | None = None
+    min_kernel: str | None = None
 
 
 class Arg(_Profile, frozen=True, kw_only=True, rename={"value_two": "valueTwo"}):
@@ -113,30 +113,30 @@ class Arg(_Profile, frozen=True, kw_only=True, rename={"value_two": "valueTwo"})
 class Rule(_Profile, frozen=True, rename={"errno_ret": "errnoRet"}):
     action: str
     name: str = ""  # the old spelling of one name
-    names: Union[tuple[str, ...], None] = None
-    args: Union[tuple[Arg, ...], None] = None
+    names: tuple[str, ...] | None = None
+    args: tuple[Arg, ...] | None = None
     comment: str = ""
-    includes: Union[Filter, None] = None
-    excludes: Union[Filter, None] = None
-    errno_ret: Union[_U32, None] = None
+    includes: Filter | None = None
+    excludes: Filter | None = None
+    errno_ret: _U32 | None = None
     errno: str = ""
 
 
 class ArchMap(_Profile, frozen=True, rename={"sub_architectures": "subArchitectures"}):
     architecture: str
-    sub_architectures: Union[tuple[str, ...], None] = None
+    sub_architectures: tuple[str, ...] | None = None
 
 
 class Profile(_Profile, frozen=True, rename="camel"):
     """A profile in containers-common's format (moby's: the same fields)."""
 
     default_action: str = ""
-    default_errno_ret: Union[_U32, None] = None
+    default_errno_ret: _U32 | None = None
     default_errno: str = ""
-    architectures: Union[tuple[str, ...], None] = None  # the old way, instead of archMap
-    arch_map: Union[tuple[ArchMap, ...], None] = None
-    syscalls: Union[tuple[Rule, ...], None] = None
-    flags: Union[tuple[str, ...], None] = None
+    architectures: tuple[str, ...] | None = None  # the old way, instead of archMap
+    arch_map: tuple[ArchMap, ...] | None = None
+    syscalls: tuple[Rule, ...] | None = None
+    flags: tuple[str, ...] | None = None
 
 
 # keys only containers-common's format has: one of them tells the formats apart (otherwise both read alike)
@@ -149,8 +149,8 @@ class ParsedProfile(msgspec.Struct, frozen=True):
 
     shown: str
     format: Format
-    common: Union[Profile, None] = None  # containers-common's format
-    oci: Union[oci.LinuxSeccomp, None] = None  # an OCI LinuxSeccomp: used as it is
+    common: Profile | None = None  # containers-common's format
+    oci: oci.LinuxSeccomp | None = None  # an OCI LinuxSeccomp: used as it is
 
 
 def machine_arch(machine: str, where: str = "arch") -> str:

@@ -12,7 +12,7 @@ side effect, so an hp killed at any moment leaves a record that says what was in
 from __future__ import annotations
 
 import hashlib
-from typing import Literal, Union
+from typing import Literal
 
 import msgspec
 
@@ -37,7 +37,7 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     restart: str = "no"  # hp.toml's restart policy (compiler/supervision.py), read by the exit handler
     restart_max: int = 0
     log_max_size: int = 10 * 1024**2  # bytes, passed to conmon at each start
-    healthcheck: Union[HealthCheck, None] = None  # the effective check (compiler/health.py), run by hp
+    healthcheck: HealthCheck | None = None  # the effective check (compiler/health.py), run by hp
     health_on_failure: str = "none"  # hp.toml's: "none", "restart" or "kill"
     # hp.toml's depends_on (name -> "started" | "healthy"): stop and destroy go in reverse order,
     # `hp start` and a boot in this order, even for a container the file no longer lists

@@ -77,7 +77,7 @@ def stat_files(mountinfo: str, cgroup_path: str) -> tuple[StatFile, ...]:
     controllers = _mount_controllers(mountinfo)
     points = cgroup_mounts(mountinfo)
     found = []
-    for point, directory in zip(points, container_cgroup_dirs(points, cgroup_path)):
+    for point, directory in zip(points, container_cgroup_dirs(points, cgroup_path), strict=True):
         kind = controllers.get(point)
         if kind is None:
             found += [StatFile(2, name, f"{directory}/{name}") for name in V2_FILES]

@@ -12,7 +12,7 @@ container with a network namespace of its own, so root inside can ping without C
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from .errors import HpError, key_path, quote
 

@@ -38,7 +38,8 @@ def check_volume_mounts(hp_file: HpFile) -> None:
         for i, mount in enumerate(hp_file.containers[name].mounts):
             where = f"{key_path('containers', name)}.mounts[{i}].source"
             if isinstance(mount, VolumeMount) and check_volume_name(mount.source, where) not in hp_file.volumes:
-                raise HpError(where, f"volume {quote(mount.source)} is not declared (add a [{key_path('volumes', mount.source)}] table)")
+                raise HpError(where, f"volume {quote(mount.source)} is not declared "
+                                     f"(add a [{key_path('volumes', mount.source)}] table)")
 
 
 def volume_source(volumes_dir: str, volume: str) -> str:

@@ -10,8 +10,9 @@ finished by the next apply.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, TextIO
+from typing import TextIO
 
 import msgspec
 
@@ -94,7 +95,7 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
                 say(f"{name}: starting")
                 started = containers.start(layout, name, confirm=False)
         except HpError as e:
-            raise e if name in e.where else e.within(name)
+            raise (e if name in e.where else e.within(name)) from None
         if started is not None and planned.new[name].must_run:
             return started
         done(change)
@@ -117,7 +118,7 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
                     containers.remove(layout, change.name, force=True)
             except HpError:
                 pass  # the start's failure is the one to report; the next apply retries
-            raise e.within(change.name) if change.name not in e.where else e
+            raise (e.within(change.name) if change.name not in e.where else e) from None
         done(change)
 
     for change in sorted((c for c in todo if c.action in ("replace", "create")), key=lambda c: c.name):
@@ -131,7 +132,8 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
             with ThreadPoolExecutor(max_workers=min(PARALLEL, len(batch))) as pool:
                 futures = [pool.submit(step, change) for change in batch]
                 errors = [f.exception() for f in futures if f.exception() is not None]
-                to_confirm = [(c, f.result()) for c, f in zip(batch, futures) if f.exception() is None and f.result()]
+                to_confirm = [(c, f.result()) for c, f in zip(batch, futures, strict=True)
+                              if f.exception() is None and f.result()]
                 for change, started in to_confirm:  # each waits only for what is left of its own grace
                     try:
                         confirm(change, started)  # type: ignore[arg-type]
@@ -186,7 +188,7 @@ def _wait_for(layout: Layout, dependency: str, condition: str, say: Callable[[st
     try:
         wait_healthy(layout, dependency, HEALTHY_WAIT)
     except HpError as e:
-        raise e if dependency in e.where else e.within(dependency)
+        raise (e if dependency in e.where else e.within(dependency)) from None
     say(f"{dependency}: healthy")
 
 

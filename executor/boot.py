@@ -14,7 +14,7 @@ running when the host went down) or it was waiting to be restarted. Each is star
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from compiler import depends
 from compiler.errors import HpError

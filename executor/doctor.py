@@ -31,7 +31,8 @@ def checks(layout: Layout) -> list[Check]:
             overlay = any(line.split()[-1] == "overlay" for line in f if line.strip())
     except OSError:
         overlay = False
-    out.append(Check("overlayfs", overlay, "supported" if overlay else "the kernel has no overlay filesystem: modprobe overlay"))
+    out.append(Check("overlayfs", overlay,
+                     "supported" if overlay else "the kernel has no overlay filesystem: modprobe overlay"))
     out.append(_cgroups())
     out.append(_state_dir(layout))
     out.append(_cni_plugins())

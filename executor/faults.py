@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import signal
 
-
 # not passed on to conmon, so never to the exit command it runs: a fault is meant for one hp run
 FAULT_VARIABLES = ("HP_KILL_AT", "HP_KILL_SIGNAL", "HP_KILL_GROUP")
 SIGNALS = {"KILL": signal.SIGKILL, "INT": signal.SIGINT, "TERM": signal.SIGTERM}

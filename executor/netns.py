@@ -19,7 +19,6 @@ import re
 import threading
 
 from compiler.commands import bind_self_argv, make_private_argv, make_shared_argv, netns_create_argv, umount
-
 from compiler.errors import HpError
 
 from .run import run

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def wait_until(done: Callable[[], bool], timeout: float, longest: float = 0.2) -> bool:
