@@ -78,7 +78,7 @@ def container_settings(name: str, spec: ContainerSpec, d: Defaults | None = None
     cwd = absolute_path(spec.workdir, f"{where}.workdir", "workdir") if spec.workdir is not None else None
     limit, swap = memory_limits(spec.memory, spec.memory_swap, where)
     quota = cpu_quota(spec.cpus, f"{where}.cpus")
-    pids = pids_limit(spec.pids_limit, f"{where}.pids_limit")
+    pids = pids_limit(spec.pids_limit if spec.pids_limit is not None else d.pids_limit, f"{where}.pids_limit")
     resources = oci.Resources(
         devices=d.devices,
         memory=oci.Memory(limit=limit, swap=swap) if limit is not None else None,

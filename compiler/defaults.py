@@ -25,6 +25,7 @@ class Defaults(msgspec.Struct, frozen=True):
     init_path: str
     init_source: str
     log_max_size: int  # bytes: conmon starts the log afresh past this (hp.toml's log_max_size)
+    pids_limit: int  # processes, unless hp.toml's pids_limit says otherwise (-1: none)
     sysctls: tuple[tuple[str, str], ...]  # in every container whose namespaces hold them (compiler/sysctls.py)
     seccomp_profile: str  # the host's default seccomp profile: containers-common's, as podman reads it
 
@@ -41,10 +42,10 @@ _DEFAULTS = Defaults(
         "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID",
         "CAP_SYS_CHROOT",
     ),
-    # runc / containerd / podman: the same options, in runc's order
+    # runc / containerd / podman: the same options, in runc's order (and podman's noexec on /dev)
     standard_mounts=(
         Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
-        Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
+        Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "noexec", "strictatime", "mode=755", "size=65536k")),
         Mount("/dev/pts", "devpts", "devpts",
               ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")),
         Mount("/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
@@ -82,6 +83,7 @@ _DEFAULTS = Defaults(
     init_path="/run/hp-init",
     init_source=INIT_HELPER,
     log_max_size=10 * 1024**2,  # "10m", as the issue and podman's k8s-file users expect
+    pids_limit=2048,  # podman's default (containers.conf pids_limit): a fork bomb stays inside its container
     # podman's default_sysctls: root inside may ping (ICMP echo sockets) without CAP_NET_RAW
     sysctls=(("net.ipv4.ping_group_range", "0 0"),),
     seccomp_profile="/usr/share/containers/seccomp.json",
