@@ -219,6 +219,10 @@ class Layout(msgspec.Struct, frozen=True):
     def ipam_dir(self) -> str:
         return f"{self.networks_dir}/ipam"
 
+    def ipam_store(self, network: str) -> str:
+        """host-local's allocations on `network` (it keeps them in dataDir/<network name>)."""
+        return f"{self.ipam_dir}/{network}"
+
     @property
     def attachments_dir(self) -> str:
         return f"{self.networks_dir}/attachments"

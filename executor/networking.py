@@ -151,7 +151,7 @@ def _taken(layout: Layout, name: str, att: Attachment) -> set[str]:
             taken.add(address)
     taken |= {address for other, (network, address) in addresses(layout).items()
               if other != name and network == att.network}
-    return taken | _reserved_by_others(f"{layout.ipam_dir}/{att.network}", att.container_id)
+    return taken | _reserved_by_others(layout.ipam_store(att.network), att.container_id)
 
 
 def _reserved_by_others(store: str, container_id: str) -> set[str]:
@@ -276,9 +276,9 @@ def prune_networks(layout: Layout, in_use: set[str]) -> list[str]:
             continue
         network = file[:-len(".conflist")]
         if network in in_use:
-            bridges_in_use.add(_bridge_of(f"{layout.networks_dir}/{file}"))
+            bridges_in_use.add(_bridge_of(layout.conflist(network)))
             continue
-        os.unlink(f"{layout.networks_dir}/{file}")
+        os.unlink(layout.conflist(network))
         removed.append(network)
     if None not in bridges_in_use:  # else a network in use has a conflist hp cannot read: release no bridge
         bridges.release(layout, bridges_in_use)  # type: ignore[arg-type]
