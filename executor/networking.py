@@ -157,7 +157,7 @@ def _taken(layout: Layout, name: str, att: Attachment) -> set[str]:
 def _reserved_by_others(store: str, container_id: str) -> set[str]:
     """host-local's reservations in `store` (a file per address, holding "ID\\r\\nIFNAME") of IDs
     other than `container_id`."""
-    found = set()
+    found: set[str] = set()
     try:
         entries = os.listdir(store)
     except FileNotFoundError:
@@ -205,7 +205,7 @@ def _alone_if_new(bridge: str) -> Iterator[None]:
 def addresses(layout: Layout) -> dict[str, tuple[str, str]]:
     """Container name -> (network, IPv4 address), from what CNI ADD recorded. A record is
     decoded again only when its file changed (an apply of N containers asks N times)."""
-    found = {}
+    found: dict[str, tuple[str, str]] = {}
     try:
         entries = sorted(os.scandir(layout.attachments_dir), key=lambda e: e.name)
     except FileNotFoundError:

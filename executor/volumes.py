@@ -253,5 +253,5 @@ def inspect(layout: Layout, name: str, declared: dict[str, list[str]]) -> Volume
     return describe(layout, declared, only=name)[0]
 
 
-__all__ = ["VolumeInfo", "adopt_legacy", "check_removable", "declarations", "describe", "ensure", "inspect", "mounted_volumes",
-           "names", "origin", "remove", "size", "tree_size", "users"]
+__all__ = ["VolumeInfo", "adopt_legacy", "check_removable", "declarations", "describe", "ensure", "inspect",
+           "mounted_volumes", "names", "origin", "remove", "size", "tree_size", "users"]
