@@ -194,7 +194,7 @@ def test_privileged_defaults_only_touch_sys_and_cgroup_mounts() -> None:
     d = defaults()
     changed = privileged_defaults(d)
     assert [m.destination for m in changed.standard_mounts] == [m.destination for m in d.standard_mounts]
-    differing = [m.destination for m, n in zip(d.standard_mounts, changed.standard_mounts) if m != n]
+    differing = [m.destination for m, n in zip(d.standard_mounts, changed.standard_mounts, strict=True) if m != n]
     assert differing == ["/sys", "/sys/fs/cgroup"]
     assert msgspec.structs.replace(changed, standard_mounts=d.standard_mounts, masked_paths=d.masked_paths,
                                    readonly_paths=d.readonly_paths, devices=d.devices) == d

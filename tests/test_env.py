@@ -10,7 +10,7 @@ unsets; then PATH (only if none remains), HOSTNAME, TERM (terminal only), HOME
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 

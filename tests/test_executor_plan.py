@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compiler import commands
-from compiler import oci
+from compiler import commands, oci
 from compiler.errors import HpError
 from compiler.etc_files import hosts_file, resolv_conf
 from compiler.exec_process import exec_process
@@ -125,6 +124,7 @@ def test_only_an_insecure_registry_is_pulled_from_without_tls(insecure: bool) ->
 
 def test_rootfs_copies_keep_owners_modes_and_xattrs() -> None:
     extract = commands.tar_extract_argv("/t.tar", "/d")
-    assert {"--numeric-owner", "--xattrs", "--xattrs-include=*", "--same-owner", "--preserve-permissions"} <= set(extract)
+    kept = {"--numeric-owner", "--xattrs", "--xattrs-include=*", "--same-owner", "--preserve-permissions"}
+    assert kept <= set(extract)
     assert commands.copy_tree_argv("/m", "/d")[-2:] == ("/m/.", "/d")
     assert "--preserve=all" in commands.copy_volume_argv("/a", "/b")

@@ -170,7 +170,8 @@ BASE = {
          ["linux.namespaces: {}", f'linux.namespaces.pid: "{"x" * 120}" (added)']),
     ],
     ids=["none", "scalar", "bool-to-int", "short-list", "removed", "added-dict", "quoted-key", "odd-key",
-         "item-inserted", "items-reordered", "items-replaced", "list-afresh", "long-list-added", "long-scalar-list", "type-change"],
+         "item-inserted", "items-reordered", "items-replaced", "list-afresh", "long-list-added", "long-scalar-list",
+         "type-change"],
 )
 def test_changes_round_trip(edit, expected: list[str]) -> None:
     config = json.loads(json.dumps(BASE))

@@ -129,7 +129,8 @@ PIECES = st.sampled_from([
 ])
 
 
-@given(st.one_of(st.binary(max_size=400), st.lists(st.one_of(PIECES, st.binary(max_size=8)), max_size=30).map(b"".join)))
+@given(st.one_of(st.binary(max_size=400),
+                 st.lists(st.one_of(PIECES, st.binary(max_size=8)), max_size=30).map(b"".join)))
 @settings(max_examples=500, deadline=None)
 def test_parsing_never_raises(data: bytes) -> None:
     for line in lines_of(data):

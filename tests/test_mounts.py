@@ -18,9 +18,9 @@ from compiler.defaults import defaults
 from compiler.errors import HpError
 from compiler.image import ImageConfig
 from compiler.mounts import assemble_mounts, parents_first, user_mounts
+from compiler.names import IMAGE_VOLUME_NAME, is_volume_name
 from compiler.oci import Mount
 from compiler.spec import BindMount, TmpfsMount
-from compiler.names import IMAGE_VOLUME_NAME, is_volume_name
 from compiler.volumes import image_volume_name, volume_of_source, volume_source
 
 WHERE = "containers.web.mounts"

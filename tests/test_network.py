@@ -19,12 +19,35 @@ import pytest
 
 from compiler import cni
 from compiler.errors import HpError
-from compiler.network import (DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET, BridgeRecord, ContainerNetwork,
-                              Interface, Network, PortMapping, address_to_remove, bridge_fate, bridge_record_before_add,
-                              check_networks, container_hosts, container_network, container_resolv_conf,
-                              decode_bridge_record, default_bridge, encode_bridge_record, hosts_peers, namespaces,
-                              network_problems, networks, parse_addresses, parse_port, parse_routes, route_conflicts)
 from compiler.layout import Layout
+from compiler.network import (
+    DEFAULT_BRIDGE,
+    DEFAULT_NETWORK,
+    DEFAULT_SUBNET,
+    BridgeRecord,
+    ContainerNetwork,
+    Interface,
+    Network,
+    PortMapping,
+    address_to_remove,
+    bridge_fate,
+    bridge_record_before_add,
+    check_networks,
+    container_hosts,
+    container_network,
+    container_resolv_conf,
+    decode_bridge_record,
+    default_bridge,
+    encode_bridge_record,
+    hosts_peers,
+    namespaces,
+    network_problems,
+    networks,
+    parse_addresses,
+    parse_port,
+    parse_routes,
+    route_conflicts,
+)
 from compiler.spec import parse_hp_file
 from executor.netns import parse_mountinfo
 
@@ -224,7 +247,8 @@ def test_no_problems(text: str) -> None:
 ], ids=["bad-prefix", "host-bits", "not-cidr", "ipv6", "too-small", "gateway-outside", "gateway-broadcast",
         "gateway-network-address", "gateway-not-ip", "bad-dns", "bridge-too-long", "bridge-slash", "overlap",
         "overlap-default-in-use", "shared-bridge", "unknown-network", "unknown-network-lists-declared",
-        "empty-network-name", "ports-on-none", "ports-on-host", "duplicate-across-containers", "duplicate-in-one-container",
+        "empty-network-name", "ports-on-none", "ports-on-host", "duplicate-across-containers",
+        "duplicate-in-one-container",
         "specific-ip-under-wildcard", "wildcard-over-specific-ip", "each-bad-port", "one-error-per-problem"])
 def test_problems(text: str, expected: list[tuple[str, str]]) -> None:
     assert problems(text) == expected
@@ -513,7 +537,8 @@ def test_parse_mountinfo() -> None:
 
 # --------------------------------------------------------------------------- properties
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 _PORT_TEXT = st.one_of(
     st.text(alphabet="0123456789.:/tcpudx[] ", max_size=30),

@@ -24,7 +24,8 @@ def config(toml: str, name: str) -> bytes:
 
 
 def desired(name: str, extra: str = "", image_id: str = ID1) -> Desired:
-    return Desired("localhost/app:1", image_id, config(f'[containers.{name}]\nimage = "localhost/app:1"\n{extra}', name))
+    text = f'[containers.{name}]\nimage = "localhost/app:1"\n{extra}'
+    return Desired("localhost/app:1", image_id, config(text, name))
 
 
 def current(name: str, extra: str = "", image_id: str = ID1, status: str = "running", exit_code: int | None = None,
@@ -54,7 +55,8 @@ SCENARIOS = {
     "create-with-network": ({"web": msgspec.structs.replace(
         desired("web"), network="network hp (10.10.0.0/24), ports 127.0.0.1:8080:80/tcp")}, {}),
     "replace-network": ({"web": msgspec.structs.replace(desired("web"), network_json=b'{"mode":"bridge","ports":[1]}')},
-                        {"web": msgspec.structs.replace(current("web"), network_json=b'{"mode":"bridge","ports":[2]}')}),
+                        {"web": msgspec.structs.replace(current("web"),
+                                                        network_json=b'{"mode":"bridge","ports":[2]}')}),
     "drift-killed": ({"web": desired("web")}, {"web": current("web", status="stopped", exit_code=137)}),
     "drift-removed-from-crun": ({"web": desired("web")}, {"web": current("web", status="missing")}),
     "interrupted-create": ({"web": desired("web")}, {"web": current("web", status="missing", phase="creating")}),
@@ -67,7 +69,8 @@ SCENARIOS = {
                            {"web": msgspec.structs.replace(current("web", status="stopped", exit_code=0),
                                                            stopped_by_hp=True)}),
     "replace-sensitive-env": (
-        {"db": msgspec.structs.replace(desired("db", SECRETS.format(password="n3w-pass", api="n3w-api") + 'memory = "64m"'),
+        {"db": msgspec.structs.replace(desired("db", SECRETS.format(password="n3w-pass", api="n3w-api")
+                                               + 'memory = "64m"'),
                                        sensitive_env=("DB_URL",))},
         {"db": current("db", SECRETS.format(password="0ld-pass", api="0ld-api"))}),
 }
@@ -119,7 +122,8 @@ def test_plan_is_deterministic() -> None:
 
 # ---- properties ----------------------------------------------------------------------------
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from compiler.errors import StalePlan  # noqa: E402
 from compiler.saved_plan import Fingerprint, open_saved, seal  # noqa: E402

@@ -9,8 +9,17 @@ import pytest
 
 from compiler.errors import HpError
 from compiler.network import PortMapping
-from compiler.ports import (NatForward, bound_already, first_forward, forwarded, forwards_port, listening_ports,
-                            nat_forwards, not_bindable, port_shown)
+from compiler.ports import (
+    NatForward,
+    bound_already,
+    first_forward,
+    forwarded,
+    forwards_port,
+    listening_ports,
+    nat_forwards,
+    not_bindable,
+    port_shown,
+)
 from executor.ports import _bound
 
 # `iptables-save -t nat` with one hp container (CNI portmap 1.1.1) publishing 127.0.0.1:18080->8080/tcp

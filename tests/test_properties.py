@@ -124,7 +124,8 @@ IMAGES = pick(
     ["127.0.0.1:5000/library/web:1", "localhost/x", "[::1]:5000/a", "busybox", "busybox@sha256:" + "a" * 64],
     ["Library/Web", "web app", "web;x", "$(x)", "web:", "", "web@sha256:xyz"], 60,
 )
-ENV_NAMES = pick(["A", "MODE", "PATH", "HOME", "HOSTNAME", "TERM", "path", "my.var", "ü"], ["", "A=B", "X\0", "a\nb"], 15) \
+ENV_NAMES = pick(["A", "MODE", "PATH", "HOME", "HOSTNAME", "TERM", "path", "my.var", "ü"],
+                 ["", "A=B", "X\0", "a\nb"], 15) \
     | SAFE_TEXT.filter(lambda t: t and "=" not in t)
 ENV_VALUES = mostly(st.sampled_from(["", "1", "/opt/bin", "$HOME", "a=b"]) | SAFE_TEXT, st.just("v\0"), 20)
 ENV_ENTRIES = pick(["A=1", "MODE=prod", "PATH=/bin", "HOME=", "DEBUG", "PATH", "A=b=c", "TERM=dumb", "HOSTNAME=h"],
@@ -321,7 +322,8 @@ def schema_validator():
 # seccomp = PATH: a profile in containers-common's format, an OCI LinuxSeccomp, and an invalid one
 PROFILES = {"moby.json": '{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "EPERM", "archMap": [], "syscalls": '
                          '[{"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}}]}',
-            "oci.json": '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_LOG"}]}',
+            "oci.json": '{"defaultAction": "SCMP_ACT_ALLOW", '
+                        '"syscalls": [{"names": ["mount"], "action": "SCMP_ACT_LOG"}]}',
             "bad.json": '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "LOG"}]}'}
 _NODES = (HostDevice("/dev/fuse", "c", 10, 229, 0o600, 0, 0), HostDevice("/dev/net/tun", "c", 10, 200, 0o666, 0, 0),
           HostDevice("/dev/sda", "b", 8, 0, 0o660, 0, 6))

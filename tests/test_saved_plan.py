@@ -84,5 +84,5 @@ def test_stale_reasons(case: str) -> None:
     saved = open_saved(seal(FP, PLAN), "plan")
     reasons = stale_reasons(saved, now, replanned)
     assert len(reasons) == len(expected)
-    for reason, part in zip(reasons, expected):
+    for reason, part in zip(reasons, expected, strict=True):
         assert part in reason

@@ -11,7 +11,7 @@ directory registered under its basename, draft-04.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ GOLDEN_CONFIGS = sorted(GOLDEN.glob("*.json"))
 SUCCESS_CASES = sorted(p.stem for p in GOLDEN.iterdir() if p.suffix in (".json", ".diff"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(directory: str):
     from jsonschema import Draft4Validator
     from referencing import Registry, Resource

@@ -10,8 +10,15 @@ import json
 import msgspec
 import pytest
 
-from compiler import HostDevice, HostFile, ImageFacts, compile_container, encode_config, parse_hp_file, \
-    parse_image_config
+from compiler import (
+    HostDevice,
+    HostFile,
+    ImageFacts,
+    compile_container,
+    encode_config,
+    parse_hp_file,
+    parse_image_config,
+)
 from compiler.capabilities import ALL_CAPABILITIES
 from compiler.defaults import defaults
 from compiler.plan import Current, Desired, escalating, plan, render_plan

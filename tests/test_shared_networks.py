@@ -9,8 +9,13 @@ import pytest
 from compiler.cni import network_setup
 from compiler.layout import Layout
 from compiler.network import container_network
-from compiler.shared_networks import (bridge_of_another_network, network_defined_elsewhere, port_published_elsewhere,
-                                      shared_network_problem, subnet_on_host_route)
+from compiler.shared_networks import (
+    bridge_of_another_network,
+    network_defined_elsewhere,
+    port_published_elsewhere,
+    shared_network_problem,
+    subnet_on_host_route,
+)
 from compiler.spec import parse_hp_file
 
 STATE = Layout("/var/lib/hp")

@@ -43,7 +43,10 @@ memory = "256m"
 memory_swap = "512m"
 cpus = 0.5
 pids_limit = 256
-mounts = [{ type = "bind", source = "/srv/data", target = "/data", readonly = true }, { type = "tmpfs", target = "/scratch" }]
+mounts = [
+    { type = "bind", source = "/srv/data", target = "/data", readonly = true },
+    { type = "tmpfs", target = "/scratch" },
+]
 cap_add = ["NET_ADMIN"]
 cap_drop = ["CHOWN"]
 ulimits = { nofile = [1024, 1024] }
@@ -428,7 +431,8 @@ def test_bad_volume_names(name: str) -> None:
 @pytest.mark.parametrize(
     "table, where",
     [('[volumes]\ndb = 1\n', "volumes.db"), ("[volumes.db]\ndriver = 1\n", "volumes.db.driver"),
-     ('[containers.web]\nimage = "x"\nmounts = [{ type = "volume", source = "db" }]\n', "containers.web.mounts[0].target"),
+     ('[containers.web]\nimage = "x"\nmounts = [{ type = "volume", source = "db" }]\n',
+      "containers.web.mounts[0].target"),
      ('[containers.web]\nimage = "x"\nmounts = [{ type = "volume", source = "db", target = "/x", readonly = 1 }]\n',
       "containers.web.mounts[0].readonly"),
      ("[volumes.db]\nsize = true\n", "volumes.db.size")],

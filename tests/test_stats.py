@@ -91,7 +91,7 @@ Inter-|   Receive                                                |  Transmit
     lo:  431983  1547    0    0    0     0          0         0   431983  1547    0    0    0     0       0          0
   eth0: 2324651    6281    0    0    0     0          0         0   564318    4543    0    0    0     0       0          0
   eth1:1000 2 0 0 0 0 0 0 20 1 0 0 0 0 0 0
-"""
+"""  # noqa: E501 (the kernel's own columns)
 
 V1_FULL = CgroupFiles(v1={
     "cpuacct.usage": "4942261\n", "memory.usage_in_bytes": "46137344\n", "memory.limit_in_bytes": "134217728\n",

@@ -20,8 +20,8 @@ from compiler import ImageFacts, compile_container, encode_config, parse_hp_file
 from compiler.defaults import defaults
 from compiler.volumes import image_volume_name, volume_source
 
-from ..needs import missing
 from ..host_facts import TEST_HOST
+from ..needs import missing
 
 BUSYBOX = Path("/bin/busybox")
 CGROUP_V1 = Path("/sys/fs/cgroup")

@@ -24,9 +24,15 @@ import pytest
 
 from ..needs import missing
 from .hprun import HP, mounts_under
-
-from .registry import Registry, local_images, podman_rmi, push_test_images, require_podman, \
-    require_registry, running_registry
+from .registry import (
+    Registry,
+    local_images,
+    podman_rmi,
+    push_test_images,
+    require_podman,
+    require_registry,
+    running_registry,
+)
 
 
 @pytest.fixture(scope="session")

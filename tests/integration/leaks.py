@@ -117,7 +117,8 @@ def leaks(state: Path, before: HostSnapshot) -> dict[str, list[str]]:
         "netns": sorted(os.listdir(state / "netns")) if (state / "netns").is_dir() else [],
         "veths": sorted(_veths() - before.veths),
         "cgroups": sorted(glob.glob(f"/sys/fs/cgroup/hp/{tag}-*") + glob.glob(f"/sys/fs/cgroup/*/hp/{tag}-*")
-                          + glob.glob(f"/sys/fs/cgroup/hp/conmon-{tag}") + glob.glob(f"/sys/fs/cgroup/*/hp/conmon-{tag}")),
+                          + glob.glob(f"/sys/fs/cgroup/hp/conmon-{tag}")
+                          + glob.glob(f"/sys/fs/cgroup/*/hp/conmon-{tag}")),
         "processes": _processes(state, tag),
         "crun": crun_names(state),
         "ipam": _ip_reservations(state),

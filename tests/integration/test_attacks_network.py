@@ -211,9 +211,9 @@ def test_destroy_after_eth0_was_deleted_inside_the_namespace_leaves_no_rule(tmp_
 def test_delete_finds_a_leaked_rule_of_an_earlier_run_in_its_way(tmp_path) -> None:
     # what the old hp left (its ipMasq rule after `ip link del eth0`), then the same container again:
     # the bridge plugin's DEL fails with CHAIN_DEL busy; hp removes the leak and the retry succeeds
-    from executor import cni, netns
     from compiler import cni as pure
     from compiler.network import ContainerNetwork, Network
+    from executor import cni, netns
 
     from .test_network import require_network_host
 

@@ -77,7 +77,8 @@ def test_hp_start_refuses_while_a_dependency_is_stopped(tmp_path, state, registr
         hp("start", f"web-{tag}", state=state, check=True)
         before = len(marks(path))
         hp("stop", "--all", state=state, check=True)  # dependents first
-        hp("start", f"web-{tag}", f"zapp-{tag}", state=state, check=True)  # dependencies first, whatever the order given
+        # dependencies first, whatever the order given
+        hp("start", f"web-{tag}", f"zapp-{tag}", state=state, check=True)
         assert marks(path)[before:] == ["stop-web", "stop-zapp", "start-zapp", "start-web"]
     finally:
         hp("destroy", str(file), "--yes", state=state)

@@ -16,8 +16,8 @@ import pytest
 from compiler import ImageFacts, compile_container, encode_config, parse_hp_file, parse_image_config
 from executor.init import build_argv
 
-from ..needs import missing
 from ..host_facts import TEST_HOST
+from ..needs import missing
 
 pytestmark = pytest.mark.integration
 

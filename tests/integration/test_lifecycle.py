@@ -123,7 +123,8 @@ def test_failures_are_one_line_and_leave_nothing(case, tmp_path, state, registry
         "registry-down": "127.0.0.1:9/hp-test/nothing:1",
         "crun-error": test_images["sleeper"],
     }[case]
-    extra = 'mounts = [{ type = "bind", source = "/nonexistent/hp-test", target = "/x" }]' if case == "crun-error" else ""
+    bad_mount = 'mounts = [{ type = "bind", source = "/nonexistent/hp-test", target = "/x" }]'
+    extra = bad_mount if case == "crun-error" else ""
     file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{image}"\n{extra}\n')
     if case == "registry-down":
         file.write_text(file.read_text() + '\n[registries."127.0.0.1:9"]\ninsecure = true\n')
@@ -272,4 +273,22 @@ def test_sysctls_are_set_inside_the_container_only(tmp_path, state, registry, te
         with open("/proc/sys/kernel/shmmni") as f:
             assert f.read() == host_shmmni  # the host's own is untouched
     finally:
+        assert hp("destroy", str(file), "--yes", state=state).returncode == 0
+
+
+def test_the_container_starts_with_podmans_umask_whatever_hps_caller_has(tmp_path, state, registry,
+                                                                         test_images) -> None:
+    """process.user.umask 0022, as podman writes it: without it the runtime passes on the umask of whoever
+    ran hp apply (077 here), and files the service creates would get modes nobody chose."""
+    name = f"umask-{uuid.uuid4().hex[:6]}"
+    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n'
+                                          'network = "none"\n')
+    caller = os.umask(0o077)
+    try:
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        for pid in ("1", "self"):  # the container's own process, and one hp exec starts
+            status = hp("exec", name, "--", "cat", f"/proc/{pid}/status", state=state, check=True).stdout
+            assert "Umask:\t0022\n" in status, status
+    finally:
+        os.umask(caller)
         assert hp("destroy", str(file), "--yes", state=state).returncode == 0

@@ -28,8 +28,8 @@ import msgspec
 import pytest
 
 from compiler import cni as pure
-from compiler.network import container_hosts, container_network, hosts_peers, parse_routes
 from compiler.layout import Layout
+from compiler.network import container_hosts, container_network, hosts_peers, parse_routes
 from compiler.spec import parse_hp_file
 from executor import cni, netns
 from tests.needs import missing

@@ -14,8 +14,17 @@ from pathlib import Path
 import pytest
 
 from . import registry as helpers
-from .registry import PROBES, CommandError, Registry, inspect_image, mounted_image, podman_rmi, \
-    pull_image, run, xattrs_of
+from .registry import (
+    PROBES,
+    CommandError,
+    Registry,
+    inspect_image,
+    mounted_image,
+    podman_rmi,
+    pull_image,
+    run,
+    xattrs_of,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -192,7 +192,7 @@ def _simulate_reboot(state: Path) -> None:
                 except ProcessLookupError:
                     pass
     for name in names:
-        eventually(lambda: not any((c / "cgroup.procs").read_text().split()
+        eventually(lambda name=name: not any((c / "cgroup.procs").read_text().split()
                                    for c in Path("/sys/fs/cgroup").glob(f"*/hp/{lay.cgroup_name(name)}")),
                    f"{name}'s processes ended")
     for mount in sorted(mounts_under(state), key=len, reverse=True):

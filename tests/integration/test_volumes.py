@@ -7,16 +7,16 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from compiler.volumes import image_volume_name
 
 from .hprun import hp, leftovers, ps, write_file
-from .test_hp_network import free_subnet
 from .registry import IMAGES, ImageSpec, local_images, podman_rmi, push_test_images
+from .test_hp_network import free_subnet
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +238,8 @@ def test_destroy_volumes_keeps_a_volume_another_files_container_uses(tmp_path, s
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     file_a, file_b = (write_file(tmp_path / d, registry, net + f"[volumes.{volume}]\n\n"
-                                 + toml(test_images["sleeper"], name, mount)) for d, name in (("a", mine), ("b", theirs)))
+                                 + toml(test_images["sleeper"], name, mount))
+                      for d, name in (("a", mine), ("b", theirs)))
     try:
         for file in (file_a, file_b):
             assert hp("apply", str(file), "--yes", state=state).returncode == 0
