@@ -214,7 +214,7 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
         oci_version=d.oci_version,
         process=oci.Process(
             terminal=spec.terminal,
-            user=oci.User(uid=user.uid, gid=user.gid, additional_gids=user.additional_gids),
+            user=oci.User(uid=user.uid, gid=user.gid, additional_gids=user.additional_gids, umask=d.umask),
             args=args,
             env=env,
             cwd=cwd,

@@ -25,6 +25,7 @@ class Defaults(msgspec.Struct, frozen=True):
     init_path: str
     init_source: str
     log_max_size: int  # bytes: conmon starts the log afresh past this (hp.toml's log_max_size)
+    umask: int  # the container's process starts with it, whatever the caller's was (podman's 0022)
     pids_limit: int  # processes, unless hp.toml's pids_limit says otherwise (-1: none)
     sysctls: tuple[tuple[str, str], ...]  # in every container whose namespaces hold them (compiler/sysctls.py)
     seccomp_profile: str  # the host's default seccomp profile: containers-common's, as podman reads it
@@ -83,6 +84,7 @@ _DEFAULTS = Defaults(
     init_path="/run/hp-init",
     init_source=INIT_HELPER,
     log_max_size=10 * 1024**2,  # "10m", as the issue and podman's k8s-file users expect
+    umask=0o022,
     pids_limit=2048,  # podman's default (containers.conf pids_limit): a fork bomb stays inside its container
     # podman's default_sysctls: root inside may ping (ICMP echo sockets) without CAP_NET_RAW
     sysctls=(("net.ipv4.ping_group_range", "0 0"),),

@@ -146,7 +146,8 @@ def exec_process(container: oci.Process, argv: tuple[str, ...], *, tty: bool, us
     variables = dict(entry.partition("=")[::2] for entry in container.env)
     if user is not None:
         process = msgspec.structs.replace(
-            process, user=oci.User(uid=user.uid, gid=user.gid, additional_gids=user.additional_gids),
+            process, user=msgspec.structs.replace(container.user, uid=user.uid, gid=user.gid,
+                                                  additional_gids=user.additional_gids),
             capabilities=_capabilities_for(container, user.uid))
         variables["HOME"] = user.home
     for entry in env:

@@ -21,6 +21,7 @@ class User(_Oci, frozen=True, rename={"additional_gids": "additionalGids"}):
     uid: int
     gid: int
     additional_gids: tuple[int, ...] | None = None
+    umask: int | None = None
 
 
 class ProcessCapabilities(_Oci, frozen=True):

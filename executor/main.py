@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -21,6 +22,10 @@ def _interrupted(signum: int, frame: object) -> None:
 
 
 def main() -> None:
+    # hp's files and directories get the modes hp chose, not whatever the caller's umask makes of them:
+    # under umask 077 a container's overlay root would be 0700 and its non-root user could run nothing.
+    # What must be private is made so explicitly (the state dir 0700, saved plans and emits 0600).
+    os.umask(0o022)
     # Ctrl-C, a service manager's stop or `kill` unwinds: what the interrupted step made is
     # undone and the record says where hp was, instead of dying between two side effects
     signal.signal(signal.SIGINT, _interrupted)
