@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 import typer
-
 
 app = typer.Typer(
     name="hp",
@@ -38,7 +37,7 @@ def _main(
 @app.command("compile")
 def compile_command(
     file: str = typer.Argument(..., metavar="FILE", help="The desired-state file (hp.toml)."),
-    container: Optional[str] = typer.Option(
+    container: str | None = typer.Option(
         None, "--container", "-c", metavar="NAME",
         help="The container to compile (may be left out when FILE defines exactly one).",
     ),
@@ -46,21 +45,21 @@ def compile_command(
         ..., "--image-config", "-i", metavar="IMAGE.json",
         help="The image's config: `podman image inspect` output or an OCI image config.",
     ),
-    passwd: Optional[str] = typer.Option(
+    passwd: str | None = typer.Option(
         None, "--passwd", metavar="FILE", help="The image's /etc/passwd, to resolve a user name."),
-    group: Optional[str] = typer.Option(
+    group: str | None = typer.Option(
         None, "--group", metavar="FILE", help="The image's /etc/group, to resolve a group name and memberships."),
-    netns: Optional[str] = typer.Option(
+    netns: str | None = typer.Option(
         None, "--netns", metavar="PATH",
         help="The network namespace to join (hp apply's: STATE/netns/NAME); default: a fresh one."),
-    seccomp_profile: Optional[str] = typer.Option(
+    seccomp_profile: str | None = typer.Option(
         None, "--seccomp-profile", metavar="FILE",
         help="The default seccomp profile (containers-common's format); default: the host's, "
              "/usr/share/containers/seccomp.json."),
-    kernel: Optional[str] = typer.Option(
+    kernel: str | None = typer.Option(
         None, "--kernel", metavar="VERSION",
         help="The kernel version for the profile's minKernel rules; default: uname -r."),
-    arch: Optional[str] = typer.Option(
+    arch: str | None = typer.Option(
         None, "--arch", metavar="ARCH", help="The architecture (x86_64, aarch64 ...) to compile the profile for; "
                                              "default: uname -m."),
 ) -> None:
@@ -93,7 +92,7 @@ def compile_command(
         raise typer.Exit(1) from None
 
 
-def _compile_env_files(file: str, hp_toml: bytes, container: Optional[str]) -> dict:
+def _compile_env_files(file: str, hp_toml: bytes, container: str | None) -> dict:
     """The env files of the container `hp compile` compiles, relative to FILE's directory (the
     current one when FILE is stdin), as hp plan reads them."""
     from compiler import HpError, parse_hp_file, pick_container
@@ -108,8 +107,8 @@ def _compile_env_files(file: str, hp_toml: bytes, container: Optional[str]) -> d
     return read_env_files("" if file == "-" else file, one)
 
 
-def _compile_host_facts(file: str, hp_toml: bytes, container: Optional[str], seccomp_profile: Optional[str] = None,
-                        arch: Optional[str] = None, kernel: Optional[str] = None) -> Any:
+def _compile_host_facts(file: str, hp_toml: bytes, container: str | None, seccomp_profile: str | None = None,
+                        arch: str | None = None, kernel: str | None = None) -> Any:
     """The host's facts for the container `hp compile` compiles (executor/host.py), as hp plan
     gathers them, with --seccomp-profile, --arch and --kernel over them (so a compile can be
     reproduced on another host); None when the file does not parse (compile_config_json reports it)."""
@@ -149,7 +148,7 @@ LOCK_TIMEOUT = typer.Option(
 )
 
 
-def _fail(e: "Exception", files: Optional[dict] = None) -> "typer.Exit":
+def _fail(e: Exception, files: dict | None = None) -> typer.Exit:
     """Print the one error line; exit 3 for a refused saved plan, 1 for anything else."""
     from compiler.errors import StalePlan, error_line
 
@@ -252,9 +251,9 @@ def _planned(layout, file: str, data: bytes, plain: bool, destroy: bool = False,
 @app.command("plan")
 def plan_command(
     file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", metavar="PLAN",
+    out: str | None = typer.Option(None, "--out", "-o", metavar="PLAN",
                                       help="Save the plan, for `hp apply PLAN` to carry out exactly."),
-    emit: Optional[str] = typer.Option(None, "--emit", metavar="DIR",
+    emit: str | None = typer.Option(None, "--emit", metavar="DIR",
                                        help="Write each container's config.json, hostname, hosts and resolv.conf "
                                             "to DIR/NAME/ for review."),
     json_output: bool = typer.Option(False, "--json", help="Print the plan as JSON (with format_version)."),
@@ -265,7 +264,7 @@ def plan_command(
     deny_escalation: bool = typer.Option(False, "--deny-escalation",
                                          help="Exit 1 (after the plan) if a create or replace adds a way a container "
                                               "is less confined than hp's default (its security: list)."),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
     """Show what `hp apply` would do, and why: create, replace (with a diff), destroy, restore.
@@ -274,7 +273,8 @@ def plan_command(
     from compiler.plan import render_plan
     from executor.lock import state_lock
     from executor.planning import check_input
-    from executor.saved import emit as emit_files, save_plan
+    from executor.saved import emit as emit_files
+    from executor.saved import save_plan
     from executor.session import state_layout
 
     try:
@@ -325,15 +325,15 @@ def apply_command(
                                  help="The desired-state file (planned now), or a plan saved by `hp plan --out`."),
     yes: bool = YES,
     json_output: bool = typer.Option(False, "--json", help="Plain progress lines; the plan and result as JSON."),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
     """Make the host match FILE: plan, ask, then destroy, replace, restore and create.
     With a saved PLAN: carry out exactly that plan, or refuse (exit 3) if anything changed since."""
     from compiler import HpError
+    from compiler.saved_plan import open_saved
     from executor.lock import state_lock
     from executor.planning import check_input
-    from compiler.saved_plan import open_saved
     from executor.saved import looks_like_saved_plan, replan
     from executor.session import state_layout
 
@@ -359,7 +359,7 @@ def destroy_command(
     json_output: bool = typer.Option(False, "--json", help="Plain progress lines; the plan and result as JSON."),
     volumes: bool = typer.Option(False, "--volumes",
                                  help="Also delete the volumes these containers mount, and their data."),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
     """Stop and remove every container FILE manages (the file's content does not matter). Their
@@ -404,9 +404,9 @@ def _remove_volumes(layout, names: list) -> None:
 
 @app.command("show")
 def show_command(
-    plan_file: Optional[str] = typer.Argument(None, metavar="[PLAN]", help="A plan saved by `hp plan --out`."),
+    plan_file: str | None = typer.Argument(None, metavar="[PLAN]", help="A plan saved by `hp plan --out`."),
     json_output: bool = typer.Option(False, "--json", help="Print it as JSON."),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """Print a saved plan and what it was made from; without PLAN, hp's state: every
     container, the file that manages it, its phase and status."""
@@ -428,8 +428,8 @@ def show_command(
                 sys.stdout.write(f"  image {ref} = {image_id}\n")
             sys.stdout.write("\n" + render_plan(saved.plan))
             return
-        from executor.state_rows import state_rows
         from executor.session import state_layout
+        from executor.state_rows import state_rows
 
         rows = state_rows(state_layout(state_dir))
     except HpError as e:
@@ -447,7 +447,7 @@ def show_command(
 @app.command("ps")
 def ps_command(
     json_output: bool = typer.Option(False, "--json", help="One JSON list on stdout."),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """List hp's containers: name, image, status, exit code, health, pid, IP address, published ports,
     restart policy and restarts by it."""
@@ -477,11 +477,11 @@ def ps_command(
 
 @app.command("stats")
 def stats_command(
-    names: Optional[list[str]] = typer.Argument(None, metavar="[NAME...]"),
+    names: list[str] | None = typer.Argument(None, metavar="[NAME...]"),
     json_output: bool = typer.Option(False, "--json", help="Raw numbers (bytes; percentages as floats): one JSON "
                                                            "list, or with a stream one list per line."),
     no_stream: bool = typer.Option(False, "--no-stream", help="One sample, then exit."),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """Show running containers' CPU %, memory usage and limit, network and block I/O, and pids,
     every second until Ctrl-C (--no-stream: once). Without NAME: every running container."""
@@ -520,12 +520,12 @@ def stats_command(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _one(name: str, state_dir: Optional[str], act, locked: bool = True) -> None:
+def _one(name: str, state_dir: str | None, act, locked: bool = True) -> None:
     """Run act(layout, name); commands that change the state hold the state lock."""
     _each([name], False, state_dir, act, locked)
 
 
-def _each(names: list[str], all_: bool, state_dir: Optional[str], act, locked: bool = True,
+def _each(names: list[str], all_: bool, state_dir: str | None, act, locked: bool = True,
           command: str = "") -> None:
     """Run act(layout, name) for each name (or, with all_, each container hp has), in order.
     Every name is checked, and under the lock looked up, before anything is done: an invalid or
@@ -590,11 +590,11 @@ NAMES = typer.Argument(None, metavar="NAME...", show_default=False)
 
 @app.command("start")
 def start_command(
-    names: Optional[list[str]] = NAMES,
+    names: list[str] | None = NAMES,
     all_: bool = typer.Option(False, "--all",
                               help="Bring back every container that was running when the host went down and "
                                    "whose restart policy is not \"no\" (contrib/hp.service runs this at boot)."),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """Start stopped containers again (their writable layers, volumes and addresses are kept).
     --all is not the opposite of `hp stop --all`: it brings back what a reboot stopped, never what hp stop did."""
@@ -624,7 +624,7 @@ def _usage_error(command: str, problem: str):
     return HpError(f"hp {command}", problem)
 
 
-def _start_all(state_dir: Optional[str]) -> None:
+def _start_all(state_dir: str | None) -> None:
     from compiler import HpError
     from executor.boot import start_all
     from executor.lock import state_lock
@@ -647,7 +647,7 @@ def _start_all(state_dir: Optional[str]) -> None:
 def container_exited_command(
     name: str = typer.Argument(..., metavar="NAME"),
     start: int = typer.Argument(..., metavar="START"),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """conmon's exit command: a container's run ended (executor/supervise.py)."""
     from compiler import HpError
@@ -669,10 +669,10 @@ STOP_TIME = typer.Option(None, "--time", "-t", min=0,
 
 @app.command("stop")
 def stop_command(
-    names: Optional[list[str]] = NAMES,
+    names: list[str] | None = NAMES,
     all_: bool = typer.Option(False, "--all", help="Stop every container hp has (of every file)."),
-    time_: Optional[float] = STOP_TIME,
-    state_dir: Optional[str] = STATE_DIR,
+    time_: float | None = STOP_TIME,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """Stop containers: each one's stop signal (default SIGTERM), then SIGKILL after --time. A container
     hp stopped stays stopped: not restarted by its policy, nor by `hp start --all` at boot."""
@@ -688,8 +688,8 @@ def stop_command(
 @app.command("restart")
 def restart_command(
     names: list[str] = typer.Argument(..., metavar="NAME..."),
-    time_: Optional[float] = STOP_TIME,
-    state_dir: Optional[str] = STATE_DIR,
+    time_: float | None = STOP_TIME,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """Stop containers as `hp stop` does, then start them as `hp start` does, under one lock (a running
     one is stopped first; a stopped one is just started)."""
@@ -701,12 +701,12 @@ def restart_command(
 
 @app.command("rm")
 def rm_command(
-    names: Optional[list[str]] = NAMES,
+    names: list[str] | None = NAMES,
     all_: bool = typer.Option(False, "--all", help="Remove every container hp has (of every file); "
                                                    "volumes are kept."),
     force: bool = typer.Option(False, "--force", "-f",
                                help="Kill it at once if it is running (without: stop it as hp stop does)."),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """Remove containers and everything hp made for them (also half-made ones). A running one is
     stopped first as `hp stop` does: its stop signal, its stop_timeout, then SIGKILL."""
@@ -776,10 +776,10 @@ app.add_typer(healthcheck_app, name="healthcheck")
 
 @healthcheck_app.command("run")
 def healthcheck_run_command(
-    names: Optional[list[str]] = typer.Argument(None, metavar="[NAME...]", show_default=False),
+    names: list[str] | None = typer.Argument(None, metavar="[NAME...]", show_default=False),
     all_: bool = typer.Option(False, "--all", help="Every running container with a health check, each only when "
                                                    "its check is due (the default without NAME)."),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """Run health checks and record the results (hp ps shows them); act on an unhealthy container as its
     health_on_failure says. A NAME's check runs now, due or not; exit 1 if one of theirs fails.
@@ -828,7 +828,7 @@ def _human_size(size: int) -> str:
 def volume_ls_command(
     json_output: bool = typer.Option(False, "--json", help="One JSON list on stdout."),
     files: list[str] = DECLARING_FILE,
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """List volumes: name, size, the containers using it, whether a file declares it."""
     from compiler import HpError
@@ -855,7 +855,7 @@ def volume_ls_command(
 def volume_inspect_command(
     name: str = typer.Argument(..., metavar="NAME"),
     files: list[str] = DECLARING_FILE,
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """Print one volume as JSON: its path on the host, size, users, origin."""
     from compiler import HpError
@@ -873,7 +873,7 @@ def volume_inspect_command(
 @volume_app.command("rm")
 def volume_rm_command(
     name: str = typer.Argument(..., metavar="NAME"),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
     """Delete a volume and its data. Refused while a container uses it (remove that first)."""
@@ -900,12 +900,12 @@ def volume_rm_command(
 def logs_command(
     name: str = typer.Argument(..., metavar="NAME"),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the container stops."),
-    tail: Optional[int] = typer.Option(None, "--tail", metavar="N", help="Only the last N lines (then new ones)."),
-    since: Optional[str] = typer.Option(
+    tail: int | None = typer.Option(None, "--tail", metavar="N", help="Only the last N lines (then new ones)."),
+    since: str | None = typer.Option(
         None, "--since", metavar="TIME",
         help="Only lines since TIME: RFC 3339 (2026-12-01T03:00:00Z) or a duration before now (10m, 1h30m)."),
     timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Put each line's time before it."),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """Print a container's output: its stdout lines to stdout, its stderr lines to stderr, in order."""
     import os
@@ -940,16 +940,16 @@ def exec_command(
     tty: bool = typer.Option(False, "--tty", "-t", help="Give the command a terminal."),
     interactive: bool = typer.Option(False, "--interactive", "-i",
                                      help="Pass hp's stdin to the command (without: /dev/null, unless --tty)."),
-    user: Optional[str] = typer.Option(
+    user: str | None = typer.Option(
         None, "--user", "-u", metavar="USER",
         help="Run as USER: a name or uid, optionally :group or :gid, resolved in the image's /etc/passwd and "
              "/etc/group as hp.toml's user is."),
     env: list[str] = typer.Option(
         [], "--env", "-e", metavar="NAME=VALUE",
         help="Set an environment variable (repeatable); a bare NAME takes its value from hp's environment."),
-    workdir: Optional[str] = typer.Option(None, "--workdir", "-w", metavar="DIR",
+    workdir: str | None = typer.Option(None, "--workdir", "-w", metavar="DIR",
                                           help="Run in DIR (absolute) instead of the container's directory."),
-    state_dir: Optional[str] = STATE_DIR,
+    state_dir: str | None = STATE_DIR,
 ) -> None:
     """Run a command in a running container, as its own user, in its directory and environment.
     hp's options may also come between NAME and `--`. The command's exit status is hp's."""
@@ -969,7 +969,7 @@ def exec_command(
     raise typer.Exit(code)
 
 
-def _exec_words(ctx: typer.Context, words: list[str], state_dir: Optional[str]):
+def _exec_words(ctx: typer.Context, words: list[str], state_dir: str | None):
     """hp exec's options (those given before NAME first, as words) and the command: compiler.exec_process's
     parse_exec_words. An unknown option or a missing command is a usage error (exit 2); a bad value is
     one line naming the option (HpError)."""
@@ -988,7 +988,7 @@ def _exec_words(ctx: typer.Context, words: list[str], state_dir: Optional[str]):
 
 
 @app.command("doctor")
-def doctor_command(state_dir: Optional[str] = STATE_DIR) -> None:
+def doctor_command(state_dir: str | None = STATE_DIR) -> None:
     """Check that this host can run hp's containers, and say how to fix what is missing."""
     from compiler import HpError
     from executor.doctor import checks
