@@ -89,12 +89,6 @@ def inspect_argv(ref: str) -> tuple[str, ...]:
     return ("podman", "image", "inspect", ref)
 
 
-def create_argv(name: str, image: str) -> tuple[str, ...]:
-    # the command is never run; it only keeps `podman create` from refusing an image
-    # that has neither ENTRYPOINT nor CMD
-    return ("podman", "create", "--pull=never", "--name", name, image, "/hp-extract")
-
-
 def reference_create_argv(name: str, image_id: str) -> tuple[str, ...]:
     # never started: while it exists, `podman rmi` and image prunes leave the image (its layers) alone;
     # no anonymous volumes for the image's VOLUMEs, no network
@@ -102,8 +96,8 @@ def reference_create_argv(name: str, image_id: str) -> tuple[str, ...]:
             image_id, "/hp-reference")
 
 
-def export_argv(name: str, tar_file: str) -> tuple[str, ...]:
-    return ("podman", "export", "-o", tar_file, name)
+def container_exists_argv(name: str) -> tuple[str, ...]:
+    return ("podman", "container", "exists", name)
 
 
 def rm_argv(name: str) -> tuple[str, ...]:
@@ -124,10 +118,6 @@ _TAR_KEEP = ("--numeric-owner", "--xattrs", "--xattrs-include=*")
 def tar_extract_argv(tar_file: str, directory: str) -> tuple[str, ...]:
     return ("tar", "--extract", "--file", tar_file, "--directory", directory,
             *_TAR_KEEP, "--preserve-permissions", "--same-owner")
-
-
-def tar_create_argv(tar_file: str, directory: str) -> tuple[str, ...]:
-    return ("tar", "--create", "--file", tar_file, "--directory", directory, *_TAR_KEEP, ".")
 
 
 def copy_tree_argv(source: str, dest: str) -> tuple[str, ...]:

@@ -29,8 +29,8 @@ container uses it. The copy ("mount"): `podman image mount ID`, `cp -a --preserv
 DIR`, `podman image unmount ID`, all or nothing: built in a scratch directory next to its final
 place (STATE/images/<id>/.extract-XXXX/rootfs), synced (syncfs) and renamed into place; a
 killed copy's scratch directory (and its mount, by a marker file) is swept under the lock.
-("export" and "mount-tar", a throw-away container's `podman export` and a tar of the mount,
-are the older ways bench/extract.py once compared: the mount way was the fastest.)
+(A throw-away container's `podman export` and a tar of the mount were measured too, and were
+slower: they are gone.)
 Ownership, modes, xattrs, hard links and symlinks are kept; the root directory gets 0755.
 """
 
@@ -49,9 +49,8 @@ import msgspec
 
 from compiler import ImageFacts, parse_image_config
 from compiler.commands import (  # the argv are decided in the compiler, purely
+    container_exists_argv,
     copy_tree_argv,
-    create_argv,
-    export_argv,
     image_exists_argv,
     image_mount_argv,
     image_unmount_argv,
@@ -59,8 +58,6 @@ from compiler.commands import (  # the argv are decided in the compiler, purely
     pull_argv,
     reference_create_argv,
     rm_argv,
-    tar_create_argv,
-    tar_extract_argv,
 )
 from compiler.errors import HpError, StalePlan, quote
 from compiler.layout import Layout
@@ -99,64 +96,30 @@ class PreparedImage(msgspec.Struct, frozen=True):
         return ":".join(self.layers) if self.layers else self.rootfs
 
 
-# ---- the two ways to extract -----------------------------------------------------------------
+# ---- copying an image out (when its layers cannot be used) --------------------------------------
 
-def extract_by_export(image: str, dest: str, scratch: str) -> None:
-    """Fill the empty directory `dest` with `image`'s root filesystem via a throw-away
-    container: create, export to a tar file in `scratch`, extract, remove the container."""
-    name = f"hp-extract-{_short(image)}-{os.urandom(4).hex()}"
-    tar_file = os.path.join(scratch, "rootfs.tar")
-
-    def undo() -> None:
-        try:
-            if _container_exists(name):
-                run(rm_argv(name), f"removing the temporary container {name}")
-        finally:
-            _unlink_quietly(tar_file)
-
-    with _undone_by(undo):
-        run(create_argv(name, image), f"creating a container to extract image {image}")
-        run(export_argv(name, tar_file), f"exporting image {image}", timeout=COPY_TIMEOUT)
-        run(tar_extract_argv(tar_file, dest), f"extracting image {image}", timeout=COPY_TIMEOUT)
-
-
-def extract_by_mount(image: str, dest: str, scratch: str, copy: str = "cp") -> None:
+def extract_by_mount(image: str, dest: str, scratch: str) -> None:
     """Fill the empty directory `dest` with `image`'s root filesystem from a read-only
-    `podman image mount`, copied with `cp -a` (copy="cp") or a tar create + extract via a
-    file in `scratch` (copy="tar"); the image is unmounted in any case."""
+    `podman image mount`, copied with `cp -a`; the image is unmounted in any case."""
     # written first: if hp dies while the image is mounted, the next extraction (which
     # sweeps scratch directories under the images lock) knows to unmount it
     with open(os.path.join(scratch, _MOUNT_MARKER), "w") as f:
         f.write(image)
     mounted = run(image_mount_argv(image), f"mounting image {image}").strip()
     checkpoint("image-mounted")
-    tar_file = os.path.join(scratch, "rootfs.tar")
 
     def undo() -> None:
-        try:
-            run(image_unmount_argv(image), f"unmounting image {image}")
-        finally:
-            _unlink_quietly(tar_file)
+        run(image_unmount_argv(image), f"unmounting image {image}")
 
     with _undone_by(undo):
         if not mounted.startswith("/") or not os.path.isdir(mounted):
             raise HpError(f"image {image}", f"`podman image mount` gave {quote(mounted)}, not a directory")
-        if copy == "cp":
-            run(copy_tree_argv(mounted, dest), f"copying image {image}", timeout=COPY_TIMEOUT)
-        elif copy == "tar":
-            run(tar_create_argv(tar_file, mounted), f"archiving image {image}", timeout=COPY_TIMEOUT)
-            run(tar_extract_argv(tar_file, dest), f"extracting image {image}", timeout=COPY_TIMEOUT)
-        else:
-            raise ValueError(f"unknown copy method {copy!r}")
+        run(copy_tree_argv(mounted, dest), f"copying image {image}", timeout=COPY_TIMEOUT)
 
 
 Extractor = Callable[[str, str, str], None]
 
-EXTRACTORS: dict[str, Extractor] = {
-    "export": extract_by_export,
-    "mount": extract_by_mount,
-    "mount-tar": lambda image, dest, scratch: extract_by_mount(image, dest, scratch, copy="tar"),
-}
+EXTRACTORS: dict[str, Extractor] = {"mount": extract_by_mount}
 DEFAULT_METHOD = "layers"  # podman's own layers (zero-copy); the others copy the image out
 
 
@@ -501,11 +464,7 @@ def _podman_error(stderr: str) -> str:
 
 
 def _container_exists(name: str) -> bool:
-    return run_status(("podman", "container", "exists", name))[0] == 0
-
-
-def _short(image: str) -> str:
-    return image[:12] if _IMAGE_ID.fullmatch(image) else os.urandom(6).hex()
+    return run_status(container_exists_argv(name), timeout=QUERY_TIMEOUT)[0] == 0
 
 
 def _mkdtemp(parent: str) -> str:

@@ -1,7 +1,8 @@
 """executor.images for real: images built here with `podman import` of a busybox-static
-rootfs (no registry, no network), extracted into a temporary state directory by both
-ways, and checked for what must survive, what must be reused and what must never be
-left behind (containers, anonymous volumes, image mounts, scratch directories, tar files)."""
+rootfs (no registry, no network), copied into a temporary state directory (the way hp
+takes an image it cannot use in place: tests/integration/test_zero_copy.py has the
+zero-copy way), and checked for what must survive, what must be reused and what must
+never be left behind (containers, anonymous volumes, image mounts, scratch directories)."""
 
 from __future__ import annotations
 
@@ -153,7 +154,7 @@ def leftovers(state, image: str, volumes_before: set[str]) -> list[str]:
     """Everything temporary an extraction of `image` could leave behind."""
     iid = image_id(image)
     found = [f"container {n}" for n in sh("podman", "ps", "--all", "--format", "{{.Names}}").split()
-             if n.startswith(f"hp-extract-{iid[:12]}-")]
+             if n.startswith(f"hp-ref-{iid[:12]}-")]
     mounted = json.loads(sh("podman", "image", "mount", "--format", "json") or "[]") or []
     found += [f"image mount {m.get('mountpoint')}" for m in mounted if m.get("id") == iid]
     found += [f"volume {v}" for v in volumes() - volumes_before]
@@ -239,18 +240,21 @@ def test_ownership_modes_xattrs_and_capabilities_survive(built, state, method) -
 
 
 @pytest.mark.parametrize("image", ["main", "bare"])
-def test_both_ways_give_the_same_tree(built, tmp_path, image) -> None:
+def test_the_copy_is_the_image_as_podman_mounts_it(built, tmp_path, image) -> None:
     ref = getattr(built, image)
     before = volumes()
-    trees = {}
-    for method in METHODS:
-        lay = layout(str(tmp_path / method))
-        rootfs = images.ensure_image(ref, lay, method=method).rootfs
-        trees[method] = tree(rootfs)
-        assert stat.S_IMODE(os.stat(rootfs).st_mode) == 0o755
-        assert leftovers(lay, ref, before) == []
-    assert all(t == trees["export"] for t in trees.values()), \
-        {m: sorted(set(t) ^ set(trees["export"])) for m, t in trees.items()}
+    copied = layout(str(tmp_path / "copy"))
+    rootfs = images.ensure_image(ref, copied, method=COPY).rootfs
+    assert stat.S_IMODE(os.stat(rootfs).st_mode) == 0o755
+    assert leftovers(copied, ref, before) == []
+    in_place = layout(str(tmp_path / "layers"))
+    try:
+        with images.merged_root(images.ensure_image(ref, in_place)) as merged:
+            expected = tree(merged)
+    finally:
+        images.prune_unused(in_place, set())
+    got = tree(rootfs)
+    assert got == expected, sorted(set(got) ^ set(expected))
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -292,11 +296,9 @@ def test_a_passwd_that_is_not_utf8_is_an_error_naming_it(built, state) -> None:
 
 @pytest.mark.parametrize("method", METHODS)
 def test_a_failed_extraction_leaves_nothing_behind(built, state, method, monkeypatch) -> None:
-    """The copy step fails for real (its source does not exist) after the container was
-    created and exported, or the image mounted: everything is undone."""
+    """The copy step fails for real (its source does not exist) after the image was mounted:
+    everything is undone."""
     before = volumes()
-    monkeypatch.setattr(images, "tar_extract_argv", lambda tar_file, directory: (
-        "tar", "--extract", "--file", f"{tar_file}.missing", "--directory", directory))
     monkeypatch.setattr(images, "copy_tree_argv", lambda source, dest: (
         "cp", "-a", f"{source}/missing/.", dest))
     with pytest.raises(HpError) as caught:
@@ -307,18 +309,18 @@ def test_a_failed_extraction_leaves_nothing_behind(built, state, method, monkeyp
 
 
 def test_an_interrupted_extraction_leaves_nothing_behind(built, state, monkeypatch) -> None:
-    """A KeyboardInterrupt (Ctrl-C) in the middle: the container is still removed."""
+    """A KeyboardInterrupt (Ctrl-C) in the middle of the copy: the image is still unmounted."""
     before = volumes()
     real_run = images.run
 
     def interrupted(argv, what, **kw):
-        if argv[:2] == ("podman", "export"):
+        if argv[0] == "cp":
             raise KeyboardInterrupt
         return real_run(argv, what, **kw)
 
     monkeypatch.setattr(images, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        images.ensure_image(built.bare, state, method="export")
+        images.ensure_image(built.bare, state, method=COPY)
     monkeypatch.setattr(images, "run", real_run)
     assert leftovers(state, built.bare, before) == []
 
