@@ -61,8 +61,7 @@ class NewContainer(msgspec.Struct, frozen=True):
     ref: str
     image: PreparedImage
     config: oci.RuntimeConfig
-    bundle: Bundle  # its directory, as it is to be written (compiler/bundle.py)
-    keep_alive: bool
+    bundle: Bundle  # its directory, as it is to be written (compiler/bundle.py): hp-init in it for keep_alive
     stop_signal: int
     network: NetworkSetup
     file: str = ""  # the hp.toml that manages it

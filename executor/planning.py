@@ -141,7 +141,7 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
         hostname = config.hostname or name
         setup = network_setup(layout, name, hostname, net)
         bundle = container_bundle(layout, name, config, net, setup, resolv, keep_alive=spec.keep_alive)
-        new[name] = NewContainer(name, spec.image, image, config, bundle, spec.keep_alive, stop_signal, setup, owner,
+        new[name] = NewContainer(name, spec.image, image, config, bundle, stop_signal, setup, owner,
                                  spec.must_run, spec.stop_timeout, spec.prevent_destroy, supervision(name, spec),
                                  depends_on={**graph[name]}, healthcheck=_healthcheck(name, spec, image),
                                  health_on_failure=spec.health_on_failure,
