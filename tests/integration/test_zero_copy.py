@@ -32,6 +32,7 @@ pytestmark = pytest.mark.integration
 
 CONTAINERFILE = """\
 FROM {base}
+LABEL hp.test.zero-copy={tag}
 USER 0
 RUN ["/bin/busybox", "sh", "-c", "rm /etc/group && mkdir /opq && echo old > /opq/a && echo low > /opq/keep"]
 RUN ["/bin/busybox", "sh", "-c", "rm -r /opq && mkdir /opq && echo new > /opq/b"]
@@ -43,18 +44,20 @@ def podman(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(["podman", *argv], capture_output=True, text=True, timeout=120, check=check)
 
 
+TAG = uuid.uuid4().hex[:8]
+
+
 @pytest.fixture(scope="module")
 def layered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A local three-layer image (a whiteout and an opaque dir in its top layers); its ID."""
     if os.geteuid() != 0 or not os.path.exists("/bin/busybox"):
         missing("root and busybox-static")
     work = tmp_path_factory.mktemp("zero-copy")
-    tag = uuid.uuid4().hex[:8]
-    base, ref = f"localhost/hp-zero-copy-base:{tag}", f"localhost/hp-zero-copy:{tag}"
+    base, ref = f"localhost/hp-zero-copy-base:{TAG}", f"localhost/hp-zero-copy:{TAG}"
     try:
         podman("import", "--change", 'CMD ["sleep", "3600"]', "--change", "USER app",
                "--change", "STOPSIGNAL SIGKILL", str(rootfs_tar(work / "rootfs.tar")), base)
-        (work / "Containerfile").write_text(CONTAINERFILE.format(base=base))
+        (work / "Containerfile").write_text(CONTAINERFILE.format(base=base, tag=TAG))
         podman("build", "--network=none", "-q", "-t", ref, str(work))
         yield podman("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
     finally:
@@ -106,7 +109,8 @@ def test_a_container_runs_on_podmans_layers_and_nothing_is_copied(tmp_path, stat
         assert Path(lay.image_reference(layered)).read_text() == holder
         refused = podman("rmi", layered, check=False)
         assert refused.returncode != 0 and "in use" in refused.stderr
-        podman("image", "prune", "--all", "--force", "--filter", f"id={layered}", check=False)
+        # a prune of unused images (only this one: its label) leaves it too
+        podman("image", "prune", "--all", "--force", "--filter", f"label=hp.test.zero-copy={TAG}")
         assert podman("image", "exists", layered, check=False).returncode == 0
         assert hp("exec", name, "--", "cat", "/opq/b", state=state, check=True).stdout == "new\n"
 
