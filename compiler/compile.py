@@ -31,7 +31,7 @@ from .health import check_spec as check_health_spec
 from .host import HostFacts
 from .image import ImageConfig
 from .mounts import assemble_mounts, user_mounts
-from .network import check_networks, mode_and_name, namespaces
+from .network import Mode, check_networks, mode_and_name, namespaces
 from .paths import absolute_path
 from .reference import ImageRef, parse_reference
 from .resources import CPU_PERIOD, cpu_quota, memory_limits, pids_limit, pull_timeout, rlimit
@@ -243,9 +243,9 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
     )
 
 
-def _namespaces(kinds: tuple[str, ...], mode: str, netns_path: str | None) -> tuple[oci.Namespace, ...]:
+def _namespaces(kinds: tuple[str, ...], mode: Mode, netns_path: str | None) -> tuple[oci.Namespace, ...]:
     """A bridged container joins the namespace hp made (by path); "none" gets a fresh one
     from the runtime (crun brings its loopback up); "host" has none of its own."""
     if netns_path and mode == "bridge":
-        return namespaces(kinds, mode, netns_path)  # type: ignore[arg-type]
+        return namespaces(kinds, mode, netns_path)
     return tuple(oci.Namespace(type=k) for k in kinds if not (k == "network" and mode == "host"))

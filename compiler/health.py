@@ -115,8 +115,9 @@ def effective_check(name: str, spec: ContainerSpec, image_healthcheck: ImageHeal
     durations = _own_durations(own, where)
 
     def pick(field: str, image_field: str, default: float) -> float:
-        if durations[field] is not None:
-            return durations[field]  # type: ignore[return-value]
+        own_value = durations[field]
+        if own_value is not None:
+            return own_value
         nanos = getattr(image, image_field) if image is not None else 0
         return nanos / 1e9 if nanos else default
 

@@ -58,6 +58,6 @@ def _env(config: object) -> list[str] | None:
 
 def _with_env_masked(config: object, listed: tuple[str, ...], changed: frozenset[str]) -> bytes:
     env = _env(config)
-    if env is not None:
-        config["process"]["env"] = masked_env(env, listed, changed)  # type: ignore[index]
+    if env is not None and isinstance(config, dict):
+        config["process"]["env"] = masked_env(env, listed, changed)
     return msgspec.json.format(msgspec.json.encode(config), indent=2) + b"\n"

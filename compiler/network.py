@@ -127,7 +127,7 @@ def parse_port(text: str, where: str) -> PortMapping:
             raise HpError(where, f"invalid host address {quote(host_ip)} in {quote(text)}: expected an IPv4 address") \
                 from None
         host_ip = None if address.is_unspecified else str(address)
-    return PortMapping(ports[0], ports[1], proto, host_ip)  # type: ignore[arg-type]
+    return PortMapping(ports[0], ports[1], proto, host_ip)  # type: ignore[arg-type]  # proto: "tcp" or "udp", checked
 
 
 def _is_ipv6(text: str) -> bool:
@@ -200,7 +200,7 @@ def mode_and_name(value: str | None) -> tuple[Mode, str | None]:
     if value is None or value == "bridge":
         return "bridge", DEFAULT_NETWORK
     if value in ("none", "host"):
-        return value, None  # type: ignore[return-value]
+        return value, None  # type: ignore[return-value]  # value: "none" or "host", a Mode
     return "bridge", value
 
 

@@ -174,7 +174,7 @@ def release(layout: Layout, in_use: set[str]) -> list[str]:
             if address:
                 _remove_address(bridge, address)
             if fate == "delete":
-                _delete_bridge(bridge, now)  # type: ignore[arg-type]
+                _delete_bridge(bridge, now)  # type: ignore[arg-type]  # bridge_fate deletes only an interface seen
                 deleted.append(bridge)
             os.unlink(layout.bridge_record(bridge))
             if _read_claim(bridge) == layout.state_dir:

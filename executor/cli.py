@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:  # imported where used: each command loads only what it needs
+    from compiler.errors import HpError
 
 app = typer.Typer(
     name="hp",
@@ -148,11 +151,11 @@ LOCK_TIMEOUT = typer.Option(
 )
 
 
-def _fail(e: Exception, files: dict | None = None) -> typer.Exit:
+def _fail(e: HpError, files: dict[str, str] | None = None) -> typer.Exit:
     """Print the one error line; exit 3 for a refused saved plan, 1 for anything else."""
     from compiler.errors import StalePlan, error_line
 
-    sys.stderr.write(error_line(e, files or {}) + "\n")  # type: ignore[arg-type]
+    sys.stderr.write(error_line(e, files or {}) + "\n")
     return typer.Exit(3 if isinstance(e, StalePlan) else 1)
 
 
@@ -816,11 +819,11 @@ DECLARING_FILE = typer.Option([], "--file", "-f", metavar="FILE",
                               help="Also a file whose [volumes.NAME] tables count as declared (repeatable).")
 
 
-def _human_size(size: int) -> str:
+def _human_size(size: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
             return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
+        size /= 1024
     return str(size)
 
 
