@@ -38,8 +38,8 @@ def start_all(layout: Layout, say: Callable[[str], None]) -> tuple[list[str], li
         record = records[name]
         if record is None or record.phase != "ready" or statuses.get(name) in ("running", "paused"):
             continue
-        # a record's restart is hp.toml's, a Literal when it was written
-        policy = Supervision(record.restart, record.restart_max, record.log_max_size)  # type: ignore[arg-type]  # see above
+        policy = Supervision(record.restart,  # type: ignore[arg-type]  # a record's restart is hp.toml's Literal
+                             record.restart_max, record.log_max_size)
         exited = os.path.exists(layout.exit_file(name))
         if not comes_back_at_boot(policy, containers.read_run_state(layout, name), exited):
             continue
