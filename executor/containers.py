@@ -144,7 +144,7 @@ def make_volumes(layout: Layout, new: NewContainer) -> None:
     missing = [use for use in new.bundle.volumes if use.origin.name not in existing]
     if not missing:
         return
-    with merged_root(new.image) as image_root:  # a zero-copy image is mounted only for this
+    with merged_root(layout, new.image) as image_root:  # a zero-copy image is mounted only for this
         for use in missing:
             volumes.ensure(layout, use.origin, image_root, use.destination)
 

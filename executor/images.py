@@ -246,20 +246,28 @@ def read_image_file(layout: Layout, image_id: str, path: str) -> bytes | None:
 
 
 @contextlib.contextmanager
-def merged_root(prepared: PreparedImage) -> Iterator[str]:
+def merged_root(layout: Layout, prepared: PreparedImage) -> Iterator[str]:
     """A directory with the image's whole tree, for copying a part of it (a volume's first
-    content): its copied rootfs, or a `podman image mount` of it, unmounted afterwards."""
+    content): its copied rootfs, or a `podman image mount` of it, unmounted afterwards (by
+    the prune of the image, through a marker in a scratch dir, if hp is killed meanwhile)."""
     if not prepared.layers:
         yield prepared.rootfs
         return
     image = prepared.image_id
-    mounted = run(image_mount_argv(image), f"mounting image {image[:12]}", timeout=QUERY_TIMEOUT).strip()
+    scratch = _mkdtemp(layout.image_dir(image))
     try:
-        if not mounted.startswith("/") or not os.path.isdir(mounted):
-            raise HpError(f"image {image[:12]}", f"`podman image mount` gave {quote(mounted)}, not a directory")
-        yield mounted
+        with open(os.path.join(scratch, _MOUNT_MARKER), "w") as f:
+            f.write(image)
+        mounted = run(image_mount_argv(image), f"mounting image {image[:12]}", timeout=QUERY_TIMEOUT).strip()
+        try:
+            checkpoint("volume-image-mounted")
+            if not mounted.startswith("/") or not os.path.isdir(mounted):
+                raise HpError(f"image {image[:12]}", f"`podman image mount` gave {quote(mounted)}, not a directory")
+            yield mounted
+        finally:
+            run_status(image_unmount_argv(image), timeout=QUERY_TIMEOUT)
     finally:
-        run_status(image_unmount_argv(image), timeout=QUERY_TIMEOUT)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def pull(ref: str, *, insecure: bool = False, timeout: float = DEFAULT_PULL_TIMEOUT,
@@ -337,6 +345,7 @@ def prune_unused(layout: Layout, in_use: set[str]) -> list[str]:
     with _images_lock(layout):
         for image_id in sorted(os.listdir(layout.images_dir)):
             if _IMAGE_ID.fullmatch(image_id) and image_id not in in_use:
+                _sweep_scratch(layout.image_dir(image_id))  # a killed hp's image mount is undone
                 release_reference(layout, image_id)
                 # renamed away first: a half-deleted tree is never taken for a whole one
                 doomed = _mkdtemp(layout.images_dir)

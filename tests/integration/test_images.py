@@ -249,7 +249,7 @@ def test_the_copy_is_the_image_as_podman_mounts_it(built, tmp_path, image) -> No
     assert leftovers(copied, ref, before) == []
     in_place = layout(str(tmp_path / "layers"))
     try:
-        with images.merged_root(images.ensure_image(ref, in_place)) as merged:
+        with images.merged_root(in_place, images.ensure_image(ref, in_place)) as merged:
             expected = tree(merged)
     finally:
         images.prune_unused(in_place, set())

@@ -156,6 +156,22 @@ def test_killed_after_taking_the_reference_the_next_apply_finishes(tmp_path, sta
         hp("destroy", str(file), "--yes", state=state)
 
 
+def test_killed_while_the_image_is_mounted_for_a_volume_the_prune_unmounts_it(tmp_path, state, layered) -> None:
+    name = f"zc-{uuid.uuid4().hex[:6]}"
+    file = toml(tmp_path, layered, name, 'mounts = [{ type = "volume", source = "zcvol", target = "/opq" }]\n'
+                                         '[volumes.zcvol]\n')
+    try:
+        killed = hp("apply", str(file), "--yes", state=state, env={"HP_KILL_AT": "volume-image-mounted"})
+        assert killed.returncode == -9
+        assert podman_image_mounted(layered)  # what the kill left
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        assert hp("destroy", str(file), "--yes", "--volumes", state=state).returncode == 0
+        assert not podman_image_mounted(layered) and references(layered) == []
+    finally:
+        hp("destroy", str(file), "--yes", "--volumes", state=state)
+        podman("image", "unmount", layered, check=False)
+
+
 def test_a_rootfs_copied_by_an_older_hp_stays_in_use(tmp_path, state, layered) -> None:
     name = f"zc-{uuid.uuid4().hex[:6]}"
     lay = layout(str(state))
