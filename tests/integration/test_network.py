@@ -432,6 +432,8 @@ def run_in_crun(env: NetEnv, crun, mode: str, script: str, netns_path: str, host
     from .bundle import make_bundle
 
     body = f'image = "x"\ncommand = ["sh", "-c", {json.dumps(script)}]\n'
+    if mode in ("none", "host"):  # compiled for the mode: host gets no net.* sysctls, which crun would refuse
+        body += f'network = "{mode}"\n'
     parent = env.tmp / f"bundles-{mode}"
     parent.mkdir(exist_ok=True)
     bundle = make_bundle(parent, body, IMAGE,
