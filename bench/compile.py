@@ -20,6 +20,17 @@ Prints, in one run:
   (c) whether the `hp compile` path imports plumbum or rich (target: neither),
       and its slowest imports according to `python -X importtime`.
 
+Measured on the development VM (2 CPUs, shared with other test runs: absolute times swing;
+medians of 20): (b) editable: python -c pass 37 ms (the editable install's .pth files and
+import hook are most of it), hp compile 147 ms (4.0x), hp ps 152 ms; (b2) normal install:
+python -c pass 14 ms, hp compile 131 ms (9.5x), hp ps 134 ms (9.7x): the target is not met.
+Of hp compile's imports, typer (with click, inspect, typing, its completion machinery) and the
+compiler package take about equal shares; `python -c 'import typer'` alone is about 5x the
+baseline in a normal install, so <= 6x needs the compile path without typer (or a lighter
+argument parser), not only deferred imports. Deferred already: executor.planning (and
+with it containers, networking, images, volumes and the plan: hp compile reads env files
+through executor.inputs), plumbum and rich.
+
 The processes run with this environment as it is. Note PYTHONDONTWRITEBYTECODE:
 when it is set and compiler/ and executor/ have no __pycache__, every `hp` run
 compiles their sources again; the header says so, and --write-pyc runs the
