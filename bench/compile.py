@@ -25,7 +25,7 @@ medians of 20): (b) editable: python -c pass 37 ms (the editable install's .pth 
 import hook are most of it), hp compile 147 ms (4.0x), hp ps 152 ms; (b2) normal install:
 python -c pass 14 ms, hp compile 131 ms (9.5x), hp ps 134 ms (9.7x): the target is not met.
 Of hp compile's imports, typer (with click, inspect, typing, its completion machinery) and the
-compiler package take about equal shares; `python -c 'import typer'` alone is about 5x the
+compiler package take about equal shares; `python -c 'import typer'` alone is 5 to 6x the
 baseline in a normal install, so <= 6x needs the compile path without typer (or a lighter
 argument parser), not only deferred imports. Deferred already: executor.planning (and
 with it containers, networking, images, volumes and the plan: hp compile reads env files
