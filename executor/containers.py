@@ -31,7 +31,7 @@ from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode
 from . import monitor, networking, volumes
 from .faults import checkpoint
 from .helpers import init_program
-from .images import PreparedImage, lower_of, merged_root
+from .images import PreparedImage, hold_image, lower_of, merged_root
 from .run import run, run_status
 from .waiting import wait_until
 from .store import GONE_PREFIX, NEW_PREFIX, read_int, read_record, write_atomic
@@ -101,6 +101,7 @@ def create(layout: Layout, new: NewContainer, *, confirm: bool | None = None) ->
                              log_max_size=new.supervision.log_max_size, depends_on=dict(new.depends_on),
                              healthcheck=new.healthcheck, health_on_failure=new.health_on_failure,
                              seccomp_profile=new.seccomp_profile)
+    hold_image(layout, new.image)  # the image's layers stay while a container of this state dir uses them
     os.makedirs(layout.containers_dir, exist_ok=True)
     # filled under a dot name, then renamed: a directory named NAME always holds a record
     staging = tempfile.mkdtemp(prefix=f"{NEW_PREFIX}{name}-", dir=layout.containers_dir)

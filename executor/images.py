@@ -128,10 +128,14 @@ DEFAULT_METHOD = "layers"  # podman's own layers (zero-copy); the others copy th
 def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: str = DEFAULT_METHOD,
                  pull_missing: bool = True, pull_timeout: float = DEFAULT_PULL_TIMEOUT,
                  say: Callable[[str], None] = lambda _: None) -> PreparedImage:
-    """Pull `ref` if podman lacks it, extract its root filesystem once per image ID, and
-    return what the compiler and the container need. Raises one HpError on any failure,
-    leaving nothing half-made. With pull_missing=False (applying a saved plan) a missing
-    image is a StalePlan error: the plan was made with an image that is gone."""
+    """Pull `ref` if podman lacks it and return what the compiler and the container need: its
+    facts, read through its layers in podman's storage (or, where those cannot be used, from a
+    root filesystem copied out once per image ID). Raises one HpError on any failure, leaving
+    nothing half-made. With pull_missing=False (applying a saved plan) a missing image is a
+    StalePlan error: the plan was made with an image that is gone.
+
+    This takes no hold on the image: plans and exports make nothing outside the state dir.
+    Before a container of it is made, apply calls hold_image."""
     parse_reference(ref, "image")  # refuses anything podman could take for an option
     if method != "layers" and method not in EXTRACTORS:
         raise ValueError(f"unknown image method {method!r}")
@@ -156,7 +160,7 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
     if method == "layers":
         layers = _usable_layers(layout, image_id)
         if not layers and not os.path.isdir(rootfs):  # a rootfs an older hp copied stays in use
-            layers = use_layers_once(image_id, layout, inspect, say=say, ref=ref)
+            layers = _graph_layers(inspect)  # read through, not held: hold_image holds them
     if not layers and not os.path.isdir(rootfs):
         say(f"extracting {ref} ({image_id[:12]}) into {layout.images_dir}")
         extract_once(image_id, layout, EXTRACTORS["mount" if method == "layers" else method])
@@ -164,10 +168,26 @@ def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: st
     json_path = f"{layout.image_dir(image_id)}/image.json"
     data = inspect.encode()
     if read_or_none(json_path) != data:
+        os.makedirs(layout.image_dir(image_id), mode=0o755, exist_ok=True)
         write_atomic(json_path, data)
     passwd = _etc_text(prepared, "/etc/passwd", ref)
     group = _etc_text(prepared, "/etc/group", ref)
     return msgspec.structs.replace(prepared, facts=ImageFacts(config, passwd, group))
+
+
+def hold_image(layout: Layout, prepared: PreparedImage, say: Callable[[str], None] = lambda _: None) -> None:
+    """Before a container of `prepared` is made (apply): the podman container that keeps the image's
+    layers from being removed, and layers.json, once per image and state dir (use_layers_once).
+    Nothing to do for an image whose root filesystem was copied out, or that is held already."""
+    if not prepared.layers or _usable_layers(layout, prepared.image_id):
+        return
+    inspect = read_or_none(f"{layout.image_dir(prepared.image_id)}/image.json")
+    if inspect is None:
+        raise HpError(f"image {prepared.image_id[:12]}", "its inspect record is missing from the state dir: "
+                                                        "run hp plan again")
+    layers = use_layers_once(prepared.image_id, layout, inspect.decode(), say=say)
+    if layers != prepared.layers:
+        raise StalePlan(f"image {prepared.image_id[:12]}", "its layers in podman's storage changed since the plan")
 
 
 def use_layers_once(image_id: str, layout: Layout, inspect: str, *, ref: str = "",

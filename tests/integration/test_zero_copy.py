@@ -121,6 +121,27 @@ def test_a_container_runs_on_podmans_layers_and_nothing_is_copied(tmp_path, stat
         hp("destroy", str(file), "--yes", "--volumes", state=state)
 
 
+def test_plan_and_export_hold_nothing_in_podman(tmp_path, state, layered) -> None:
+    """Only apply takes the hold: a plan or an export (whose state dir may well be thrown away) makes no
+    podman container, yet reads the image's /etc/passwd through its layers."""
+    name = f"zc-{uuid.uuid4().hex[:6]}"
+    file = toml(tmp_path, layered, name)
+    lay = layout(str(state))
+    try:
+        planned = hp("plan", str(file), "--json", state=state)
+        assert planned.returncode == 0, planned.stderr
+        exported = hp("export", "kube", str(file), state=state)
+        assert exported.returncode == 0, exported.stderr
+        assert "runAsUser: 1000" in exported.stdout  # app, from the image's passwd, read through its layers
+        assert references(layered) == []
+        assert not os.path.exists(lay.image_reference(layered)) and not os.path.exists(lay.image_layers(layered))
+        assert hp("apply", str(file), "--yes", state=state).returncode == 0
+        assert len(references(layered)) == 1
+    finally:
+        hp("destroy", str(file), "--yes", state=state)
+    assert references(layered) == []
+
+
 def podman_image_mounted(image_id: str) -> bool:
     mounted = json.loads(podman("image", "mount", "--format", "json").stdout or "[]") or []
     return any(m.get("id") == image_id for m in mounted)
