@@ -7,11 +7,10 @@ import sys
 
 import msgspec
 
-from compiler import oci
+from compiler import commands, oci
 from compiler.errors import HpError
 from compiler.exec_process import ExecOptions, encode_process, exec_process
 from compiler.layout import Layout
-from compiler import commands
 from compiler.users import ResolvedUser, parse_group, parse_passwd, resolve_user
 
 from . import containers

@@ -11,7 +11,7 @@ import errno
 import fcntl
 import os
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from compiler.errors import HpError
 from compiler.layout import Layout

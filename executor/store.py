@@ -113,7 +113,7 @@ def sweep_leftovers(layout: Layout) -> list[str]:
 
 def apply_log_entry(message: str) -> str:
     """One line of STATE/apply.log: UTC time, hp's pid, the message."""
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return f"{stamp} [{os.getpid()}] {message}\n"
 
 
