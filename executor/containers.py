@@ -8,6 +8,7 @@ half-made is left behind (no mount, no crun state, no directory).
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import shutil
@@ -16,25 +17,24 @@ import time
 
 import msgspec
 
-from compiler import commands, oci
-from compiler.cgroups import cgroup_mounts, cgroups_path, container_cgroup_dirs
+from compiler import commands, oci, supervision
 from compiler.bundle import Bundle
+from compiler.cgroups import cgroup_mounts, cgroups_path, container_cgroup_dirs
 from compiler.cni import NetworkSetup
 from compiler.errors import HpError
 from compiler.health import HealthCheck
-from compiler.signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT
 from compiler.layout import INIT_HELPER, Layout
-from compiler import supervision
-from compiler.supervision import RunState, Supervision, decode_run_state, encode_run_state
+from compiler.signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT
 from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode_record
+from compiler.supervision import RunState, Supervision, decode_run_state, encode_run_state
 
 from . import monitor, networking, volumes
 from .faults import checkpoint
 from .helpers import init_program
 from .images import PreparedImage, hold_image, lower_of, merged_root
 from .run import run, run_status
-from .waiting import wait_until
 from .store import GONE_PREFIX, NEW_PREFIX, read_int, read_record, write_atomic
+from .waiting import wait_until
 
 CRUN_TIMEOUT = 30.0  # crun start, state, list, kill, delete: quick unless something is badly stuck
 CREATE_TIMEOUT = 60.0  # conmon + crun create: mounts, namespaces, cgroups
@@ -87,7 +87,7 @@ class Started(msgspec.Struct, frozen=True):
     at: float  # time.monotonic() right after `crun start`
 
 
-def create(layout: Layout, new: NewContainer, *, confirm: bool | None = None) -> Started:
+def create(layout: Layout, new: NewContainer, *, confirm: bool | None = None) -> Started | None:
     """Make the container's directory, mount, crun container and record, then start it.
     All or nothing; and if hp is killed half-way, the record's phase says so (compiler.state).
     `confirm`: as start's; None means the container's must_run."""
@@ -326,7 +326,7 @@ def remove_cgroups(layout: Layout, name: str) -> None:
         mountinfo = f.read()
     for top in container_cgroup_dirs(cgroup_mounts(mountinfo), cgroups_path(layout.cgroup_name(name))):
         for directory, _, _ in os.walk(top, topdown=False):
-            if not wait_until(lambda gone=directory: _rmdir_cgroup(gone), CGROUP_BUSY_WAIT):
+            if not wait_until(functools.partial(_rmdir_cgroup, directory), CGROUP_BUSY_WAIT):
                 raise HpError(f"{name}'s cgroup", f"{directory} still holds processes after {CGROUP_BUSY_WAIT:g} s "
                                                   "(hp removes only empty cgroups, and kills nothing there)")
 
