@@ -131,19 +131,19 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
                 _wait_for(layout, dep, condition, say)
             with ThreadPoolExecutor(max_workers=min(PARALLEL, len(batch))) as pool:
                 futures = [pool.submit(step, change) for change in batch]
-                errors = [f.exception() for f in futures if f.exception() is not None]
+                errors: list[BaseException] = [e for f in futures if (e := f.exception()) is not None]
                 to_confirm = [(c, f.result()) for c, f in zip(batch, futures, strict=True)
                               if f.exception() is None and f.result()]
                 for change, started in to_confirm:  # each waits only for what is left of its own grace
                     try:
-                        confirm(change, started)  # type: ignore[arg-type]
+                        confirm(change, started)  # type: ignore[arg-type]  # to_confirm: results that started
                     except HpError as e:
                         errors.append(e)
             if errors:
                 first = errors[0]
                 if len(errors) > 1 and isinstance(first, HpError):
                     raise HpError(first.where, f"{first.problem} (and {len(errors) - 1} more failed)")
-                raise first  # type: ignore[misc]
+                raise first
     except BaseException:
         try:
             tidy(layout)

@@ -20,6 +20,7 @@ from compiler.cni import (
     Attachment,
     AttachmentRecord,
     CniResult,
+    Command,
     Leftovers,
     decode_record,
     encode_record,
@@ -190,8 +191,8 @@ def _installed(name: str, cni_path: Sequence[str]) -> bool:
         return False
 
 
-def _call(att: Attachment, command: str, index: int, prev: dict[str, Any] | None, cni_path: Sequence[str],
+def _call(att: Attachment, command: Command, index: int, prev: dict[str, Any] | None, cni_path: Sequence[str],
           netns: str | None = None, address: str | None = None) -> tuple[int, str, str]:
-    call = plugin_call(att, command, index, prev, ":".join(cni_path), netns, address)  # type: ignore[arg-type]
+    call = plugin_call(att, command, index, prev, ":".join(cni_path), netns, address)
     return run_status(cni_plugin_argv(find_plugin(call.plugin, cni_path)), env=call.env, stdin=call.stdin,
                       timeout=PLUGIN_TIMEOUT)

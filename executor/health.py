@@ -217,7 +217,9 @@ def act_on_failure(layout: Layout, name: str, state: HealthState) -> str:
     or "kill" (stopped at once: SIGKILL, then as `hp stop`). Under the state lock, and only if it is
     still the same run, still unhealthy, and hp has not stopped it meanwhile. What was done, in words."""
     record = read_record(layout, name)
-    if record is None or action(record.health_on_failure, state) == "none":  # type: ignore[arg-type]
+    if record is None:
+        return ""
+    if action(record.health_on_failure, state) == "none":  # type: ignore[arg-type]  # hp.toml's Literal, recorded
         return ""
 
     def superseded() -> bool:

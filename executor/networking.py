@@ -281,7 +281,7 @@ def prune_networks(layout: Layout, in_use: set[str]) -> list[str]:
         os.unlink(layout.conflist(network))
         removed.append(network)
     if None not in bridges_in_use:  # else a network in use has a conflist hp cannot read: release no bridge
-        bridges.release(layout, bridges_in_use)  # type: ignore[arg-type]
+        bridges.release(layout, {bridge for bridge in bridges_in_use if bridge is not None})
     if os.path.isdir(layout.netns_dir) and not os.listdir(layout.netns_dir):
         release_netns_dir(layout.netns_dir)
     return removed

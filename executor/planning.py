@@ -68,8 +68,9 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     hp_file = HpFile() if destroy else checked or check_input(data)
     records = {name: read_record(layout, name) for name in container_names(layout)}
     for name in sorted(hp_file.containers):
-        if name in records and (records[name] is None or records[name].file != owner):  # type: ignore[union-attr]
-            holder = records[name].file if records[name] is not None else ""  # type: ignore[union-attr]
+        record = records.get(name)
+        if name in records and (record is None or record.file != owner):
+            holder = record.file if record is not None else ""
             raise HpError(key_path("containers", name),
                           f"a container named {name} already exists, managed by {holder}" if holder else
                           f"a container named {name} already exists, but its record is missing or unreadable "

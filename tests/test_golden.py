@@ -119,7 +119,7 @@ def test_golden_dir_holds_exactly_one_file_per_case() -> None:
     """syrupy does not see stale files in a custom directory, so check by hand:
     a file left over from a renamed case, or a case that switched between success
     and error, fails here (delete the stale file)."""
-    golden = GoldenConfig.dirname(test_location=None)  # type: ignore[arg-type]
+    golden = GoldenConfig.dirname(test_location=None)  # type: ignore[arg-type]  # GoldenConfig's dirname ignores it
     files = sorted(p.name for p in Path(golden).iterdir() if p.is_file())  # golden/kube: tests/test_kube.py
     stems = [f.rsplit(".", 1)[0] for f in files]
     twice = sorted({s for s in stems if stems.count(s) > 1})

@@ -203,8 +203,8 @@ def test_default_profile_as_podman_compiles_it_for_default_caps() -> None:
 ])
 def test_a_capability_in_bounding_allows_its_syscalls(cap, allows) -> None:
     before, after = compiled(DEFAULT_PROFILE), compiled(DEFAULT_PROFILE, caps=DEFAULT_CAPS + (cap,))
-    denied = {n for r in before.syscalls if r.action == "SCMP_ACT_ERRNO" for n in r.names}  # type: ignore[union-attr]
-    allowed = {n for r in after.syscalls if r.action == "SCMP_ACT_ALLOW" for n in r.names}  # type: ignore[union-attr]
+    denied = {n for r in before.syscalls or () if r.action == "SCMP_ACT_ERRNO" for n in r.names or ()}
+    allowed = {n for r in after.syscalls or () if r.action == "SCMP_ACT_ALLOW" for n in r.names or ()}
     assert allows in denied and allows in allowed
 
 
