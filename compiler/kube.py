@@ -598,7 +598,8 @@ def localhost_profile(setting: str, where: str) -> str:
 
 def pod_sysctls(spec: ContainerSpec, where: str, warnings: _Warnings) -> list[dict[str, str]]:
     out = []
-    for key in sorted(spec.sysctls or {}):
+    sysctls = spec.sysctls or {}
+    for key in sorted(sysctls):
         name = key.replace("/", ".")
         if not _SYSCTL.fullmatch(name):
             raise HpError(key_path(f"{where}.sysctls", key), f"{quote(key)} is not a sysctl name Kubernetes takes "
@@ -607,7 +608,7 @@ def pod_sysctls(spec: ContainerSpec, where: str, warnings: _Warnings) -> list[di
         if name not in SAFE_SYSCTLS:
             warnings.add(key_path(f"{where}.sysctls", key), "not one of Kubernetes' safe sysctls: the kubelet "
                                                             "must allow it (--allowed-unsafe-sysctls)")
-        out.append({"name": name, "value": spec.sysctls[key]})  # type: ignore[index]
+        out.append({"name": name, "value": sysctls[key]})
     return out
 
 
