@@ -93,11 +93,14 @@ def test_a_failed_crun_create_leaves_no_cgroup(tmp_path, state, registry, test_i
     linux = new.config.linux
     resources = msgspec.structs.replace(linux.resources, pids=oci.Pids(limit=2**63 - 1))
     config = msgspec.structs.replace(new.config, linux=msgspec.structs.replace(linux, resources=resources))
-    files = tuple((f, encode_config(config) if f == "config.json" else data) for f, data in new.files)
+    bundle = new.bundle
+    files = tuple(msgspec.structs.replace(f, content=encode_config(config)) if f.path == bundle.config_path else f
+                  for f in bundle.files)
+    bundle = msgspec.structs.replace(bundle, files=files)
     before = host_snapshot()
     try:
         with pytest.raises(HpError) as info:
-            containers.create(lay, msgspec.structs.replace(new, config=config, files=files))
+            containers.create(lay, msgspec.structs.replace(new, config=config, bundle=bundle))
         assert "pids.max" in str(info.value) and "\n" not in str(info.value)
         assert not (state / "containers" / name).exists()
         assert own_leaks(state, before) == {}

@@ -139,7 +139,7 @@ def test_user_and_groups(crun: Crun, tmp_path: Path, user: str | None, uid: int,
                          groups: list[int], home: str) -> None:
     fields = {"user": user} if user is not None else {}
     bundle, result = run_sh(crun, tmp_path, ID_SCRIPT, **fields)
-    assert bundle.config["process"]["user"] == {"uid": uid, "gid": gid, "additionalGids": groups}
+    assert bundle.config["process"]["user"] == {"uid": uid, "gid": gid, "additionalGids": groups, "umask": 0o022}
     seen = keyed(ok(result))
     assert (int(seen["uid"]), int(seen["gid"])) == (uid, gid)
     assert sorted(int(g) for g in seen["groups"].split()) == sorted(set(groups))
