@@ -241,14 +241,18 @@ def case_id(test_location: PyTestLocation) -> str:
     return name[name.index("[") + 1: -1] if name.endswith("]") else name
 
 
-class _Golden(SingleFileSnapshotExtension):
+class GoldenFiles(SingleFileSnapshotExtension):
+    """One file per case, named after its parametrize id, in `directory` (golden/ by default)."""
+
+    directory: Path = GOLDEN_DIR
+
     @classmethod
     def dirname(cls, *, test_location: PyTestLocation) -> str:
-        return str(GOLDEN_DIR)
+        return str(cls.directory)
 
     @classmethod
     def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
-        return str(GOLDEN_DIR)
+        return str(cls.directory)
 
     @classmethod
     def get_snapshot_name(cls, *, test_location: PyTestLocation, index=0) -> str:
@@ -257,28 +261,28 @@ class _Golden(SingleFileSnapshotExtension):
     @classmethod
     def matches_test_location(cls, *, test_location: PyTestLocation, snapshot_location: str) -> bool:
         path = Path(snapshot_location)
-        return path.parent == GOLDEN_DIR and path.name == f"{case_id(test_location)}.{cls.file_extension}"
+        return path.parent == cls.directory and path.name == f"{case_id(test_location)}.{cls.file_extension}"
 
     def owns_snapshot_collection(self, *, filepath: str, test_location: PyTestLocation) -> bool:
         path = Path(filepath)
-        return path.parent == GOLDEN_DIR and path.suffix == f".{self.file_extension}"
+        return path.parent == self.directory and path.suffix == f".{self.file_extension}"
 
 
-class GoldenConfig(_Golden):
+class GoldenConfig(GoldenFiles):
     """golden/<case>.json: the exact config.json bytes."""
 
     file_extension = "json"
     _write_mode = WriteMode.BINARY
 
 
-class GoldenChanges(_Golden):
+class GoldenChanges(GoldenFiles):
     """golden/<case>.diff: `changes` from the baseline's config to the case's."""
 
     file_extension = "diff"
     _write_mode = WriteMode.TEXT
 
 
-class GoldenError(_Golden):
+class GoldenError(GoldenFiles):
     """golden/<case>.txt: the exact error line `hp compile` prints."""
 
     file_extension = "txt"

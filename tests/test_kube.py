@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
-from syrupy.location import PyTestLocation
+from syrupy.extensions.single_file import WriteMode
 
 from compiler import HpError, ImageFacts, compile_container, parse_hp_file, parse_image_config
 from compiler.env import EnvFile
@@ -18,7 +17,7 @@ from compiler.kube import FIELDS, KubeOptions, escaped, export_kube, k8s_process
 from compiler.kube_yaml import dump_documents, quoted
 from compiler.spec import ContainerSpec
 
-from .golden import case_id
+from .golden import GoldenFiles
 
 CASES_DIR = Path(__file__).parent / "cases_kube"
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden" / "kube"
@@ -55,27 +54,8 @@ def run_kube_case(case: str) -> tuple[str | None, str | None]:
     return "".join(f"# hp: warning: {w}\n" for w in out.warnings) + out.yaml(), None
 
 
-class _GoldenKube(SingleFileSnapshotExtension):
-    @classmethod
-    def dirname(cls, *, test_location: PyTestLocation) -> str:
-        return str(GOLDEN_DIR)
-
-    @classmethod
-    def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
-        return str(GOLDEN_DIR)
-
-    @classmethod
-    def get_snapshot_name(cls, *, test_location: PyTestLocation, index=0) -> str:
-        return case_id(test_location)
-
-    @classmethod
-    def matches_test_location(cls, *, test_location: PyTestLocation, snapshot_location: str) -> bool:
-        path = Path(snapshot_location)
-        return path.parent == GOLDEN_DIR and path.name == f"{case_id(test_location)}.{cls.file_extension}"
-
-    def owns_snapshot_collection(self, *, filepath: str, test_location: PyTestLocation) -> bool:
-        path = Path(filepath)
-        return path.parent == GOLDEN_DIR and path.suffix == f".{self.file_extension}"
+class _GoldenKube(GoldenFiles):
+    directory = GOLDEN_DIR
 
 
 class GoldenKube(_GoldenKube):
