@@ -102,8 +102,10 @@ def main() -> None:
 
         lay = layout(str(state))
         per_hp: dict[str, list[float]] = {}
-        for network, file, listed in (("bridge", work / "hp.toml", names), ("none", work / "none" / "hp.toml",
-                                                                           lone_names)):
+        for network, file, listed in (
+            ("bridge", work / "hp.toml", names),
+            ("none", work / "none" / "hp.toml", lone_names),
+        ):
             extra = [f"x{network[0]}{tag}-{i}" for i in range(7)]
             write_file(file, image, listed + extra, network)
             planned = make_plan(lay, str(file), file.read_bytes())
@@ -112,14 +114,20 @@ def main() -> None:
                 containers.create(lay, planned.new[name], confirm=False)  # like crun: no grace wait
                 per_hp.setdefault(network, []).append(time.perf_counter() - t)
             listed += extra
-        noop = statistics.median(timed([HP, "apply", str(work / "hp.toml"), "--yes", "--state-dir", str(state)])
-                                 for _ in range(3))
+        noop = statistics.median(
+            timed([HP, "apply", str(work / "hp.toml"), "--yes", "--state-dir", str(state)]) for _ in range(3)
+        )
         bundle = work / "bundle"
-        shutil.copytree(state / "containers" / names[0] / "bundle", bundle, symlinks=True,
-                        ignore=shutil.ignore_patterns("rootfs", "attach", "ctl", "winsz"))
+        shutil.copytree(
+            state / "containers" / names[0] / "bundle",
+            bundle,
+            symlinks=True,
+            ignore=shutil.ignore_patterns("rootfs", "attach", "ctl", "winsz"),
+        )
         (bundle / "rootfs").mkdir()
         sh(["tar", "-C", str(bundle / "rootfs"), "-xf", str(work / "rootfs.tar")])
         import json
+
         config = json.loads((bundle / "config.json").read_text())
         config["linux"]["cgroupsPath"] = f"/hp-bench/{tag}"
         (bundle / "config.json").write_text(json.dumps(config))
@@ -129,8 +137,13 @@ def main() -> None:
             config["linux"]["cgroupsPath"] = f"/hp-bench/{cid}"
             (bundle / "config.json").write_text(json.dumps(config))
             t = time.perf_counter()
-            subprocess.run(["crun", "--root", str(crun_root), "run", "--detach", "--bundle", str(bundle), cid],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                ["crun", "--root", str(crun_root), "run", "--detach", "--bundle", str(bundle), cid],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
             per_crun.append(time.perf_counter() - t)
             subprocess.run(["crun", "--root", str(crun_root), "delete", "--force", cid], capture_output=True)
 
@@ -140,21 +153,33 @@ def main() -> None:
         print(f"hp apply benchmark: {n} containers of one pulled busybox image, on {os.cpu_count()} CPUs\n")
         print(f"  {'measurement':<50} {'hp':>10} {'peer':>10} {'peer/hp':>8}")
         print(f"  {'-' * 50} {'-' * 10} {'-' * 10} {'-' * 8}")
-        print(f"  {f'(1) {n} on a bridge: hp apply vs podman run -d':<50} {hp_total:>9.2f}s {podman_total:>9.2f}s "
-              f"{podman_total / hp_total:>7.1f}x")
-        print(f"  {f'(2) {n}, no network: hp apply vs podman run -d':<50} {hp_lone:>9.2f}s {podman_lone_total:>9.2f}s "
-              f"{podman_lone_total / hp_lone:>7.1f}x")
-        print(f"  {'    the same, must_run = false (no 0.5 s wait)':<50} {hp_quick:>9.2f}s {podman_lone_total:>9.2f}s "
-              f"{podman_lone_total / hp_quick:>7.1f}x")
-        print(f"  {'(3) one more, no network: hp vs crun run -d':<50} {hp_one * 1000:>8.1f}ms "
-              f"{crun_one * 1000:>8.1f}ms {crun_one / hp_one:>7.2f}x")
+        print(
+            f"  {f'(1) {n} on a bridge: hp apply vs podman run -d':<50} {hp_total:>9.2f}s {podman_total:>9.2f}s "
+            f"{podman_total / hp_total:>7.1f}x"
+        )
+        print(
+            f"  {f'(2) {n}, no network: hp apply vs podman run -d':<50} {hp_lone:>9.2f}s {podman_lone_total:>9.2f}s "
+            f"{podman_lone_total / hp_lone:>7.1f}x"
+        )
+        print(
+            f"  {'    the same, must_run = false (no 0.5 s wait)':<50} {hp_quick:>9.2f}s {podman_lone_total:>9.2f}s "
+            f"{podman_lone_total / hp_quick:>7.1f}x"
+        )
+        print(
+            f"  {'(3) one more, no network: hp vs crun run -d':<50} {hp_one * 1000:>8.1f}ms "
+            f"{crun_one * 1000:>8.1f}ms {crun_one / hp_one:>7.2f}x"
+        )
         print(f"  {'    one more, on the bridge (CNI ADD: 3 plugins)':<50} {hp_one_bridge * 1000:>8.1f}ms")
-        print(f"      (median of 7; hp's fixed cost per run is apart: `hp apply` with nothing to do takes "
-              f"{noop * 1000:.0f} ms; crun's bundle is ready-made, hp's includes compiling and writing it;\n"
-              f"       not counted: the 0.5 s an apply waits, once per phase, to confirm its containers stayed up)")
+        print(
+            f"      (median of 7; hp's fixed cost per run is apart: `hp apply` with nothing to do takes "
+            f"{noop * 1000:.0f} ms; crun's bundle is ready-made, hp's includes compiling and writing it;\n"
+            f"       not counted: the 0.5 s an apply waits, once per phase, to confirm its containers stayed up)"
+        )
         per = containers_bytes / n
-        print(f"  {'(4) disk per container (bundle, upper, log)':<50} {per / 1024:>8.1f}KiB "
-              f"  near zero; the image rootfs ({image_bytes / 1024 / 1024:.1f} MiB) is shared")
+        print(
+            f"  {'(4) disk per container (bundle, upper, log)':<50} {per / 1024:>8.1f}KiB "
+            f"  near zero; the image rootfs ({image_bytes / 1024 / 1024:.1f} MiB) is shared"
+        )
     finally:
         for file in (work / "hp.toml", work / "none" / "hp.toml"):
             subprocess.run([HP, "destroy", str(file), "--yes", "--state-dir", str(state)], capture_output=True)

@@ -26,6 +26,18 @@ def import_sleeper(work: Path, image: str) -> Path:
     STOPSIGNAL SIGKILL: busybox sleep as PID 1 ignores SIGTERM, and hp now waits stop_timeout (10 s)
     for it before each removal, as podman does; the benchmarks time creation, not that wait."""
     tar = rootfs_tar(work / "rootfs.tar")
-    sh(["podman", "import", "--change", 'ENTRYPOINT ["/bin/busybox"]', "--change", 'CMD ["sleep", "3600"]',
-        "--change", "STOPSIGNAL SIGKILL", str(tar), image])
+    sh(
+        [
+            "podman",
+            "import",
+            "--change",
+            'ENTRYPOINT ["/bin/busybox"]',
+            "--change",
+            'CMD ["sleep", "3600"]',
+            "--change",
+            "STOPSIGNAL SIGKILL",
+            str(tar),
+            image,
+        ]
+    )
     return tar

@@ -84,7 +84,16 @@ PYTHON = str(BIN / "python")
 HP = str(BIN / "hp")
 EMPTY_STATE = tempfile.mkdtemp(prefix="hp-bench-state-")  # hp ps of a state dir with nothing in it
 HP_COMPILE_ARGS = [
-    "compile", str(HP_TOML), "-c", "web", "-i", str(IMAGE), "--passwd", str(PASSWD), "--group", str(GROUP),
+    "compile",
+    str(HP_TOML),
+    "-c",
+    "web",
+    "-i",
+    str(IMAGE),
+    "--passwd",
+    str(PASSWD),
+    "--group",
+    str(GROUP),
 ]
 
 
@@ -182,8 +191,10 @@ def commands() -> list[tuple[str, list[str]]]:
         ("python -c 'import msgspec'", [PYTHON, "-c", "import msgspec"]),
         ("python -c 'import typer'", [PYTHON, "-c", "import typer"]),
         ("* python -c 'import compiler'", [PYTHON, "-c", "import compiler"]),
-        ("* compile without typer (floor)",
-         [PYTHON, "-c", FLOOR_SCRIPT, str(HP_TOML), "web", str(IMAGE), str(PASSWD), str(GROUP)]),
+        (
+            "* compile without typer (floor)",
+            [PYTHON, "-c", FLOOR_SCRIPT, str(HP_TOML), "web", str(IMAGE), str(PASSWD), str(GROUP)],
+        ),
         ("hp --version", [HP, "--version"]),
         ("hp compile (web)", [HP, *HP_COMPILE_ARGS]),
         ("hp ps (empty state dir)", [HP, "ps", "--state-dir", EMPTY_STATE]),
@@ -205,8 +216,13 @@ def build_install(tmp: Path) -> Path:
     import shutil
 
     source = tmp / "src"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache"
+        ),
+    )
     venv = tmp / "venv"
     base = getattr(sys, "_base_executable", sys.executable)
     for argv in ([base, "-m", "venv", str(venv)], [str(venv / "bin" / "pip"), "install", "--quiet", str(source)]):
@@ -225,8 +241,9 @@ def child_env(write_pyc: bool) -> dict[str, str]:
 
 def run_once(argv: list[str], env: dict[str, str], cwd: str) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          env=env, cwd=cwd)
+    proc = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd
+    )
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         again = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=env, cwd=cwd)
@@ -234,8 +251,9 @@ def run_once(argv: list[str], env: dict[str, str], cwd: str) -> float:
     return elapsed
 
 
-def bench_processes(runs: int, warmup: int, env: dict[str, str], cwd: str,
-                    cmds: list[tuple[str, list[str]]] | None = None) -> list[tuple[str, list[float]]]:
+def bench_processes(
+    runs: int, warmup: int, env: dict[str, str], cwd: str, cmds: list[tuple[str, list[str]]] | None = None
+) -> list[tuple[str, list[float]]]:
     cmds = cmds or commands()
     for _ in range(warmup):
         for _, argv in cmds:
@@ -272,7 +290,7 @@ def imports_of(hp_args: list[str], env: dict[str, str], cwd: str, importtime: bo
     report, lines = None, []
     for line in proc.stderr.splitlines():
         if line.startswith("HP-BENCH "):
-            report = json.loads(line[len("HP-BENCH "):])
+            report = json.loads(line[len("HP-BENCH ") :])
         else:
             lines.append(line)
     if report is None:
@@ -321,8 +339,10 @@ def importtime_summary(samples: list[str]) -> Summary:
             self_us[name].append(s)
             cum_us[name].append(c)
     top = sorted(cum_us, key=lambda m: statistics.median(cum_us[m]), reverse=True)[:10]
-    modules = [(m, statistics.median(self_us[m]) / 1000, statistics.median(cum_us[m]) / 1000,
-                parent.get(m, "(run time)")) for m in top]
+    modules = [
+        (m, statistics.median(self_us[m]) / 1000, statistics.median(cum_us[m]) / 1000, parent.get(m, "(run time)"))
+        for m in top
+    ]
     by_package: dict[str, float] = defaultdict(float)
     for m, values in self_us.items():
         by_package[m.split(".")[0]] += statistics.median(values) / 1000
@@ -353,8 +373,12 @@ def profile_in_process(inputs: Inputs, seconds: float) -> None:
         ("encode_config(struct) → bytes", lambda: encode_config(config)),
         ("  msgspec.json.encode", lambda: msgspec.json.encode(config)),
         ("  msgspec.json.format(indent=2)", lambda: msgspec.json.format(raw, indent=2)),
-        ("compile_config_json('web'), all of it",
-         lambda: compile_config_json(inputs.toml, "web", inputs.image, inputs.passwd, inputs.group, host=inputs.host)),
+        (
+            "compile_config_json('web'), all of it",
+            lambda: compile_config_json(
+                inputs.toml, "web", inputs.image, inputs.passwd, inputs.group, host=inputs.host
+            ),
+        ),
     ]
     width = max(len(s) for s, _ in stages)
     for label, fn in stages:
@@ -371,7 +395,7 @@ def profile_in_process(inputs: Inputs, seconds: float) -> None:
         stats = pstats.Stats(prof, stream=out)
         stats.strip_dirs().sort_stats("tottime").print_stats(12)
         body = out.getvalue()
-        body = body[body.find("   ncalls"):].rstrip()
+        body = body[body.find("   ncalls") :].rstrip()
         print(f"\n(p2) cProfile, {title}: top 12 functions by own time (times include the profiler's overhead)")
         print("\n".join("  " + line for line in body.splitlines()))
 
@@ -417,11 +441,16 @@ def main() -> None:
     ap.add_argument("--importtime-runs", type=int, default=5, help="-X importtime samples (median)")
     ap.add_argument("--profile", action="store_true", help="also profile the in-process compile")
     ap.add_argument("--quick", action="store_true", help="short measurements (a smoke run; numbers are rougher)")
-    ap.add_argument("--installed", metavar="VENV",
-                    help="a venv with hp pip-installed (not editable) for (b2); default: build one in a temp dir")
-    ap.add_argument("--write-pyc", action="store_true",
-                    help="run the processes without PYTHONDONTWRITEBYTECODE "
-                         "(writes compiler/ and executor/ __pycache__)")
+    ap.add_argument(
+        "--installed",
+        metavar="VENV",
+        help="a venv with hp pip-installed (not editable) for (b2); default: build one in a temp dir",
+    )
+    ap.add_argument(
+        "--write-pyc",
+        action="store_true",
+        help="run the processes without PYTHONDONTWRITEBYTECODE (writes compiler/ and executor/ __pycache__)",
+    )
     opts = ap.parse_args()
     if opts.quick:
         opts.seconds, opts.runs, opts.warmup, opts.importtime_runs = 0.3, 5, 1, 1
@@ -429,71 +458,113 @@ def main() -> None:
     env = child_env(opts.write_pyc)
     dont_write = bool(env.get("PYTHONDONTWRITEBYTECODE"))
     cached = all((ROOT / pkg / "__pycache__").is_dir() for pkg in ("compiler", "executor"))
-    print(f"hp compile benchmark: Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
-          f"{os.cpu_count()} CPUs; {versions()}")
-    print(f"  processes: PYTHONDONTWRITEBYTECODE={'set' if dont_write else 'unset'}; "
-          f"compiler/ and executor/ bytecode cached: {'yes' if cached else 'no'}"
-          + (" (each hp run compiles their sources)" if dont_write and not cached else ""))
+    print(
+        f"hp compile benchmark: Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs; {versions()}"
+    )
+    print(
+        f"  processes: PYTHONDONTWRITEBYTECODE={'set' if dont_write else 'unset'}; "
+        f"compiler/ and executor/ bytecode cached: {'yes' if cached else 'no'}"
+        + (" (each hp run compiles their sources)" if dont_write and not cached else "")
+    )
 
     inputs = Inputs()
     inputs.check_same_bytes()
     rates = bench_in_process(inputs, opts.seconds, opts.rounds)
-    print(f"\n(a) in-process, configs per second (examples: {', '.join(CONTAINERS)}; "
-          f"best of {opts.rounds} rounds over ~{opts.seconds:g} s each)")
-    table(["measurement", "configs/s", "µs/config", "target", "met"],
-          [[label, f"{rate:,.0f}", f"{1e6 / rate:.1f}", f">= {RATE_TARGET:,}/s", yes(rate >= RATE_TARGET)]
-           for label, rate in rates], "<>>><")
+    print(
+        f"\n(a) in-process, configs per second (examples: {', '.join(CONTAINERS)}; "
+        f"best of {opts.rounds} rounds over ~{opts.seconds:g} s each)"
+    )
+    table(
+        ["measurement", "configs/s", "µs/config", "target", "met"],
+        [
+            [label, f"{rate:,.0f}", f"{1e6 / rate:.1f}", f">= {RATE_TARGET:,}/s", yes(rate >= RATE_TARGET)]
+            for label, rate in rates
+        ],
+        "<>>><",
+    )
 
     with tempfile.TemporaryDirectory(prefix="hp-bench-") as cwd:  # a neutral cwd: '' on sys.path finds nothing
         results = bench_processes(opts.runs, opts.warmup, env, cwd)
         base = statistics.median(results[0][1])
-        print(f"\n(b) processes, wall time (median of {opts.runs} runs after {opts.warmup} warm-up runs, interleaved; "
-              f"* = for reference)")
+        print(
+            f"\n(b) processes, wall time (median of {opts.runs} runs after {opts.warmup} warm-up runs, interleaved; "
+            f"* = for reference)"
+        )
         rows = []
         for label, ts in results:
             med = statistics.median(ts)
-            rows.append([label, f"{med * 1000:.1f}", f"{min(ts) * 1000:.1f}", f"{max(ts) * 1000:.1f}",
-                         f"{med / base:.2f}x"])
+            rows.append(
+                [label, f"{med * 1000:.1f}", f"{min(ts) * 1000:.1f}", f"{max(ts) * 1000:.1f}", f"{med / base:.2f}x"]
+            )
         table(["command", "median ms", "min ms", "max ms", "vs python -c pass"], rows, "<>>>>")
         hp_med = statistics.median(dict(results)["hp compile (web)"])
         ratio = hp_med / base
         by_min = min(dict(results)["hp compile (web)"]) / min(results[0][1])
-        print(f"  hp compile / python -c pass = {ratio:.2f}x (medians; {by_min:.2f}x by the minimums)   "
-              f"(the target is for a normal install: b2)")
+        print(
+            f"  hp compile / python -c pass = {ratio:.2f}x (medians; {by_min:.2f}x by the minimums)   "
+            f"(the target is for a normal install: b2)"
+        )
 
         with tempfile.TemporaryDirectory(prefix="hp-bench-install-") as scratch:
             venv = Path(opts.installed) if opts.installed else build_install(Path(scratch))
             results = bench_processes(opts.runs, opts.warmup, env, cwd, installed_commands(venv))
         base = statistics.median(results[0][1])
         built = "" if opts.installed else ", built for this run"
-        print(f"\n(b2) a normal install (pip install ., not editable: {venv}{built}): "
-              f"median of {opts.runs} runs, interleaved")
-        rows = [[label, f"{statistics.median(ts) * 1000:.1f}", f"{min(ts) * 1000:.1f}",
-                 f"{statistics.median(ts) / base:.2f}x"] for label, ts in results]
+        print(
+            f"\n(b2) a normal install (pip install ., not editable: {venv}{built}): "
+            f"median of {opts.runs} runs, interleaved"
+        )
+        rows = [
+            [
+                label,
+                f"{statistics.median(ts) * 1000:.1f}",
+                f"{min(ts) * 1000:.1f}",
+                f"{statistics.median(ts) / base:.2f}x",
+            ]
+            for label, ts in results
+        ]
         table(["command", "median ms", "min ms", "vs python -c pass"], rows, "<>>>")
         ratio = statistics.median(dict(results)["hp compile (web)"]) / base
         ps_ratio = statistics.median(dict(results)["hp ps (empty state dir)"]) / base
-        print(f"  hp compile / python -c pass = {ratio:.2f}x   target <= {RATIO_TARGET:g}x   "
-              f"met: {yes(ratio <= RATIO_TARGET)}; hp ps / python -c pass = {ps_ratio:.2f}x")
+        print(
+            f"  hp compile / python -c pass = {ratio:.2f}x   target <= {RATIO_TARGET:g}x   "
+            f"met: {yes(ratio <= RATIO_TARGET)}; hp ps / python -c pass = {ps_ratio:.2f}x"
+        )
 
         print("\n(c) imports (executor.main run in-process with sys.argv set, as the hp script does)")
-        probes = [("hp compile", HP_COMPILE_ARGS), ("hp --version", ["--version"]),
-                  ("usage error (no -i)", ["compile", str(HP_TOML)])]
+        probes = [
+            ("hp compile", HP_COMPILE_ARGS),
+            ("hp --version", ["--version"]),
+            ("usage error (no -i)", ["compile", str(HP_TOML)]),
+        ]
         rows = []
         for label, args in probes:
             report, _ = imports_of(args, env, cwd, importtime=False)
             found = report["modules"]
             tops = sorted({m.split(".")[0] for m in found})
-            rows.append([label, str(report["code"]), ", ".join(tops) or "none",
-                         str(len(found)), yes(not found) if label == "hp compile" else ""])
+            rows.append(
+                [
+                    label,
+                    str(report["code"]),
+                    ", ".join(tops) or "none",
+                    str(len(found)),
+                    yes(not found) if label == "hp compile" else "",
+                ]
+            )
         table(["path", "exit", f"imports of {'/'.join(FORBIDDEN)}", "modules", "target met"], rows, "<><><")
         samples = [imports_of(HP_COMPILE_ARGS, env, cwd, importtime=True)[1] for _ in range(opts.importtime_runs)]
         modules, packages, total = importtime_summary(samples)
-        print(f"\n  hp compile, -X importtime (median of {opts.importtime_runs}): all imports {total:.1f} ms "
-              f"(importtime inflates this); top 10 by cumulative time;\n"
-              f"  (run time) = imported by code running, not by another module's import")
-        table(["module", "cumulative ms", "self ms", "first imported by"],
-              [[m, f"{c:.1f}", f"{s:.1f}", p] for m, s, c, p in modules], "<>><")
+        print(
+            f"\n  hp compile, -X importtime (median of {opts.importtime_runs}): all imports {total:.1f} ms "
+            f"(importtime inflates this); top 10 by cumulative time;\n"
+            f"  (run time) = imported by code running, not by another module's import"
+        )
+        table(
+            ["module", "cumulative ms", "self ms", "first imported by"],
+            [[m, f"{c:.1f}", f"{s:.1f}", p] for m, s, c, p in modules],
+            "<>><",
+        )
         print("\n  self time summed by top-level package")
         table(["package", "self ms"], [[p, f"{ms:.1f}"] for p, ms in packages], "<>")
 

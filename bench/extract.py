@@ -41,8 +41,10 @@ from compiler.layout import layout  # noqa: E402
 WAYS = ("copy", "layers")
 METHOD = {"copy": "mount", "layers": "layers"}
 # the real CLI, with ensure_image's default way set first
-CLI = ("import sys; from executor import images; images.ensure_image.__kwdefaults__['method'] = sys.argv.pop(1); "
-       "from executor.main import main; sys.argv[0] = 'hp'; sys.exit(main())")
+CLI = (
+    "import sys; from executor import images; images.ensure_image.__kwdefaults__['method'] = sys.argv.pop(1); "
+    "from executor.main import main; sys.argv[0] = 'hp'; sys.exit(main())"
+)
 
 
 def sh(*argv: str) -> str:
@@ -50,8 +52,14 @@ def sh(*argv: str) -> str:
 
 
 def hp(way: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", CLI, METHOD[way], *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, cwd=HERE, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", CLI, METHOD[way], *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        cwd=HERE,
+        timeout=600,
+    )
 
 
 def build_image(work: Path, megabytes: int) -> tuple[str, int]:
@@ -65,11 +73,21 @@ def build_image(work: Path, megabytes: int) -> tuple[str, int]:
     for i in range(megabytes * 10):  # 100 KiB files
         d = root / "usr" / "share" / f"d{i % 60:02d}"
         d.mkdir(parents=True, exist_ok=True)
-        (d / f"f{i:05d}").write_bytes(chunk[(i * 7919) % (900 << 10):][: 100 << 10])
+        (d / f"f{i:05d}").write_bytes(chunk[(i * 7919) % (900 << 10) :][: 100 << 10])
     big = work / "big.tar"
     sh("tar", "--create", "--file", str(big), "--directory", str(root), "--numeric-owner", ".")
-    sh("podman", "import", "--change", 'ENTRYPOINT ["/bin/busybox"]', "--change", 'CMD ["sleep", "3600"]',
-       "--change", "STOPSIGNAL SIGKILL", str(big), ref)
+    sh(
+        "podman",
+        "import",
+        "--change",
+        'ENTRYPOINT ["/bin/busybox"]',
+        "--change",
+        'CMD ["sleep", "3600"]',
+        "--change",
+        "STOPSIGNAL SIGKILL",
+        str(big),
+        ref,
+    )
     sh("podman", "rmi", f"{ref}-base")
     size = big.stat().st_size
     shutil.rmtree(root)
@@ -90,8 +108,11 @@ def disk(path: str) -> int:
 
 
 def references(image_id: str) -> list[str]:
-    return [n for n in sh("podman", "ps", "--all", "--format", "{{.Names}}").split()
-            if n.startswith(f"hp-ref-{image_id[:12]}-")]
+    return [
+        n
+        for n in sh("podman", "ps", "--all", "--format", "{{.Names}}").split()
+        if n.startswith(f"hp-ref-{image_id[:12]}-")
+    ]
 
 
 def one_apply(way: str, state: Path, hp_toml: Path, image_id: str) -> tuple[float, int, int]:
@@ -145,19 +166,32 @@ def main() -> int:
                     took, ours[way], podmans[way] = one_apply(way, tmp / f"state-{way}-{run}", hp_toml, image_id)
                     if run:
                         times[way].append(took)
-            print(f"first hp apply of a {size / 1e6:.0f} MB image podman has ({args.runs} runs each, warm page "
-                  f"cache, {os.cpu_count()} CPUs): one container, network none, state dir new each run")
+            print(
+                f"first hp apply of a {size / 1e6:.0f} MB image podman has ({args.runs} runs each, warm page "
+                f"cache, {os.cpu_count()} CPUs): one container, network none, state dir new each run"
+            )
             print(f"{'way':<8}{'median s':>10}{'min s':>8}{'STATE/images/<id>':>20}{'podman reference':>18}")
             for way in WAYS:
                 t = times[way]
-                print(f"{way:<8}{statistics.median(t):>10.2f}{min(t):>8.2f}{ours[way] / 1e6:>17.2f} MB"
-                      f"{podmans[way] / 1e3:>15.0f} kB")
+                print(
+                    f"{way:<8}{statistics.median(t):>10.2f}{min(t):>8.2f}{ours[way] / 1e6:>17.2f} MB"
+                    f"{podmans[way] / 1e3:>15.0f} kB"
+                )
             saved = statistics.median(times["copy"]) - statistics.median(times["layers"])
-            print(f"layers save {saved:.2f} s of the first apply and {(ours['copy'] - ours['layers']) / 1e6:.0f} MB "
-                  f"of disk per image; hp destroy left nothing either way")
-            print(json.dumps({"image_mb": round(size / 1e6), "runs": args.runs,
-                              **{f"{w}_median_s": round(statistics.median(times[w]), 3) for w in WAYS},
-                              **{f"{w}_disk_bytes": ours[w] + podmans[w] for w in WAYS}}))
+            print(
+                f"layers save {saved:.2f} s of the first apply and {(ours['copy'] - ours['layers']) / 1e6:.0f} MB "
+                f"of disk per image; hp destroy left nothing either way"
+            )
+            print(
+                json.dumps(
+                    {
+                        "image_mb": round(size / 1e6),
+                        "runs": args.runs,
+                        **{f"{w}_median_s": round(statistics.median(times[w]), 3) for w in WAYS},
+                        **{f"{w}_disk_bytes": ours[w] + podmans[w] for w in WAYS},
+                    }
+                )
+            )
         finally:
             if ref:
                 subprocess.run(["podman", "rmi", "--force", ref], capture_output=True)

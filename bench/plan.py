@@ -83,24 +83,31 @@ def main() -> None:
         rows = [
             ("python -c pass (interpreter start-up)", python_start, ""),
             (f"hp plan, {n} to create", plan_fresh, ""),
-            (f"hp apply --yes, {n} created and started", apply_all,
-             f"{apply_all / n * 1000:.1f} ms per container"),
-            (f"hp plan, {n} unchanged", plan_same,
-             f"target < 2 s: {'met' if plan_same < 2 else 'NOT met'}; no pull, no extraction (checked)"),
+            (f"hp apply --yes, {n} created and started", apply_all, f"{apply_all / n * 1000:.1f} ms per container"),
+            (
+                f"hp plan, {n} unchanged",
+                plan_same,
+                f"target < 2 s: {'met' if plan_same < 2 else 'NOT met'}; no pull, no extraction (checked)",
+            ),
             ("hp apply, nothing to do", apply_noop, ""),
             (f"peer: crun list of the same {n}", crun_list, ""),
             (f"peer: podman ps -a of {n} podman containers", podman_ps, ""),
         ]
         for label, seconds, note in rows:
             print(f"  {label:<46} {ms(seconds)}  {note}")
-        print(f"\n  hp plan of {n} unchanged = {plan_same / python_start:.1f}x python start-up, "
-              f"{plan_same / podman_ps:.1f}x podman ps -a; per container beyond start-up: "
-              f"{(plan_same - python_start) / n * 1000:.2f} ms")
+        print(
+            f"\n  hp plan of {n} unchanged = {plan_same / python_start:.1f}x python start-up, "
+            f"{plan_same / podman_ps:.1f}x podman ps -a; per container beyond start-up: "
+            f"{(plan_same - python_start) / n * 1000:.2f} ms"
+        )
     finally:
         for f in (file, work / "warm.toml"):
             if f.exists():
-                subprocess.run([HP, "destroy", str(f), "--yes", "--state-dir", str(state)], capture_output=True,
-                               stdin=subprocess.DEVNULL)
+                subprocess.run(
+                    [HP, "destroy", str(f), "--yes", "--state-dir", str(state)],
+                    capture_output=True,
+                    stdin=subprocess.DEVNULL,
+                )
         for name in podman_names:
             subprocess.run(["podman", "rm", "-f", name], capture_output=True)
         subprocess.run(["podman", "rmi", "-f", image], capture_output=True)

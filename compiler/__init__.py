@@ -54,8 +54,16 @@ def compile_config_json(
         image = parse_image_config(image_config)
     except HpError as e:
         raise e.from_source("image") from None
-    return encode_config(compile_container(name, hp_file.containers[name], ImageFacts(image, passwd, group),
-                                           netns_path=netns_path, env_files=env_files, host=host))
+    return encode_config(
+        compile_container(
+            name,
+            hp_file.containers[name],
+            ImageFacts(image, passwd, group),
+            netns_path=netns_path,
+            env_files=env_files,
+            host=host,
+        )
+    )
 
 
 def pick_container(hp_file: HpFile, container: str | None) -> str:
@@ -65,18 +73,34 @@ def pick_container(hp_file: HpFile, container: str | None) -> str:
             return names[0]
         if not names:
             raise HpError("containers", "the file defines no containers", source="spec")
-        raise HpError("--container", f"the file defines several containers; choose one of: {', '.join(names)}",
-                      source="option")
+        raise HpError(
+            "--container", f"the file defines several containers; choose one of: {', '.join(names)}", source="option"
+        )
     if container not in hp_file.containers:
         have = ", ".join(names) if names else "none"
-        raise HpError("--container", f"no container named {container!r} in the file (it has: {have})",
-                      source="option")
+        raise HpError("--container", f"no container named {container!r} in the file (it has: {have})", source="option")
     return container
 
 
 __all__ = [
-    "ContainerSpec", "Defaults", "HostDevice", "HostFacts", "HostFile", "HpError", "HpFile", "ImageConfig",
-    "ImageFacts", "RuntimeConfig",
-    "Settings", "check_file", "compile_config_json", "compile_container", "container_settings",
-    "defaults", "encode_config", "parse_hp_file", "parse_image_config", "pick_container",
+    "ContainerSpec",
+    "Defaults",
+    "HostDevice",
+    "HostFacts",
+    "HostFile",
+    "HpError",
+    "HpFile",
+    "ImageConfig",
+    "ImageFacts",
+    "RuntimeConfig",
+    "Settings",
+    "check_file",
+    "compile_config_json",
+    "compile_container",
+    "container_settings",
+    "defaults",
+    "encode_config",
+    "parse_hp_file",
+    "parse_image_config",
+    "pick_container",
 ]

@@ -70,37 +70,72 @@ class Bundle(msgspec.Struct, frozen=True):
     def bundle_files(self) -> tuple[tuple[str, bytes], ...]:
         """(name, content) of the files directly in the OCI bundle: config.json and the /etc files."""
         prefix = f"{self.oci_bundle}/"
-        return tuple((f.path[len(prefix):], f.content) for f in self.files
-                     if f.path.startswith(prefix) and "/" not in f.path[len(prefix):])
+        return tuple(
+            (f.path[len(prefix) :], f.content)
+            for f in self.files
+            if f.path.startswith(prefix) and "/" not in f.path[len(prefix) :]
+        )
 
     def under(self, root: str) -> Bundle:
         """The same bundle with `root` in place of the container's directory (a staging directory):
         volumes, outside it, stay where they are."""
 
         def moved(path: str) -> str:
-            return root + path[len(self.root):]
+            return root + path[len(self.root) :]
 
-        return Bundle(root, moved(self.oci_bundle), moved(self.config_path), moved(self.record),
-                      tuple(moved(d) for d in self.directories),
-                      tuple(BundleFile(moved(f.path), f.content) for f in self.files),
-                      tuple(Helper(h.program, moved(h.path)) for h in self.helpers), self.volumes)
+        return Bundle(
+            root,
+            moved(self.oci_bundle),
+            moved(self.config_path),
+            moved(self.record),
+            tuple(moved(d) for d in self.directories),
+            tuple(BundleFile(moved(f.path), f.content) for f in self.files),
+            tuple(Helper(h.program, moved(h.path)) for h in self.helpers),
+            self.volumes,
+        )
 
 
-def container_bundle(layout: Layout, name: str, config: RuntimeConfig, net: ContainerNetwork, setup: NetworkSetup,
-                     host_resolv_conf: str, *, keep_alive: bool) -> Bundle:
+def container_bundle(
+    layout: Layout,
+    name: str,
+    config: RuntimeConfig,
+    net: ContainerNetwork,
+    setup: NetworkSetup,
+    host_resolv_conf: str,
+    *,
+    keep_alive: bool,
+) -> Bundle:
     """Container `name`'s directory: its compiled config, its /etc files (its own name on
     loopback in hosts: the executor adds its address and peers once it has them), its network
     setup, hp-init for keep_alive, and the volumes its config mounts."""
     hostname = setup.hostname
-    etc = dict(zip(ETC_FILES, (hostname_file(hostname), container_hosts(hostname, name, None, ()),
-                               container_resolv_conf(net, host_resolv_conf)), strict=True))
-    files = (BundleFile(layout.config_json(name), encode_config(config)),
-             *(BundleFile(layout.bundle_file(name, file), etc[file].encode()) for file in ETC_FILES),
-             BundleFile(layout.network_file(name), encode_setup(setup)))
+    etc = dict(
+        zip(
+            ETC_FILES,
+            (
+                hostname_file(hostname),
+                container_hosts(hostname, name, None, ()),
+                container_resolv_conf(net, host_resolv_conf),
+            ),
+            strict=True,
+        )
+    )
+    files = (
+        BundleFile(layout.config_json(name), encode_config(config)),
+        *(BundleFile(layout.bundle_file(name, file), etc[file].encode()) for file in ETC_FILES),
+        BundleFile(layout.network_file(name), encode_setup(setup)),
+    )
     helpers = (Helper(INIT_HELPER, layout.bundle_file(name, INIT_HELPER)),) if keep_alive else ()
-    return Bundle(layout.container_dir(name), layout.bundle(name), layout.config_json(name), layout.record(name),
-                  (layout.bundle(name), layout.rootfs(name), layout.upper(name), layout.work(name)),
-                  files, helpers, volume_uses(layout, name, config))
+    return Bundle(
+        layout.container_dir(name),
+        layout.bundle(name),
+        layout.config_json(name),
+        layout.record(name),
+        (layout.bundle(name), layout.rootfs(name), layout.upper(name), layout.work(name)),
+        files,
+        helpers,
+        volume_uses(layout, name, config),
+    )
 
 
 def volume_uses(layout: Layout, name: str, config: RuntimeConfig) -> tuple[VolumeUse, ...]:

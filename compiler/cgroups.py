@@ -41,7 +41,7 @@ def container_cgroup_dirs(mount_points: tuple[str, ...], path: str, d: Defaults 
     """The directories `path` (a container's cgroupsPath as hp apply makes it: /hp/<tag>-<name>) is on
     each hierarchy. Refuses any other path: hp removes nothing but its own containers' cgroups."""
     parent = (d or defaults()).cgroup_parent
-    name = path[len(parent) + 1:] if path.startswith(parent + "/") else ""
+    name = path[len(parent) + 1 :] if path.startswith(parent + "/") else ""
     tagged = _TAGGED.fullmatch(name)
     if not tagged or not CONTAINER_NAME.fullmatch(tagged[1]):
         raise HpError("cgroup", f"{quote(path)} is not a container's cgroup under {parent}")

@@ -80,8 +80,14 @@ class Conflist(msgspec.Struct, frozen=True, rename={"cni_version": "cniVersion"}
 
     def __post_init__(self) -> None:
         first = self.plugins[0] if self.plugins else None
-        if first is None or first.type != "bridge" or first.bridge is None or first.ipam is None \
-                or not first.ipam.ranges or not first.ipam.ranges[0]:
+        if (
+            first is None
+            or first.type != "bridge"
+            or first.bridge is None
+            or first.ipam is None
+            or not first.ipam.ranges
+            or not first.ipam.ranges[0]
+        ):
             raise ValueError("the first plugin must be a bridge with a host-local range")
 
     @property
@@ -98,11 +104,15 @@ class Conflist(msgspec.Struct, frozen=True, rename={"cni_version": "cniVersion"}
 def conflist(net: Network, ipam_dir: str) -> Conflist:
     """The network's CNI configuration list (as podman 4 writes one: bridge, portmap, firewall)."""
     ipam = Ipam("host-local", ipam_dir, ((IpamRange(net.subnet, net.gateway),),), (IpamRoute("0.0.0.0/0"),))
-    return Conflist(CNI_VERSION, net.name, (
-        Plugin("bridge", bridge=net.bridge, is_gateway=True, ip_masq=True, hairpin_mode=True, ipam=ipam),
-        Plugin("portmap", capabilities=Capabilities(port_mappings=True)),
-        Plugin("firewall"),
-    ))
+    return Conflist(
+        CNI_VERSION,
+        net.name,
+        (
+            Plugin("bridge", bridge=net.bridge, is_gateway=True, ip_masq=True, hairpin_mode=True, ipam=ipam),
+            Plugin("portmap", capabilities=Capabilities(port_mappings=True)),
+            Plugin("firewall"),
+        ),
+    )
 
 
 def encode_conflist(data: Conflist) -> bytes:
@@ -208,8 +218,15 @@ class CniCall(msgspec.Struct, frozen=True):
     stdin: bytes
 
 
-def plugin_call(att: Attachment, command: Command, index: int, prev_result: dict[str, Any] | None,
-                cni_path: str, netns: str | None = None, address: str | None = None) -> CniCall:
+def plugin_call(
+    att: Attachment,
+    command: Command,
+    index: int,
+    prev_result: dict[str, Any] | None,
+    cni_path: str,
+    netns: str | None = None,
+    address: str | None = None,
+) -> CniCall:
     """The call of plugin number `index` of the list: libcni's buildOneConfig (name,
     cniVersion and prevResult injected; runtimeConfig from the capabilities the plugin asks
     for) and its CNI_* variables. `netns` overrides the attachment's ("" when it is gone).
@@ -243,14 +260,18 @@ def address_args(address: str) -> str:
 
 
 def _port_entry(port: PortMapping) -> dict[str, Any]:
-    entry: dict[str, Any] = {"hostPort": port.host_port, "containerPort": port.container_port,
-                             "protocol": port.protocol}
+    entry: dict[str, Any] = {
+        "hostPort": port.host_port,
+        "containerPort": port.container_port,
+        "protocol": port.protocol,
+    }
     if port.host_ip:
         entry["hostIP"] = port.host_ip
     return entry
 
 
 # ---- results
+
 
 class _Lenient(msgspec.Struct, frozen=True):
     pass
@@ -284,8 +305,11 @@ class CniResult(_Lenient, frozen=True, rename={"cni_version": "cniVersion"}):
     def sandbox_ip(self, ifname: str = IFNAME) -> CniIP | None:
         """The first IPv4 address on the container's interface `ifname`."""
         for ip in self.ips:
-            iface = self.interfaces[ip.interface] if ip.interface is not None and 0 <= ip.interface < len(
-                self.interfaces) else None
+            iface = (
+                self.interfaces[ip.interface]
+                if ip.interface is not None and 0 <= ip.interface < len(self.interfaces)
+                else None
+            )
             if iface is not None and (iface.name != ifname or not iface.sandbox):
                 continue
             if ":" not in ip.address:

@@ -14,23 +14,62 @@ def crun(layout: Layout, *args: str) -> tuple[str, ...]:
     return ("crun", "--root", layout.crun_root, *args)
 
 
-def conmon_argv(layout: Layout, name: str, *, conmon: str, runtime: str, terminal: bool, log_max_size: int,
-                exit_command: tuple[str, ...]) -> tuple[str, ...]:
+def conmon_argv(
+    layout: Layout,
+    name: str,
+    *,
+    conmon: str,
+    runtime: str,
+    terminal: bool,
+    log_max_size: int,
+    exit_command: tuple[str, ...],
+) -> tuple[str, ...]:
     """conmon, the container's monitor for its whole life (as podman runs it, see docs/executor.md):
     it runs `crun create`, holds the container's stdio (a console socket if `terminal`), writes
     its log (k8s-file, started afresh past `log_max_size` bytes), its exit status to
     exits/NAME, and then runs `exit_command`. `conmon` and `runtime`: absolute paths."""
     exit_args = tuple(x for arg in exit_command[1:] for x in ("--exit-command-arg", arg))
     return (
-        conmon, "--api-version", "1", "--cid", name, "--cuuid", name, "--name", name,
-        "--runtime", runtime, "--bundle", layout.bundle(name), "--container-pidfile", layout.pid_file(name),
-        "--conmon-pidfile", layout.conmon_pid_file(name), "--exit-dir", layout.exits_dir(name),
-        "--log-path", f"k8s-file:{layout.log(name)}", "--log-size-max", str(log_max_size),
-        "--log-level", "warning", "--full-attach", "--socket-dir-path", layout.container_dir(name),
-        "--runtime-arg", "--root", "--runtime-arg", layout.crun_root,
-        "--runtime-arg", "--log-format=json", "--runtime-arg", f"--log={layout.runtime_log(name)}",
+        conmon,
+        "--api-version",
+        "1",
+        "--cid",
+        name,
+        "--cuuid",
+        name,
+        "--name",
+        name,
+        "--runtime",
+        runtime,
+        "--bundle",
+        layout.bundle(name),
+        "--container-pidfile",
+        layout.pid_file(name),
+        "--conmon-pidfile",
+        layout.conmon_pid_file(name),
+        "--exit-dir",
+        layout.exits_dir(name),
+        "--log-path",
+        f"k8s-file:{layout.log(name)}",
+        "--log-size-max",
+        str(log_max_size),
+        "--log-level",
+        "warning",
+        "--full-attach",
+        "--socket-dir-path",
+        layout.container_dir(name),
+        "--runtime-arg",
+        "--root",
+        "--runtime-arg",
+        layout.crun_root,
+        "--runtime-arg",
+        "--log-format=json",
+        "--runtime-arg",
+        f"--log={layout.runtime_log(name)}",
         *(("--terminal",) if terminal else ()),
-        "--exit-command", exit_command[0], *exit_args,
+        "--exit-command",
+        exit_command[0],
+        *exit_args,
     )
 
 
@@ -77,6 +116,7 @@ def umount(target: str) -> tuple[str, ...]:
 
 # ---- images: podman, and copying a root filesystem with its owners, modes and xattrs
 
+
 def image_exists_argv(ref: str) -> tuple[str, ...]:
     return ("podman", "image", "exists", ref)
 
@@ -92,8 +132,17 @@ def inspect_argv(ref: str) -> tuple[str, ...]:
 def reference_create_argv(name: str, image_id: str) -> tuple[str, ...]:
     # never started: while it exists, `podman rmi` and image prunes leave the image (its layers) alone;
     # no anonymous volumes for the image's VOLUMEs, no network
-    return ("podman", "create", "--pull=never", "--image-volume=ignore", "--network=none", "--name", name,
-            image_id, "/hp-reference")
+    return (
+        "podman",
+        "create",
+        "--pull=never",
+        "--image-volume=ignore",
+        "--network=none",
+        "--name",
+        name,
+        image_id,
+        "/hp-reference",
+    )
 
 
 def container_exists_argv(name: str) -> tuple[str, ...]:
@@ -116,8 +165,17 @@ _TAR_KEEP = ("--numeric-owner", "--xattrs", "--xattrs-include=*")
 
 
 def tar_extract_argv(tar_file: str, directory: str) -> tuple[str, ...]:
-    return ("tar", "--extract", "--file", tar_file, "--directory", directory,
-            *_TAR_KEEP, "--preserve-permissions", "--same-owner")
+    return (
+        "tar",
+        "--extract",
+        "--file",
+        tar_file,
+        "--directory",
+        directory,
+        *_TAR_KEEP,
+        "--preserve-permissions",
+        "--same-owner",
+    )
 
 
 def copy_tree_argv(source: str, dest: str) -> tuple[str, ...]:
@@ -131,6 +189,7 @@ def copy_volume_argv(source: str, dest: str) -> tuple[str, ...]:
 
 
 # ---- networking: network namespaces (executor/netns.py) and CNI plugins (executor/cni.py)
+
 
 def netns_create_argv(path: str) -> tuple[str, ...]:
     """A new network namespace, bind-mounted on the existing file `path` (util-linux unshare:

@@ -73,8 +73,9 @@ def container_settings(name: str, spec: ContainerSpec, d: Defaults | None = None
     image = parse_reference(spec.image, f"{where}.image")
     hostname = spec.hostname if spec.hostname is not None else name
     if not _HOSTNAME.fullmatch(hostname):
-        raise HpError(f"{where}.hostname",
-                      f"invalid hostname {quote(hostname)}: use 1-64 letters, digits, '.', '_' or '-'")
+        raise HpError(
+            f"{where}.hostname", f"invalid hostname {quote(hostname)}: use 1-64 letters, digits, '.', '_' or '-'"
+        )
     cwd = absolute_path(spec.workdir, f"{where}.workdir", "workdir") if spec.workdir is not None else None
     limit, swap = memory_limits(spec.memory, spec.memory_swap, where)
     quota = cpu_quota(spec.cpus, f"{where}.cpus")
@@ -127,15 +128,23 @@ def check_file(hp_file: HpFile) -> None:
 
 def dependency_graph(hp_file: HpFile) -> dict[str, dict[str, depends.Condition]]:
     """Each container's depends_on as {dependency: condition} (compiler/depends.py)."""
-    return {name: depends.normalize(spec.depends_on, f"{key_path('containers', name)}.depends_on")
-            for name, spec in sorted(hp_file.containers.items())}
+    return {
+        name: depends.normalize(spec.depends_on, f"{key_path('containers', name)}.depends_on")
+        for name, spec in sorted(hp_file.containers.items())
+    }
 
 
-def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defaults | None = None,
-                      netns_path: str | None = None, cgroup_name: str | None = None,
-                      volumes_dir: str | None = None,
-                      env_files: Mapping[str, EnvFile] | None = None,
-                      host: HostFacts | None = None) -> oci.RuntimeConfig:
+def compile_container(
+    name: str,
+    spec: ContainerSpec,
+    facts: ImageFacts,
+    d: Defaults | None = None,
+    netns_path: str | None = None,
+    cgroup_name: str | None = None,
+    volumes_dir: str | None = None,
+    env_files: Mapping[str, EnvFile] | None = None,
+    host: HostFacts | None = None,
+) -> oci.RuntimeConfig:
     """The OCI runtime config for container `name`, or an HpError whose `source`
     says which input ("spec", "image", "passwd", "group") the path is in.
 
@@ -195,8 +204,13 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
         else:
             cwd = "/"
         env = merge_env(
-            image.env, f"{section}.Env", spec.env, f"{where}.env",
-            hostname=settings.hostname, terminal=spec.terminal, home=user.home,
+            image.env,
+            f"{section}.Env",
+            spec.env,
+            f"{where}.env",
+            hostname=settings.hostname,
+            terminal=spec.terminal,
+            home=user.home,
             file_env=file_env(spec.env_file, env_files or {}, f"{where}.env_file"),
         )
         if spec.privileged:
@@ -204,12 +218,20 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
         else:
             caps = capability_sets(d.capabilities, spec.cap_add, spec.cap_drop, root=user.uid == 0, where=where)
         annotations = build_annotations(image, spec.labels_to_annotations, spec.annotations, f"{where}.annotations")
-        mounts = assemble_mounts(d, image, settings.mounts, read_only=spec.read_only,
-                                 keep_alive=spec.keep_alive, container=name, where=f"{where}.mounts")
+        mounts = assemble_mounts(
+            d,
+            image,
+            settings.mounts,
+            read_only=spec.read_only,
+            keep_alive=spec.keep_alive,
+            container=name,
+            where=f"{where}.mounts",
+        )
     except HpError as e:
         raise image_error(e) from None
-    seccomp = container_seccomp(spec.seccomp, privileged=spec.privileged, bounding=caps.bounding, host=host,
-                                where=f"{where}.seccomp")
+    seccomp = container_seccomp(
+        spec.seccomp, privileged=spec.privileged, bounding=caps.bounding, host=host, where=f"{where}.seccomp"
+    )
     return oci.RuntimeConfig(
         oci_version=d.oci_version,
         process=oci.Process(
@@ -219,8 +241,11 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
             env=env,
             cwd=cwd,
             capabilities=oci.ProcessCapabilities(
-                bounding=caps.bounding, effective=caps.effective, inheritable=caps.inheritable,
-                permitted=caps.permitted, ambient=caps.ambient,
+                bounding=caps.bounding,
+                effective=caps.effective,
+                inheritable=caps.inheritable,
+                permitted=caps.permitted,
+                ambient=caps.ambient,
             ),
             rlimits=settings.rlimits,
             no_new_privileges=True,
@@ -237,8 +262,9 @@ def compile_container(name: str, spec: ContainerSpec, facts: ImageFacts, d: Defa
             seccomp=seccomp,
             masked_paths=d.masked_paths or None,
             readonly_paths=d.readonly_paths or None,
-            sysctl=sysctls(spec.sysctls, mode_and_name(spec.network)[0], f"{key_path('containers', name)}.sysctls",
-                           dict(d.sysctls)),
+            sysctl=sysctls(
+                spec.sysctls, mode_and_name(spec.network)[0], f"{key_path('containers', name)}.sysctls", dict(d.sysctls)
+            ),
         ),
     )
 

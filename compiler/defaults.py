@@ -39,16 +39,25 @@ _DEFAULTS = Defaults(
     oci_version=OCI_VERSION,
     # podman's default_capabilities (containers.conf): Docker's 14 less MKNOD, NET_RAW, AUDIT_WRITE
     capabilities=(
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-        "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID",
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SETFCAP",
+        "CAP_SETGID",
+        "CAP_SETPCAP",
+        "CAP_SETUID",
         "CAP_SYS_CHROOT",
     ),
     # runc / containerd / podman: the same options, in runc's order (and podman's noexec on /dev)
     standard_mounts=(
         Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
         Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "noexec", "strictatime", "mode=755", "size=65536k")),
-        Mount("/dev/pts", "devpts", "devpts",
-              ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")),
+        Mount(
+            "/dev/pts", "devpts", "devpts", ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")
+        ),
         Mount("/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
         Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
         Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", "ro")),
@@ -57,9 +66,19 @@ _DEFAULTS = Defaults(
     # containerd's list (runc's + powercap) plus /proc/interrupts (moby, podman) plus /sys/dev/block and
     # /sys/fs/selinux (podman 4.3.1): never weaker than either peer
     masked_paths=(
-        "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-        "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
-        "/proc/timer_stats", "/sys/dev/block", "/sys/devices/virtual/powercap", "/sys/firmware",
+        "/proc/acpi",
+        "/proc/asound",
+        "/proc/interrupts",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/sched_debug",
+        "/proc/scsi",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/sys/dev/block",
+        "/sys/devices/virtual/powercap",
+        "/sys/firmware",
         "/sys/fs/selinux",
     ),
     readonly_paths=("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"),
@@ -67,14 +86,14 @@ _DEFAULTS = Defaults(
     # deny everything, then the devices every container has (runc's allow-list)
     devices=(
         DeviceRule(allow=False, access="rwm"),
-        _char(1, 3),    # /dev/null
-        _char(1, 5),    # /dev/zero
-        _char(1, 7),    # /dev/full
-        _char(1, 8),    # /dev/random
-        _char(1, 9),    # /dev/urandom
-        _char(5, 0),    # /dev/tty
-        _char(5, 1),    # /dev/console
-        _char(5, 2),    # /dev/ptmx
+        _char(1, 3),  # /dev/null
+        _char(1, 5),  # /dev/zero
+        _char(1, 7),  # /dev/full
+        _char(1, 8),  # /dev/random
+        _char(1, 9),  # /dev/urandom
+        _char(5, 0),  # /dev/tty
+        _char(5, 1),  # /dev/console
+        _char(5, 2),  # /dev/ptmx
         _char(136, None),  # /dev/pts/*
     ),
     rlimits=(Rlimit("RLIMIT_NOFILE", 1024, 1024),),

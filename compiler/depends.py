@@ -49,17 +49,17 @@ def check(graph: Mapping[str, Mapping[str, Condition]]) -> None:
             if dep == name:
                 raise HpError(where, f"{quote(name)} cannot depend on itself")
             if dep not in graph:
-                raise HpError(where, f"no container {quote(dep)} in this file (depends_on names containers of "
-                                     "the same file)")
+                raise HpError(
+                    where, f"no container {quote(dep)} in this file (depends_on names containers of the same file)"
+                )
     state: dict[str, int] = {}  # 1 visiting, 2 done
 
     def visit(name: str, path: list[str]) -> None:
         state[name] = 1
         for dep in sorted(graph[name]):
             if state.get(dep) == 1:
-                cycle = path[path.index(dep):] + [dep] if dep in path else [name, dep]
-                raise HpError(f"{key_path('containers', cycle[0])}.depends_on",
-                              f"a cycle: {' -> '.join(cycle)}")
+                cycle = path[path.index(dep) :] + [dep] if dep in path else [name, dep]
+                raise HpError(f"{key_path('containers', cycle[0])}.depends_on", f"a cycle: {' -> '.join(cycle)}")
             if state.get(dep) is None:
                 visit(dep, path + [dep])
         state[name] = 2

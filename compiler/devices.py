@@ -41,8 +41,11 @@ def parse_device(text: str, where: str) -> DeviceRequest:
         raise HpError(where, f"{quote(text)} is not HOST[:CONTAINER][:PERMISSIONS] (too many ':')")
     host = _device_path(parts[0], where, "host path")
     if host in _CALLERS_OWN or host.startswith(("/dev/fd/", "/proc/")):
-        raise HpError(where, f"{quote(host)} is whatever hp's own file descriptors or terminal are when it runs, "
-                             "not a device of the host: name the device itself")
+        raise HpError(
+            where,
+            f"{quote(host)} is whatever hp's own file descriptors or terminal are when it runs, "
+            "not a device of the host: name the device itself",
+        )
     container, access = host, DEFAULT_ACCESS
     if len(parts) == 3:
         container = _device_path(parts[1], where, "container path")
@@ -66,8 +69,10 @@ def parse_devices(devices: Sequence[str], where: str) -> tuple[DeviceRequest, ..
     for i, text in enumerate(devices):
         request = parse_device(text, f"{where}[{i}]")
         if request.container in seen:
-            raise HpError(f"{where}[{i}]", f"{quote(request.container)} is already the container path of "
-                                           f"{where}[{seen[request.container]}]")
+            raise HpError(
+                f"{where}[{i}]",
+                f"{quote(request.container)} is already the container path of {where}[{seen[request.container]}]",
+            )
         seen[request.container] = i
         out.append(request)
     return tuple(out)
@@ -77,15 +82,22 @@ def check_with_privileged(cap_drop: Sequence[str], devices: Sequence[str], where
     """privileged takes every capability and every host device: podman and Docker then ignore cap_drop and
     devices without a word; hp refuses them, so nothing asked for is silently left undone."""
     if cap_drop:
-        raise HpError(f"{where}.cap_drop", "privileged = true gives every capability: cap_drop would be ignored "
-                                           "(as podman and Docker do); remove one of them")
+        raise HpError(
+            f"{where}.cap_drop",
+            "privileged = true gives every capability: cap_drop would be ignored "
+            "(as podman and Docker do); remove one of them",
+        )
     if devices:
-        raise HpError(f"{where}.devices", "privileged = true gives every host device at its own path: devices "
-                                          "would be ignored (as podman and Docker do); remove one of them")
+        raise HpError(
+            f"{where}.devices",
+            "privileged = true gives every host device at its own path: devices "
+            "would be ignored (as podman and Docker do); remove one of them",
+        )
 
 
-def device_nodes(requests: Sequence[DeviceRequest], host: HostFacts,
-                 where: str) -> tuple[tuple[LinuxDevice, ...], tuple[DeviceRule, ...]]:
+def device_nodes(
+    requests: Sequence[DeviceRequest], host: HostFacts, where: str
+) -> tuple[tuple[LinuxDevice, ...], tuple[DeviceRule, ...]]:
     """The linux.devices nodes and the allow rules for `requests`; a host path absent from the facts
     (it does not exist or is not a device: the executor said which when it looked) is an error."""
     nodes: list[LinuxDevice] = []
@@ -95,8 +107,9 @@ def device_nodes(requests: Sequence[DeviceRequest], host: HostFacts,
         if device is None:
             raise HpError(f"{where}[{i}]", f"{request.host} does not exist on the host")
         nodes.append(_node(device, request.container))
-        rules.append(DeviceRule(allow=True, type=device.type, major=device.major, minor=device.minor,
-                                access=request.access))
+        rules.append(
+            DeviceRule(allow=True, type=device.type, major=device.major, minor=device.minor, access=request.access)
+        )
     return tuple(nodes), tuple(rules)
 
 
@@ -112,7 +125,10 @@ def privileged_defaults(d: Defaults) -> Defaults:
     """hp's defaults with what privileged turns off: no masked or read-only paths, /sys and
     /sys/fs/cgroup read-write, every device allowed (the nodes come from privileged_nodes)."""
     return msgspec.structs.replace(
-        d, masked_paths=(), readonly_paths=(), devices=PRIVILEGED_RULES,
+        d,
+        masked_paths=(),
+        readonly_paths=(),
+        devices=PRIVILEGED_RULES,
         standard_mounts=tuple(_read_write(m) if m.type in ("sysfs", "cgroup") else m for m in d.standard_mounts),
     )
 
@@ -132,9 +148,15 @@ def privileged_capabilities(host: HostFacts, cap_add: Sequence[str], *, root: bo
 def _node(device: HostDevice, path: str) -> LinuxDevice:
     # the permission bits: the runtime-spec's schema allows no more (podman writes st_mode whole, 8576
     # for a 0600 char device, which the schema refuses); the runtime adds the type from `type`
-    return LinuxDevice(path=path, type=device.type, major=device.major, minor=device.minor,
-                       file_mode=device.file_mode & 0o777,
-                       uid=device.uid, gid=device.gid)
+    return LinuxDevice(
+        path=path,
+        type=device.type,
+        major=device.major,
+        minor=device.minor,
+        file_mode=device.file_mode & 0o777,
+        uid=device.uid,
+        gid=device.gid,
+    )
 
 
 def _read_write(mount: Mount) -> Mount:
@@ -162,6 +184,7 @@ def _device_path(path: str, where: str, what: str) -> str:
 
 def _access(text: str, where: str) -> str:
     if not text or any(c not in DEFAULT_ACCESS for c in text) or len(set(text)) != len(text):
-        raise HpError(where, f"invalid permissions {quote(text)}: one or more of r (read), w (write), m (mknod), "
-                             "each once")
+        raise HpError(
+            where, f"invalid permissions {quote(text)}: one or more of r (read), w (write), m (mknod), each once"
+        )
     return text

@@ -55,8 +55,12 @@ def parse_env_file(env_file: EnvFile) -> tuple[tuple[str, str], ...]:
         name, eq, value = line.partition("=")
         # the line itself is never shown: a file named by mistake may hold secrets
         if not eq:
-            raise HpError(where, "no '=': write NAME=VALUE (a bare NAME would take its value from the "
-                                 "environment hp runs in, which a plan must not depend on)", source="env_file")
+            raise HpError(
+                where,
+                "no '=': write NAME=VALUE (a bare NAME would take its value from the "
+                "environment hp runs in, which a plan must not depend on)",
+                source="env_file",
+            )
         if not name:
             raise HpError(where, "no variable name before '='", source="env_file")
         if any(c in _BLANKS for c in name):

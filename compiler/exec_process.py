@@ -33,8 +33,15 @@ class ExecUsageError(HpError):
 
 
 _FLAGS = {"-t": "tty", "--tty": "tty", "-i": "interactive", "--interactive": "interactive"}
-_VALUED = {"-u": "user", "--user": "user", "-e": "env", "--env": "env", "-w": "workdir", "--workdir": "workdir",
-           "--state-dir": "state_dir"}
+_VALUED = {
+    "-u": "user",
+    "--user": "user",
+    "-e": "env",
+    "--env": "env",
+    "-w": "workdir",
+    "--workdir": "workdir",
+    "--state-dir": "state_dir",
+}
 
 
 def parse_exec_words(words: Sequence[str], given: ExecOptions, environ: Mapping[str, str]) -> ExecOptions:
@@ -85,7 +92,7 @@ def _short_cluster(words: Sequence[str], i: int, values: dict[str, Any], environ
         if option in _FLAGS:
             values[_FLAGS[option]] = True
         elif option in _VALUED:
-            value = word[j + 1:]
+            value = word[j + 1 :]
             if not value:
                 if i + 1 == len(words):
                     raise ExecUsageError("", f"option '{option}' requires an argument")
@@ -94,8 +101,10 @@ def _short_cluster(words: Sequence[str], i: int, values: dict[str, Any], environ
             _set(values, _VALUED[option], option, value, environ)
             return i
         else:
-            raise ExecUsageError("", f"no such option: {option if len(word) > 2 else word} "
-                                     "(a command that starts with '-' goes after --)")
+            raise ExecUsageError(
+                "",
+                f"no such option: {option if len(word) > 2 else word} (a command that starts with '-' goes after --)",
+            )
     return i
 
 
@@ -133,8 +142,15 @@ def user_option(value: str, option: str) -> str:
     return value
 
 
-def exec_process(container: oci.Process, argv: tuple[str, ...], *, tty: bool, user: ResolvedUser | None = None,
-                 env: tuple[str, ...] = (), cwd: str | None = None) -> oci.Process:
+def exec_process(
+    container: oci.Process,
+    argv: tuple[str, ...],
+    *,
+    tty: bool,
+    user: ResolvedUser | None = None,
+    env: tuple[str, ...] = (),
+    cwd: str | None = None,
+) -> oci.Process:
     """The container's process with argv, and what -u (resolved), -e and -w change. Another user
     gets the HOME of its passwd entry (unless -e sets HOME) and the capabilities hp gives a
     container running as it: root all of the bounding set, any other uid none but the bounding set."""
@@ -146,9 +162,12 @@ def exec_process(container: oci.Process, argv: tuple[str, ...], *, tty: bool, us
     variables = dict(entry.partition("=")[::2] for entry in container.env)
     if user is not None:
         process = msgspec.structs.replace(
-            process, user=msgspec.structs.replace(container.user, uid=user.uid, gid=user.gid,
-                                                  additional_gids=user.additional_gids),
-            capabilities=_capabilities_for(container, user.uid))
+            process,
+            user=msgspec.structs.replace(
+                container.user, uid=user.uid, gid=user.gid, additional_gids=user.additional_gids
+            ),
+            capabilities=_capabilities_for(container, user.uid),
+        )
         variables["HOME"] = user.home
     for entry in env:
         name, _, value = entry.partition("=")
@@ -163,8 +182,9 @@ def _capabilities_for(container: oci.Process, uid: int) -> oci.ProcessCapabiliti
     if caps is None or (uid == 0) == (container.user.uid == 0):
         return caps  # the same kind of user as the container's own: its own sets
     if uid == 0:
-        return oci.ProcessCapabilities(bounding=caps.bounding, effective=caps.bounding, inheritable=(),
-                                       permitted=caps.bounding, ambient=())
+        return oci.ProcessCapabilities(
+            bounding=caps.bounding, effective=caps.bounding, inheritable=(), permitted=caps.bounding, ambient=()
+        )
     return oci.ProcessCapabilities(bounding=caps.bounding, effective=(), inheritable=(), permitted=(), ambient=())
 
 

@@ -87,16 +87,20 @@ def check_spec(name: str, spec: ContainerSpec) -> None:
                 raise HpError(f"{where}.{field}", 'does not apply: test = ["NONE"] disables the health check')
 
 
-def effective_check(name: str, spec: ContainerSpec, image_healthcheck: ImageHealthcheck | None,
-                    image_ref: str = "") -> HealthCheck | None:
+def effective_check(
+    name: str, spec: ContainerSpec, image_healthcheck: ImageHealthcheck | None, image_ref: str = ""
+) -> HealthCheck | None:
     """The check the container runs (None: none), or an HpError naming the field: hp.toml's
     (containers.NAME.healthcheck.FIELD) or the image's (image REF: Healthcheck.FIELD)."""
     check_spec(name, spec)
     own = spec.healthcheck or HealthcheckSpec()
     where = f"{key_path('containers', name)}.healthcheck"
     image = image_healthcheck
-    image_where = f"image {image_ref}: {image.where}" if image is not None and image_ref else (
-        image.where if image is not None else "")
+    image_where = (
+        f"image {image_ref}: {image.where}"
+        if image is not None and image_ref
+        else (image.where if image is not None else "")
+    )
     if own.test is not None:
         test = _own_test(own.test, f"{where}.test")
     elif image is not None and image.test:
@@ -105,12 +109,18 @@ def effective_check(name: str, spec: ContainerSpec, image_healthcheck: ImageHeal
         test = None
     if test is None or test == ("NONE",):
         if own.test is None and own != HealthcheckSpec():
-            raise HpError(f"{where}.test", "is required: the image has no HEALTHCHECK to take it from"
-                                           if test is None else 'is required: the image\'s HEALTHCHECK is ["NONE"]')
+            raise HpError(
+                f"{where}.test",
+                "is required: the image has no HEALTHCHECK to take it from"
+                if test is None
+                else 'is required: the image\'s HEALTHCHECK is ["NONE"]',
+            )
         if spec.health_on_failure != "none":
-            raise HpError(f"{key_path('containers', name)}.health_on_failure",
-                          f"{quote(spec.health_on_failure)} needs a health check (the image has none, "
-                          "and healthcheck.test sets none)")
+            raise HpError(
+                f"{key_path('containers', name)}.health_on_failure",
+                f"{quote(spec.health_on_failure)} needs a health check (the image has none, "
+                "and healthcheck.test sets none)",
+            )
         return None
     durations = _own_durations(own, where)
 
@@ -122,9 +132,13 @@ def effective_check(name: str, spec: ContainerSpec, image_healthcheck: ImageHeal
         return nanos / 1e9 if nanos else default
 
     retries = own.retries if own.retries is not None else (image.retries if image is not None else 0)
-    return HealthCheck(test, pick("interval", "interval", DEFAULT_INTERVAL),
-                       pick("timeout", "timeout", DEFAULT_TIMEOUT),
-                       pick("start_period", "start_period", DEFAULT_START_PERIOD), retries or DEFAULT_RETRIES)
+    return HealthCheck(
+        test,
+        pick("interval", "interval", DEFAULT_INTERVAL),
+        pick("timeout", "timeout", DEFAULT_TIMEOUT),
+        pick("start_period", "start_period", DEFAULT_START_PERIOD),
+        retries or DEFAULT_RETRIES,
+    )
 
 
 def _own_test(value: tuple[str, ...] | str, where: str) -> tuple[str, ...]:
@@ -159,8 +173,9 @@ def _own_durations(own: HealthcheckSpec, where: str) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for field in ("interval", "timeout", "start_period"):
         value = getattr(own, field)
-        out[field] = None if value is None else parse_duration(value, f"{where}.{field}",
-                                                               zero_ok=field == "start_period")
+        out[field] = (
+            None if value is None else parse_duration(value, f"{where}.{field}", zero_ok=field == "start_period")
+        )
     if own.retries is not None and own.retries < 1:
         raise HpError(f"{where}.retries", f"must be at least 1, got {own.retries}")
     return out
@@ -176,8 +191,9 @@ def parse_duration(value: float | str, where: str, zero_ok: bool = False) -> flo
         raise HpError(where, "expected a duration, got a boolean")
     if isinstance(value, str):
         if not _DURATION.fullmatch(value):
-            raise HpError(where, f'expected a duration like "30s", "1m30s" or "500ms", or a number of seconds, '
-                                 f"got {quote(value)}")
+            raise HpError(
+                where, f'expected a duration like "30s", "1m30s" or "500ms", or a number of seconds, got {quote(value)}'
+            )
         seconds = duration_nanos(value) / 1e9
     else:
         seconds = float(value)
@@ -194,8 +210,10 @@ def describe(check: HealthCheck | None) -> str:
     if check is None:
         return "none"
     test = "[" + ", ".join(quote(word) for word in check.test) + "]"
-    return (f"{test} every {_seconds(check.interval)}, timeout {_seconds(check.timeout)}, "
-            f"{check.retries} retries, start_period {_seconds(check.start_period)}")
+    return (
+        f"{test} every {_seconds(check.interval)}, timeout {_seconds(check.timeout)}, "
+        f"{check.retries} retries, start_period {_seconds(check.start_period)}"
+    )
 
 
 def _seconds(value: float) -> str:

@@ -137,8 +137,9 @@ def parse_image_config(data: bytes | str) -> ImageConfig:
 def _from_inspect(raw: dict[str, Any], where: str) -> ImageConfig:
     _check_labels(raw.get("Config"), f"{where}Config")
     doc = _convert(raw, _Inspect, where)
-    image = _normalise(doc.Config, f"{where}Config", doc.Os, doc.OsVersion, doc.Architecture,
-                       doc.Variant, doc.Author, doc.Created)
+    image = _normalise(
+        doc.Config, f"{where}Config", doc.Os, doc.OsVersion, doc.Architecture, doc.Variant, doc.Author, doc.Created
+    )
     if doc.Healthcheck is None:
         return image
     return msgspec.structs.replace(image, healthcheck=_healthcheck(doc.Healthcheck, f"{where}Healthcheck"))
@@ -147,8 +148,9 @@ def _from_inspect(raw: dict[str, Any], where: str) -> ImageConfig:
 def _from_oci(raw: dict[str, Any], where: str) -> ImageConfig:
     _check_labels(raw.get("config"), f"{where}config")
     doc = _convert(raw, _OciImage, where)
-    return _normalise(doc.config, f"{where}config", doc.os, doc.os_version, doc.architecture,
-                      doc.variant, doc.author, doc.created)
+    return _normalise(
+        doc.config, f"{where}config", doc.os, doc.os_version, doc.architecture, doc.variant, doc.author, doc.created
+    )
 
 
 def _check_labels(section: object, where: str) -> None:
@@ -170,16 +172,27 @@ def _convert(raw: dict[str, Any], kind: type[_S], where: str) -> _S:
         raise HpError(f"{where}{err.where}" if where else err.where, err.problem) from None
 
 
-def _normalise(run: _RunConfig | None, section: str, os_: str | None, os_version: str | None,
-               arch: str | None, variant: str | None, author: str | None, created: str | None) -> ImageConfig:
+def _normalise(
+    run: _RunConfig | None,
+    section: str,
+    os_: str | None,
+    os_version: str | None,
+    arch: str | None,
+    variant: str | None,
+    author: str | None,
+    created: str | None,
+) -> ImageConfig:
     run = run or _RunConfig()
     top = section[: -len("Config")] if section.endswith("Config") else section[: -len("config")]
-    for field, value in (("Os" if section.endswith("Config") else "os", os_), ("os.version", os_version),
-                         ("Architecture" if section.endswith("Config") else "architecture", arch),
-                         ("Variant" if section.endswith("Config") else "variant", variant),
-                         ("Author" if section.endswith("Config") else "author", author),
-                         ("Created" if section.endswith("Config") else "created", created),
-                         ("StopSignal", run.StopSignal)):
+    for field, value in (
+        ("Os" if section.endswith("Config") else "os", os_),
+        ("os.version", os_version),
+        ("Architecture" if section.endswith("Config") else "architecture", arch),
+        ("Variant" if section.endswith("Config") else "variant", variant),
+        ("Author" if section.endswith("Config") else "author", author),
+        ("Created" if section.endswith("Config") else "created", created),
+        ("StopSignal", run.StopSignal),
+    ):
         if value and "\0" in value:
             raise HpError(f"{top}{field}" if field != "StopSignal" else f"{section}.StopSignal", "contains a NUL byte")
     for field, mapping in (("Labels", run.Labels), ("ExposedPorts", run.ExposedPorts), ("Volumes", run.Volumes)):
@@ -187,8 +200,10 @@ def _normalise(run: _RunConfig | None, section: str, os_: str | None, os_version
             if "\0" in key or (isinstance(value, str) and "\0" in value):
                 raise HpError(f"{section}.{field}[{quote(key)}]", "contains a NUL byte")
     if os_ and os_ != "linux":
-        raise HpError(section.replace("Config", "Os").replace("config", "os"),
-                      f"{quote(os_)} images cannot run here: hp runs linux images")
+        raise HpError(
+            section.replace("Config", "Os").replace("config", "os"),
+            f"{quote(os_)} images cannot run here: hp runs linux images",
+        )
     return ImageConfig(
         os=os_ or "",
         os_version=os_version or "",
@@ -217,5 +232,6 @@ def _healthcheck(check: _Healthcheck, where: str) -> ImageHealthcheck:
     for i, word in enumerate(check.Test or ()):
         if "\0" in word:
             raise HpError(f"{where}.Test[{i}]", "contains a NUL byte")
-    return ImageHealthcheck(check.Test or (), check.Interval or 0, check.Timeout or 0, check.StartPeriod or 0,
-                            check.Retries or 0, where)
+    return ImageHealthcheck(
+        check.Test or (), check.Interval or 0, check.Timeout or 0, check.StartPeriod or 0, check.Retries or 0, where
+    )

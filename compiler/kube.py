@@ -38,12 +38,20 @@ from .volumes import volume_of_source
 MANAGED_BY = "hp"
 DEFAULT_VOLUME_SIZE = "1Gi"
 # Kubernetes' namespaced "safe" sysctls (1.29): a pod may set them without the kubelet's --allowed-unsafe-sysctls
-SAFE_SYSCTLS = frozenset({
-    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-})
+SAFE_SYSCTLS = frozenset(
+    {
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.ip_unprivileged_port_start",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_local_reserved_ports",
+        "net.ipv4.tcp_keepalive_time",
+        "net.ipv4.tcp_fin_timeout",
+        "net.ipv4.tcp_keepalive_intvl",
+        "net.ipv4.tcp_keepalive_probes",
+    }
+)
 _DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")  # RFC 1035: a Service's name
 _HOST_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # RFC 1123: a pod's hostname
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -55,25 +63,42 @@ _DOLLAR = re.compile(r"\$(?=\$|\(([^)]*)\))")
 # Every ContainerSpec field, and where it goes: a test checks that none is missing.
 FIELDS: dict[str, str] = {
     "image": "containers[0].image (--image-map rewrites a registry prefix)",
-    "entrypoint": "containers[0].command/args", "command": "containers[0].command/args",
-    "env": "containers[0].env", "env_file": "containers[0].env",
+    "entrypoint": "containers[0].command/args",
+    "command": "containers[0].command/args",
+    "env": "containers[0].env",
+    "env_file": "containers[0].env",
     "sensitive_env": "a warning for each sensitive value written into the manifest",
-    "workdir": "containers[0].workingDir", "user": "securityContext.runAsUser/runAsGroup, supplementalGroups",
-    "hostname": "pod hostname", "terminal": "containers[0].tty/stdin",
+    "workdir": "containers[0].workingDir",
+    "user": "securityContext.runAsUser/runAsGroup, supplementalGroups",
+    "hostname": "pod hostname",
+    "terminal": "containers[0].tty/stdin",
     "read_only": "securityContext.readOnlyRootFilesystem",
-    "keep_alive": "warning", "must_run": "false: a Job", "stop_timeout": "terminationGracePeriodSeconds",
-    "prevent_destroy": "warning", "restart": "Job restartPolicy; warning on a Deployment",
-    "restart_max": "Job backoffLimit; warning on a Deployment", "log_max_size": "warning",
+    "keep_alive": "warning",
+    "must_run": "false: a Job",
+    "stop_timeout": "terminationGracePeriodSeconds",
+    "prevent_destroy": "warning",
+    "restart": "Job restartPolicy; warning on a Deployment",
+    "restart_max": "Job backoffLimit; warning on a Deployment",
+    "log_max_size": "warning",
     "healthcheck": "livenessProbe with health_on_failure = restart; otherwise a warning",
-    "health_on_failure": "restart: livenessProbe; kill: warning", "depends_on": "warning",
-    "labels_to_annotations": "pod annotations", "annotations": "pod annotations",
-    "memory": "resources.limits/requests.memory", "memory_swap": "warning",
-    "cpus": "resources.limits/requests.cpu", "pids_limit": "warning",
+    "health_on_failure": "restart: livenessProbe; kill: warning",
+    "depends_on": "warning",
+    "labels_to_annotations": "pod annotations",
+    "annotations": "pod annotations",
+    "memory": "resources.limits/requests.memory",
+    "memory_swap": "warning",
+    "cpus": "resources.limits/requests.cpu",
+    "pids_limit": "warning",
     "mounts": "volumes: hostPath, emptyDir (Memory), PersistentVolumeClaim",
-    "cap_add": "securityContext.capabilities", "cap_drop": "securityContext.capabilities",
-    "ulimits": "warning", "sysctls": "pod securityContext.sysctls",
-    "seccomp": "securityContext.seccompProfile", "privileged": "securityContext.privileged",
-    "devices": "warning", "network": "Service, hostNetwork; warning for none", "ports": "ports, Service ports",
+    "cap_add": "securityContext.capabilities",
+    "cap_drop": "securityContext.capabilities",
+    "ulimits": "warning",
+    "sysctls": "pod securityContext.sysctls",
+    "seccomp": "securityContext.seccompProfile",
+    "privileged": "securityContext.privileged",
+    "devices": "warning",
+    "network": "Service, hostNetwork; warning for none",
+    "ports": "ports, Service ports",
 }
 
 
@@ -103,14 +128,15 @@ class KubeExport(msgspec.Struct, frozen=True):
 
 
 def parse_image_map(entries: tuple[str, ...], where: str = "--image-map") -> tuple[tuple[str, str], ...]:
-    """"OLD=NEW" entries: OLD a registry prefix (host, or host/path), NEW what replaces it."""
+    """ "OLD=NEW" entries: OLD a registry prefix (host, or host/path), NEW what replaces it."""
     out = []
     for entry in entries:
         old, eq, new = entry.partition("=")
         old, new = old.rstrip("/"), new.rstrip("/")
         if not eq or not old or not new:
-            raise HpError(where, f"expected OLD=NEW (a registry prefix and its replacement), got {quote(entry)}",
-                          source="option")
+            raise HpError(
+                where, f"expected OLD=NEW (a registry prefix and its replacement), got {quote(entry)}", source="option"
+            )
         out.append((old, new))
     return tuple(out)
 
@@ -123,17 +149,22 @@ def mapped_image(ref: str, image_map: tuple[tuple[str, str], ...], where: str) -
             best = (old, new)
     if best is None:
         return ref
-    out = best[1] + ref[len(best[0]):]
+    out = best[1] + ref[len(best[0]) :]
     try:
         parse_reference(out, where)
     except HpError as e:
-        raise HpError("--image-map", f"{best[0]}={best[1]} turns {quote(ref)} into {quote(out)}: {e.problem}",
-                      source="option") from None
+        raise HpError(
+            "--image-map", f"{best[0]}={best[1]} turns {quote(ref)} into {quote(out)}: {e.problem}", source="option"
+        ) from None
     return out
 
 
-def export_kube(hp_file: HpFile, images: Mapping[str, ImageFacts], options: KubeOptions | None = None,
-                env_files: Mapping[str, EnvFile] | None = None) -> KubeExport:
+def export_kube(
+    hp_file: HpFile,
+    images: Mapping[str, ImageFacts],
+    options: KubeOptions | None = None,
+    env_files: Mapping[str, EnvFile] | None = None,
+) -> KubeExport:
     """The Kubernetes objects for `hp_file` (images: the facts of each image reference it names), in a
     fixed order: the volumes' PersistentVolumeClaims, then each container's Service and its
     Deployment or Job, by name. Raises HpError for what cannot be exported."""
@@ -149,8 +180,9 @@ def export_kube(hp_file: HpFile, images: Mapping[str, ImageFacts], options: Kube
     claims = sorted({m.source for n in names for m in hp_file.containers[n].mounts if isinstance(m, VolumeMount)})
     docs: list[dict[str, Any]] = [volume_claim(v, hp_file, names, warnings) for v in claims]
     for name in names:
-        docs.extend(container_objects(hp_file, name, images[hp_file.containers[name].image], options, env_files or {},
-                                      warnings))
+        docs.extend(
+            container_objects(hp_file, name, images[hp_file.containers[name].image], options, env_files or {}, warnings)
+        )
     return KubeExport(tuple(docs), tuple(warnings.items))
 
 
@@ -190,8 +222,12 @@ def _check_localhost_profiles(hp_file: HpFile, names: list[str]) -> None:
         where = f"{key_path('containers', name)}.seccomp"
         base = localhost_profile(setting, where)
         if seen.setdefault(base, setting) != setting:
-            raise HpError(where, f"{quote(setting)} and {quote(seen[base])} would both be the node's seccomp/{base}: "
-                                 "give the profiles different file names", source="spec")
+            raise HpError(
+                where,
+                f"{quote(setting)} and {quote(seen[base])} would both be the node's seccomp/{base}: "
+                "give the profiles different file names",
+                source="spec",
+            )
 
 
 def _check_image_map(hp_file: HpFile, names: list[str], options: KubeOptions) -> None:
@@ -226,8 +262,11 @@ class _Warnings:
 def file_warnings(hp_file: HpFile, names: list[str], warnings: _Warnings) -> None:
     """What the file's registries and networks set that a cluster decides for itself."""
     for host in sorted(hp_file.registries):
-        warnings.add(key_path("registries", host), "a registry's settings are the nodes' in Kubernetes (their "
-                                                   "container runtime's configuration); not exported")
+        warnings.add(
+            key_path("registries", host),
+            "a registry's settings are the nodes' in Kubernetes (their "
+            "container runtime's configuration); not exported",
+        )
     used = {mode_and_name(hp_file.containers[n].network)[1] for n in names}
     for net in sorted(hp_file.networks):
         if net not in used:
@@ -236,16 +275,25 @@ def file_warnings(hp_file: HpFile, names: list[str], warnings: _Warnings) -> Non
         where = key_path("networks", net)
         for field in ("subnet", "gateway", "dns", "bridge"):
             if getattr(spec, field) is not None:
-                warnings.add(f"{where}.{field}", "no Kubernetes equivalent: pods get the cluster network's "
-                                                 "addresses and DNS; dropped")
-        warnings.add(where, "pods on every network reach each other in Kubernetes (a NetworkPolicy can keep them "
-                            "apart as separate hp networks are)")
+                warnings.add(
+                    f"{where}.{field}",
+                    "no Kubernetes equivalent: pods get the cluster network's addresses and DNS; dropped",
+                )
+        warnings.add(
+            where,
+            "pods on every network reach each other in Kubernetes (a NetworkPolicy can keep them "
+            "apart as separate hp networks are)",
+        )
 
 
 def k8s_name(name: str, where: str) -> str:
     if not _DNS_LABEL.fullmatch(name):
-        raise HpError(where, f"{quote(name)} is not a Kubernetes name: use 1-63 lowercase letters, digits or '-', "
-                             "starting with a letter and ending with a letter or digit", source="spec")
+        raise HpError(
+            where,
+            f"{quote(name)} is not a Kubernetes name: use 1-63 lowercase letters, digits or '-', "
+            "starting with a letter and ending with a letter or digit",
+            source="spec",
+        )
     return name
 
 
@@ -263,17 +311,23 @@ def quantity(size: int) -> str:
 
 def claim_name(volume: str) -> str:
     if not _DNS_SUBDOMAIN.fullmatch(volume) or len(volume) > 253:
-        raise HpError(key_path("volumes", volume), f"{quote(volume)} is not a Kubernetes name for its "
-                                                    "PersistentVolumeClaim: use lowercase letters, digits, '-' and '.'",
-                      source="spec")
+        raise HpError(
+            key_path("volumes", volume),
+            f"{quote(volume)} is not a Kubernetes name for its "
+            "PersistentVolumeClaim: use lowercase letters, digits, '-' and '.'",
+            source="spec",
+        )
     return volume
 
 
 def volume_claim(volume: str, hp_file: HpFile, names: list[str], warnings: _Warnings) -> dict[str, Any]:
     where = key_path("volumes", claim_name(volume))
     size = hp_file.volumes[volume].size
-    users = [n for n in sorted(hp_file.containers)
-             if any(isinstance(m, VolumeMount) and m.source == volume for m in hp_file.containers[n].mounts)]
+    users = [
+        n
+        for n in sorted(hp_file.containers)
+        if any(isinstance(m, VolumeMount) and m.source == volume for m in hp_file.containers[n].mounts)
+    ]
     if len(users) > 1:
         warnings.add(where, f"mounted by {', '.join(users)}: a ReadWriteOnce claim is shared only by pods on one node")
     return {
@@ -282,14 +336,23 @@ def volume_claim(volume: str, hp_file: HpFile, names: list[str], warnings: _Warn
         "metadata": {"name": volume, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY}},
         "spec": {
             "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": quantity(parse_size(size, f"{where}.size"))
-                                       if size is not None else DEFAULT_VOLUME_SIZE}},
+            "resources": {
+                "requests": {
+                    "storage": quantity(parse_size(size, f"{where}.size")) if size is not None else DEFAULT_VOLUME_SIZE
+                }
+            },
         },
     }
 
 
-def container_objects(hp_file: HpFile, name: str, facts: ImageFacts, options: KubeOptions,
-                      env_files: Mapping[str, EnvFile], warnings: _Warnings) -> list[dict[str, Any]]:
+def container_objects(
+    hp_file: HpFile,
+    name: str,
+    facts: ImageFacts,
+    options: KubeOptions,
+    env_files: Mapping[str, EnvFile],
+    warnings: _Warnings,
+) -> list[dict[str, Any]]:
     """The container's Service (when it publishes ports or shares its network) and its Deployment or Job."""
     spec = hp_file.containers[name]
     where = key_path("containers", name)
@@ -311,8 +374,9 @@ def container_objects(hp_file: HpFile, name: str, facts: ImageFacts, options: Ku
     return docs
 
 
-def process_config(name: str, spec: ContainerSpec, facts: ImageFacts,
-                   env_files: Mapping[str, EnvFile]) -> oci.RuntimeConfig:
+def process_config(
+    name: str, spec: ContainerSpec, facts: ImageFacts, env_files: Mapping[str, EnvFile]
+) -> oci.RuntimeConfig:
     """hp's own config for the container, for its process. Seccomp, devices and privileged are left out: they
     need the host's facts, and Kubernetes gets them as fields of their own; keep_alive's init is not exported."""
     bare = msgspec.structs.replace(spec, seccomp="unconfined", devices=(), privileged=False, keep_alive=False)
@@ -322,8 +386,15 @@ def process_config(name: str, spec: ContainerSpec, facts: ImageFacts,
         raise e.from_source("spec") from None
 
 
-def pod_spec(hp_file: HpFile, name: str, spec: ContainerSpec, image: ImageConfig, config: oci.RuntimeConfig,
-             options: KubeOptions, warnings: _Warnings) -> dict[str, Any]:
+def pod_spec(
+    hp_file: HpFile,
+    name: str,
+    spec: ContainerSpec,
+    image: ImageConfig,
+    config: oci.RuntimeConfig,
+    options: KubeOptions,
+    warnings: _Warnings,
+) -> dict[str, Any]:
     where = key_path("containers", name)
     process = config.process
     assert process is not None and config.hostname is not None
@@ -378,8 +449,12 @@ def pod_spec(hp_file: HpFile, name: str, spec: ContainerSpec, image: ImageConfig
 
 def pod_hostname(hostname: str, where: str) -> str:
     if not _HOST_LABEL.fullmatch(hostname):
-        raise HpError(where, f"{quote(hostname)} is not a Kubernetes hostname: use 1-63 lowercase letters, digits "
-                             "or '-', starting and ending with a letter or digit", source="spec")
+        raise HpError(
+            where,
+            f"{quote(hostname)} is not a Kubernetes hostname: use 1-63 lowercase letters, digits "
+            "or '-', starting and ending with a letter or digit",
+            source="spec",
+        )
     return hostname
 
 
@@ -399,8 +474,9 @@ def k8s_process(image: ImageConfig, command: tuple[str, ...] | None, args: tuple
     return tuple(image.entrypoint or ()) + tuple(args or image.cmd or ())
 
 
-def command_and_args(image: ImageConfig, spec: ContainerSpec, hp_args: tuple[str, ...],
-                     names: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+def command_and_args(
+    image: ImageConfig, spec: ContainerSpec, hp_args: tuple[str, ...], names: frozenset[str] = frozenset()
+) -> dict[str, list[str]]:
     """entrypoint → command and command → args, as Kubernetes reads them; where its rules give another process
     than hp's Docker rules (entrypoint = [] or [""], an image Entrypoint of [""]), hp's whole command line, as
     command and args."""
@@ -420,8 +496,9 @@ def command_and_args(image: ImageConfig, spec: ContainerSpec, hp_args: tuple[str
     return out
 
 
-def environment(name: str, spec: ContainerSpec, image: ImageConfig, env: tuple[str, ...],
-                warnings: _Warnings) -> list[dict[str, str]]:
+def environment(
+    name: str, spec: ContainerSpec, image: ImageConfig, env: tuple[str, ...], warnings: _Warnings
+) -> list[dict[str, str]]:
     """What hp's environment adds to or changes in the image's (Kubernetes merges the image's Env itself), values
     unescaped; a variable hp unsets is set to "" (Kubernetes cannot unset one), with a warning. HOSTNAME is
     written too: CRI runtimes set it to the pod's hostname (hp's), podman kube play does not."""
@@ -436,21 +513,29 @@ def environment(name: str, spec: ContainerSpec, image: ImageConfig, env: tuple[s
             continue
         check_env_name(key, where)
         if is_sensitive(key, spec.sensitive_env):
-            warnings.add(key_path(where, key), "a sensitive value, written into the manifest as it is "
-                                               "(a Secret and valueFrom keep it out)")
+            warnings.add(
+                key_path(where, key),
+                "a sensitive value, written into the manifest as it is (a Secret and valueFrom keep it out)",
+            )
         out.append({"name": key, "value": value})
     for key in sorted(own):
         if key not in seen:
-            warnings.add(key_path(where, key), f"unsets the image's {key}: Kubernetes cannot unset a variable the "
-                                               'image sets, so it is set to ""')
+            warnings.add(
+                key_path(where, key),
+                f'unsets the image\'s {key}: Kubernetes cannot unset a variable the image sets, so it is set to ""',
+            )
             out.append({"name": key, "value": ""})
     return out
 
 
 def check_env_name(key: str, where: str) -> None:
     if not _ENV_NAME.fullmatch(key):
-        raise HpError(key_path(where, key), f"{quote(key)} is not a name Kubernetes takes for a variable (letters, "
-                                            "digits, '_', '-' and '.', not starting with a digit)", source="spec")
+        raise HpError(
+            key_path(where, key),
+            f"{quote(key)} is not a name Kubernetes takes for a variable (letters, "
+            "digits, '_', '-' and '.', not starting with a digit)",
+            source="spec",
+        )
 
 
 def container_ports(hp_file: HpFile, name: str, options: KubeOptions, warnings: _Warnings) -> list[dict[str, Any]]:
@@ -465,9 +550,12 @@ def container_ports(hp_file: HpFile, name: str, options: KubeOptions, warnings: 
                 item["hostIP"] = port.host_ip
             item["hostPort"] = port.host_port
         else:
-            warnings.add(f"{where}.ports[{i}]", f"host port {port.host_port} is not exported (hostPort is discouraged "
-                                                "in Kubernetes; --host-ports keeps it): reach the container through "
-                                                "its Service")
+            warnings.add(
+                f"{where}.ports[{i}]",
+                f"host port {port.host_port} is not exported (hostPort is discouraged "
+                "in Kubernetes; --host-ports keeps it): reach the container through "
+                "its Service",
+            )
             if (port.container_port, port.protocol) in seen:
                 continue
         seen.add((port.container_port, port.protocol))
@@ -483,15 +571,22 @@ def service_of(hp_file: HpFile, name: str) -> dict[str, Any] | None:
     if net.mode != "bridge":
         return None
     assert net.network is not None
-    peers = [n for n in hp_file.containers if n != name and mode_and_name(hp_file.containers[n].network)[0] == "bridge"
-             and container_network(hp_file, n).network == net.network]
+    peers = [
+        n
+        for n in hp_file.containers
+        if n != name
+        and mode_and_name(hp_file.containers[n].network)[0] == "bridge"
+        and container_network(hp_file, n).network == net.network
+    ]
     if not net.ports and not peers:
         return None
     spec: dict[str, Any] = {"clusterIP": "None", "selector": {"app.kubernetes.io/name": name}}
     ports = sorted({(p.container_port, p.protocol) for p in net.ports})
     if ports:
-        spec["ports"] = [{"name": f"{proto}-{port}", "port": port, "targetPort": port, "protocol": proto.upper()}
-                         for port, proto in ports]
+        spec["ports"] = [
+            {"name": f"{proto}-{port}", "port": port, "targetPort": port, "protocol": proto.upper()}
+            for port, proto in ports
+        ]
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": labels(name)}, "spec": spec}
 
 
@@ -508,13 +603,15 @@ def resources_of(spec: ContainerSpec, where: str, warnings: _Warnings) -> dict[s
     if spec.memory_swap is not None:
         warnings.add(f"{where}.memory_swap", "no Kubernetes equivalent (swap is the node's setting); dropped")
     if spec.pids_limit is not None:
-        warnings.add(f"{where}.pids_limit", "no per-pod limit in Kubernetes (the kubelet's podPidsLimit is per "
-                                            "node); dropped")
+        warnings.add(
+            f"{where}.pids_limit", "no per-pod limit in Kubernetes (the kubelet's podPidsLimit is per node); dropped"
+        )
     return {"limits": amounts, "requests": dict(amounts)} if amounts else {}
 
 
-def volumes_of(name: str, spec: ContainerSpec, config: oci.RuntimeConfig,
-               warnings: _Warnings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def volumes_of(
+    name: str, spec: ContainerSpec, config: oci.RuntimeConfig, warnings: _Warnings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The pod's volumes and the container's mounts of them: its own mounts in order, then its image's volumes."""
     where = f"{key_path('containers', name)}.mounts"
     volumes, mounts = [], []
@@ -523,8 +620,10 @@ def volumes_of(name: str, spec: ContainerSpec, config: oci.RuntimeConfig,
         if isinstance(m, BindMount):
             source = normalise(m.source)  # checked absolute by check_file; Kubernetes refuses a ".." in it
             volumes.append({"name": vol, "hostPath": {"path": source}})
-            warnings.add(f"{where}[{i}]", f"the host path {source} becomes a hostPath volume: it ties the pod to a "
-                                          "node that has it")
+            warnings.add(
+                f"{where}[{i}]",
+                f"the host path {source} becomes a hostPath volume: it ties the pod to a node that has it",
+            )
         elif isinstance(m, TmpfsMount):
             empty: dict[str, Any] = {"medium": "Memory"}
             if m.size is not None:
@@ -538,15 +637,20 @@ def volumes_of(name: str, spec: ContainerSpec, config: oci.RuntimeConfig,
         if m.readonly:
             mount["readOnly"] = True
         mounts.append(mount)
-    image_volumes = [m.destination for m in config.mounts
-                     if IMAGE_VOLUME_NAME.fullmatch(volume_of_source(defaults().volume_dir, m.source) or "")]
+    image_volumes = [
+        m.destination
+        for m in config.mounts
+        if IMAGE_VOLUME_NAME.fullmatch(volume_of_source(defaults().volume_dir, m.source) or "")
+    ]
     for j, target in enumerate(image_volumes):
         vol = f"image-volume-{j}"
         volumes.append({"name": vol, "emptyDir": {}})
         mounts.append({"name": vol, "mountPath": target})
-        warnings.add(f"{key_path('containers', name)}.image: Volumes[{quote(target)}]",
-                     f"the image's volume {target} becomes an emptyDir: its data does not persist (a [volumes.NAME] "
-                     "mounted there keeps it)")
+        warnings.add(
+            f"{key_path('containers', name)}.image: Volumes[{quote(target)}]",
+            f"the image's volume {target} becomes an emptyDir: its data does not persist (a [volumes.NAME] "
+            "mounted there keeps it)",
+        )
     return volumes, mounts
 
 
@@ -561,13 +665,19 @@ def security_context(name: str, spec: ContainerSpec, user: oci.User, warnings: _
         caps = capability_sets(defaults().capabilities, spec.cap_add, spec.cap_drop, root=True, where=where).bounding
         out["capabilities"] = {"drop": ["ALL"], "add": [c.removeprefix("CAP_") for c in caps]}
         if "CAP_SYS_ADMIN" in caps:
-            warnings.add(f"{where}.cap_add", "with SYS_ADMIN Kubernetes refuses allowPrivilegeEscalation: false, so "
-                                             "the process may gain privileges (hp sets no_new_privileges)")
+            warnings.add(
+                f"{where}.cap_add",
+                "with SYS_ADMIN Kubernetes refuses allowPrivilegeEscalation: false, so "
+                "the process may gain privileges (hp sets no_new_privileges)",
+            )
         else:
             out["allowPrivilegeEscalation"] = False
         if user.uid != 0 and spec.cap_add:
-            warnings.add(f"{where}.cap_add", "a non-root user gets added capabilities in its effective set under hp "
-                                             "(ambient), in Kubernetes only in its bounding set")
+            warnings.add(
+                f"{where}.cap_add",
+                "a non-root user gets added capabilities in its effective set under hp "
+                "(ambient), in Kubernetes only in its bounding set",
+            )
     if spec.read_only:
         out["readOnlyRootFilesystem"] = True
     out["seccompProfile"] = seccomp_profile(spec, where, warnings)
@@ -580,8 +690,7 @@ def seccomp_profile(spec: ContainerSpec, where: str, warnings: _Warnings) -> dic
     if spec.seccomp == "default":
         return {"type": "RuntimeDefault"}
     base = localhost_profile(spec.seccomp, f"{where}.seccomp")
-    warnings.add(f"{where}.seccomp", f"the profile must be on every node, as the kubelet's seccomp/{base} "
-                                     "(Localhost)")
+    warnings.add(f"{where}.seccomp", f"the profile must be on every node, as the kubelet's seccomp/{base} (Localhost)")
     return {"type": "Localhost", "localhostProfile": base}
 
 
@@ -602,12 +711,17 @@ def pod_sysctls(spec: ContainerSpec, where: str, warnings: _Warnings) -> list[di
     for key in sorted(sysctls):
         name = key.replace("/", ".")
         if not _SYSCTL.fullmatch(name):
-            raise HpError(key_path(f"{where}.sysctls", key), f"{quote(key)} is not a sysctl name Kubernetes takes "
-                                                             "(each part starts and ends with a letter or digit)",
-                          source="spec")
+            raise HpError(
+                key_path(f"{where}.sysctls", key),
+                f"{quote(key)} is not a sysctl name Kubernetes takes "
+                "(each part starts and ends with a letter or digit)",
+                source="spec",
+            )
         if name not in SAFE_SYSCTLS:
-            warnings.add(key_path(f"{where}.sysctls", key), "not one of Kubernetes' safe sysctls: the kubelet "
-                                                            "must allow it (--allowed-unsafe-sysctls)")
+            warnings.add(
+                key_path(f"{where}.sysctls", key),
+                "not one of Kubernetes' safe sysctls: the kubelet must allow it (--allowed-unsafe-sysctls)",
+            )
         out.append({"name": name, "value": sysctls[key]})
     return out
 
@@ -624,14 +738,22 @@ def pod_annotations(spec: ContainerSpec, image: ImageConfig, where: str) -> dict
 def check_annotation_keys(annotations: Mapping[str, str], where: str) -> None:
     for key in annotations:
         prefix, slash, rest = key.rpartition("/")
-        if not _QUALIFIED_NAME.fullmatch(rest) or slash and not (_DNS_SUBDOMAIN.fullmatch(prefix) and len(prefix)
-                                                                   <= 253):
-            raise HpError(key_path(where, key), f"{quote(key)} is not a Kubernetes annotation key ([PREFIX/]NAME: "
-                                                "NAME 1-63 letters, digits, '-', '_' or '.')", source="spec")
+        if (
+            not _QUALIFIED_NAME.fullmatch(rest)
+            or slash
+            and not (_DNS_SUBDOMAIN.fullmatch(prefix) and len(prefix) <= 253)
+        ):
+            raise HpError(
+                key_path(where, key),
+                f"{quote(key)} is not a Kubernetes annotation key ([PREFIX/]NAME: "
+                "NAME 1-63 letters, digits, '-', '_' or '.')",
+                source="spec",
+            )
 
 
-def liveness_probe(name: str, spec: ContainerSpec, image: ImageConfig, names: frozenset[str],
-                   warnings: _Warnings) -> dict[str, Any]:
+def liveness_probe(
+    name: str, spec: ContainerSpec, image: ImageConfig, names: frozenset[str], warnings: _Warnings
+) -> dict[str, Any]:
     """hp's health check (hp.toml's or the image's) with health_on_failure = "restart": a livenessProbe, which
     restarts the container after `retries` failures in a row, as hp does; whole seconds (rounded up). Any other
     health_on_failure only reports health under hp: a warning (a readinessProbe would also take the pod out of
@@ -645,17 +767,25 @@ def liveness_probe(name: str, spec: ContainerSpec, image: ImageConfig, names: fr
         return {}
     own = spec.healthcheck is not None and spec.healthcheck.test is not None
     if spec.health_on_failure == "kill":
-        warnings.add(f"{where}.health_on_failure", '"kill" stops the container; a livenessProbe would restart it: '
-                                                   "the check is not exported")
+        warnings.add(
+            f"{where}.health_on_failure",
+            '"kill" stops the container; a livenessProbe would restart it: the check is not exported',
+        )
         return {}
     if spec.health_on_failure != "restart":
         whose = "its" if own else "the image's"
-        warnings.add(f"{where}.healthcheck", f"{whose} check only reports health under hp: not exported "
-                                             '(health_on_failure = "restart" makes it a livenessProbe; a '
-                                             "readinessProbe would take the pod out of its Service)")
+        warnings.add(
+            f"{where}.healthcheck",
+            f"{whose} check only reports health under hp: not exported "
+            '(health_on_failure = "restart" makes it a livenessProbe; a '
+            "readinessProbe would take the pod out of its Service)",
+        )
         return {}
-    seconds = {"initialDelaySeconds": check.start_period, "periodSeconds": check.interval,
-               "timeoutSeconds": check.timeout}
+    seconds = {
+        "initialDelaySeconds": check.start_period,
+        "periodSeconds": check.interval,
+        "timeoutSeconds": check.timeout,
+    }
     if any(v != math.ceil(v) for v in seconds.values()):
         warnings.add(f"{where}.healthcheck", "Kubernetes counts probe times in whole seconds: rounded up")
     probe: dict[str, Any] = {"exec": {"command": [escaped(a, names) for a in check.argv]}}
@@ -667,17 +797,32 @@ def liveness_probe(name: str, spec: ContainerSpec, image: ImageConfig, names: fr
 def container_warnings(spec: ContainerSpec, where: str, warnings: _Warnings) -> None:
     """The fields that have no Kubernetes equivalent, when set."""
     dropped: list[tuple[str, bool, str]] = [
-        ("keep_alive", spec.keep_alive, ("no Kubernetes equivalent (a pod's container is its main process; "
-                                         "hp-init is not exported): once its command ends, the Deployment starts "
-                                         "it again, in a loop with back-off; give it a command that keeps running, "
-                                         "or must_run = false for a Job; dropped")),
-        ("ulimits", bool(spec.ulimits), ("no per-pod limits in Kubernetes (the container runtime's defaults apply); "
-                                         "dropped")),
+        (
+            "keep_alive",
+            spec.keep_alive,
+            (
+                "no Kubernetes equivalent (a pod's container is its main process; "
+                "hp-init is not exported): once its command ends, the Deployment starts "
+                "it again, in a loop with back-off; give it a command that keeps running, "
+                "or must_run = false for a Job; dropped"
+            ),
+        ),
+        (
+            "ulimits",
+            bool(spec.ulimits),
+            ("no per-pod limits in Kubernetes (the container runtime's defaults apply); dropped"),
+        ),
         ("devices", bool(spec.devices), "no Kubernetes field for host devices (a device plugin gives them); dropped"),
         ("log_max_size", spec.log_max_size is not None, "the kubelet's containerLogMaxSize is per node; dropped"),
         ("prevent_destroy", spec.prevent_destroy, "no Kubernetes equivalent; dropped"),
-        ("depends_on", bool(spec.depends_on), ("no start order in Kubernetes: pods start together (an "
-                                               "initContainer or a readinessProbe can wait); dropped")),
+        (
+            "depends_on",
+            bool(spec.depends_on),
+            (
+                "no start order in Kubernetes: pods start together (an "
+                "initContainer or a readinessProbe can wait); dropped"
+            ),
+        ),
     ]
     for field, is_set, problem in dropped:
         if is_set:
@@ -708,8 +853,10 @@ def job(name: str, template: dict[str, Any], spec: ContainerSpec, warnings: _War
     """A container that may end by itself (must_run = false): run to completion, restarted as `restart` says."""
     where = key_path("containers", name)
     policy: Literal["OnFailure", "Never"] = "OnFailure" if spec.restart == "on-failure" else "Never"
-    warnings.add(f"{where}.must_run", "false: a Job, run to completion once (hp keeps an ended container and runs "
-                                      "it again when a plan replaces it)")
+    warnings.add(
+        f"{where}.must_run",
+        "false: a Job, run to completion once (hp keeps an ended container and runs it again when a plan replaces it)",
+    )
     if spec.restart == "always":
         warnings.add(f"{where}.restart", 'a Job cannot restart a container that succeeded; "always" becomes Never')
     # hp's restart_max 0 is "no limit": the largest limit Kubernetes takes

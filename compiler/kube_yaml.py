@@ -13,10 +13,10 @@ from typing import Any
 _PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 # what YAML's double-quoted style needs escaped: the quote, the backslash, C0/C1 controls, DEL,
 # the line and paragraph separators (U+2028/9: line breaks in YAML 1.1), the BOM and the non-characters
-_ESCAPED = re.compile("[\"\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+_ESCAPED = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]')
 # plain words YAML 1.1 reads as booleans or null
 _YAML11_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
-_SHORT = {"\"": "\\\"", "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
+_SHORT = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
 
 
 def quoted(text: str) -> str:
@@ -52,7 +52,7 @@ def _lines(value: Any, indent: str, out: list[str]) -> None:
             if isinstance(item, (dict, list)) and item:
                 sub: list[str] = []
                 _lines(item, indent + "  ", sub)
-                out.append(f"{indent}- {sub[0][len(indent) + 2:]}")
+                out.append(f"{indent}- {sub[0][len(indent) + 2 :]}")
                 out.extend(sub[1:])
             else:
                 out.append(f"{indent}- {_inline(item)}")

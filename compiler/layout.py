@@ -244,6 +244,7 @@ def layout(state_dir: str, where: str = "--state-dir") -> Layout:
         raise HpError(where, f"{quote(state_dir)} is not an absolute path")
     bad = [c for c in _OVERLAY_UNSAFE if c in state_dir]
     if bad:
-        raise HpError(where, f"{quote(state_dir)} may not contain {quote(bad[0])} "
-                             "(overlayfs options would split there)")
+        raise HpError(
+            where, f"{quote(state_dir)} may not contain {quote(bad[0])} (overlayfs options would split there)"
+        )
     return Layout(state_dir.rstrip("/") or "/")

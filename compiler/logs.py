@@ -96,7 +96,7 @@ def parse_record(line: bytes, *, ended: bool = True) -> Record:
         nanos = _record_nanos(time)
         if nanos is not None:
             partial = m[3] == b"P"
-            text = line[m.end():] + (b"" if partial else newline)
+            text = line[m.end() :] + (b"" if partial else newline)
             return Record("stdout" if m[2] == b"stdout" else "stderr", text, partial, time, nanos)
     return Record("stdout", line + newline)
 

@@ -20,8 +20,9 @@ def is_sensitive(name: str, listed: tuple[str, ...] = ()) -> bool:
     return name in listed or any(word in upper for word in SENSITIVE_WORDS)
 
 
-def masked_env(env: tuple[str, ...] | list[str], listed: tuple[str, ...] = (),
-               changed: frozenset[str] = frozenset()) -> list[str]:
+def masked_env(
+    env: tuple[str, ...] | list[str], listed: tuple[str, ...] = (), changed: frozenset[str] = frozenset()
+) -> list[str]:
     """NAME=VALUE entries with each sensitive VALUE replaced by MASK (CHANGED_MASK for a name in `changed`)."""
     out = []
     for entry in env:

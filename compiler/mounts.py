@@ -17,16 +17,18 @@ from .spec import BindMount, TmpfsMount, VolumeMount
 from .volumes import image_volume_name, volume_source
 
 
-def user_mounts(mounts: Sequence[BindMount | TmpfsMount | VolumeMount], where: str,
-                volume_dir: str = "volumes") -> tuple[Mount, ...]:
+def user_mounts(
+    mounts: Sequence[BindMount | TmpfsMount | VolumeMount], where: str, volume_dir: str = "volumes"
+) -> tuple[Mount, ...]:
     """The container's own mounts as OCI mounts, checked: absolute, unique targets, never /;
     a volume mount binds its volume's directory under `volume_dir` (compiler/volumes.py)."""
     return _user_mounts(tuple(mounts), where, volume_dir)
 
 
 @lru_cache(maxsize=1024)  # pure, and mount lists repeat across containers
-def _user_mounts(mounts: tuple[BindMount | TmpfsMount | VolumeMount, ...], where: str,
-                 volume_dir: str) -> tuple[Mount, ...]:
+def _user_mounts(
+    mounts: tuple[BindMount | TmpfsMount | VolumeMount, ...], where: str, volume_dir: str
+) -> tuple[Mount, ...]:
     out: list[Mount] = []
     seen: dict[str, int] = {}
     for i, m in enumerate(mounts):
@@ -69,10 +71,15 @@ def assemble_mounts(
     replaces the standard mounts below it."""
     own_targets = {m.destination for m in own}
     if keep_alive and d.init_path in own_targets:
-        raise HpError(f"{where}[{[m.destination for m in own].index(d.init_path)}].target",
-                      f"{quote(d.init_path)} is where keep_alive puts hp-init; choose another target")
-    standard = ([m for m in d.standard_mounts if not any(is_within(m.destination, t) for t in own_targets)]
-                if own_targets else list(d.standard_mounts))
+        raise HpError(
+            f"{where}[{[m.destination for m in own].index(d.init_path)}].target",
+            f"{quote(d.init_path)} is where keep_alive puts hp-init; choose another target",
+        )
+    standard = (
+        [m for m in d.standard_mounts if not any(is_within(m.destination, t) for t in own_targets)]
+        if own_targets
+        else list(d.standard_mounts)
+    )
     etc_options = ("rbind", "rprivate", "ro" if read_only else "rw")
     etc = [Mount(f"/etc/{name}", "bind", name, etc_options) for name in d.etc_files]
     init = [Mount(d.init_path, "bind", d.init_source, ("bind", "ro", "nosuid", "nodev"))] if keep_alive else []
@@ -80,13 +87,17 @@ def assemble_mounts(
     reserved = {m.destination for m in d.standard_mounts} | {m.destination for m in etc + init} | {"/"}
     volumes: list[Mount] = []
     for volume in image.volumes:
-        dest = normalise(volume) if volume.startswith("/") and "\0" not in volume else absolute_path(
-            volume, f"{image.config_field}.Volumes[{quote(volume)}]", "volume")
+        dest = (
+            normalise(volume)
+            if volume.startswith("/") and "\0" not in volume
+            else absolute_path(volume, f"{image.config_field}.Volumes[{quote(volume)}]", "volume")
+        )
         if dest not in reserved and all(v.destination != dest for v in volumes):
             source = volume_source(d.volume_dir, image_volume_name(container, dest))
             volumes.append(Mount(dest, "bind", source, ("rbind", "rprivate", "rw")))
-    generated = [m for m in etc + sorted(volumes, key=lambda m: m.destination) + init
-                 if m.destination not in own_targets]
+    generated = [
+        m for m in etc + sorted(volumes, key=lambda m: m.destination) + init if m.destination not in own_targets
+    ]
     return parents_first(standard + generated + list(own))
 
 

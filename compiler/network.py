@@ -39,7 +39,8 @@ Mode = Literal["bridge", "none", "host"]
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}", re.ASCII)
 IFNAME_RULE = "use 1-15 letters, digits, '_', '.' or '-'"
 _PORT = re.compile(
-    r"(?:(?P<ip>[^:/]*|\[[^\]]*\]):)?(?P<host>[0-9]+):(?P<container>[0-9]+)(?:/(?P<proto>[^/]*))?", re.ASCII,
+    r"(?:(?P<ip>[^:/]*|\[[^\]]*\]):)?(?P<host>[0-9]+):(?P<container>[0-9]+)(?:/(?P<proto>[^/]*))?",
+    re.ASCII,
 )
 
 
@@ -101,15 +102,19 @@ def default_bridge(name: str) -> str:
 
 # ---- ports
 
+
 def parse_port(text: str, where: str) -> PortMapping:
     """`[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`, IPv4 host address, ports 1-65535."""
     m = _PORT.fullmatch(text)
     if m is None:
-        raise HpError(where, f"invalid port {quote(text)}: expected \"[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]\", "
-                             "e.g. \"8080:80\" or \"127.0.0.1:5353:53/udp\"")
+        raise HpError(
+            where,
+            f'invalid port {quote(text)}: expected "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]", '
+            'e.g. "8080:80" or "127.0.0.1:5353:53/udp"',
+        )
     proto = m["proto"] if m["proto"] is not None else "tcp"
     if proto not in ("tcp", "udp"):
-        raise HpError(where, f"invalid protocol {quote(proto)} in {quote(text)}: expected \"tcp\" or \"udp\"")
+        raise HpError(where, f'invalid protocol {quote(proto)} in {quote(text)}: expected "tcp" or "udp"')
     ports = []
     for part, label in ((m["host"], "host"), (m["container"], "container")):
         number = int(part)
@@ -122,10 +127,12 @@ def parse_port(text: str, where: str) -> PortMapping:
             address = ipaddress.IPv4Address(host_ip)
         except ValueError:
             if _is_ipv6(host_ip.strip("[]")):
-                raise HpError(where, f"host address {quote(host_ip)} in {quote(text)}: only IPv4 is supported") \
-                    from None
-            raise HpError(where, f"invalid host address {quote(host_ip)} in {quote(text)}: expected an IPv4 address") \
-                from None
+                raise HpError(
+                    where, f"host address {quote(host_ip)} in {quote(text)}: only IPv4 is supported"
+                ) from None
+            raise HpError(
+                where, f"invalid host address {quote(host_ip)} in {quote(text)}: expected an IPv4 address"
+            ) from None
         host_ip = None if address.is_unspecified else str(address)
     return PortMapping(ports[0], ports[1], proto, host_ip)  # type: ignore[arg-type]  # proto: "tcp" or "udp", checked
 
@@ -139,6 +146,7 @@ def _is_ipv6(text: str) -> bool:
 
 
 # ---- networks
+
 
 def networks(hp: HpFile) -> dict[str, Network]:
     """Every network the file may use, by name: the declared ones and the default. Raises the
@@ -158,8 +166,10 @@ def _network(name: str, spec: NetworkSpec) -> Network:
     if subnet.version != 4:
         raise HpError(f"{where}.subnet", f"{quote(spec.subnet)}: only IPv4 subnets are supported")
     if subnet.prefixlen > 30:
-        raise HpError(f"{where}.subnet", f"{quote(spec.subnet)} is too small: use a prefix of /30 or shorter "
-                                         "(room for the gateway and a container)")
+        raise HpError(
+            f"{where}.subnet",
+            f"{quote(spec.subnet)} is too small: use a prefix of /30 or shorter (room for the gateway and a container)",
+        )
     gateway = str(subnet.network_address + 1)
     if spec.gateway is not None:
         try:
@@ -187,8 +197,8 @@ def _bad_cidr(text: str) -> str:
     try:
         loose = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        return f"invalid subnet {quote(text)}: expected an IPv4 CIDR like \"10.20.0.0/24\""
-    return f"{quote(text)} has host bits set: did you mean \"{loose}\"?"
+        return f'invalid subnet {quote(text)}: expected an IPv4 CIDR like "10.20.0.0/24"'
+    return f'{quote(text)} has host bits set: did you mean "{loose}"?'
 
 
 def _first_host(subnet: str) -> str:
@@ -228,8 +238,11 @@ def network_problems(hp: HpFile) -> tuple[HpError, ...]:
         if net is not None and net not in declared:
             problems.append(HpError(f"{where}.network", _unknown_network(net, hp)))
         if spec.ports and mode != "bridge":
-            why = ("(the container already uses the host's ports)" if mode == "host"
-                   else "(the container has no network to forward to)")
+            why = (
+                "(the container already uses the host's ports)"
+                if mode == "host"
+                else "(the container has no network to forward to)"
+            )
             problems.append(HpError(f"{where}.ports", f"ports cannot be published with network = {quote(mode)} {why}"))
             continue
         for i, text in enumerate(spec.ports):
@@ -242,8 +255,12 @@ def network_problems(hp: HpFile) -> tuple[HpError, ...]:
             key = (port.protocol, port.host_port)
             for other, other_where in published.get(key, ()):
                 if ports_overlap(other, port):
-                    problems.append(HpError(port_where, f"host port {_shown(port)} is already published by "
-                                                        f"{other_where} ({quote(str(other))})"))
+                    problems.append(
+                        HpError(
+                            port_where,
+                            f"host port {_shown(port)} is already published by {other_where} ({quote(str(other))})",
+                        )
+                    )
                     break
             else:
                 published.setdefault(key, []).append((port, port_where))
@@ -252,8 +269,9 @@ def network_problems(hp: HpFile) -> tuple[HpError, ...]:
 
 def ports_overlap(a: PortMapping, b: PortMapping) -> bool:
     """Both would bind one host port: the same protocol and port, on the same address or either on all."""
-    return (a.protocol, a.host_port) == (b.protocol, b.host_port) and \
-        (a.host_ip is None or b.host_ip is None or a.host_ip == b.host_ip)
+    return (a.protocol, a.host_port) == (b.protocol, b.host_port) and (
+        a.host_ip is None or b.host_ip is None or a.host_ip == b.host_ip
+    )
 
 
 def _shown(port: PortMapping) -> str:
@@ -272,8 +290,12 @@ def _clashes(good: Mapping[str, Network], declared: Mapping[str, NetworkSpec]) -
             if ipaddress.ip_network(net.subnet).overlaps(ipaddress.ip_network(other.subnet)):
                 problems.append(HpError(f"{where}.subnet", f"{net.subnet} overlaps {label}'s subnet {other.subnet}"))
             if net.bridge == other.bridge:
-                problems.append(HpError(f"{where}.bridge" if name in declared and declared[name].bridge else where,
-                                        f"bridge {quote(net.bridge)} is also {label}'s: give each network its own"))
+                problems.append(
+                    HpError(
+                        f"{where}.bridge" if name in declared and declared[name].bridge else where,
+                        f"bridge {quote(net.bridge)} is also {label}'s: give each network its own",
+                    )
+                )
         seen.append(net)
     return problems
 
@@ -286,11 +308,13 @@ def _label(net: Network, declared: Mapping[str, NetworkSpec]) -> str:
 
 def _unknown_network(name: str, hp: HpFile) -> str:
     if not name:
-        return "empty network name: use \"bridge\" (the default network), \"none\", \"host\" or a declared network"
+        return 'empty network name: use "bridge" (the default network), "none", "host" or a declared network'
     names = ", ".join(quote(n) for n in sorted(hp.networks))
     known = f" (declared: {names})" if names else ""
-    return (f"no network named {quote(name)}{known}: declare [networks.{name}], or use \"bridge\" "
-            "(the default network), \"none\" or \"host\"")
+    return (
+        f'no network named {quote(name)}{known}: declare [networks.{name}], or use "bridge" '
+        '(the default network), "none" or "host"'
+    )
 
 
 def check_networks(hp: HpFile) -> None:
@@ -331,6 +355,7 @@ def namespaces(kinds: Iterable[str], mode: Mode, netns_path: str) -> tuple[oci.N
 
 # ---- a container's address
 
+
 def lowest_free_address(network: str, subnet: str, gateway: str, taken: Iterable[str]) -> str:
     """The lowest address of `subnet` for a container: not the network or broadcast address,
     not `gateway`, not one of `taken` (the network's other containers'). HpError if none is left."""
@@ -358,6 +383,7 @@ def address_problem(text: str, subnet: str, gateway: str) -> str | None:
 
 
 # ---- bridges: the ones hp made, and the ones it found
+
 
 class Interface(msgspec.Struct, frozen=True):
     """A host interface as /sys/class/net shows it: its index, whether it is a bridge, and the
@@ -390,8 +416,14 @@ class BridgeRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 BridgeFate = Literal["delete", "keep", "forget"]
 
 
-def bridge_record_before_add(bridge: str, record: BridgeRecord | None, now: Interface | None, floor: int,
-                             gateway: str = "", addresses: tuple[str, ...] = ()) -> BridgeRecord:
+def bridge_record_before_add(
+    bridge: str,
+    record: BridgeRecord | None,
+    now: Interface | None,
+    floor: int,
+    gateway: str = "",
+    addresses: tuple[str, ...] = (),
+) -> BridgeRecord:
     """The record to hold before a CNI ADD on `bridge`, given the one held (if any) and the
     interface of that name now (not a bridge: refused before this). None there: the ADD makes
     it, so hp did, `floor` being the highest index on the host now. The interface the record
@@ -402,8 +434,9 @@ def bridge_record_before_add(bridge: str, record: BridgeRecord | None, now: Inte
         return BridgeRecord(bridge, made=True, floor=floor)
     if record is not None and is_recorded_interface(record, now):
         return record
-    return BridgeRecord(bridge, made=False, ifindex=now.ifindex,
-                        address=gateway if gateway and gateway not in addresses else None)
+    return BridgeRecord(
+        bridge, made=False, ifindex=now.ifindex, address=gateway if gateway and gateway not in addresses else None
+    )
 
 
 def bridge_fate(record: BridgeRecord, now: Interface | None) -> BridgeFate:
@@ -455,19 +488,19 @@ def decode_bridge_record(data: bytes) -> BridgeRecord:
 
 # ---- /etc/hosts and /etc/resolv.conf
 
-def hosts_peers(known: Mapping[str, tuple[str, str]], network: str | None,
-                name: str) -> tuple[tuple[str, str], ...]:
+
+def hosts_peers(known: Mapping[str, tuple[str, str]], network: str | None, name: str) -> tuple[tuple[str, str], ...]:
     """(address, name), by name, of every container but `name` on `network` (None: it has no bridge
     network, so no peers). `known`: container name -> (network, IPv4 address), as CNI recorded them
     for every container of the state dir, whichever file manages it."""
     if network is None:
         return ()
-    return tuple((address, other) for other, (net, address) in sorted(known.items())
-                 if other != name and net == network)
+    return tuple(
+        (address, other) for other, (net, address) in sorted(known.items()) if other != name and net == network
+    )
 
 
-def container_hosts(hostname: str, name: str, own_address: str | None,
-                    peers: tuple[tuple[str, str], ...]) -> str:
+def container_hosts(hostname: str, name: str, own_address: str | None, peers: tuple[tuple[str, str], ...]) -> str:
     """A container's /etc/hosts: itself on loopback, its own address under its name (if it has
     one), then its peers."""
     own = ((own_address, name),) if own_address else ()
@@ -483,6 +516,7 @@ def container_resolv_conf(net: ContainerNetwork, host_resolv_conf: str) -> str:
 
 
 # ---- the host's routes
+
 
 def parse_routes(ip_route_output: str) -> tuple[tuple[str, str], ...]:
     """(destination CIDR, device) of each line of `ip -o -4 route show` (the default route skipped)."""
@@ -503,6 +537,5 @@ def route_conflicts(net: Network, routes: Iterable[tuple[str, str]]) -> tuple[st
     """The host routes (other than via the network's own bridge) that overlap its subnet."""
     subnet = ipaddress.ip_network(net.subnet)
     return tuple(
-        f"{dst} dev {dev}" for dst, dev in routes
-        if dev != net.bridge and ipaddress.ip_network(dst).overlaps(subnet)
+        f"{dst} dev {dev}" for dst, dev in routes if dev != net.bridge and ipaddress.ip_network(dst).overlaps(subnet)
     )

@@ -123,8 +123,9 @@ class LinuxSyscall(_Oci, frozen=True, rename={"errno_ret": "errnoRet"}):
     args: tuple[LinuxSeccompArg, ...] | None = None
 
 
-class LinuxSeccomp(_Oci, frozen=True,
-                   rename={"default_action": "defaultAction", "default_errno_ret": "defaultErrnoRet"}):
+class LinuxSeccomp(
+    _Oci, frozen=True, rename={"default_action": "defaultAction", "default_errno_ret": "defaultErrnoRet"}
+):
     """linux.seccomp (compiler/seccomp.py makes it from a profile)."""
 
     default_action: str
@@ -135,7 +136,8 @@ class LinuxSeccomp(_Oci, frozen=True,
 
 
 class Linux(
-    _Oci, frozen=True,
+    _Oci,
+    frozen=True,
     rename={"cgroups_path": "cgroupsPath", "masked_paths": "maskedPaths", "readonly_paths": "readonlyPaths"},
 ):
     resources: Resources | None = None

@@ -7,9 +7,7 @@ from .errors import HpError, quote
 
 def normalise(path: str) -> str:
     """Lexical clean-up of an absolute path, like Go's filepath.Clean: no '.', '..', '//' or trailing '/'."""
-    if path == "/" or (
-        path.startswith("/") and not path.endswith("/") and "//" not in path and "/." not in path
-    ):
+    if path == "/" or (path.startswith("/") and not path.endswith("/") and "//" not in path and "/." not in path):
         return path
     parts: list[str] = []
     for part in path.split("/"):

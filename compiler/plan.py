@@ -29,8 +29,16 @@ SYMBOLS = {"create": "  +", "replace": "-/+", "destroy": "  -", "restore": "  ~"
 PHASES: tuple[tuple[Action, ...], ...] = (("destroy",), ("replace",), ("restore", "update", "create"))
 ORDER = {action: i for i, action in enumerate((*(a for phase in PHASES for a in phase), "no-op"))}
 # hp.toml settings that only hp reads (kept in the record): a change rewrites the record, nothing more
-SETTINGS = ("stop_timeout", "prevent_destroy", "restart", "restart_max", "log_max_size", "depends_on",
-            "healthcheck", "health_on_failure")
+SETTINGS = (
+    "stop_timeout",
+    "prevent_destroy",
+    "restart",
+    "restart_max",
+    "log_max_size",
+    "depends_on",
+    "healthcheck",
+    "health_on_failure",
+)
 # a restore's reason for a container `hp stop` stopped: no drift, but the file wants it running
 STOPPED_BY_HP = "stopped by hp stop: will start it again"
 
@@ -124,23 +132,42 @@ class Plan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return any(c.action != "no-op" for c in self.changes)
 
 
-def plan(desired: Mapping[str, Desired], current: Mapping[str, Current], pulled: tuple[str, ...] = (),
-         destroy: bool = False, remove_volumes: bool = False, volumes_dir: str | None = None) -> Plan:
+def plan(
+    desired: Mapping[str, Desired],
+    current: Mapping[str, Current],
+    pulled: tuple[str, ...] = (),
+    destroy: bool = False,
+    remove_volumes: bool = False,
+    volumes_dir: str | None = None,
+) -> Plan:
     """Compare, per container; order: destroys, replacements, restores, creates (then by name).
     destroy: `hp destroy` (desired is then empty), which changes only the reason given.
     remove_volumes: `hp destroy --volumes`: a destroy also deletes the volumes it mounts.
     volumes_dir: where hp's volumes are (Layout.volumes_dir): binds of them are not host paths."""
     gone = "hp destroy: everything the file manages goes" if destroy else "no longer in the file"
-    changes = [_with_security(_with_data(_change(name, desired.get(name), current.get(name), gone),
-                                         current.get(name), remove_volumes),
-                              desired.get(name), current.get(name), volumes_dir)
-               for name in set(desired) | set(current)]
+    changes = [
+        _with_security(
+            _with_data(_change(name, desired.get(name), current.get(name), gone), current.get(name), remove_volumes),
+            desired.get(name),
+            current.get(name),
+            volumes_dir,
+        )
+        for name in set(desired) | set(current)
+    ]
     changes.sort(key=lambda c: (ORDER[c.action], c.name))
     for change in changes:
         _check_protected(change, desired.get(change.name), current.get(change.name), destroy)
     count = {a: sum(c.action == a for c in changes) for a in ORDER}
-    return Plan(FORMAT_VERSION, tuple(changes), count["create"], count["replace"], count["destroy"],
-                count["restore"], tuple(sorted(pulled)), count["update"])
+    return Plan(
+        FORMAT_VERSION,
+        tuple(changes),
+        count["create"],
+        count["replace"],
+        count["destroy"],
+        count["restore"],
+        tuple(sorted(pulled)),
+        count["update"],
+    )
 
 
 def _with_data(change: Change, have: Current | None, remove_volumes: bool) -> Change:
@@ -150,9 +177,13 @@ def _with_data(change: Change, have: Current | None, remove_volumes: bool) -> Ch
         return change
     size = f" ({human_size(have.layer_size)})" if have.layer_size is not None else ""
     removed = remove_volumes and change.action == "destroy"
-    return msgspec.structs.replace(change, kept_volumes=() if removed else have.volumes,
-                                   removed_volumes=have.volumes if removed else (),
-                                   discarded=f"its writable layer{size}", discarded_bytes=have.layer_size)
+    return msgspec.structs.replace(
+        change,
+        kept_volumes=() if removed else have.volumes,
+        removed_volumes=have.volumes if removed else (),
+        discarded=f"its writable layer{size}",
+        discarded_bytes=have.layer_size,
+    )
 
 
 def _with_security(change: Change, want: Desired | None, have: Current | None, volumes_dir: str | None) -> Change:
@@ -164,8 +195,9 @@ def _with_security(change: Change, want: Desired | None, have: Current | None, v
         review = review_create(want.config_json, volumes_dir=volumes_dir, seccomp=want.seccomp)
     else:
         review = review_replace(have.config_json, want.config_json, volumes_dir=volumes_dir, seccomp=want.seccomp)
-    return msgspec.structs.replace(change, security=review.security, security_added=review.added,
-                                   security_removed=review.removed)
+    return msgspec.structs.replace(
+        change, security=review.security, security_added=review.added, security_removed=review.removed
+    )
 
 
 def escalating(p: Plan) -> tuple[tuple[str, Escalation], ...]:
@@ -194,14 +226,21 @@ def _check_protected(change: Change, want: Desired | None, have: Current | None,
     name = change.name
     where = f"{key_path('containers', name)}.prevent_destroy"
     if change.action == "replace" and want is not None and want.prevent_destroy:
-        raise HpError(where, f"the plan would replace {name} ({'; '.join(change.reasons)}), which is protected: "
-                             "set prevent_destroy = false and hp apply that first, then make the change",
-                      source="spec")
+        raise HpError(
+            where,
+            f"the plan would replace {name} ({'; '.join(change.reasons)}), which is protected: "
+            "set prevent_destroy = false and hp apply that first, then make the change",
+            source="spec",
+        )
     if change.action == "destroy" and have.prevent_destroy:
-        how = ("set prevent_destroy = false in the file and hp apply it, then hp destroy" if destroy else
-               "put it back in the file with prevent_destroy = false and hp apply, then remove it")
-        raise HpError(where, f"the plan would destroy {name} ({change.reasons[0]}), which is protected: {how}",
-                      source="spec")
+        how = (
+            "set prevent_destroy = false in the file and hp apply it, then hp destroy"
+            if destroy
+            else "put it back in the file with prevent_destroy = false and hp apply, then remove it"
+        )
+        raise HpError(
+            where, f"the plan would destroy {name} ({change.reasons[0]}), which is protected: {how}", source="spec"
+        )
 
 
 def _change(name: str, want: Desired | None, have: Current | None, gone: str) -> Change:
@@ -234,12 +273,27 @@ def _change(name: str, want: Desired | None, have: Current | None, gone: str) ->
         reasons.append("network changed")
         fields = tuple(sorted(fields + tuple(f"network.{f}" for f in net_fields)))
     if reasons:
-        return Change(name, "replace", (*reasons, *_stopping(have)), want.image, image_id, made_from,
-                      changed_fields=fields, diff=diff)
+        return Change(
+            name,
+            "replace",
+            (*reasons, *_stopping(have)),
+            want.image,
+            image_id,
+            made_from,
+            changed_fields=fields,
+            diff=diff,
+        )
     settings = _changed_settings(want, have)
     if have.status == "missing" or (want.must_run and have.status != "running"):
-        return Change(name, "restore", (_drift(have), *settings), want.image, image_id, made_from,
-                      changed_fields=_fields(settings))
+        return Change(
+            name,
+            "restore",
+            (_drift(have), *settings),
+            want.image,
+            image_id,
+            made_from,
+            changed_fields=_fields(settings),
+        )
     if settings:
         return Change(name, "update", settings, want.image, image_id, made_from, changed_fields=_fields(settings))
     return Change(name, "no-op", (), want.image, image_id, made_from)
@@ -254,8 +308,11 @@ def _stopping(have: Current) -> tuple[str, ...]:
 
 def _changed_settings(want: Desired, have: Current) -> tuple[str, ...]:
     """'stop_timeout: 10 -> 30' for each of SETTINGS that the file changed since the record was written."""
-    return tuple(f"{field}: {_toml(old)} -> {_toml(new)}" for field in SETTINGS
-                 if (old := getattr(have, field)) != (new := getattr(want, field)))
+    return tuple(
+        f"{field}: {_toml(old)} -> {_toml(new)}"
+        for field in SETTINGS
+        if (old := getattr(have, field)) != (new := getattr(want, field))
+    )
 
 
 def _toml(value: object) -> str:
@@ -307,8 +364,13 @@ def _flatten(value: object, path: str = "") -> dict[str, object]:
 
 
 def config_diff(name: str, before: bytes, after: bytes) -> str:
-    lines = difflib.unified_diff(before.decode().splitlines(keepends=True), after.decode().splitlines(keepends=True),
-                                 f"{name}/config.json (now)", f"{name}/config.json (planned)", n=2)
+    lines = difflib.unified_diff(
+        before.decode().splitlines(keepends=True),
+        after.decode().splitlines(keepends=True),
+        f"{name}/config.json (now)",
+        f"{name}/config.json (planned)",
+        n=2,
+    )
     return "".join(lines)
 
 
@@ -333,8 +395,12 @@ def render_plan(p: Plan, *, diffs: bool = True) -> str:
     if not active:
         return "\n".join(out + ["No changes. The host matches the file."]) + "\n"
     used = sorted({c.action for c in active}, key=ORDER.__getitem__)
-    out += ["hp will perform the following actions (symbols: "
-            + ", ".join(f"{SYMBOLS[a].strip()} {a}" for a in used) + "):", ""]
+    out += [
+        "hp will perform the following actions (symbols: "
+        + ", ".join(f"{SYMBOLS[a].strip()} {a}" for a in used)
+        + "):",
+        "",
+    ]
     width = max(len(c.name) for c in active)
     for c in active:
         out.append(f"{SYMBOLS[c.action]} {c.name.ljust(width)}  {c.action:<8} {c.image}")
@@ -343,12 +409,16 @@ def render_plan(p: Plan, *, diffs: bool = True) -> str:
         if c.changed_fields:
             out.append(f"      {' ' * width} - changed: {', '.join(c.changed_fields)}")
         if c.kept_volumes:
-            out.append(f"      {' ' * width} - keeps volume{'s' if len(c.kept_volumes) > 1 else ''} "
-                       f"{', '.join(c.kept_volumes)}")
+            out.append(
+                f"      {' ' * width} - keeps volume{'s' if len(c.kept_volumes) > 1 else ''} "
+                f"{', '.join(c.kept_volumes)}"
+            )
         if c.removed_volumes:
             many = len(c.removed_volumes) > 1
-            out.append(f"      {' ' * width} - DELETES volume{'s' if many else ''} "
-                       f"{', '.join(c.removed_volumes)} and the data in {'them' if many else 'it'}")
+            out.append(
+                f"      {' ' * width} - DELETES volume{'s' if many else ''} "
+                f"{', '.join(c.removed_volumes)} and the data in {'them' if many else 'it'}"
+            )
         if c.discarded:
             out.append(f"      {' ' * width} - discards {c.discarded}")
         out += _security_lines(c, f"      {' ' * width} ")
@@ -358,6 +428,11 @@ def render_plan(p: Plan, *, diffs: bool = True) -> str:
     if drifted:
         out += ["", f"Drift: {drifted} changed outside hp, to be restored."]
     updated = f", {p.to_update} to update (hp's record only)" if p.to_update else ""
-    out += ["", (f"Plan: {p.to_create} to create, {p.to_replace} to replace, {p.to_restore} to restore, "
-                 f"{p.to_destroy} to destroy{updated}.")]
+    out += [
+        "",
+        (
+            f"Plan: {p.to_create} to create, {p.to_replace} to replace, {p.to_restore} to restore, "
+            f"{p.to_destroy} to destroy{updated}."
+        ),
+    ]
     return "\n".join(out) + "\n"

@@ -46,10 +46,36 @@ class _Rule(msgspec.Struct, frozen=True):
     owner: str
 
 
-_ALIASES = {"--protocol": "-p", "--destination": "-d", "--jump": "-j", "--goto": "-g",
-            "--destination-port": "--dport", "--destination-ports": "--dports"}
-_VALUED = frozenset({"-p", "-d", "-s", "-i", "-o", "-j", "-g", "-m", "--dport", "--dports", "--sport", "--sports",
-                     "--comment", "--to-destination", "--to-ports", "--to-source", "--dst-type", "--src-type"})
+_ALIASES = {
+    "--protocol": "-p",
+    "--destination": "-d",
+    "--jump": "-j",
+    "--goto": "-g",
+    "--destination-port": "--dport",
+    "--destination-ports": "--dports",
+}
+_VALUED = frozenset(
+    {
+        "-p",
+        "-d",
+        "-s",
+        "-i",
+        "-o",
+        "-j",
+        "-g",
+        "-m",
+        "--dport",
+        "--dports",
+        "--sport",
+        "--sports",
+        "--comment",
+        "--to-destination",
+        "--to-ports",
+        "--to-source",
+        "--dst-type",
+        "--src-type",
+    }
+)
 
 
 def nat_forwards(iptables_save_nat: str) -> tuple[NatForward, ...]:
@@ -71,9 +97,19 @@ def nat_forwards(iptables_save_nat: str) -> tuple[NatForward, ...]:
             continue
         destination = rule.options.get("-d")
         to = rule.options.get("--to-destination") or rule.options.get("--to-ports") or ("", False)
-        found.append(NatForward(rule.chain, protocol[0], ranges, rule.target, to[0],
-                                destination[0] if destination else None, bool(destination and destination[1]),
-                                ports[1], rule.owner or owners.get(rule.chain, "")))
+        found.append(
+            NatForward(
+                rule.chain,
+                protocol[0],
+                ranges,
+                rule.target,
+                to[0],
+                destination[0] if destination else None,
+                bool(destination and destination[1]),
+                ports[1],
+                rule.owner or owners.get(rule.chain, ""),
+            )
+        )
     return tuple(found)
 
 
@@ -121,7 +157,7 @@ def _reachable(rules: list[_Rule]) -> set[str]:
 
 
 def _port_ranges(text: str) -> tuple[tuple[int, int], ...] | None:
-    """"8080", "8000:8100" or multiport's "80,443,8000:8100" as inclusive ranges (None if unreadable)."""
+    """ "8080", "8000:8100" or multiport's "80,443,8000:8100" as inclusive ranges (None if unreadable)."""
     out = []
     for part in text.split(","):
         low, _, high = part.partition(":")
@@ -146,8 +182,9 @@ def forwards_port(rule: NatForward, port: PortMapping) -> bool:
     return inside != rule.destination_negated
 
 
-def first_forward(rules: Iterable[NatForward], port: PortMapping,
-                  ignored: Callable[[str], bool] = lambda owner: False) -> NatForward | None:
+def first_forward(
+    rules: Iterable[NatForward], port: PortMapping, ignored: Callable[[str], bool] = lambda owner: False
+) -> NatForward | None:
     """The first rule that takes `port`, skipping those whose owner `ignored` says are to be freed."""
     for rule in rules:
         if forwards_port(rule, port) and not (rule.owner and ignored(rule.owner)):
@@ -156,6 +193,7 @@ def first_forward(rules: Iterable[NatForward], port: PortMapping,
 
 
 # ---- messages
+
 
 def port_shown(port: PortMapping) -> str:
     """127.0.0.1:8080/tcp, or 8080/tcp for every address."""
@@ -190,8 +228,10 @@ def bound_already(port: PortMapping, listening: bool) -> str:
 def forwarded(port: PortMapping, rule: NatForward) -> str:
     to = f" to {rule.to}" if rule.to else ""
     if rule.owner:
-        return (f"host port {port_shown(port)} is in use on this host (published by another container: "
-                f"CNI container {rule.owner}, {rule.target} rule in chain {rule.chain}{to})")
+        return (
+            f"host port {port_shown(port)} is in use on this host (published by another container: "
+            f"CNI container {rule.owner}, {rule.target} rule in chain {rule.chain}{to})"
+        )
     return f"host port {port_shown(port)} is in use on this host ({rule.target} rule in nat chain {rule.chain}{to})"
 
 

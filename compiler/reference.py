@@ -46,7 +46,7 @@ def parse_reference(text: str, where: str) -> ImageRef:
     name, tag = rest, ""
     colon = rest.rfind(":")
     if colon > rest.rfind("/"):
-        name, tag = rest[:colon], rest[colon + 1:]
+        name, tag = rest[:colon], rest[colon + 1 :]
         if not _TAG.fullmatch(tag):
             raise bad(f"{quote(tag)} is not a valid tag (letters, digits, '_', '.', '-'; at most 128)")
     domain, slash, path = name.partition("/")

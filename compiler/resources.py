@@ -72,8 +72,11 @@ def pids_limit(value: int | None, where: str) -> int | None:
     if value == -1:
         return -1
     if not 0 < value <= MAX_PIDS:
-        raise HpError(where, f"must be a number of processes from 1 to {MAX_PIDS} (the kernel's largest), "
-                             f"or -1 for no limit, got {value}")
+        raise HpError(
+            where,
+            f"must be a number of processes from 1 to {MAX_PIDS} (the kernel's largest), "
+            f"or -1 for no limit, got {value}",
+        )
     return value
 
 
@@ -88,8 +91,9 @@ def parse_duration(value: float | str, where: str) -> float:
     if isinstance(value, str):
         m = _DURATION.fullmatch(value)
         if not m:
-            raise HpError(where, f'expected a duration like "60s", "5m" or "1h", or a number of seconds, '
-                                 f"got {quote(value)}")
+            raise HpError(
+                where, f'expected a duration like "60s", "5m" or "1h", or a number of seconds, got {quote(value)}'
+            )
         seconds: float = int(m[1]) * _SECONDS[m[2].lower()]
     else:
         seconds = value
@@ -121,8 +125,22 @@ def parse_mode(value: int | str, where: str) -> int:
 
 
 RLIMITS = (
-    "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
-    "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
 )
 MAX_UINT64 = 2**64 - 1
 # RLIMIT_NOFILE may not exceed the sysctl fs.nr_open (default 1048576), which itself stops at
@@ -134,7 +152,7 @@ def rlimit(name: str, value: tuple[int, int] | int, where: str) -> tuple[str, in
     """("RLIMIT_NOFILE", soft, hard) from a ulimits entry like nofile = [1024, 2048]."""
     key = name.lower()
     if key.startswith("rlimit_"):
-        key = key[len("rlimit_"):]
+        key = key[len("rlimit_") :]
     if key not in RLIMITS:
         raise HpError(where, f"unknown ulimit {quote(name)} (known: {', '.join(RLIMITS)})")
     soft, hard = (value, value) if isinstance(value, int) else value
@@ -144,6 +162,9 @@ def rlimit(name: str, value: tuple[int, int] | int, where: str) -> tuple[str, in
     if soft > hard:
         raise HpError(where, f"soft limit {soft} is above hard limit {hard}")
     if key == "nofile" and hard > MAX_NOFILE:
-        raise HpError(where, f"limit {hard} is above {MAX_NOFILE}, the most open files the kernel ever allows "
-                             "(and above the host's fs.nr_open, 1048576 unless raised)")
+        raise HpError(
+            where,
+            f"limit {hard} is above {MAX_NOFILE}, the most open files the kernel ever allows "
+            "(and above the host's fs.nr_open, 1048576 unless raised)",
+        )
     return f"RLIMIT_{key.upper()}", soft, hard

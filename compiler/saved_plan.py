@@ -83,8 +83,9 @@ def stale_reasons(saved: SavedPlan, now: Fingerprint, replanned: Plan) -> list[s
     if was.file_sha256 != now.file_sha256:
         reasons.append(f"{was.file} changed since the plan was made")
     if was.state_serial != now.state_serial:
-        reasons.append(f"the state changed since the plan was made (serial {was.state_serial} is now "
-                       f"{now.state_serial})")
+        reasons.append(
+            f"the state changed since the plan was made (serial {was.state_serial} is now {now.state_serial})"
+        )
     for path in sorted(set(was.profiles) | set(now.profiles)):
         if was.profiles.get(path) != now.profiles.get(path):
             reasons.append(f"seccomp profile {path} changed since the plan was made")
@@ -110,8 +111,9 @@ def _changes_differ(old: Plan, new: Plan) -> list[str]:
             if was == now:
                 out.append(f"the host changed since the plan was made: {name} would now be made differently")
             else:
-                out.append(f"the host changed since the plan was made: for {name} the plan says {was}, "
-                           f"planning now says {now}")
+                out.append(
+                    f"the host changed since the plan was made: for {name} the plan says {was}, planning now says {now}"
+                )
     return out
 
 

@@ -36,55 +36,235 @@ Format = Literal["containers-common", "OCI LinuxSeccomp"]
 _U32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
 _U64 = Annotated[int, msgspec.Meta(ge=0)]  # and < 2**64: checked by hand (msgspec bounds are int64)
 
-ACTIONS = ("SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO",
-           "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
-OPERATORS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
-             "SCMP_CMP_MASKED_EQ")
-FLAGS = ("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-         "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
+ACTIONS = (
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_LOG",
+)
+OPERATORS = (
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ",
+)
+FLAGS = (
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+)
 
 # libseccomp's architecture names (what includes/excludes.arches compare with) and their SCMP_ARCH_ ones
 SCMP_ARCHES = {
-    "x86": "SCMP_ARCH_X86", "amd64": "SCMP_ARCH_X86_64", "x32": "SCMP_ARCH_X32", "arm": "SCMP_ARCH_ARM",
-    "arm64": "SCMP_ARCH_AARCH64", "loongarch64": "SCMP_ARCH_LOONGARCH64", "m68k": "SCMP_ARCH_M68K",
-    "mips": "SCMP_ARCH_MIPS", "mips64": "SCMP_ARCH_MIPS64", "mips64n32": "SCMP_ARCH_MIPS64N32",
-    "mipsel": "SCMP_ARCH_MIPSEL", "mipsel64": "SCMP_ARCH_MIPSEL64", "mipsel64n32": "SCMP_ARCH_MIPSEL64N32",
-    "ppc": "SCMP_ARCH_PPC", "ppc64": "SCMP_ARCH_PPC64", "ppc64le": "SCMP_ARCH_PPC64LE", "s390": "SCMP_ARCH_S390",
-    "s390x": "SCMP_ARCH_S390X", "sh": "SCMP_ARCH_SH", "sheb": "SCMP_ARCH_SHEB", "parisc": "SCMP_ARCH_PARISC",
-    "parisc64": "SCMP_ARCH_PARISC64", "riscv64": "SCMP_ARCH_RISCV64",
+    "x86": "SCMP_ARCH_X86",
+    "amd64": "SCMP_ARCH_X86_64",
+    "x32": "SCMP_ARCH_X32",
+    "arm": "SCMP_ARCH_ARM",
+    "arm64": "SCMP_ARCH_AARCH64",
+    "loongarch64": "SCMP_ARCH_LOONGARCH64",
+    "m68k": "SCMP_ARCH_M68K",
+    "mips": "SCMP_ARCH_MIPS",
+    "mips64": "SCMP_ARCH_MIPS64",
+    "mips64n32": "SCMP_ARCH_MIPS64N32",
+    "mipsel": "SCMP_ARCH_MIPSEL",
+    "mipsel64": "SCMP_ARCH_MIPSEL64",
+    "mipsel64n32": "SCMP_ARCH_MIPSEL64N32",
+    "ppc": "SCMP_ARCH_PPC",
+    "ppc64": "SCMP_ARCH_PPC64",
+    "ppc64le": "SCMP_ARCH_PPC64LE",
+    "s390": "SCMP_ARCH_S390",
+    "s390x": "SCMP_ARCH_S390X",
+    "sh": "SCMP_ARCH_SH",
+    "sheb": "SCMP_ARCH_SHEB",
+    "parisc": "SCMP_ARCH_PARISC",
+    "parisc64": "SCMP_ARCH_PARISC64",
+    "riscv64": "SCMP_ARCH_RISCV64",
 }
 # the architectures whose archMap entry podman uses (containers/common's nativeToSeccomp); others get none
 PODMAN_MAPPED = ("amd64", "arm64", "mips64", "mips64n32", "mipsel64", "mipsel64n32", "s390x")
 # `uname -m` → libseccomp's name (a libseccomp name is taken as it is)
 _MACHINES = {
-    "x86_64": "amd64", "i386": "x86", "i486": "x86", "i586": "x86", "i686": "x86", "aarch64": "arm64",
-    "aarch64_be": "arm64", "armv6l": "arm", "armv7l": "arm", "armv8l": "arm", "loongarch64": "loongarch64",
+    "x86_64": "amd64",
+    "i386": "x86",
+    "i486": "x86",
+    "i586": "x86",
+    "i686": "x86",
+    "aarch64": "arm64",
+    "aarch64_be": "arm64",
+    "armv6l": "arm",
+    "armv7l": "arm",
+    "armv8l": "arm",
+    "loongarch64": "loongarch64",
 }
 
 # errno names → numbers: Linux's asm-generic numbering (x86, arm, arm64, s390, riscv, loongarch; ppc but
 # for EDEADLOCK), which podman's errnoArch holds on those; mips, parisc and sparc number them otherwise
-ERRNO = dict(zip([
-    "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF", "ECHILD", "EAGAIN",
-    "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV", "ENODEV", "ENOTDIR", "EISDIR",
-    "EINVAL", "ENFILE", "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE",
-    "EDOM", "ERANGE", "EDEADLK", "ENAMETOOLONG", "ENOLCK", "ENOSYS", "ENOTEMPTY", "ELOOP", "-", "ENOMSG",
-    "EIDRM", "ECHRNG", "EL2NSYNC", "EL3HLT", "EL3RST", "ELNRNG", "EUNATCH", "ENOCSI", "EL2HLT", "EBADE",
-    "EBADR", "EXFULL", "ENOANO", "EBADRQC", "EBADSLT", "-", "EBFONT", "ENOSTR", "ENODATA", "ETIME", "ENOSR",
-    "ENONET", "ENOPKG", "EREMOTE", "ENOLINK", "EADV", "ESRMNT", "ECOMM", "EPROTO", "EMULTIHOP", "EDOTDOT",
-    "EBADMSG", "EOVERFLOW", "ENOTUNIQ", "EBADFD", "EREMCHG", "ELIBACC", "ELIBBAD", "ELIBSCN", "ELIBMAX",
-    "ELIBEXEC", "EILSEQ", "ERESTART", "ESTRPIPE", "EUSERS", "ENOTSOCK", "EDESTADDRREQ", "EMSGSIZE",
-    "EPROTOTYPE", "ENOPROTOOPT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT", "EOPNOTSUPP", "EPFNOSUPPORT",
-    "EAFNOSUPPORT", "EADDRINUSE", "EADDRNOTAVAIL", "ENETDOWN", "ENETUNREACH", "ENETRESET", "ECONNABORTED",
-    "ECONNRESET", "ENOBUFS", "EISCONN", "ENOTCONN", "ESHUTDOWN", "ETOOMANYREFS", "ETIMEDOUT", "ECONNREFUSED",
-    "EHOSTDOWN", "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ESTALE", "EUCLEAN", "ENOTNAM", "ENAVAIL", "EISNAM",
-    "EREMOTEIO", "EDQUOT", "ENOMEDIUM", "EMEDIUMTYPE", "ECANCELED", "ENOKEY", "EKEYEXPIRED", "EKEYREVOKED",
-    "EKEYREJECTED", "EOWNERDEAD", "ENOTRECOVERABLE", "ERFKILL", "EHWPOISON",
-], range(1, 134), strict=True))
+ERRNO = dict(
+    zip(
+        [
+            "EPERM",
+            "ENOENT",
+            "ESRCH",
+            "EINTR",
+            "EIO",
+            "ENXIO",
+            "E2BIG",
+            "ENOEXEC",
+            "EBADF",
+            "ECHILD",
+            "EAGAIN",
+            "ENOMEM",
+            "EACCES",
+            "EFAULT",
+            "ENOTBLK",
+            "EBUSY",
+            "EEXIST",
+            "EXDEV",
+            "ENODEV",
+            "ENOTDIR",
+            "EISDIR",
+            "EINVAL",
+            "ENFILE",
+            "EMFILE",
+            "ENOTTY",
+            "ETXTBSY",
+            "EFBIG",
+            "ENOSPC",
+            "ESPIPE",
+            "EROFS",
+            "EMLINK",
+            "EPIPE",
+            "EDOM",
+            "ERANGE",
+            "EDEADLK",
+            "ENAMETOOLONG",
+            "ENOLCK",
+            "ENOSYS",
+            "ENOTEMPTY",
+            "ELOOP",
+            "-",
+            "ENOMSG",
+            "EIDRM",
+            "ECHRNG",
+            "EL2NSYNC",
+            "EL3HLT",
+            "EL3RST",
+            "ELNRNG",
+            "EUNATCH",
+            "ENOCSI",
+            "EL2HLT",
+            "EBADE",
+            "EBADR",
+            "EXFULL",
+            "ENOANO",
+            "EBADRQC",
+            "EBADSLT",
+            "-",
+            "EBFONT",
+            "ENOSTR",
+            "ENODATA",
+            "ETIME",
+            "ENOSR",
+            "ENONET",
+            "ENOPKG",
+            "EREMOTE",
+            "ENOLINK",
+            "EADV",
+            "ESRMNT",
+            "ECOMM",
+            "EPROTO",
+            "EMULTIHOP",
+            "EDOTDOT",
+            "EBADMSG",
+            "EOVERFLOW",
+            "ENOTUNIQ",
+            "EBADFD",
+            "EREMCHG",
+            "ELIBACC",
+            "ELIBBAD",
+            "ELIBSCN",
+            "ELIBMAX",
+            "ELIBEXEC",
+            "EILSEQ",
+            "ERESTART",
+            "ESTRPIPE",
+            "EUSERS",
+            "ENOTSOCK",
+            "EDESTADDRREQ",
+            "EMSGSIZE",
+            "EPROTOTYPE",
+            "ENOPROTOOPT",
+            "EPROTONOSUPPORT",
+            "ESOCKTNOSUPPORT",
+            "EOPNOTSUPP",
+            "EPFNOSUPPORT",
+            "EAFNOSUPPORT",
+            "EADDRINUSE",
+            "EADDRNOTAVAIL",
+            "ENETDOWN",
+            "ENETUNREACH",
+            "ENETRESET",
+            "ECONNABORTED",
+            "ECONNRESET",
+            "ENOBUFS",
+            "EISCONN",
+            "ENOTCONN",
+            "ESHUTDOWN",
+            "ETOOMANYREFS",
+            "ETIMEDOUT",
+            "ECONNREFUSED",
+            "EHOSTDOWN",
+            "EHOSTUNREACH",
+            "EALREADY",
+            "EINPROGRESS",
+            "ESTALE",
+            "EUCLEAN",
+            "ENOTNAM",
+            "ENAVAIL",
+            "EISNAM",
+            "EREMOTEIO",
+            "EDQUOT",
+            "ENOMEDIUM",
+            "EMEDIUMTYPE",
+            "ECANCELED",
+            "ENOKEY",
+            "EKEYEXPIRED",
+            "EKEYREVOKED",
+            "EKEYREJECTED",
+            "EOWNERDEAD",
+            "ENOTRECOVERABLE",
+            "ERFKILL",
+            "EHWPOISON",
+        ],
+        range(1, 134),
+        strict=True,
+    )
+)
 ERRNO.pop("-")
 ERRNO.update(EWOULDBLOCK=11, EDEADLOCK=35, ENOTSUP=95)
 _ERRNO_BASE = 34  # asm-generic/errno-base.h: EPERM (1) to ERANGE (34) are the same on every architecture
-_GENERIC_ERRNO = ("x86", "amd64", "x32", "arm", "arm64", "s390", "s390x", "riscv64", "loongarch64", "ppc",
-                  "ppc64", "ppc64le")
+_GENERIC_ERRNO = (
+    "x86",
+    "amd64",
+    "x32",
+    "arm",
+    "arm64",
+    "s390",
+    "s390x",
+    "riscv64",
+    "loongarch64",
+    "ppc",
+    "ppc64",
+    "ppc64le",
+)
 
 _KERNEL = re.compile(r"(\d+)\.(\d+)")
 _MIN_KERNEL = re.compile(r"(\d{1,3})\.(\d{1,3})")
@@ -159,8 +339,11 @@ def machine_arch(machine: str, where: str = "arch") -> str:
         raise HpError(where, "no architecture given (what uname -m prints)")
     arch = _MACHINES.get(machine, "arm" if machine.startswith("armv") else machine)
     if arch not in SCMP_ARCHES:
-        raise HpError(where, f"unknown architecture {quote(machine)} (expected what uname -m prints, like x86_64 "
-                             "or aarch64, or a libseccomp name like amd64)")
+        raise HpError(
+            where,
+            f"unknown architecture {quote(machine)} (expected what uname -m prints, like x86_64 "
+            "or aarch64, or a libseccomp name like amd64)",
+        )
     return arch
 
 
@@ -197,8 +380,7 @@ def parse_profile(file: HostFile) -> ParsedProfile:
         problem = err.problem.replace("a table", "an object")
         raise HpError(file.shown, f"{err.where}: {problem} (a profile in {kind} format)", source="seccomp") from None
     except HpError as e:
-        raise HpError(file.shown, f"{e.where}: {e.problem} (a profile in {kind} format)", source="seccomp") \
-            from None
+        raise HpError(file.shown, f"{e.where}: {e.problem} (a profile in {kind} format)", source="seccomp") from None
 
 
 def _is_common(raw: dict[str, Any]) -> bool:
@@ -237,8 +419,10 @@ def _check_common(p: Profile) -> None:
                     raise HpError(f"{at}.{side}.caps[{j}]", f"unknown capability {quote(c)} (like CAP_SYS_ADMIN)")
             for j, a in enumerate(f.arches or ()):
                 if a not in SCMP_ARCHES:
-                    raise HpError(f"{at}.{side}.arches[{j}]",
-                                  f"unknown architecture {quote(a)} (libseccomp's names: amd64, arm64, x86 ...)")
+                    raise HpError(
+                        f"{at}.{side}.arches[{j}]",
+                        f"unknown architecture {quote(a)} (libseccomp's names: amd64, arm64, x86 ...)",
+                    )
             if f.min_kernel:
                 _min_kernel(f.min_kernel, f"{at}.{side}.minKernel")
 
@@ -294,15 +478,16 @@ def _check_args(args: tuple[Arg | oci.LinuxSeccompArg, ...] | None, at: str) -> 
         _check_range(arg.value, 64, f"{at}.args[{j}].value")
         _check_range(arg.value_two, 64, f"{at}.args[{j}].valueTwo")
         if arg.op not in OPERATORS:
-            raise HpError(f"{at}.args[{j}].op",
-                          f"unknown operator {quote(arg.op)} (expected one of {', '.join(OPERATORS)})")
+            raise HpError(
+                f"{at}.args[{j}].op", f"unknown operator {quote(arg.op)} (expected one of {', '.join(OPERATORS)})"
+            )
 
 
 def _min_kernel(text: str, where: str) -> tuple[int, int]:
     """moby's rule: "<kernel>.<major>", each 0-255, not 0.0."""
     m = _MIN_KERNEL.fullmatch(text)
     if not m or int(m[1]) > 255 or int(m[2]) > 255 or (int(m[1]), int(m[2])) == (0, 0):
-        raise HpError(where, f"invalid minKernel {quote(text)}: expected \"<kernel>.<major>\" like \"4.8\"")
+        raise HpError(where, f'invalid minKernel {quote(text)}: expected "<kernel>.<major>" like "4.8"')
     return int(m[1]), int(m[2])
 
 
@@ -313,8 +498,11 @@ def _errno(name: str, ret: int | None, arch: str, where: str) -> int | None:
     if name.isdigit():
         return int(name)
     if arch not in _GENERIC_ERRNO and ERRNO[name] > _ERRNO_BASE:
-        raise HpError(where, f"errno names are known for {', '.join(_GENERIC_ERRNO)} only: give {quote(name)} "
-                             f"as a number (errnoRet) for {arch}")
+        raise HpError(
+            where,
+            f"errno names are known for {', '.join(_GENERIC_ERRNO)} only: give {quote(name)} "
+            f"as a number (errnoRet) for {arch}",
+        )
     return 58 if name == "EDEADLOCK" and arch.startswith("ppc") else ERRNO[name]
 
 
@@ -327,8 +515,9 @@ def compiled(file: HostFile, machine: str, kernel: str, bounding: tuple[str, ...
     return compile_profile(parse_profile(file), machine, kernel, bounding)
 
 
-def compile_profile(profile: ParsedProfile, machine: str, kernel: str,
-                    bounding: tuple[str, ...]) -> oci.LinuxSeccomp | None:
+def compile_profile(
+    profile: ParsedProfile, machine: str, kernel: str, bounding: tuple[str, ...]
+) -> oci.LinuxSeccomp | None:
     """linux.seccomp for a container with this bounding set on a host of this `uname -m` and `uname -r`
     (None: the profile has no defaultAction and no rules, which podman takes as no filter)."""
     arch = machine_arch(machine, "host arch")
@@ -370,11 +559,17 @@ def _compile_common(p: Profile, arch: str, kernel: str, bounding: frozenset[str]
             continue
         if inc.min_kernel and not kernel_at_least(inc.min_kernel, f"syscalls[{i}].includes.minKernel"):
             continue
-        args = tuple(oci.LinuxSeccompArg(index=a.index, value=a.value, value_two=a.value_two, op=a.op)
-                     for a in rule.args or ())
-        rules.append(oci.LinuxSyscall(names=(rule.name,) if rule.name else rule.names or (), action=rule.action,
-                                      errno_ret=_errno(rule.errno, rule.errno_ret, arch, f"syscalls[{i}].errno"),
-                                      args=args or None))
+        args = tuple(
+            oci.LinuxSeccompArg(index=a.index, value=a.value, value_two=a.value_two, op=a.op) for a in rule.args or ()
+        )
+        rules.append(
+            oci.LinuxSyscall(
+                names=(rule.name,) if rule.name else rule.names or (),
+                action=rule.action,
+                errno_ret=_errno(rule.errno, rule.errno_ret, arch, f"syscalls[{i}].errno"),
+                args=args or None,
+            )
+        )
     return oci.LinuxSeccomp(
         default_action=p.default_action,
         default_errno_ret=_errno(p.default_errno, p.default_errno_ret, arch, "defaultErrno"),
@@ -388,8 +583,9 @@ def _no_kernel(where: str) -> tuple[int, int]:
     raise HpError(where, "the rule depends on the kernel's version, and no kernel version was given")
 
 
-def container_seccomp(setting: str, *, privileged: bool, bounding: tuple[str, ...], host: HostFacts,
-                      where: str) -> oci.LinuxSeccomp | None:
+def container_seccomp(
+    setting: str, *, privileged: bool, bounding: tuple[str, ...], host: HostFacts, where: str
+) -> oci.LinuxSeccomp | None:
     """linux.seccomp for hp.toml's `seccomp` (at `where`): "default" (the host's profile, a fact), "unconfined"
     (none) or a profile file's path (host.seccomp_files). privileged, as podman's --privileged: no filter
     unless a profile file is named."""
@@ -400,8 +596,11 @@ def container_seccomp(setting: str, *, privileged: bool, bounding: tuple[str, ..
     if setting == "default":
         file = host.default_seccomp
         if file is None:
-            raise HpError(where, "no default profile given: hp plan reads the host's; hp compile takes "
-                                 "--seccomp-profile FILE", source="spec")
+            raise HpError(
+                where,
+                "no default profile given: hp plan reads the host's; hp compile takes --seccomp-profile FILE",
+                source="spec",
+            )
     else:
         file = host.seccomp_files.get(setting)
         if file is None:
@@ -435,7 +634,7 @@ def profile_digests(host: HostFacts) -> dict[str, str]:
 
 
 def profile_identity(file: HostFile | None) -> str:
-    """"PATH sha256:HEX" for a container's record ("" without a profile): a replace says when it changed."""
+    """ "PATH sha256:HEX" for a container's record ("" without a profile): a replace says when it changed."""
     return f"{file.shown} {profile_digest(file)}" if file is not None else ""
 
 

@@ -18,8 +18,16 @@ from .defaults import Defaults, defaults
 from .volumes import volume_of_source
 
 Kind = Literal["privileged", "capability", "seccomp", "device", "host-network", "bind-mount", "sysctl", "root"]
-KINDS: tuple[str, ...] = ("privileged", "capability", "seccomp", "device", "host-network", "bind-mount", "sysctl",
-                          "root")
+KINDS: tuple[str, ...] = (
+    "privileged",
+    "capability",
+    "seccomp",
+    "device",
+    "host-network",
+    "bind-mount",
+    "sysctl",
+    "root",
+)
 # what `privileged` grants by itself: listed under it, not one by one (a privileged container has every
 # capability and device of the host); its seccomp is listed as any container's (a profile file still applies)
 PRIVILEGED_GRANTS = frozenset({"capability", "device"})
@@ -38,8 +46,9 @@ class Escalation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 _LINES: dict[Kind, Callable[[str], str]] = {
-    "privileged": lambda _: "privileged: every capability, the host's devices, no masked or read-only paths, "
-                            "/sys writable",
+    "privileged": lambda _: (
+        "privileged: every capability, the host's devices, no masked or read-only paths, /sys writable"
+    ),
     "capability": lambda d: f"capability {d} (not in hp's default set)",
     "seccomp": lambda d: "seccomp unconfined: no syscall filter" if d == "unconfined" else f"seccomp profile {d}",
     "device": lambda d: f"device {d}",
@@ -50,8 +59,9 @@ _LINES: dict[Kind, Callable[[str], str]] = {
 }
 
 
-def escalations(config_json: bytes, *, volumes_dir: str | None = None, seccomp: str | None = None,
-                d: Defaults | None = None) -> tuple[Escalation, ...]:
+def escalations(
+    config_json: bytes, *, volumes_dir: str | None = None, seccomp: str | None = None, d: Defaults | None = None
+) -> tuple[Escalation, ...]:
     """Every way the container of `config_json` is less confined than hp's default, sorted (KINDS order).
 
     volumes_dir: where hp's volumes live (Layout.volumes_dir): a bind of a volume's directory is hp's,
@@ -90,8 +100,11 @@ def _listed(config: Any, volumes_dir: str | None, seccomp: str | None, d: Defaul
         found.append(Escalation("host-network"))
     found += _bind_mounts(config.get("mounts") or (), volumes_dir)
     default_sysctls = dict(d.sysctls)  # what every container gets (podman's default_sysctls) is hp's default
-    found += [Escalation("sysctl", f"{key}={value}") for key, value in (linux.get("sysctl") or {}).items()
-              if default_sysctls.get(key) != value]
+    found += [
+        Escalation("sysctl", f"{key}={value}")
+        for key, value in (linux.get("sysctl") or {}).items()
+        if default_sysctls.get(key) != value
+    ]
     if (process.get("user") or {}).get("uid") == 0:
         found.append(Escalation("root"))
     if privileged:
@@ -126,8 +139,11 @@ def _devices(linux: Mapping[str, Any], d: Defaults) -> list[Escalation]:
     out = []
     for node in linux.get("devices") or ():
         kind, major, minor = node.get("type"), node.get("major"), node.get("minor")
-        access = "".join(sorted({c for r in allowed if _covers(r, kind, major, minor) for c in r.get("access") or ""},
-                                key="rwm".index))
+        access = "".join(
+            sorted(
+                {c for r in allowed if _covers(r, kind, major, minor) for c in r.get("access") or ""}, key="rwm".index
+            )
+        )
         out.append(Escalation("device", f"{node.get('path')} ({kind} {major}:{minor} {access or 'no access'})"))
     for rule in rules:
         if not any(_covers(rule, n.get("type"), n.get("major"), n.get("minor")) for n in linux.get("devices") or ()):
@@ -140,8 +156,11 @@ def _rule_key(rule: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def _covers(rule: Mapping[str, Any], kind: str | None, major: int | None, minor: int | None) -> bool:
-    return (rule.get("type") in (None, "a", kind) and rule.get("major") in (None, -1, major)
-            and rule.get("minor") in (None, -1, minor))
+    return (
+        rule.get("type") in (None, "a", kind)
+        and rule.get("major") in (None, -1, major)
+        and rule.get("minor") in (None, -1, minor)
+    )
 
 
 def _rule_text(rule: Mapping[str, Any]) -> str:
@@ -174,14 +193,14 @@ class SecurityChange(msgspec.Struct, frozen=True):
     removed: tuple[Escalation, ...]
 
 
-def review_create(config_json: bytes, *, volumes_dir: str | None = None, seccomp: str | None = None
-                  ) -> SecurityChange:
+def review_create(config_json: bytes, *, volumes_dir: str | None = None, seccomp: str | None = None) -> SecurityChange:
     after = escalations(config_json, volumes_dir=volumes_dir, seccomp=seccomp)
     return SecurityChange(after, after, ())
 
 
-def review_replace(before_json: bytes, after_json: bytes, *, volumes_dir: str | None = None,
-                   seccomp: str | None = None) -> SecurityChange:
+def review_replace(
+    before_json: bytes, after_json: bytes, *, volumes_dir: str | None = None, seccomp: str | None = None
+) -> SecurityChange:
     """The planned container's escalations, and which the replace adds or removes compared with the
     recorded container. What privileged grants by itself is neither added nor removed by adding or
     removing the same one by one (cap_add = ["ALL"] to privileged adds privileged only).

@@ -17,8 +17,11 @@ from .spec import HpFile
 
 
 def _attachments(theirs: Mapping[str, NetworkSetup | None]) -> list[tuple[str, Attachment]]:
-    return [(name, setup.attachment) for name, setup in sorted(theirs.items())
-            if setup is not None and setup.attachment is not None]
+    return [
+        (name, setup.attachment)
+        for name, setup in sorted(theirs.items())
+        if setup is not None and setup.attachment is not None
+    ]
 
 
 def network_defined_elsewhere(name: str, att: Attachment, theirs: Mapping[str, NetworkSetup | None]) -> HpError | None:
@@ -27,9 +30,11 @@ def network_defined_elsewhere(name: str, att: Attachment, theirs: Mapping[str, N
         if other.network == att.network:  # the first by name holds it: it was made with its settings
             if other.conflist == att.conflist:
                 return None
-            return HpError(f"{key_path('containers', name)}.network",
-                           f"network {att.network} is already in use by container {holder} (another file's) "
-                           "with other settings", source="spec")
+            return HpError(
+                f"{key_path('containers', name)}.network",
+                f"network {att.network} is already in use by container {holder} (another file's) with other settings",
+                source="spec",
+            )
     return None
 
 
@@ -38,9 +43,12 @@ def port_published_elsewhere(name: str, att: Attachment, theirs: Mapping[str, Ne
     for i, port in enumerate(att.port_mappings):
         for holder, other in _attachments(theirs):
             if any(ports_overlap(theirs_port, port) for theirs_port in other.port_mappings):
-                return HpError(f"{key_path('containers', name)}.ports[{i}]",
-                               f"host port {port.host_port}/{port.protocol} is already published by container "
-                               f"{holder} (another file's)", source="spec")
+                return HpError(
+                    f"{key_path('containers', name)}.ports[{i}]",
+                    f"host port {port.host_port}/{port.protocol} is already published by container "
+                    f"{holder} (another file's)",
+                    source="spec",
+                )
     return None
 
 
@@ -51,14 +59,17 @@ def subnet_on_host_route(hp_file: HpFile, net: Network, routes: Iterable[tuple[s
     if not clash:
         return None
     declared = net.name in hp_file.networks
-    return HpError(f"{key_path('networks', net.name)}.subnet" if declared else "networks",
-                   f"{net.subnet} overlaps the host's route {clash[0]}"
-                   + ("" if declared else f" (the default network {net.name}: redefine it with "
-                                          f"[networks.{net.name}])"), source="spec")
+    return HpError(
+        f"{key_path('networks', net.name)}.subnet" if declared else "networks",
+        f"{net.subnet} overlaps the host's route {clash[0]}"
+        + ("" if declared else f" (the default network {net.name}: redefine it with [networks.{net.name}])"),
+        source="spec",
+    )
 
 
-def bridge_of_another_network(hp_file: HpFile, net: Network,
-                              theirs: Mapping[str, NetworkSetup | None]) -> HpError | None:
+def bridge_of_another_network(
+    hp_file: HpFile, net: Network, theirs: Mapping[str, NetworkSetup | None]
+) -> HpError | None:
     """Network `net`'s bridge is another network's, one another file's container uses: each
     network has its own address store, so one bridge would get the same address twice."""
     declared = hp_file.networks.get(net.name)
@@ -69,9 +80,12 @@ def bridge_of_another_network(hp_file: HpFile, net: Network,
             return None
         where = key_path("networks", net.name) if declared is not None else "networks"
         where += ".bridge" if declared is not None and declared.bridge else ""
-        return HpError(where, f"bridge {quote(net.bridge)} is also network {other.network}'s, used by container "
-                              f"{holder} (another file's): give each network its own" + default_hint(hp_file, net),
-                       source="spec")
+        return HpError(
+            where,
+            f"bridge {quote(net.bridge)} is also network {other.network}'s, used by container "
+            f"{holder} (another file's): give each network its own" + default_hint(hp_file, net),
+            source="spec",
+        )
     return None
 
 
@@ -82,9 +96,13 @@ def default_hint(hp_file: HpFile, net: Network) -> str:
     return f" (the default network {net.name}: redefine it with [networks.{net.name}])"
 
 
-def shared_network_problem(hp_file: HpFile, networks: Mapping[str, ContainerNetwork],
-                           attachments: Mapping[str, Attachment | None], theirs: Mapping[str, NetworkSetup | None],
-                           routes: Iterable[tuple[str, str]]) -> HpError | None:
+def shared_network_problem(
+    hp_file: HpFile,
+    networks: Mapping[str, ContainerNetwork],
+    attachments: Mapping[str, Attachment | None],
+    theirs: Mapping[str, NetworkSetup | None],
+    routes: Iterable[tuple[str, str]],
+) -> HpError | None:
     """The first of these problems, container by container (by name), then network by network:
     a network another file uses with other settings, a host port another file publishes, a
     subnet on one of the host's routes. `networks`: each container's, resolved; `attachments`:

@@ -7,11 +7,40 @@ import re
 from .errors import HpError, quote
 
 SIGNALS = {
-    "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
-    "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
-    "STKFLT": 16, "CHLD": 17, "CLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22,
-    "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29,
-    "PWR": 30, "SYS": 31,
+    "HUP": 1,
+    "INT": 2,
+    "QUIT": 3,
+    "ILL": 4,
+    "TRAP": 5,
+    "ABRT": 6,
+    "IOT": 6,
+    "BUS": 7,
+    "FPE": 8,
+    "KILL": 9,
+    "USR1": 10,
+    "SEGV": 11,
+    "USR2": 12,
+    "PIPE": 13,
+    "ALRM": 14,
+    "TERM": 15,
+    "STKFLT": 16,
+    "CHLD": 17,
+    "CLD": 17,
+    "CONT": 18,
+    "STOP": 19,
+    "TSTP": 20,
+    "TTIN": 21,
+    "TTOU": 22,
+    "URG": 23,
+    "XCPU": 24,
+    "XFSZ": 25,
+    "VTALRM": 26,
+    "PROF": 27,
+    "WINCH": 28,
+    "IO": 29,
+    "POLL": 29,
+    "PWR": 30,
+    "SYS": 31,
 }
 SIGRTMIN, SIGRTMAX = 34, 64
 DEFAULT_STOP_SIGNAL = SIGNALS["TERM"]  # an image without StopSignal, and a container without a record
@@ -20,7 +49,7 @@ _RT = re.compile(r"RTM(IN|AX)([+-][0-9]+)?", re.ASCII)
 
 
 def parse_signal(text: str, where: str) -> int:
-    """"SIGTERM", "term", "15", "SIGRTMIN+3" → the signal number; an HpError otherwise."""
+    """ "SIGTERM", "term", "15", "SIGRTMIN+3" → the signal number; an HpError otherwise."""
     if re.fullmatch(r"[0-9]+", text, re.ASCII):
         number = int(text)
         if 1 <= number <= SIGRTMAX:

@@ -184,7 +184,7 @@ def decode_error(err: msgspec.ValidationError, kind: type[msgspec.Struct] | None
         return HpError(key_path(where, missing[1]), "required field is missing")
     tag = re.match(r"Invalid value '(.*)'", msg)
     if tag and where.endswith(".type"):
-        return HpError(where, f"unknown mount type {quote(tag[1])} (expected \"bind\", \"tmpfs\" or \"volume\")")
+        return HpError(where, f'unknown mount type {quote(tag[1])} (expected "bind", "tmpfs" or "volume")')
     enum = re.match(r"Invalid enum value (.*)$", msg)
     if enum and where.rsplit(".", 1)[-1] in _CHOICES:
         choices = _CHOICES[where.rsplit(".", 1)[-1]]
@@ -199,12 +199,16 @@ def decode_error(err: msgspec.ValidationError, kind: type[msgspec.Struct] | None
 
 
 # the fields whose value is one of a few words (typing.Literal), by field name
-_CHOICES = {"restart": ('"no"', '"on-failure"', '"always"'),
-            "health_on_failure": ('"none"', '"restart"', '"kill"')}
+_CHOICES = {"restart": ('"no"', '"on-failure"', '"always"'), "health_on_failure": ('"none"', '"restart"', '"kill"')}
 
 _TYPE_WORDS = {
-    "str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean",
-    "object": "a table", "array": "a list", "null": "nothing",
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "object": "a table",
+    "array": "a list",
+    "null": "nothing",
 }
 
 
@@ -254,8 +258,9 @@ def parse_hp_file(data: bytes | str) -> HpFile:
 _S = TypeVar("_S", bound=msgspec.Struct)
 
 
-def _tables(raw: dict[str, Any], key: str, kind: type[_S], named: str = "",
-            reserved: tuple[str, ...] = ()) -> dict[str, _S]:
+def _tables(
+    raw: dict[str, Any], key: str, kind: type[_S], named: str = "", reserved: tuple[str, ...] = ()
+) -> dict[str, _S]:
     """`[KEY.NAME]` tables decoded as `kind`; a `named` kind's names follow CONTAINER_NAME (a
     volume's: VOLUME_NAME, and never an image volume's name)."""
     tables = raw.get(key, {})
@@ -317,6 +322,10 @@ def _is_int(x: object) -> bool:
 
 def _kind(value: object) -> str:
     return {
-        bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-        list: "a list", dict: "a table",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
     }.get(type(value), type(value).__name__)

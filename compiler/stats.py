@@ -82,8 +82,11 @@ def stat_files(mountinfo: str, cgroup_path: str) -> tuple[StatFile, ...]:
         if kind is None:
             found += [StatFile(2, name, f"{directory}/{name}") for name in V2_FILES]
         else:
-            found += [StatFile(1, name, f"{directory}/{name}")
-                      for controller in sorted(kind) for name in V1_FILES.get(controller, ())]
+            found += [
+                StatFile(1, name, f"{directory}/{name}")
+                for controller in sorted(kind)
+                for name in V1_FILES.get(controller, ())
+            ]
     return tuple(found)
 
 
@@ -106,17 +109,35 @@ def reading(name: str, pid: int, at_ns: int, files: CgroupFiles, meminfo: str, n
     usage, limit = memory(files, mem_total(meminfo))
     rx, tx = net_bytes(net_dev) if net_dev is not None else (None, None)
     read, written = block_io(files)
-    return Reading(name=name, pid=pid, at_ns=at_ns, cpu_ns=cpu_nanos(files), memory_usage=usage,
-                   memory_limit=limit, pids=_int(files.v1.get("pids.current") or files.v2.get("pids.current")),
-                   net_rx=rx, net_tx=tx, block_read=read, block_write=written)
+    return Reading(
+        name=name,
+        pid=pid,
+        at_ns=at_ns,
+        cpu_ns=cpu_nanos(files),
+        memory_usage=usage,
+        memory_limit=limit,
+        pids=_int(files.v1.get("pids.current") or files.v2.get("pids.current")),
+        net_rx=rx,
+        net_tx=tx,
+        block_read=read,
+        block_write=written,
+    )
 
 
 def stats(before: Reading | None, after: Reading) -> Stats:
     """The figures of `after`, its CPU % since `before` (None without an earlier reading of the same run)."""
-    return Stats(name=after.name, cpu_percent=cpu_percent(before, after), memory_usage=after.memory_usage,
-                 memory_limit=after.memory_limit, memory_percent=_percent(after.memory_usage, after.memory_limit),
-                 pids=after.pids, net_rx=after.net_rx, net_tx=after.net_tx, block_read=after.block_read,
-                 block_write=after.block_write)
+    return Stats(
+        name=after.name,
+        cpu_percent=cpu_percent(before, after),
+        memory_usage=after.memory_usage,
+        memory_limit=after.memory_limit,
+        memory_percent=_percent(after.memory_usage, after.memory_limit),
+        pids=after.pids,
+        net_rx=after.net_rx,
+        net_tx=after.net_tx,
+        block_read=after.block_read,
+        block_write=after.block_write,
+    )
 
 
 def cpu_percent(before: Reading | None, after: Reading) -> float | None:
@@ -235,10 +256,15 @@ HEADER = ("NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O",
 
 def table_row(s: Stats) -> tuple[str, ...]:
     """As podman shows them: memory in binary units (MiB), network and block I/O in decimal ones (MB)."""
-    return (s.name, _shown_percent(s.cpu_percent),
-            f"{binary_size(s.memory_usage)} / {binary_size(s.memory_limit)}", _shown_percent(s.memory_percent),
-            f"{decimal_size(s.net_rx)} / {decimal_size(s.net_tx)}",
-            f"{decimal_size(s.block_read)} / {decimal_size(s.block_write)}", "--" if s.pids is None else str(s.pids))
+    return (
+        s.name,
+        _shown_percent(s.cpu_percent),
+        f"{binary_size(s.memory_usage)} / {binary_size(s.memory_limit)}",
+        _shown_percent(s.memory_percent),
+        f"{decimal_size(s.net_rx)} / {decimal_size(s.net_tx)}",
+        f"{decimal_size(s.block_read)} / {decimal_size(s.block_write)}",
+        "--" if s.pids is None else str(s.pids),
+    )
 
 
 def binary_size(size: int | None) -> str:

@@ -40,8 +40,7 @@ def supervision(name: str, spec: ContainerSpec, d: Defaults | None = None) -> Su
     d = d or defaults()
     where = key_path("containers", name)
     if spec.restart_max and spec.restart != "on-failure":
-        raise HpError(f"{where}.restart_max",
-                      f'applies only to restart = "on-failure" (restart is "{spec.restart}")')
+        raise HpError(f"{where}.restart_max", f'applies only to restart = "on-failure" (restart is "{spec.restart}")')
     size = d.log_max_size
     if spec.log_max_size is not None:
         size = parse_size(spec.log_max_size, f"{where}.log_max_size")
@@ -93,8 +92,13 @@ def started(state: RunState | None, now: float, by_policy: bool = False) -> RunS
     """The run state for a new start at `now`. A start by hp (apply, start) resets the restart
     count, as `docker start` does; a start by policy keeps counting."""
     old = state or RunState()
-    return RunState(start=old.start + 1, started_at=now, want="running",
-                    restarts=old.restarts if by_policy else 0, delay=old.delay if by_policy else 0.0)
+    return RunState(
+        start=old.start + 1,
+        started_at=now,
+        want="running",
+        restarts=old.restarts if by_policy else 0,
+        delay=old.delay if by_policy else 0.0,
+    )
 
 
 def stopping(state: RunState | None) -> RunState:

@@ -20,8 +20,9 @@ _KEY = re.compile(r"[a-z0-9_]+(?:[./][a-z0-9_-]+)+")
 _IPC = re.compile(r"kernel\.(?:msg[a-z_]*|sem|shm[a-z_]*)|fs\.mqueue\.[a-z0-9_.]+")
 
 
-def sysctls(value: Mapping[str, str] | None, network_mode: str, where: str,
-            default: Mapping[str, str] | None = None) -> dict[str, str] | None:
+def sysctls(
+    value: Mapping[str, str] | None, network_mode: str, where: str, default: Mapping[str, str] | None = None
+) -> dict[str, str] | None:
     """The checked sysctls over `default` (net.* ones only with a network namespace of the
     container's own), keys sorted (None for none), or an HpError naming the key."""
     out = {k: v for k, v in (default or {}).items() if not (network_mode == "host" and k.startswith("net."))}
@@ -35,11 +36,17 @@ def sysctls(value: Mapping[str, str] | None, network_mode: str, where: str,
             raise HpError(at, f"{quote(key)} is not a sysctl name (like net.ipv4.ip_forward)")
         if name.startswith("net."):
             if network_mode == "host":
-                raise HpError(at, "net.* sysctls need a network namespace of the container's own; "
-                                  'with network = "host" they would change the host')
+                raise HpError(
+                    at,
+                    "net.* sysctls need a network namespace of the container's own; "
+                    'with network = "host" they would change the host',
+                )
         elif not _IPC.fullmatch(name):
-            raise HpError(at, f"{quote(key)} is not namespaced: only kernel.msg*, kernel.sem, kernel.shm*, "
-                              "fs.mqueue.* and net.* can be set per container")
+            raise HpError(
+                at,
+                f"{quote(key)} is not namespaced: only kernel.msg*, kernel.sem, kernel.shm*, "
+                "fs.mqueue.* and net.* can be set per container",
+            )
         if not text or any(c in text for c in "\n\r\0") or len(text) > 4096:
             raise HpError(at, f"{quote(text)} is not a value a sysctl takes (one line, 1-4096 characters)")
         out[name] = text

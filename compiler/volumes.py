@@ -38,8 +38,10 @@ def check_volume_mounts(hp_file: HpFile) -> None:
         for i, mount in enumerate(hp_file.containers[name].mounts):
             where = f"{key_path('containers', name)}.mounts[{i}].source"
             if isinstance(mount, VolumeMount) and check_volume_name(mount.source, where) not in hp_file.volumes:
-                raise HpError(where, f"volume {quote(mount.source)} is not declared "
-                                     f"(add a [{key_path('volumes', mount.source)}] table)")
+                raise HpError(
+                    where,
+                    f"volume {quote(mount.source)} is not declared (add a [{key_path('volumes', mount.source)}] table)",
+                )
 
 
 def volume_source(volumes_dir: str, volume: str) -> str:
@@ -51,7 +53,7 @@ def volume_of_source(volumes_dir: str, source: str | None) -> str | None:
     """The volume whose directory `source` is (as volume_source makes it), else None."""
     if not source or not source.startswith(f"{volumes_dir}/"):
         return None
-    name, _, rest = source[len(volumes_dir) + 1:].partition("/")
+    name, _, rest = source[len(volumes_dir) + 1 :].partition("/")
     return name if rest == DATA and is_volume_name(name) else None
 
 

@@ -32,8 +32,13 @@ from .progress import PlainProgress, Progress
 from .store import apply_log_entry, bump_serial, container_names, read_record, sweep_leftovers, write_atomic
 
 PARALLEL = 6
-DONE = {"destroy": "destroyed", "replace": "replaced", "restore": "restored", "update": "updated",
-        "create": "created and started"}
+DONE = {
+    "destroy": "destroyed",
+    "replace": "replaced",
+    "restore": "restored",
+    "update": "updated",
+    "create": "created and started",
+}
 
 
 class Applied(msgspec.Struct, frozen=True):
@@ -44,8 +49,10 @@ class Applied(msgspec.Struct, frozen=True):
     updated: int = 0
 
     def summary(self) -> str:
-        return (f"Apply complete: {self.created} created, {self.replaced} replaced, {self.destroyed} destroyed, "
-                f"{self.restored} restored" + (f", {self.updated} updated." if self.updated else "."))
+        return (
+            f"Apply complete: {self.created} created, {self.replaced} replaced, {self.destroyed} destroyed, "
+            f"{self.restored} restored" + (f", {self.updated} updated." if self.updated else ".")
+        )
 
 
 def apply_plan(layout: Layout, planned: Planned, progress: Progress | None = None) -> Applied:
@@ -73,8 +80,9 @@ def _logged(progress: Progress, log: TextIO) -> Callable[[str], None]:
     return say
 
 
-def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progress,
-           say: Callable[[str], None]) -> Applied:
+def _apply(
+    layout: Layout, planned: Planned, todo: list[Change], progress: Progress, say: Callable[[str], None]
+) -> Applied:
     say(f"applying {len(todo)} change(s) to {planned.fingerprint.file}")
 
     def step(change: Change) -> containers.Started | None:
@@ -125,15 +133,22 @@ def _apply(layout: Layout, planned: Planned, todo: list[Change], progress: Progr
         containers.make_volumes(layout, planned.new[change.name])
     try:
         for batch in _batches(layout, planned, todo):
-            waits = sorted({(dep, cond) for c in batch if c.action in STARTS
-                            for dep, cond in planned.new[c.name].depends_on.items()})
+            waits = sorted(
+                {
+                    (dep, cond)
+                    for c in batch
+                    if c.action in STARTS
+                    for dep, cond in planned.new[c.name].depends_on.items()
+                }
+            )
             for dep, condition in waits:
                 _wait_for(layout, dep, condition, say)
             with ThreadPoolExecutor(max_workers=min(PARALLEL, len(batch))) as pool:
                 futures = [pool.submit(step, change) for change in batch]
                 errors: list[BaseException] = [e for f in futures if (e := f.exception()) is not None]
-                to_confirm = [(c, f.result()) for c, f in zip(batch, futures, strict=True)
-                              if f.exception() is None and f.result()]
+                to_confirm = [
+                    (c, f.result()) for c, f in zip(batch, futures, strict=True) if f.exception() is None and f.result()
+                ]
                 for change, started in to_confirm:  # each waits only for what is left of its own grace
                     try:
                         confirm(change, started)  # type: ignore[arg-type]  # to_confirm: results that started
@@ -166,8 +181,9 @@ def _batches(layout: Layout, planned: Planned, todo: list[Change]) -> list[list[
     creates. Without any depends_on: destroys, replaces, the rest (PHASES)."""
     destroys = [c for c in todo if c.action == "destroy"]
     records = {c.name: read_record(layout, c.name) for c in destroys}
-    removing = {name: {d: "started" for d in (r.depends_on if r else {}) if d in records}
-                for name, r in records.items()}
+    removing = {
+        name: {d: "started" for d in (r.depends_on if r else {}) if d in records} for name, r in records.items()
+    }
     batches = [[c for c in destroys if c.name in layer] for layer in reversed(depends.layers(removing))]
     graph = {name: dict(new.depends_on) for name, new in planned.new.items()}
     for layer in depends.layers(graph):
@@ -205,10 +221,17 @@ def _write_settings(layout: Layout, new: containers.NewContainer) -> None:
     record = read_record(layout, new.name)
     if record is None:
         return
-    updated = msgspec.structs.replace(record, stop_timeout=new.stop_timeout, prevent_destroy=new.prevent_destroy,
-                                      restart=new.supervision.restart, restart_max=new.supervision.restart_max,
-                                      log_max_size=new.supervision.log_max_size, depends_on=dict(new.depends_on),
-                                      healthcheck=new.healthcheck, health_on_failure=new.health_on_failure)
+    updated = msgspec.structs.replace(
+        record,
+        stop_timeout=new.stop_timeout,
+        prevent_destroy=new.prevent_destroy,
+        restart=new.supervision.restart,
+        restart_max=new.supervision.restart_max,
+        log_max_size=new.supervision.log_max_size,
+        depends_on=dict(new.depends_on),
+        healthcheck=new.healthcheck,
+        health_on_failure=new.health_on_failure,
+    )
     if updated != record:
         write_atomic(layout.record(new.name), encode_record(updated))
 

@@ -38,8 +38,11 @@ def start_all(layout: Layout, say: Callable[[str], None]) -> tuple[list[str], li
         record = records[name]
         if record is None or record.phase != "ready" or statuses.get(name) in ("running", "paused"):
             continue
-        policy = Supervision(record.restart,  # type: ignore[arg-type]  # a record's restart is hp.toml's Literal
-                             record.restart_max, record.log_max_size)
+        policy = Supervision(
+            record.restart,  # type: ignore[arg-type]  # a record's restart is hp.toml's Literal
+            record.restart_max,
+            record.log_max_size,
+        )
         exited = os.path.exists(layout.exit_file(name))
         if not comes_back_at_boot(policy, containers.read_run_state(layout, name), exited):
             continue
@@ -80,7 +83,8 @@ def in_dependency_order(layout: Layout, names: list[str], reverse: bool = False)
     """`names` with each after the ones it depends on (their records' depends_on, among `names`),
     or, `reverse`, before them: how `hp start`, `hp stop` and `hp rm` take several names."""
     records = {name: read_record(layout, name) for name in dict.fromkeys(names)}
-    graph = {name: {d: c for d, c in (r.depends_on if r else {}).items() if d in records}
-             for name, r in records.items()}
+    graph = {
+        name: {d: c for d, c in (r.depends_on if r else {}).items() if d in records} for name, r in records.items()
+    }
     order = [n for layer in depends.layers(graph) for n in layer]
     return order[::-1] if reverse else order

@@ -94,13 +94,17 @@ def problem(layout: Layout, bridge: str) -> str | None:
 
 
 def not_a_bridge(bridge: str) -> str:
-    return (f"interface {quote(bridge)} exists on this host and is not a bridge: hp uses an existing bridge, "
-            "never another kind of interface (name another bridge)")
+    return (
+        f"interface {quote(bridge)} exists on this host and is not a bridge: hp uses an existing bridge, "
+        "never another kind of interface (name another bridge)"
+    )
 
 
 def in_use_by(bridge: str, other: str) -> str:
-    return (f"bridge {quote(bridge)} is in use by the hp state dir {other} (two state dirs on one bridge would "
-            "hand out the same addresses): give this network a bridge and subnet of its own")
+    return (
+        f"bridge {quote(bridge)} is in use by the hp state dir {other} (two state dirs on one bridge would "
+        "hand out the same addresses): give this network a bridge and subnet of its own"
+    )
 
 
 def holder(layout: Layout, bridge: str) -> str | None:
@@ -128,10 +132,12 @@ def take(layout: Layout, network: str, bridge: str, gateway: str = "") -> None:
         if now is not None and not now.bridge:
             raise HpError(f"network {network}", not_a_bridge(bridge))
         held = read_record(layout, bridge)
-        addresses = _addresses(bridge) if now is not None and (held is None or
-                                                               not is_recorded_interface(held, now)) else ()
-        record = bridge_record_before_add(bridge, held, now, highest_ifindex() if now is None else 0, gateway,
-                                          addresses)
+        addresses = (
+            _addresses(bridge) if now is not None and (held is None or not is_recorded_interface(held, now)) else ()
+        )
+        record = bridge_record_before_add(
+            bridge, held, now, highest_ifindex() if now is None else 0, gateway, addresses
+        )
         if _read_claim(bridge) != layout.state_dir:
             _write_claim(bridge, layout.state_dir)  # first, so that a record never stands without its claim
         if record != held:
@@ -147,8 +153,9 @@ def made(layout: Layout, bridge: str) -> None:
             return
         now = interface(bridge)
         if now is not None and now.bridge and is_recorded_interface(record, now):
-            write_atomic(layout.bridge_record(bridge),
-                         encode_bridge_record(msgspec.structs.replace(record, ifindex=now.ifindex)))
+            write_atomic(
+                layout.bridge_record(bridge), encode_bridge_record(msgspec.structs.replace(record, ifindex=now.ifindex))
+            )
 
 
 def release(layout: Layout, in_use: set[str]) -> list[str]:
@@ -161,7 +168,7 @@ def release(layout: Layout, in_use: set[str]) -> list[str]:
     except FileNotFoundError:
         return deleted
     for file in files:
-        bridge = file[:-len(".json")]
+        bridge = file[: -len(".json")]
         if not file.endswith(".json") or not is_interface_name(bridge) or bridge in in_use:
             continue
         with _claims_locked():

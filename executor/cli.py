@@ -41,30 +41,50 @@ def _main(
 def compile_command(
     file: str = typer.Argument(..., metavar="FILE", help="The desired-state file (hp.toml)."),
     container: str | None = typer.Option(
-        None, "--container", "-c", metavar="NAME",
+        None,
+        "--container",
+        "-c",
+        metavar="NAME",
         help="The container to compile (may be left out when FILE defines exactly one).",
     ),
     image_config: str = typer.Option(
-        ..., "--image-config", "-i", metavar="IMAGE.json",
+        ...,
+        "--image-config",
+        "-i",
+        metavar="IMAGE.json",
         help="The image's config: `podman image inspect` output or an OCI image config.",
     ),
     passwd: str | None = typer.Option(
-        None, "--passwd", metavar="FILE", help="The image's /etc/passwd, to resolve a user name."),
+        None, "--passwd", metavar="FILE", help="The image's /etc/passwd, to resolve a user name."
+    ),
     group: str | None = typer.Option(
-        None, "--group", metavar="FILE", help="The image's /etc/group, to resolve a group name and memberships."),
+        None, "--group", metavar="FILE", help="The image's /etc/group, to resolve a group name and memberships."
+    ),
     netns: str | None = typer.Option(
-        None, "--netns", metavar="PATH",
-        help="The network namespace to join (hp apply's: STATE/netns/NAME); default: a fresh one."),
+        None,
+        "--netns",
+        metavar="PATH",
+        help="The network namespace to join (hp apply's: STATE/netns/NAME); default: a fresh one.",
+    ),
     seccomp_profile: str | None = typer.Option(
-        None, "--seccomp-profile", metavar="FILE",
+        None,
+        "--seccomp-profile",
+        metavar="FILE",
         help="The default seccomp profile (containers-common's format); default: the host's, "
-             "/usr/share/containers/seccomp.json."),
+        "/usr/share/containers/seccomp.json.",
+    ),
     kernel: str | None = typer.Option(
-        None, "--kernel", metavar="VERSION",
-        help="The kernel version for the profile's minKernel rules; default: uname -r."),
+        None,
+        "--kernel",
+        metavar="VERSION",
+        help="The kernel version for the profile's minKernel rules; default: uname -r.",
+    ),
     arch: str | None = typer.Option(
-        None, "--arch", metavar="ARCH", help="The architecture (x86_64, aarch64 ...) to compile the profile for; "
-                                             "default: uname -m."),
+        None,
+        "--arch",
+        metavar="ARCH",
+        help="The architecture (x86_64, aarch64 ...) to compile the profile for; default: uname -m.",
+    ),
 ) -> None:
     """Print the OCI runtime config.json for one container. Pure: nothing is pulled or run."""
     from compiler import HpError, compile_config_json
@@ -110,8 +130,14 @@ def _compile_env_files(file: str, hp_toml: bytes, container: str | None) -> dict
     return read_env_files("" if file == "-" else file, one)
 
 
-def _compile_host_facts(file: str, hp_toml: bytes, container: str | None, seccomp_profile: str | None = None,
-                        arch: str | None = None, kernel: str | None = None) -> Any:
+def _compile_host_facts(
+    file: str,
+    hp_toml: bytes,
+    container: str | None,
+    seccomp_profile: str | None = None,
+    arch: str | None = None,
+    kernel: str | None = None,
+) -> Any:
     """The host's facts for the container `hp compile` compiles (executor/host.py), as hp plan
     gathers them, with --seccomp-profile, --arch and --kernel over them (so a compile can be
     reproduced on another host); None when the file does not parse (compile_config_json reports it)."""
@@ -141,12 +167,17 @@ def _compile_host_facts(file: str, hp_toml: bytes, container: str | None, seccom
 # ---------------------------------------------------------------- running containers
 
 STATE_DIR = typer.Option(
-    None, "--state-dir", envvar="HP_STATE_DIR", metavar="DIR",
+    None,
+    "--state-dir",
+    envvar="HP_STATE_DIR",
+    metavar="DIR",
     help="hp's state directory (default /var/lib/hp).",
 )
 YES = typer.Option(False, "--yes", "-y", help="Do it without asking.")
 LOCK_TIMEOUT = typer.Option(
-    0.0, "--lock-timeout", metavar="SECONDS",
+    0.0,
+    "--lock-timeout",
+    metavar="SECONDS",
     help="How long to wait for another hp working on the same state dir (default: fail at once).",
 )
 
@@ -254,19 +285,27 @@ def _planned(layout, file: str, data: bytes, plain: bool, destroy: bool = False,
 @app.command("plan")
 def plan_command(
     file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
-    out: str | None = typer.Option(None, "--out", "-o", metavar="PLAN",
-                                      help="Save the plan, for `hp apply PLAN` to carry out exactly."),
-    emit: str | None = typer.Option(None, "--emit", metavar="DIR",
-                                       help="Write each container's config.json, hostname, hosts and resolv.conf "
-                                            "to DIR/NAME/ for review."),
+    out: str | None = typer.Option(
+        None, "--out", "-o", metavar="PLAN", help="Save the plan, for `hp apply PLAN` to carry out exactly."
+    ),
+    emit: str | None = typer.Option(
+        None,
+        "--emit",
+        metavar="DIR",
+        help="Write each container's config.json, hostname, hosts and resolv.conf to DIR/NAME/ for review.",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the plan as JSON (with format_version)."),
     destroy: bool = typer.Option(False, "--destroy", help="Plan to remove everything FILE manages."),
-    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
-                                           help="Exit 4 when there are changes (0: none, 1: error)."),
+    detailed_exitcode: bool = typer.Option(
+        False, "--detailed-exitcode", help="Exit 4 when there are changes (0: none, 1: error)."
+    ),
     diffs: bool = typer.Option(True, "--diff/--no-diff", help="Show config.json diffs of replacements."),
-    deny_escalation: bool = typer.Option(False, "--deny-escalation",
-                                         help="Exit 1 (after the plan) if a create or replace adds a way a container "
-                                              "is less confined than hp's default (its security: list)."),
+    deny_escalation: bool = typer.Option(
+        False,
+        "--deny-escalation",
+        help="Exit 1 (after the plan) if a create or replace adds a way a container "
+        "is less confined than hp's default (its security: list).",
+    ),
     state_dir: str | None = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
@@ -324,8 +363,9 @@ def _deny_escalation(p) -> None:
 
 @app.command("apply")
 def apply_command(
-    target: str = typer.Argument("hp.toml", metavar="FILE|PLAN",
-                                 help="The desired-state file (planned now), or a plan saved by `hp plan --out`."),
+    target: str = typer.Argument(
+        "hp.toml", metavar="FILE|PLAN", help="The desired-state file (planned now), or a plan saved by `hp plan --out`."
+    ),
     yes: bool = YES,
     json_output: bool = typer.Option(False, "--json", help="Plain progress lines; the plan and result as JSON."),
     state_dir: str | None = STATE_DIR,
@@ -360,8 +400,9 @@ def destroy_command(
     file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
     yes: bool = YES,
     json_output: bool = typer.Option(False, "--json", help="Plain progress lines; the plan and result as JSON."),
-    volumes: bool = typer.Option(False, "--volumes",
-                                 help="Also delete the volumes these containers mount, and their data."),
+    volumes: bool = typer.Option(
+        False, "--volumes", help="Also delete the volumes these containers mount, and their data."
+    ),
     state_dir: str | None = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
@@ -425,8 +466,10 @@ def show_command(
                 _emit_json(saved)
                 return
             fp = saved.fingerprint
-            sys.stdout.write(f"Saved plan{' (destroy)' if fp.destroy else ''} for {fp.file}\n"
-                             f"  state {fp.state_dir} at serial {fp.state_serial}, made by hp {fp.hp_version}\n")
+            sys.stdout.write(
+                f"Saved plan{' (destroy)' if fp.destroy else ''} for {fp.file}\n"
+                f"  state {fp.state_dir} at serial {fp.state_serial}, made by hp {fp.hp_version}\n"
+            )
             for ref, image_id in fp.images.items():
                 sys.stdout.write(f"  image {ref} = {image_id}\n")
             sys.stdout.write("\n" + render_plan(saved.plan))
@@ -441,7 +484,8 @@ def show_command(
         _emit_json(rows)
         return
     table = [("NAME", "STATUS", "PHASE", "IMAGE", "FILE")] + [
-        (r.name, r.status, r.phase, r.image, r.file or "-") for r in rows]
+        (r.name, r.status, r.phase, r.image, r.file or "-") for r in rows
+    ]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
@@ -470,9 +514,17 @@ def ps_command(
         sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(rows), indent=2) + b"\n")
         return
     table = [("NAME", "IMAGE", "STATUS", "HEALTH", "PID", "IP", "PORTS", "RESTART", "RESTARTS")] + [
-        (r.name, r.image, r.status + (f" ({r.exit_code})" if r.exit_code is not None else ""), r.health,
-         str(r.pid) if r.pid else "-", r.ip or ("host" if r.network == "host" else "-"), ",".join(r.ports) or "-",
-         r.restart, str(r.restarts))
+        (
+            r.name,
+            r.image,
+            r.status + (f" ({r.exit_code})" if r.exit_code is not None else ""),
+            r.health,
+            str(r.pid) if r.pid else "-",
+            r.ip or ("host" if r.network == "host" else "-"),
+            ",".join(r.ports) or "-",
+            r.restart,
+            str(r.restarts),
+        )
         for r in rows
     ]
     _print_table(table)
@@ -481,8 +533,11 @@ def ps_command(
 @app.command("stats")
 def stats_command(
     names: list[str] | None = typer.Argument(None, metavar="[NAME...]"),
-    json_output: bool = typer.Option(False, "--json", help="Raw numbers (bytes; percentages as floats): one JSON "
-                                                           "list, or with a stream one list per line."),
+    json_output: bool = typer.Option(
+        False,
+        "--json",
+        help="Raw numbers (bytes; percentages as floats): one JSON list, or with a stream one list per line.",
+    ),
     no_stream: bool = typer.Option(False, "--no-stream", help="One sample, then exit."),
     state_dir: str | None = STATE_DIR,
 ) -> None:
@@ -528,8 +583,7 @@ def _one(name: str, state_dir: str | None, act, locked: bool = True) -> None:
     _each([name], False, state_dir, act, locked)
 
 
-def _each(names: list[str], all_: bool, state_dir: str | None, act, locked: bool = True,
-          command: str = "") -> None:
+def _each(names: list[str], all_: bool, state_dir: str | None, act, locked: bool = True, command: str = "") -> None:
     """Run act(layout, name) for each name (or, with all_, each container hp has), in order.
     Every name is checked, and under the lock looked up, before anything is done: an invalid or
     unknown one is one line and nothing is done. A failure is one line and the others still go on
@@ -594,9 +648,12 @@ NAMES = typer.Argument(None, metavar="NAME...", show_default=False)
 @app.command("start")
 def start_command(
     names: list[str] | None = NAMES,
-    all_: bool = typer.Option(False, "--all",
-                              help="Bring back every container that was running when the host went down and "
-                                   "whose restart policy is not \"no\" (contrib/hp.service runs this at boot)."),
+    all_: bool = typer.Option(
+        False,
+        "--all",
+        help="Bring back every container that was running when the host went down and "
+        'whose restart policy is not "no" (contrib/hp.service runs this at boot).',
+    ),
     state_dir: str | None = STATE_DIR,
 ) -> None:
     """Start stopped containers again (their writable layers, volumes and addresses are kept).
@@ -665,9 +722,14 @@ def container_exited_command(
         raise _fail(e) from None
 
 
-STOP_TIME = typer.Option(None, "--time", "-t", min=0,
-                         help="Seconds to wait after the stop signal before SIGKILL "
-                              "(default: the container's stop_timeout, 10 s unless set).")
+STOP_TIME = typer.Option(
+    None,
+    "--time",
+    "-t",
+    min=0,
+    help="Seconds to wait after the stop signal before SIGKILL "
+    "(default: the container's stop_timeout, 10 s unless set).",
+)
 
 
 @app.command("stop")
@@ -698,43 +760,53 @@ def restart_command(
     one is stopped first; a stopped one is just started)."""
     from executor import lifecycle
 
-    _each(list(names), False, state_dir, lambda layout, name: lifecycle.restart(layout, name, time_),
-          command="restart")
+    _each(list(names), False, state_dir, lambda layout, name: lifecycle.restart(layout, name, time_), command="restart")
 
 
 @app.command("rm")
 def rm_command(
     names: list[str] | None = NAMES,
-    all_: bool = typer.Option(False, "--all", help="Remove every container hp has (of every file); "
-                                                   "volumes are kept."),
-    force: bool = typer.Option(False, "--force", "-f",
-                               help="Kill it at once if it is running (without: stop it as hp stop does)."),
+    all_: bool = typer.Option(False, "--all", help="Remove every container hp has (of every file); volumes are kept."),
+    force: bool = typer.Option(
+        False, "--force", "-f", help="Kill it at once if it is running (without: stop it as hp stop does)."
+    ),
     state_dir: str | None = STATE_DIR,
 ) -> None:
     """Remove containers and everything hp made for them (also half-made ones). A running one is
     stopped first as `hp stop` does: its stop signal, its stop_timeout, then SIGKILL."""
     from executor import containers
 
-    _each(list(names or ()), all_, state_dir, lambda layout, name: containers.remove(layout, name, force=force),
-          command="rm")
+    _each(
+        list(names or ()),
+        all_,
+        state_dir,
+        lambda layout, name: containers.remove(layout, name, force=force),
+        command="rm",
+    )
 
 
-export_app = typer.Typer(name="export", no_args_is_help=True,
-                         help="The same hp.toml for another engine (docs/kubernetes.md).")
+export_app = typer.Typer(
+    name="export", no_args_is_help=True, help="The same hp.toml for another engine (docs/kubernetes.md)."
+)
 app.add_typer(export_app, name="export")
 
 
 @export_app.command("kube")
 def export_kube_command(
     file: str = typer.Argument("hp.toml", metavar="FILE", help="The desired-state file."),
-    container: str | None = typer.Option(None, "--container", "-c", metavar="NAME",
-                                         help="Export only this container (and the volumes it mounts)."),
+    container: str | None = typer.Option(
+        None, "--container", "-c", metavar="NAME", help="Export only this container (and the volumes it mounts)."
+    ),
     out: str = typer.Option("-", "--out", "-o", metavar="FILE|-", help="Write the YAML here (default: stdout)."),
-    host_ports: bool = typer.Option(False, "--host-ports",
-                                    help="Keep each HOST_IP:HOST_PORT as hostIP/hostPort (discouraged in Kubernetes)."),
-    image_map: list[str] | None = typer.Option(None, "--image-map", metavar="OLD=NEW",
-                                               help="Rewrite the registry prefix OLD of image references to NEW "
-                                                    "(repeatable)."),
+    host_ports: bool = typer.Option(
+        False, "--host-ports", help="Keep each HOST_IP:HOST_PORT as hostIP/hostPort (discouraged in Kubernetes)."
+    ),
+    image_map: list[str] | None = typer.Option(
+        None,
+        "--image-map",
+        metavar="OLD=NEW",
+        help="Rewrite the registry prefix OLD of image references to NEW (repeatable).",
+    ),
     state_dir: str | None = STATE_DIR,
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> None:
@@ -772,16 +844,20 @@ def export_kube_command(
             raise typer.Exit(1) from None
 
 
-healthcheck_app = typer.Typer(name="healthcheck", no_args_is_help=True,
-                              help="Health checks: the image's HEALTHCHECK, or hp.toml's healthcheck.")
+healthcheck_app = typer.Typer(
+    name="healthcheck", no_args_is_help=True, help="Health checks: the image's HEALTHCHECK, or hp.toml's healthcheck."
+)
 app.add_typer(healthcheck_app, name="healthcheck")
 
 
 @healthcheck_app.command("run")
 def healthcheck_run_command(
     names: list[str] | None = typer.Argument(None, metavar="[NAME...]", show_default=False),
-    all_: bool = typer.Option(False, "--all", help="Every running container with a health check, each only when "
-                                                   "its check is due (the default without NAME)."),
+    all_: bool = typer.Option(
+        False,
+        "--all",
+        help="Every running container with a health check, each only when its check is due (the default without NAME).",
+    ),
     state_dir: str | None = STATE_DIR,
 ) -> None:
     """Run health checks and record the results (hp ps shows them); act on an unhealthy container as its
@@ -811,12 +887,15 @@ def healthcheck_run_command(
         raise typer.Exit(1)
 
 
-volume_app = typer.Typer(name="volume", no_args_is_help=True,
-                         help="Volumes: named ones (a file's volumes tables) and containers' image volumes, "
-                              "kept until removed.")
+volume_app = typer.Typer(
+    name="volume",
+    no_args_is_help=True,
+    help="Volumes: named ones (a file's volumes tables) and containers' image volumes, kept until removed.",
+)
 app.add_typer(volume_app, name="volume")
-DECLARING_FILE = typer.Option([], "--file", "-f", metavar="FILE",
-                              help="Also a file whose [volumes.NAME] tables count as declared (repeatable).")
+DECLARING_FILE = typer.Option(
+    [], "--file", "-f", metavar="FILE", help="Also a file whose [volumes.NAME] tables count as declared (repeatable)."
+)
 
 
 def _human_size(size: float) -> str:
@@ -847,8 +926,13 @@ def volume_ls_command(
         _emit_json(rows)
         return
     table = [("NAME", "SIZE", "CONTAINERS", "DECLARED", "KIND")] + [
-        (r.name, _human_size(r.size), ",".join(r.containers) or "-", "yes" if r.declared else "no",
-         f"image {r.container}:{r.target}" if r.kind == "image" else r.kind or "-")
+        (
+            r.name,
+            _human_size(r.size),
+            ",".join(r.containers) or "-",
+            "yes" if r.declared else "no",
+            f"image {r.container}:{r.target}" if r.kind == "image" else r.kind or "-",
+        )
         for r in rows
     ]
     _print_table(table)
@@ -905,8 +989,11 @@ def logs_command(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the container stops."),
     tail: int | None = typer.Option(None, "--tail", metavar="N", help="Only the last N lines (then new ones)."),
     since: str | None = typer.Option(
-        None, "--since", metavar="TIME",
-        help="Only lines since TIME: RFC 3339 (2026-12-01T03:00:00Z) or a duration before now (10m, 1h30m)."),
+        None,
+        "--since",
+        metavar="TIME",
+        help="Only lines since TIME: RFC 3339 (2026-12-01T03:00:00Z) or a duration before now (10m, 1h30m).",
+    ),
     timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Put each line's time before it."),
     state_dir: str | None = STATE_DIR,
 ) -> None:
@@ -925,9 +1012,21 @@ def logs_command(
     except HpError as e:
         raise _fail(e) from None
     try:
-        _one(name, state_dir, lambda layout, name: show_logs(
-            layout, name, follow=follow, tail=tail, since=since_nanos, timestamps=timestamps,
-            out=sys.stdout.buffer, err=sys.stderr.buffer), locked=False)
+        _one(
+            name,
+            state_dir,
+            lambda layout, name: show_logs(
+                layout,
+                name,
+                follow=follow,
+                tail=tail,
+                since=since_nanos,
+                timestamps=timestamps,
+                out=sys.stdout.buffer,
+                err=sys.stderr.buffer,
+            ),
+            locked=False,
+        )
     except Interrupted as e:
         raise typer.Exit(128 + e.signum) from None  # Ctrl-C is how a --follow ends
     except BrokenPipeError:
@@ -941,17 +1040,27 @@ def exec_command(
     name: str = typer.Argument(..., metavar="NAME"),
     command: list[str] = typer.Argument(..., metavar="[OPTIONS] -- COMMAND [ARG...]"),
     tty: bool = typer.Option(False, "--tty", "-t", help="Give the command a terminal."),
-    interactive: bool = typer.Option(False, "--interactive", "-i",
-                                     help="Pass hp's stdin to the command (without: /dev/null, unless --tty)."),
+    interactive: bool = typer.Option(
+        False, "--interactive", "-i", help="Pass hp's stdin to the command (without: /dev/null, unless --tty)."
+    ),
     user: str | None = typer.Option(
-        None, "--user", "-u", metavar="USER",
+        None,
+        "--user",
+        "-u",
+        metavar="USER",
         help="Run as USER: a name or uid, optionally :group or :gid, resolved in the image's /etc/passwd and "
-             "/etc/group as hp.toml's user is."),
+        "/etc/group as hp.toml's user is.",
+    ),
     env: list[str] = typer.Option(
-        [], "--env", "-e", metavar="NAME=VALUE",
-        help="Set an environment variable (repeatable); a bare NAME takes its value from hp's environment."),
-    workdir: str | None = typer.Option(None, "--workdir", "-w", metavar="DIR",
-                                          help="Run in DIR (absolute) instead of the container's directory."),
+        [],
+        "--env",
+        "-e",
+        metavar="NAME=VALUE",
+        help="Set an environment variable (repeatable); a bare NAME takes its value from hp's environment.",
+    ),
+    workdir: str | None = typer.Option(
+        None, "--workdir", "-w", metavar="DIR", help="Run in DIR (absolute) instead of the container's directory."
+    ),
     state_dir: str | None = STATE_DIR,
 ) -> None:
     """Run a command in a running container, as its own user, in its directory and environment.
@@ -961,8 +1070,13 @@ def exec_command(
     from executor import lifecycle
     from executor.session import state_layout
 
-    before = [*(["-t"] if tty else []), *(["-i"] if interactive else []), *(["-u", user] if user is not None else []),
-              *[w for value in env for w in ("-e", value)], *(["-w", workdir] if workdir is not None else [])]
+    before = [
+        *(["-t"] if tty else []),
+        *(["-i"] if interactive else []),
+        *(["-u", user] if user is not None else []),
+        *[w for value in env for w in ("-e", value)],
+        *(["-w", workdir] if workdir is not None else []),
+    ]
     try:
         options = _exec_words(ctx, before + list(command), state_dir)
         check_container_name(name)

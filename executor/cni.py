@@ -39,8 +39,7 @@ from .store import write_atomic
 PLUGIN_TIMEOUT = 60.0
 
 
-def add(att: Attachment, record_file: str, cni_path: Sequence[str] = CNI_PATH,
-        address: str | None = None) -> CniResult:
+def add(att: Attachment, record_file: str, cni_path: Sequence[str] = CNI_PATH, address: str | None = None) -> CniResult:
     """CNI ADD of every plugin in the list, in order, into the namespace at att.netns (which
     must exist). Returns the final result (the container's IP: `.address`, `.gateway`).
     `address`: the IPv4 address host-local is to give it (None: host-local's next free one).
@@ -100,8 +99,10 @@ def delete(record_file: str, cni_path: Sequence[str] = CNI_PATH) -> bool:
     for index in sorted(failed, reverse=True):
         problem = _delete_one(att, index, record.result, cni_path, netns)
         if problem:
-            raise HpError(f"network {att.network}", f"CNI plugin {att.plugins[index]} failed to delete container "
-                                                    f"{att.container}: {problem}")
+            raise HpError(
+                f"network {att.network}",
+                f"CNI plugin {att.plugins[index]} failed to delete container {att.container}: {problem}",
+            )
     try:
         os.unlink(record_file)
     except FileNotFoundError:
@@ -109,8 +110,7 @@ def delete(record_file: str, cni_path: Sequence[str] = CNI_PATH) -> bool:
     return True
 
 
-def _delete_one(att: Attachment, index: int, prev: dict[str, Any] | None, cni_path: Sequence[str],
-                netns: str) -> str:
+def _delete_one(att: Attachment, index: int, prev: dict[str, Any] | None, cni_path: Sequence[str], netns: str) -> str:
     """DEL of plugin number `index`: "" if it succeeded, else its error."""
     try:
         code, out, err = _call(att, "DEL", index, prev, cni_path, netns)
@@ -136,8 +136,11 @@ def remove_leftover_rules(att: Attachment) -> None:
         run_status(iptables_argv("nat", "-X", chain), timeout=PLUGIN_TIMEOUT)
     still = _nat_leftovers(att)
     if still:
-        raise HpError(f"network {att.network}", f"could not remove container {att.container}'s iptables rules "
-                                                f"(nat: {still}); the next apply or destroy tries again")
+        raise HpError(
+            f"network {att.network}",
+            f"could not remove container {att.container}'s iptables rules "
+            f"(nat: {still}); the next apply or destroy tries again",
+        )
 
 
 def _nat_leftovers(att: Attachment) -> Leftovers:
@@ -191,8 +194,16 @@ def _installed(name: str, cni_path: Sequence[str]) -> bool:
         return False
 
 
-def _call(att: Attachment, command: Command, index: int, prev: dict[str, Any] | None, cni_path: Sequence[str],
-          netns: str | None = None, address: str | None = None) -> tuple[int, str, str]:
+def _call(
+    att: Attachment,
+    command: Command,
+    index: int,
+    prev: dict[str, Any] | None,
+    cni_path: Sequence[str],
+    netns: str | None = None,
+    address: str | None = None,
+) -> tuple[int, str, str]:
     call = plugin_call(att, command, index, prev, ":".join(cni_path), netns, address)
-    return run_status(cni_plugin_argv(find_plugin(call.plugin, cni_path)), env=call.env, stdin=call.stdin,
-                      timeout=PLUGIN_TIMEOUT)
+    return run_status(
+        cni_plugin_argv(find_plugin(call.plugin, cni_path)), env=call.env, stdin=call.stdin, timeout=PLUGIN_TIMEOUT
+    )

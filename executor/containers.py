@@ -94,13 +94,25 @@ def create(layout: Layout, new: NewContainer, *, confirm: bool | None = None) ->
     name = new.name
     if exists(layout, name):
         raise HpError(name, f"a container named {name!r} already exists (hp rm {name} first)")
-    record = ContainerRecord(name, new.ref, new.image.image_id, config_hash(new.config_json), new.stop_signal,
-                             new.file, "creating", new.must_run, stop_timeout=new.stop_timeout,
-                             prevent_destroy=new.prevent_destroy, restart=new.supervision.restart,
-                             restart_max=new.supervision.restart_max,
-                             log_max_size=new.supervision.log_max_size, depends_on=dict(new.depends_on),
-                             healthcheck=new.healthcheck, health_on_failure=new.health_on_failure,
-                             seccomp_profile=new.seccomp_profile)
+    record = ContainerRecord(
+        name,
+        new.ref,
+        new.image.image_id,
+        config_hash(new.config_json),
+        new.stop_signal,
+        new.file,
+        "creating",
+        new.must_run,
+        stop_timeout=new.stop_timeout,
+        prevent_destroy=new.prevent_destroy,
+        restart=new.supervision.restart,
+        restart_max=new.supervision.restart_max,
+        log_max_size=new.supervision.log_max_size,
+        depends_on=dict(new.depends_on),
+        healthcheck=new.healthcheck,
+        health_on_failure=new.health_on_failure,
+        seccomp_profile=new.seccomp_profile,
+    )
     hold_image(layout, new.image)  # the image's layers stay while a container of this state dir uses them
     os.makedirs(layout.containers_dir, exist_ok=True)
     # filled under a dot name, then renamed: a directory named NAME always holds a record
@@ -150,8 +162,9 @@ def make_volumes(layout: Layout, new: NewContainer) -> None:
             volumes.ensure(layout, use.origin, image_root, use.destination)
 
 
-def start(layout: Layout, name: str, *, fresh: bool = False, confirm: bool | None = None,
-          by_policy: bool = False) -> Started | None:
+def start(
+    layout: Layout, name: str, *, fresh: bool = False, confirm: bool | None = None, by_policy: bool = False
+) -> Started | None:
     """Mount the overlay (if needed), connect its network (namespace, CNI ADD: up before the
     entrypoint runs; kept as it is if it is up), create the crun container under a new conmon,
     start it. None if it was running already.
@@ -166,8 +179,11 @@ def start(layout: Layout, name: str, *, fresh: bool = False, confirm: bool | Non
             return None
         if current is not None:
             _stop_watching(layout, name)  # the old run's exit must not restart it meanwhile
-            run(commands.crun_delete(layout, name, force=True), f"clearing {name}'s old crun state",
-                timeout=CRUN_TIMEOUT)
+            run(
+                commands.crun_delete(layout, name, force=True),
+                f"clearing {name}'s old crun state",
+                timeout=CRUN_TIMEOUT,
+            )
     record = read_record(layout, name)
     if record is None:
         raise HpError(name, "no such container")
@@ -175,8 +191,13 @@ def start(layout: Layout, name: str, *, fresh: bool = False, confirm: bool | Non
         confirm = record.must_run
     mounted_here = False
     if fresh or not os.path.ismount(layout.rootfs(name)):
-        run(commands.mount_overlay(lower_of(layout, record.image_id), layout.upper(name), layout.work(name),
-                                   layout.rootfs(name)), f"mounting {name}'s root filesystem", timeout=MOUNT_TIMEOUT)
+        run(
+            commands.mount_overlay(
+                lower_of(layout, record.image_id), layout.upper(name), layout.work(name), layout.rootfs(name)
+            ),
+            f"mounting {name}'s root filesystem",
+            timeout=MOUNT_TIMEOUT,
+        )
         mounted_here = True
         checkpoint("after-mount")
     try:
@@ -184,8 +205,14 @@ def start(layout: Layout, name: str, *, fresh: bool = False, confirm: bool | Non
         log_size = _size(layout.log(name))
         run_state = supervision.started(read_run_state(layout, name), time.time(), by_policy)
         write_atomic(layout.run_state(name), encode_run_state(run_state))
-        monitor.launch(layout, name, terminal=_terminal(layout, name), log_max_size=record.log_max_size,
-                       start=run_state.start, timeout=CREATE_TIMEOUT)
+        monitor.launch(
+            layout,
+            name,
+            terminal=_terminal(layout, name),
+            log_max_size=record.log_max_size,
+            start=run_state.start,
+            timeout=CREATE_TIMEOUT,
+        )
         checkpoint("after-crun-create")
         run(commands.crun_start(layout, name), f"starting {name}", timeout=CRUN_TIMEOUT)
         started = Started(name, log_size, time.monotonic())
@@ -248,9 +275,12 @@ def confirm_running(layout: Layout, started: Started) -> None:
     code = read_int(layout.exit_file(name))
     tail = _tail(layout.log(name), log_size)
     status = f" {code}" if code is not None else ""
-    raise HpError(f"starting {name}", f"it exited{status} within {START_GRACE:g} s of its start"
-                                      + (f": {tail};" if tail else ", with nothing in its log;")
-                                      + " if it is meant to end by itself, set must_run = false")
+    raise HpError(
+        f"starting {name}",
+        f"it exited{status} within {START_GRACE:g} s of its start"
+        + (f": {tail};" if tail else ", with nothing in its log;")
+        + " if it is meant to end by itself, set must_run = false",
+    )
 
 
 def stop(layout: Layout, name: str, timeout: float | None = None) -> None:
@@ -327,8 +357,11 @@ def remove_cgroups(layout: Layout, name: str) -> None:
     for top in container_cgroup_dirs(cgroup_mounts(mountinfo), cgroups_path(layout.cgroup_name(name))):
         for directory, _, _ in os.walk(top, topdown=False):
             if not wait_until(functools.partial(_rmdir_cgroup, directory), CGROUP_BUSY_WAIT):
-                raise HpError(f"{name}'s cgroup", f"{directory} still holds processes after {CGROUP_BUSY_WAIT:g} s "
-                                                  "(hp removes only empty cgroups, and kills nothing there)")
+                raise HpError(
+                    f"{name}'s cgroup",
+                    f"{directory} still holds processes after {CGROUP_BUSY_WAIT:g} s "
+                    "(hp removes only empty cgroups, and kills nothing there)",
+                )
 
 
 def _rmdir_cgroup(directory: str) -> bool:
@@ -391,12 +424,20 @@ def status(layout: Layout, name: str) -> ContainerStatus:
         shown = "restarting"  # its exit was handled; the restart waits out its back-off
     from .health import health_of  # it runs checks with this module's functions
 
-    return ContainerStatus(name=name, image=record.image if record else "", status=shown,
-                           exit_code=exit_code, pid=pid, network=(setup.network or setup.mode) if setup else "",
-                           network_mode=setup.mode if setup else "", ip=ip, ports=ports,
-                           restart=record.restart if record else "no",
-                           restarts=run_state.restarts if run_state else 0,
-                           health=health_of(layout, name, shown == "running"))
+    return ContainerStatus(
+        name=name,
+        image=record.image if record else "",
+        status=shown,
+        exit_code=exit_code,
+        pid=pid,
+        network=(setup.network or setup.mode) if setup else "",
+        network_mode=setup.mode if setup else "",
+        ip=ip,
+        ports=ports,
+        restart=record.restart if record else "no",
+        restarts=run_state.restarts if run_state else 0,
+        health=health_of(layout, name, shown == "running"),
+    )
 
 
 def _size(path: str) -> int:

@@ -22,8 +22,13 @@ from .inputs import shown
 DEV = "/dev"
 MAX_DEV_ENTRIES = 20000  # a bound on the walk: a real /dev has a few hundred
 _SKIPPED_DIRS = frozenset({"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts"})
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISREG, "a regular file"), (stat.S_ISFIFO, "a FIFO"),
-          (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"))
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISREG, "a regular file"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISLNK, "a symbolic link"),
+)
 
 
 def named_devices(hp_file: HpFile) -> dict[str, HostDevice]:
@@ -39,8 +44,11 @@ def named_devices(hp_file: HpFile) -> dict[str, HostDevice]:
             wanted[name] = (where, parse_devices(hp_file.containers[name].devices, where))
         except HpError as e:
             raise e.from_source("spec") from None
-    paths = {r.host: f"{where}[{i}]" for where, requests in reversed(wanted.values())
-             for i, r in reversed(list(enumerate(requests)))}
+    paths = {
+        r.host: f"{where}[{i}]"
+        for where, requests in reversed(wanted.values())
+        for i, r in reversed(list(enumerate(requests)))
+    }
     found = {}
     for path, where in sorted(paths.items()):
         device = device_at(path, where)
@@ -140,5 +148,12 @@ def _device(path: str, st: os.stat_result) -> HostDevice | None:
         kind = "b"
     else:
         return None
-    return HostDevice(path=path, type=kind, major=os.major(st.st_rdev), minor=os.minor(st.st_rdev),
-                      file_mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid)
+    return HostDevice(
+        path=path,
+        type=kind,
+        major=os.major(st.st_rdev),
+        minor=os.minor(st.st_rdev),
+        file_mode=stat.S_IMODE(st.st_mode),
+        uid=st.st_uid,
+        gid=st.st_gid,
+    )

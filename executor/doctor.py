@@ -18,11 +18,19 @@ class Check(msgspec.Struct, frozen=True):
 
 def checks(layout: Layout) -> list[Check]:
     out = [
-        Check("root", os.geteuid() == 0,
-              "running as root" if os.geteuid() == 0 else "hp runs rootful containers: run it as root"),
+        Check(
+            "root",
+            os.geteuid() == 0,
+            "running as root" if os.geteuid() == 0 else "hp runs rootful containers: run it as root",
+        ),
     ]
-    for program, package in (("crun", "crun"), ("conmon", "conmon"), ("podman", "podman"), ("mount", "mount"),
-                             ("cp", "coreutils")):
+    for program, package in (
+        ("crun", "crun"),
+        ("conmon", "conmon"),
+        ("podman", "podman"),
+        ("mount", "mount"),
+        ("cp", "coreutils"),
+    ):
         found = shutil.which(program)
         out.append(Check(program, bool(found), found or f"not found: apt-get install {package}"))
     out.append(_hp_init())
@@ -31,8 +39,11 @@ def checks(layout: Layout) -> list[Check]:
             overlay = any(line.split()[-1] == "overlay" for line in f if line.strip())
     except OSError:
         overlay = False
-    out.append(Check("overlayfs", overlay,
-                     "supported" if overlay else "the kernel has no overlay filesystem: modprobe overlay"))
+    out.append(
+        Check(
+            "overlayfs", overlay, "supported" if overlay else "the kernel has no overlay filesystem: modprobe overlay"
+        )
+    )
     out.append(_cgroups())
     out.append(_state_dir(layout))
     out.append(_cni_plugins())
@@ -66,8 +77,11 @@ def _cni_plugins() -> Check:
         except Exception:
             missing.append(plugin)
     if missing:
-        return Check("CNI plugins", False, f"{', '.join(missing)} not in {':'.join(CNI_PATH)}: "
-                                           "apt-get install containernetworking-plugins")
+        return Check(
+            "CNI plugins",
+            False,
+            f"{', '.join(missing)} not in {':'.join(CNI_PATH)}: apt-get install containernetworking-plugins",
+        )
     return Check("CNI plugins", True, "bridge, host-local, portmap, firewall")
 
 
@@ -81,8 +95,12 @@ def _default_network() -> Check:
     code, out, _ = run_status(route_list_argv())
     clash = route_conflicts(net, parse_routes(out)) if code == 0 else ()
     if clash:
-        return Check("default network", False, f"{net.subnet} overlaps the host's route {clash[0]}: declare "
-                                               f"[networks.{net.name}] with another subnet in hp.toml")
+        return Check(
+            "default network",
+            False,
+            f"{net.subnet} overlaps the host's route {clash[0]}: declare "
+            f"[networks.{net.name}] with another subnet in hp.toml",
+        )
     return Check("default network", True, f"{net.name}: bridge {net.bridge}, {net.subnet}, free on this host")
 
 
@@ -96,11 +114,15 @@ def _cgroups() -> Check:
     except FileNotFoundError:
         return Check("cgroups", True, "cgroup v1")
     if controllers:
-        fix = "; ".join(f"mkdir -p /sys/fs/cgroup/{c} && mount -t cgroup -o {c} cgroup /sys/fs/cgroup/{c}"
-                        for c in controllers)
-        return Check("cgroups", False,
-                     f"hybrid layout with {', '.join(controllers)} on cgroup v2: crun refuses to run; "
-                     f"fix: {fix} (scripts/prepare-host does this)")
+        fix = "; ".join(
+            f"mkdir -p /sys/fs/cgroup/{c} && mount -t cgroup -o {c} cgroup /sys/fs/cgroup/{c}" for c in controllers
+        )
+        return Check(
+            "cgroups",
+            False,
+            f"hybrid layout with {', '.join(controllers)} on cgroup v2: crun refuses to run; "
+            f"fix: {fix} (scripts/prepare-host does this)",
+        )
     return Check("cgroups", True, "hybrid layout, no controllers on v2")
 
 

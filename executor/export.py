@@ -21,8 +21,9 @@ from .session import insecure_registry, registry_timeout
 from .store import write_atomic
 
 
-def export_file(layout: Layout, file: str, data: bytes, options: KubeOptions,
-                say: Callable[[str], None] = lambda _: None) -> KubeExport:
+def export_file(
+    layout: Layout, file: str, data: bytes, options: KubeOptions, say: Callable[[str], None] = lambda _: None
+) -> KubeExport:
     """The export of FILE (its bytes are `data`): the file is checked and its env files read before any image
     is pulled; only the images of the exported containers are prepared."""
     hp_file = check_input(data)
@@ -35,8 +36,9 @@ def export_file(layout: Layout, file: str, data: bytes, options: KubeOptions,
     check_profiles(HostFacts(seccomp_files=seccomp_files(type(hp_file)(containers=chosen), os.path.dirname(file))))
     images: dict[str, PreparedImage] = {}
     for ref in sorted({spec.image for spec in chosen.values()}):
-        images[ref] = ensure_image(ref, layout, insecure=insecure_registry(hp_file, ref),
-                                   pull_timeout=registry_timeout(hp_file, ref), say=say)
+        images[ref] = ensure_image(
+            ref, layout, insecure=insecure_registry(hp_file, ref), pull_timeout=registry_timeout(hp_file, ref), say=say
+        )
         if images[ref].pulled:
             say(f"pulled {ref}")
     try:

@@ -172,8 +172,9 @@ def _exit_of(layout: Layout, name: str) -> str:
     return f" (it exited {code})" if code is not None else ""
 
 
-def run_checks(layout: Layout, names: list[str], *, only_if_due: bool,
-               say: Callable[[str], None]) -> tuple[list[Checked], list[HpError]]:
+def run_checks(
+    layout: Layout, names: list[str], *, only_if_due: bool, say: Callable[[str], None]
+) -> tuple[list[Checked], list[HpError]]:
     """Each container's check (`names`; none: every running container with a check), several at
     once; then health_on_failure on the unhealthy ones. What ran, and what failed."""
     chosen = names or [n for n in container_names(layout) if _has_check(layout, n)]
@@ -195,8 +196,10 @@ def run_checks(layout: Layout, names: list[str], *, only_if_due: bool,
         results = [c for c in pool.map(one, chosen) if c is not None]
     for checked in results:
         if checked.ran:
-            say(f"{checked.name}: {checked.state.status}" + (
-                f" ({last_words(checked.state)})" if checked.state.log[-1].exit_code != 0 else ""))
+            say(
+                f"{checked.name}: {checked.state.status}"
+                + (f" ({last_words(checked.state)})" if checked.state.log[-1].exit_code != 0 else "")
+            )
         try:
             done = act_on_failure(layout, checked.name, checked.state)
         except HpError as e:
@@ -231,6 +234,7 @@ def act_on_failure(layout: Layout, name: str, state: HealthState) -> str:
             now = read_health(layout, name)
             if superseded() or now is None or now.run != state.run or now.status != "unhealthy":
                 return ""
+
             def said(outcome: str) -> str:
                 return f'{name}: unhealthy ({last_words(now)}): {outcome} (health_on_failure = "{wanted}")'
 

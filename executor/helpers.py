@@ -15,8 +15,11 @@ from .init import installed_path
 def init_program() -> str:
     path = installed_path()
     if not os.path.lexists(path):
-        raise HpError("keep_alive", f"hp-init is not installed at {path}: run scripts/setup, which builds it "
-                                    "once (python -m executor.init, with gcc)")
+        raise HpError(
+            "keep_alive",
+            f"hp-init is not installed at {path}: run scripts/setup, which builds it "
+            "once (python -m executor.init, with gcc)",
+        )
     check_trusted_program(path)
     return path
 

@@ -32,9 +32,15 @@ def host_facts(hp_file: HpFile, base_dir: str, *, default_profile: str | None = 
         path = default_profile or defaults().seccomp_profile
         default = HostFile(shown(path), read_text(path, limit=SECCOMP_PROFILE_LIMIT))
     files = seccomp_files(hp_file, base_dir)
-    return HostFacts(arch=uname.machine, kernel=uname.release, default_seccomp=default, seccomp_files=files,
-                     devices=devices, all_devices=all_devices() if privileged else (),
-                     capabilities=host_bounding_set() if privileged else ())
+    return HostFacts(
+        arch=uname.machine,
+        kernel=uname.release,
+        default_seccomp=default,
+        seccomp_files=files,
+        devices=devices,
+        all_devices=all_devices() if privileged else (),
+        capabilities=host_bounding_set() if privileged else (),
+    )
 
 
 def seccomp_files(hp_file: HpFile, base_dir: str) -> dict[str, HostFile]:
@@ -56,6 +62,7 @@ def seccomp_files(hp_file: HpFile, base_dir: str) -> dict[str, HostFile]:
             if "/" not in path and not path.endswith(".json"):
                 close = difflib.get_close_matches(path, ("default", "unconfined"), n=1)
                 hint = f' (did you mean "{close[0]}"?)' if close else ' (expected "default", "unconfined" or a file)'
-            raise HpError(where, f"profile file {shown(os.path.abspath(full))}: {e.problem}{hint}",
-                          source="spec") from None
+            raise HpError(
+                where, f"profile file {shown(os.path.abspath(full))}: {e.problem}{hint}", source="spec"
+            ) from None
     return files

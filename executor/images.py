@@ -98,6 +98,7 @@ class PreparedImage(msgspec.Struct, frozen=True):
 
 # ---- copying an image out (when its layers cannot be used) --------------------------------------
 
+
 def extract_by_mount(image: str, dest: str, scratch: str) -> None:
     """Fill the empty directory `dest` with `image`'s root filesystem from a read-only
     `podman image mount`, copied with `cp -a`; the image is unmounted in any case."""
@@ -125,9 +126,17 @@ DEFAULT_METHOD = "layers"  # podman's own layers (zero-copy); the others copy th
 
 # ---- ensure_image ------------------------------------------------------------------------------
 
-def ensure_image(ref: str, layout: Layout, *, insecure: bool = False, method: str = DEFAULT_METHOD,
-                 pull_missing: bool = True, pull_timeout: float = DEFAULT_PULL_TIMEOUT,
-                 say: Callable[[str], None] = lambda _: None) -> PreparedImage:
+
+def ensure_image(
+    ref: str,
+    layout: Layout,
+    *,
+    insecure: bool = False,
+    method: str = DEFAULT_METHOD,
+    pull_missing: bool = True,
+    pull_timeout: float = DEFAULT_PULL_TIMEOUT,
+    say: Callable[[str], None] = lambda _: None,
+) -> PreparedImage:
     """Pull `ref` if podman lacks it and return what the compiler and the container need: its
     facts, read through its layers in podman's storage (or, where those cannot be used, from a
     root filesystem copied out once per image ID). Raises one HpError on any failure, leaving
@@ -183,15 +192,17 @@ def hold_image(layout: Layout, prepared: PreparedImage, say: Callable[[str], Non
         return
     inspect = read_or_none(f"{layout.image_dir(prepared.image_id)}/image.json")
     if inspect is None:
-        raise HpError(f"image {prepared.image_id[:12]}", "its inspect record is missing from the state dir: "
-                                                        "run hp plan again")
+        raise HpError(
+            f"image {prepared.image_id[:12]}", "its inspect record is missing from the state dir: run hp plan again"
+        )
     layers = use_layers_once(prepared.image_id, layout, inspect.decode(), say=say)
     if layers != prepared.layers:
         raise StalePlan(f"image {prepared.image_id[:12]}", "its layers in podman's storage changed since the plan")
 
 
-def use_layers_once(image_id: str, layout: Layout, inspect: str, *, ref: str = "",
-                    say: Callable[[str], None] = lambda _: None) -> tuple[str, ...]:
+def use_layers_once(
+    image_id: str, layout: Layout, inspect: str, *, ref: str = "", say: Callable[[str], None] = lambda _: None
+) -> tuple[str, ...]:
     """Take `image_id`'s layer diff dirs from `podman image inspect` (GraphDriver: UpperDir,
     then LowerDir's, top first) as its overlay's lowers, and hold a reference (a podman
     container created, never run, named in STATE/images/<id>/reference) that makes `podman
@@ -215,8 +226,11 @@ def use_layers_once(image_id: str, layout: Layout, inspect: str, *, ref: str = "
         name = f"{_REFERENCE_PREFIX}{image_id[:12]}-{os.urandom(4).hex()}"
         write_atomic(layout.image_reference(image_id), name.encode())  # first: a kill leaves it known
         try:
-            run(reference_create_argv(name, image_id),
-                f"creating podman container {name} to hold image {image_id[:12]}", timeout=QUERY_TIMEOUT)
+            run(
+                reference_create_argv(name, image_id),
+                f"creating podman container {name} to hold image {image_id[:12]}",
+                timeout=QUERY_TIMEOUT,
+            )
             checkpoint("image-referenced")
             write_atomic(layout.image_layers(image_id), msgspec.json.encode(layers))
         except BaseException:
@@ -239,13 +253,16 @@ def release_reference(layout: Layout, image_id: str) -> None:
         return
     name = recorded.decode(errors="replace")
     if not re.fullmatch(rf"{_REFERENCE_PREFIX}{image_id[:12]}-[0-9a-f]{{8}}", name):
-        raise HpError(f"image {image_id[:12]}", f"{path} names {quote(name)}, not a container hp made; "
-                                                "hp leaves it alone")
+        raise HpError(
+            f"image {image_id[:12]}", f"{path} names {quote(name)}, not a container hp made; hp leaves it alone"
+        )
     _unlink_quietly(layout.image_layers(image_id))  # first: never layers.json without the reference
     code, _, err = run_status(rm_argv(name), timeout=QUERY_TIMEOUT)
     if code != 0 and _container_exists(name):
-        raise HpError(f"image {image_id[:12]}", f"cannot remove podman container {name}, which holds it: "
-                                                f"{_podman_error(err) or f'exit {code}'}")
+        raise HpError(
+            f"image {image_id[:12]}",
+            f"cannot remove podman container {name}, which holds it: {_podman_error(err) or f'exit {code}'}",
+        )
     _unlink_quietly(path)
 
 
@@ -290,8 +307,9 @@ def merged_root(layout: Layout, prepared: PreparedImage) -> Iterator[str]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def pull(ref: str, *, insecure: bool = False, timeout: float = DEFAULT_PULL_TIMEOUT,
-         scratch_in: str | None = None) -> None:
+def pull(
+    ref: str, *, insecure: bool = False, timeout: float = DEFAULT_PULL_TIMEOUT, scratch_in: str | None = None
+) -> None:
     """`podman pull` or one HpError: the reference, and podman's own error line, or the time limit
     it passed (podman is then stopped, with whatever it started). scratch_in: a directory in which
     to give podman a temporary directory of its own, removed afterwards (podman killed or
@@ -301,12 +319,16 @@ def pull(ref: str, *, insecure: bool = False, timeout: float = DEFAULT_PULL_TIME
         os.makedirs(scratch_in, mode=0o700, exist_ok=True)
         scratch = tempfile.mkdtemp(prefix=_PULL_PREFIX, dir=scratch_in)
     try:
-        code, _, err = run_status(pull_argv(ref, insecure), timeout=timeout,
-                                  env={"TMPDIR": scratch} if scratch else None)
+        code, _, err = run_status(
+            pull_argv(ref, insecure), timeout=timeout, env={"TMPDIR": scratch} if scratch else None
+        )
     except TimedOut:
         domain = parse_reference(ref, "image").domain
-        raise HpError(f"pulling image {ref}", f"not done within {timeout:g} s, so stopped (a registry that is "
-                                              f'only slow needs a longer [registries."{domain}"] timeout)') from None
+        raise HpError(
+            f"pulling image {ref}",
+            f"not done within {timeout:g} s, so stopped (a registry that is "
+            f'only slow needs a longer [registries."{domain}"] timeout)',
+        ) from None
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -379,6 +401,7 @@ def prune_unused(layout: Layout, in_use: set[str]) -> list[str]:
 
 
 # ---- helpers -------------------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def _undone_by(undo: Callable[[], None]) -> Iterator[None]:
@@ -481,8 +504,9 @@ def _etc_text(prepared: PreparedImage, path: str, ref: str) -> str | None:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise HpError(f"image {ref}: {path}", f"is not UTF-8 text (byte {e.start}: {e.reason})",
-                      source=path.rsplit("/", 1)[-1]) from None
+        raise HpError(
+            f"image {ref}: {path}", f"is not UTF-8 text (byte {e.start}: {e.reason})", source=path.rsplit("/", 1)[-1]
+        ) from None
 
 
 def _podman_error(stderr: str) -> str:

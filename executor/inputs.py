@@ -19,6 +19,7 @@ def shown(path: str) -> str:
     """A file name as messages show it: quoted when it holds a newline or other control character."""
     return path if path.isprintable() else quote(path)
 
+
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 
 
@@ -63,8 +64,11 @@ def read_env_files(file: str, hp_file: HpFile) -> dict[str, EnvFile]:
             if path in texts:
                 continue
             if not path or "\0" in path:
-                raise HpError(f"{key_path('containers', name)}.env_file[{i}]",
-                              "empty path" if not path else "contains a NUL byte", source="spec")
+                raise HpError(
+                    f"{key_path('containers', name)}.env_file[{i}]",
+                    "empty path" if not path else "contains a NUL byte",
+                    source="spec",
+                )
             full = os.path.join(base, path)
             texts[path] = EnvFile(shown(full), read_text(full, limit=ENV_FILE_LIMIT))
             parse_env_file(texts[path])  # a bad line is reported before anything is pulled

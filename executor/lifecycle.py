@@ -33,14 +33,16 @@ def exec_command(layout: Layout, name: str, options: ExecOptions) -> int:
     with open(layout.config_json(name), "rb") as f:
         config = msgspec.json.decode(f.read(), type=oci.RuntimeConfig)
     user = _exec_user(layout, name, options.user) if options.user is not None else None
-    process = exec_process(config.process, options.argv, tty=options.tty, user=user, env=options.env,
-                           cwd=options.workdir)
+    process = exec_process(
+        config.process, options.argv, tty=options.tty, user=user, env=options.env, cwd=options.workdir
+    )
     path = f"{layout.container_dir(name)}/exec-{os.getpid()}.json"
     with open(path, "wb") as f:
         f.write(encode_process(process))
     try:
-        return run_attached(commands.crun_exec(layout, name, path, options.tty),
-                            stdin=options.interactive or options.tty)
+        return run_attached(
+            commands.crun_exec(layout, name, path, options.tty), stdin=options.interactive or options.tty
+        )
     finally:
         os.unlink(path)
 
@@ -52,8 +54,12 @@ def _exec_user(layout: Layout, name: str, spec: str) -> ResolvedUser:
         raise HpError(name, "its record is missing or unreadable: cannot find its image to resolve -u")
     passwd = _image_text(layout, record.image_id, "/etc/passwd")
     group = _image_text(layout, record.image_id, "/etc/group")
-    return resolve_user(spec, "-u", parse_passwd(passwd) if passwd is not None else None,
-                        parse_group(group) if group is not None else None)
+    return resolve_user(
+        spec,
+        "-u",
+        parse_passwd(passwd) if passwd is not None else None,
+        parse_group(group) if group is not None else None,
+    )
 
 
 def _image_text(layout: Layout, image_id: str, path: str) -> str | None:

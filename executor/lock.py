@@ -28,8 +28,9 @@ BRIEF_WAIT = 15.0  # how long any command waits for such a holder: it holds the 
 
 
 @contextlib.contextmanager
-def state_lock(layout: Layout, timeout: float = 0.0, give_up: Callable[[], bool] | None = None,
-               brief: bool = False) -> Iterator[None]:
+def state_lock(
+    layout: Layout, timeout: float = 0.0, give_up: Callable[[], bool] | None = None, brief: bool = False
+) -> Iterator[None]:
     """Hold the state lock; wait for it up to `timeout` seconds, and stop waiting (GaveUp) as
     soon as `give_up()` is true. `brief`: the holder is a restart by policy, which holds it for
     a moment; a command that finds one waits for it up to BRIEF_WAIT, whatever its timeout."""

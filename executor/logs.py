@@ -30,8 +30,17 @@ SETTLE_POLLS = 30
 ALIVE = ("running", "created", "paused")
 
 
-def show_logs(layout: Layout, name: str, *, follow: bool, tail: int | None, since: int | None,
-              timestamps: bool, out: BinaryIO, err: BinaryIO) -> None:
+def show_logs(
+    layout: Layout,
+    name: str,
+    *,
+    follow: bool,
+    tail: int | None,
+    since: int | None,
+    timestamps: bool,
+    out: BinaryIO,
+    err: BinaryIO,
+) -> None:
     """Print the log's lines that pass `since` (epoch nanoseconds), the last `tail` of them; with
     `follow`, then every line written until the container stops for good."""
     logs.check_tail(tail)
@@ -80,7 +89,7 @@ def _follow(layout: Layout, name: str, reader: _LogReader, printer: _Printer) ->
 
 
 def _liveness(layout: Layout, name: str) -> str:
-    """"alive" while the container runs, its conmon is still there (writing what the container
+    """ "alive" while the container runs, its conmon is still there (writing what the container
     wrote last, or running its exit command, which may restart it), or a restart by its policy
     is due; "settling" while a container whose policy restarts has stopped with its exit not
     yet handled; else "stopped"."""
@@ -211,4 +220,3 @@ class _Printer:
             self.last = stream
         if self.last is not None:
             self.last.flush()
-

@@ -52,15 +52,25 @@ def programs() -> tuple[str, str]:
 def launch(layout: Layout, name: str, *, terminal: bool, log_max_size: int, start: int, timeout: float) -> int:
     """Run `crun create` for `name` under a new conmon; the container's pid once it is created.
     On any failure (crun's, a time limit, an interrupt) no conmon of it is left running."""
-    for stale in (layout.exit_file(name), layout.pid_file(name), layout.conmon_pid_file(name),
-                  layout.runtime_log(name)):
+    for stale in (
+        layout.exit_file(name),
+        layout.pid_file(name),
+        layout.conmon_pid_file(name),
+        layout.runtime_log(name),
+    ):
         if os.path.lexists(stale):
             os.unlink(stale)
     os.makedirs(layout.exits_dir(name), mode=0o700, exist_ok=True)
     conmon, runtime = programs()
-    argv = commands.conmon_argv(layout, name, conmon=conmon, runtime=runtime, terminal=terminal,
-                                log_max_size=log_max_size,
-                                exit_command=commands.exit_command(sys.executable, layout, name, start))
+    argv = commands.conmon_argv(
+        layout,
+        name,
+        conmon=conmon,
+        runtime=runtime,
+        terminal=terminal,
+        log_max_size=log_max_size,
+        exit_command=commands.exit_command(sys.executable, layout, name, start),
+    )
     start_read, start_write = os.pipe()
     sync_read, sync_write = os.pipe()
     env = {k: v for k, v in os.environ.items() if k not in FAULT_VARIABLES}
@@ -164,8 +174,8 @@ def _is_conmon(pid: int) -> bool:
     except OSError:
         return False
     # "PID (COMM) STATE ...": COMM may hold spaces and parentheses
-    comm = stat[stat.find(b"(") + 1:stat.rfind(b")")]
-    return comm == b"conmon" and stat[stat.rfind(b")") + 2:][:1] != b"Z"
+    comm = stat[stat.find(b"(") + 1 : stat.rfind(b")")]
+    return comm == b"conmon" and stat[stat.rfind(b")") + 2 :][:1] != b"Z"
 
 
 def monitor_pid(layout: Layout, name: str) -> int | None:

@@ -68,8 +68,10 @@ def connect(layout: Layout, name: str) -> str | None:
     checkpoint("after-cni-add")
     if address != wanted:
         cni.delete(layout.attachment(name))
-        raise HpError(f"network {att.network}", f"CNI gave container {name} the address {address}, not the "
-                                                f"{wanted} hp asked host-local for")
+        raise HpError(
+            f"network {att.network}",
+            f"CNI gave container {name} the address {address}, not the {wanted} hp asked host-local for",
+        )
     bridges.made(layout, att.bridge)
     _write_hosts(layout, name, setup, address, hosts_peers(addresses(layout), setup.network, name))
     return address
@@ -111,8 +113,9 @@ def kept_address(layout: Layout, name: str, att: Attachment) -> str | None:
         return None
     problem = address_problem(text, att.subnet, att.gateway)
     if problem:
-        raise HpError(layout.address_file(name), f"{problem}; delete the file to have hp choose the lowest "
-                                                 "free address")
+        raise HpError(
+            layout.address_file(name), f"{problem}; delete the file to have hp choose the lowest free address"
+        )
     return text
 
 
@@ -149,8 +152,9 @@ def _taken(layout: Layout, name: str, att: Attachment) -> set[str]:
         address = _read_address_file(layout, other) if setup is not None and setup.network == att.network else None
         if address:
             taken.add(address)
-    taken |= {address for other, (network, address) in addresses(layout).items()
-              if other != name and network == att.network}
+    taken |= {
+        address for other, (network, address) in addresses(layout).items() if other != name and network == att.network
+    }
     return taken | _reserved_by_others(layout.ipam_store(att.network), att.container_id)
 
 
@@ -274,7 +278,7 @@ def prune_networks(layout: Layout, in_use: set[str]) -> list[str]:
     for file in files:
         if not file.endswith(".conflist"):
             continue
-        network = file[:-len(".conflist")]
+        network = file[: -len(".conflist")]
         if network in in_use:
             bridges_in_use.add(_bridge_of(layout.conflist(network)))
             continue
@@ -303,8 +307,9 @@ def _bridge_of(conflist: str) -> str | None:
         return None
 
 
-def _write_hosts(layout: Layout, name: str, setup: NetworkSetup, own: str | None,
-                 peers: tuple[tuple[str, str], ...]) -> None:
+def _write_hosts(
+    layout: Layout, name: str, setup: NetworkSetup, own: str | None, peers: tuple[tuple[str, str], ...]
+) -> None:
     text = container_hosts(setup.hostname, name, own, peers).encode()
     path = layout.bundle_file(name, HOSTS)
     try:

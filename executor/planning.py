@@ -57,9 +57,17 @@ def file_identity(path: str) -> str:
     return os.path.realpath(path)
 
 
-def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, pull_missing: bool = True,
-              say: Callable[[str], None] = lambda _: None, checked: HpFile | None = None,
-              remove_volumes: bool = False) -> Planned:
+def make_plan(
+    layout: Layout,
+    file: str,
+    data: bytes,
+    *,
+    destroy: bool = False,
+    pull_missing: bool = True,
+    say: Callable[[str], None] = lambda _: None,
+    checked: HpFile | None = None,
+    remove_volumes: bool = False,
+) -> Planned:
     """Plan FILE (its bytes are `data`) against the state in `layout`. With destroy, the
     file wants nothing (and is not parsed: a broken file's containers can still go).
     checked: check_input(data), when the caller has it already.
@@ -71,11 +79,14 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
         record = records.get(name)
         if name in records and (record is None or record.file != owner):
             holder = record.file if record is not None else ""
-            raise HpError(key_path("containers", name),
-                          f"a container named {name} already exists, managed by {holder}" if holder else
-                          f"a container named {name} already exists, but its record is missing or unreadable "
-                          f"(hp rm --force {name} removes it)",
-                          source="spec")
+            raise HpError(
+                key_path("containers", name),
+                f"a container named {name} already exists, managed by {holder}"
+                if holder
+                else f"a container named {name} already exists, but its record is missing or unreadable "
+                f"(hp rm --force {name} removes it)",
+                source="spec",
+            )
     # other files' containers (and unreadable records): how they are networked, read once for both checks
     theirs = {n: read_setup(layout, n) for n, r in sorted(records.items()) if r is None or r.file != owner}
     _check_bridges(layout, hp_file, theirs)
@@ -85,8 +96,14 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     images: dict[str, PreparedImage] = {}
     pulled = []
     for ref in sorted({spec.image for spec in hp_file.containers.values()}):
-        images[ref] = ensure_image(ref, layout, insecure=insecure_registry(hp_file, ref), pull_missing=pull_missing,
-                                   pull_timeout=registry_timeout(hp_file, ref), say=say)
+        images[ref] = ensure_image(
+            ref,
+            layout,
+            insecure=insecure_registry(hp_file, ref),
+            pull_missing=pull_missing,
+            pull_timeout=registry_timeout(hp_file, ref),
+            say=say,
+        )
         if images[ref].pulled:
             pulled.append(ref)
             say(f"pulled {ref}")
@@ -95,20 +112,47 @@ def make_plan(layout: Layout, file: str, data: bytes, *, destroy: bool = False, 
     _check_healthy_dependencies(new)
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
     graph = dependency_graph(hp_file)
-    desired = {name: Desired(c.ref, c.image.image_id, c.config_json, c.must_run, encode_setup(c.network),
-                             describe(c.network), c.stop_timeout, c.prevent_destroy, c.supervision.restart,
-                             c.supervision.restart_max, c.supervision.log_max_size,
-                             sensitive_env=hp_file.containers[name].sensitive_env,
-                             depends_on={**graph[name]}, healthcheck=describe_check(c.healthcheck),
-                             health_on_failure=c.health_on_failure, seccomp=hp_file.containers[name].seccomp,
-                             seccomp_profile=c.seccomp_profile)
-               for name, c in new.items()}
+    desired = {
+        name: Desired(
+            c.ref,
+            c.image.image_id,
+            c.config_json,
+            c.must_run,
+            encode_setup(c.network),
+            describe(c.network),
+            c.stop_timeout,
+            c.prevent_destroy,
+            c.supervision.restart,
+            c.supervision.restart_max,
+            c.supervision.log_max_size,
+            sensitive_env=hp_file.containers[name].sensitive_env,
+            depends_on={**graph[name]},
+            healthcheck=describe_check(c.healthcheck),
+            health_on_failure=c.health_on_failure,
+            seccomp=hp_file.containers[name].seccomp,
+            seccomp_profile=c.seccomp_profile,
+        )
+        for name, c in new.items()
+    }
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
-    fingerprint = Fingerprint(__version__, owner, content, layout.state_dir, read_serial(layout),
-                              {ref: images[ref].image_id for ref in sorted(images)}, destroy,
-                              profiles=profile_digests(host))
-    steps = plan(desired, current, tuple(pulled), destroy, remove_volumes=destroy and remove_volumes,
-                 volumes_dir=layout.volumes_dir)
+    fingerprint = Fingerprint(
+        __version__,
+        owner,
+        content,
+        layout.state_dir,
+        read_serial(layout),
+        {ref: images[ref].image_id for ref in sorted(images)},
+        destroy,
+        profiles=profile_digests(host),
+    )
+    steps = plan(
+        desired,
+        current,
+        tuple(pulled),
+        destroy,
+        remove_volumes=destroy and remove_volumes,
+        volumes_dir=layout.volumes_dir,
+    )
     ports.check_plan(layout, steps, new)
     return Planned(steps, fingerprint, new)
 
@@ -123,8 +167,14 @@ def check_input(data: bytes) -> HpFile:
     return hp_file
 
 
-def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImage],
-                 owner: str, env_files: dict[str, EnvFile], host: HostFacts) -> dict[str, NewContainer]:
+def _compile_all(
+    layout: Layout,
+    hp_file: HpFile,
+    images: dict[str, PreparedImage],
+    owner: str,
+    env_files: dict[str, EnvFile],
+    host: HostFacts,
+) -> dict[str, NewContainer]:
     resolv = host_resolv_conf()
     graph = dependency_graph(hp_file)
     new = {}
@@ -133,20 +183,40 @@ def _compile_all(layout: Layout, hp_file: HpFile, images: dict[str, PreparedImag
         image = images[spec.image]
         net = container_network(hp_file, name)
         try:
-            config = compile_container(name, spec, image.facts, netns_path=layout.netns(name),
-                                       cgroup_name=layout.cgroup_name(name), volumes_dir=layout.volumes_dir,
-                                       env_files=env_files, host=host)
+            config = compile_container(
+                name,
+                spec,
+                image.facts,
+                netns_path=layout.netns(name),
+                cgroup_name=layout.cgroup_name(name),
+                volumes_dir=layout.volumes_dir,
+                env_files=env_files,
+                host=host,
+            )
         except HpError as e:
             raise e.from_source("spec") from None
         stop_signal = image_stop_signal(image.facts.config.stop_signal, spec.image)
         hostname = config.hostname or name
         setup = network_setup(layout, name, hostname, net)
         bundle = container_bundle(layout, name, config, net, setup, resolv, keep_alive=spec.keep_alive)
-        new[name] = NewContainer(name, spec.image, image, config, bundle, stop_signal, setup, owner,
-                                 spec.must_run, spec.stop_timeout, spec.prevent_destroy, supervision(name, spec),
-                                 depends_on={**graph[name]}, healthcheck=_healthcheck(name, spec, image),
-                                 health_on_failure=spec.health_on_failure,
-                                 seccomp_profile=profile_identity(profile_file(spec.seccomp, spec.privileged, host)))
+        new[name] = NewContainer(
+            name,
+            spec.image,
+            image,
+            config,
+            bundle,
+            stop_signal,
+            setup,
+            owner,
+            spec.must_run,
+            spec.stop_timeout,
+            spec.prevent_destroy,
+            supervision(name, spec),
+            depends_on={**graph[name]},
+            healthcheck=_healthcheck(name, spec, image),
+            health_on_failure=spec.health_on_failure,
+            seccomp_profile=profile_identity(profile_file(spec.seccomp, spec.privileged, host)),
+        )
     return new
 
 
@@ -168,14 +238,28 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
         if status is None:  # `hp stop` deletes the crun container; its exit file stays
             status = "stopped" if exit_code is not None else "missing"
         network_json = read_or_none(layout.network_file(name)) or b""
-        current[name] = Current(record.image, record.image_id, config_json, status,
-                                exit_code if status == "stopped" else None, record.phase, network_json,
-                                record.stop_timeout, record.prevent_destroy, record.stop_signal,
-                                tuple(mounted_volumes(layout, name)), tree_size(layout.upper(name)),
-                                record.restart, record.restart_max, record.log_max_size,
-                                _stopped_by_hp(layout, name), depends_on=dict(record.depends_on),
-                                healthcheck=describe_check(record.healthcheck),
-                                health_on_failure=record.health_on_failure, seccomp_profile=record.seccomp_profile)
+        current[name] = Current(
+            record.image,
+            record.image_id,
+            config_json,
+            status,
+            exit_code if status == "stopped" else None,
+            record.phase,
+            network_json,
+            record.stop_timeout,
+            record.prevent_destroy,
+            record.stop_signal,
+            tuple(mounted_volumes(layout, name)),
+            tree_size(layout.upper(name)),
+            record.restart,
+            record.restart_max,
+            record.log_max_size,
+            _stopped_by_hp(layout, name),
+            depends_on=dict(record.depends_on),
+            healthcheck=describe_check(record.healthcheck),
+            health_on_failure=record.health_on_failure,
+            seccomp_profile=record.seccomp_profile,
+        )
     return current
 
 
@@ -185,9 +269,11 @@ def _check_healthy_dependencies(new: dict[str, NewContainer]) -> None:
     for name, container in sorted(new.items()):
         for dep, condition in container.depends_on.items():
             if condition == "healthy" and dep in new and new[dep].healthcheck is None:
-                raise HpError(key_path(f"{key_path('containers', name)}.depends_on", dep),
-                              f'is "healthy", but {dep} has no health check (neither its image nor hp.toml '
-                              "gives one)", source="spec")
+                raise HpError(
+                    key_path(f"{key_path('containers', name)}.depends_on", dep),
+                    f'is "healthy", but {dep} has no health check (neither its image nor hp.toml gives one)',
+                    source="spec",
+                )
 
 
 def _stopped_by_hp(layout: Layout, name: str) -> bool:
@@ -195,12 +281,16 @@ def _stopped_by_hp(layout: Layout, name: str) -> bool:
     return run_state is not None and run_state.want == "stopped"
 
 
-def _check_shared_networks(layout: Layout, hp_file: HpFile, new: dict[str, NewContainer],
-                           theirs: dict[str, NetworkSetup | None]) -> None:
+def _check_shared_networks(
+    layout: Layout, hp_file: HpFile, new: dict[str, NewContainer], theirs: dict[str, NetworkSetup | None]
+) -> None:
     """compiler.shared_networks' checks, with the host's routes (read only if a container is bridged)."""
     attachments = {name: c.network.attachment for name, c in new.items()}
-    routes = parse_routes(run(route_list_argv(), "listing the host's routes")) \
-        if any(att is not None for att in attachments.values()) else ()
+    routes = (
+        parse_routes(run(route_list_argv(), "listing the host's routes"))
+        if any(att is not None for att in attachments.values())
+        else ()
+    )
     nets = {name: container_network(hp_file, name) for name in attachments}
     problem = shared_network_problem(hp_file, nets, attachments, theirs, routes)
     if problem is not None:
@@ -212,8 +302,11 @@ def _check_bridges(layout: Layout, hp_file: HpFile, theirs: dict[str, NetworkSet
     name must be a bridge (hp never uses or deletes another kind), no other hp state dir may be
     using it, and no network of another file of this state dir may be on it under another name
     (each network has its own address store: one bridge would get the same address twice)."""
-    nets = {net.name: net for name in sorted(hp_file.containers)
-            if (net := container_network(hp_file, name).network) is not None}
+    nets = {
+        net.name: net
+        for name in sorted(hp_file.containers)
+        if (net := container_network(hp_file, name).network) is not None
+    }
     for network in sorted(nets):
         net = nets[network]
         shared = bridge_of_another_network(hp_file, net, theirs)

@@ -42,9 +42,12 @@ def check_plan(layout: Layout, plan: Plan, new: dict[str, NewContainer]) -> None
     """Plan time: HpError at containers.NAME.ports[i] for the first port in use. A rule of a
     container this plan removes (destroys, replaces) or restarts (cni.add deletes its old
     attachment first) is not in the way: it is gone before the port is taken again."""
-    wanted = [(c.name, i, port) for c in plan.changes if c.action in CHECKED and c.name in new
-              and (attachment := new[c.name].network.attachment) is not None
-              for i, port in enumerate(attachment.port_mappings)]
+    wanted = [
+        (c.name, i, port)
+        for c in plan.changes
+        if c.action in CHECKED and c.name in new and (attachment := new[c.name].network.attachment) is not None
+        for i, port in enumerate(attachment.port_mappings)
+    ]
     if not wanted:
         return
     for name, i, port in wanted:
@@ -90,8 +93,9 @@ def _bound(name: str, index: int, port: PortMapping) -> Iterator[socket.socket]:
             where = f"{key_path('containers', name)}.ports[{index}]"
             if e.errno == errno.EADDRINUSE:
                 raise HpError(where, bound_already(port, _listened(port)), source="spec") from None
-            raise HpError(where, not_bindable(port, errno.errorcode.get(e.errno or 0, ""), e.strerror or str(e)),
-                          source="spec") from None
+            raise HpError(
+                where, not_bindable(port, errno.errorcode.get(e.errno or 0, ""), e.strerror or str(e)), source="spec"
+            ) from None
         yield sock
 
 

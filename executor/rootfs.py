@@ -99,8 +99,7 @@ def _read_in(roots: tuple[str, ...], path: str, limit: int, overlay: bool) -> by
             os.close(fd)
 
 
-def _read(roots: tuple[int, ...], path: str, where: str, limit: int, overlay: bool,
-          opened: list[int]) -> bytes | None:
+def _read(roots: tuple[int, ...], path: str, where: str, limit: int, overlay: bool, opened: list[int]) -> bytes | None:
     found = _resolve(roots, path, where, overlay, opened)
     if found is None:
         return None
@@ -133,8 +132,9 @@ def _read(roots: tuple[int, ...], path: str, where: str, limit: int, overlay: bo
     return b"".join(chunks)
 
 
-def _resolve(roots: tuple[int, ...], path: str, where: str, overlay: bool,
-             opened: list[int]) -> tuple[int, str, int] | None:
+def _resolve(
+    roots: tuple[int, ...], path: str, where: str, overlay: bool, opened: list[int]
+) -> tuple[int, str, int] | None:
     """Walk `path` under the layers `roots` (one, unless overlay). Returns (the layer's
     directory fd, name, O_PATH fd) of the last component, or None when it does not exist.
     When the path ends on a directory (e.g. "/etc", "/", "/etc/.."), parent is -1, name ""
@@ -176,8 +176,9 @@ def _resolve(roots: tuple[int, ...], path: str, where: str, overlay: bool,
     return -1, "", (stack[-1] if stack else roots)[0]
 
 
-def _lookup(parents: tuple[int, ...], name: str, overlay: bool,
-            opened: list[int]) -> list[int] | tuple[int, int, int] | None:
+def _lookup(
+    parents: tuple[int, ...], name: str, overlay: bool, opened: list[int]
+) -> list[int] | tuple[int, int, int] | None:
     """`name` in the directory whose layers are `parents` (top first): [its own layers, top
     first] for a directory, (layer fd, O_PATH fd, mode) for anything else, None if missing."""
     dirs: list[int] = []

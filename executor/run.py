@@ -49,8 +49,7 @@ class TimedOut(HpError):
         self.timeout = timeout
 
 
-def run(argv: Sequence[str], what: str, *, stdin: bytes | None = None,
-        timeout: float = DEFAULT_TIMEOUT) -> str:
+def run(argv: Sequence[str], what: str, *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT) -> str:
     """Run argv; return its stdout (text). Raise CommandFailed (or TimedOut) naming `what` if it fails."""
     try:
         code, out, err = run_status(argv, stdin=stdin, timeout=timeout)
@@ -61,8 +60,13 @@ def run(argv: Sequence[str], what: str, *, stdin: bytes | None = None,
     return out
 
 
-def run_status(argv: Sequence[str], *, stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT,
-               env: dict[str, str] | None = None) -> tuple[int, str, str]:
+def run_status(
+    argv: Sequence[str],
+    *,
+    stdin: bytes | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str, str]:
     """Run argv (with `env` added to this process's environment, and `stdin` as its input);
     return (exit code, stdout, stderr) whatever the exit code. TimedOut after `timeout` seconds."""
     command = _command(argv)
@@ -94,8 +98,16 @@ def spawn(argv: Sequence[str], *, env: dict[str, str], pass_fds: tuple[int, ...]
     this process's environment back), stdin and stdout on /dev/null, `pass_fds` inherited: for
     a program that outlives hp (conmon), which the caller waits for and bounds itself."""
     path = str(_program(argv[0]).executable)
-    return subprocess.Popen((path, *argv[1:]), env=env, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True, cwd="/")
+    return subprocess.Popen(
+        (path, *argv[1:]),
+        env=env,
+        pass_fds=pass_fds,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        start_new_session=True,
+        cwd="/",
+    )
 
 
 def _command(argv: Sequence[str]) -> BaseCommand:
@@ -165,7 +177,7 @@ def _children(pid: int) -> list[int]:
         except OSError:  # ended meanwhile
             continue
         # "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so split after the last ")"
-        fields = stat[stat.rfind(b")") + 2:].split()
+        fields = stat[stat.rfind(b")") + 2 :].split()
         if len(fields) > 1 and int(fields[1]) == pid:
             found.append(int(entry))
     return found

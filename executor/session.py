@@ -85,8 +85,14 @@ def check_trusted_dir(path: str) -> None:
 
 
 def _state_subdirs(layout: Layout) -> tuple[str, ...]:
-    return (layout.bin_dir, layout.crun_root, layout.images_dir, layout.containers_dir, layout.netns_dir,
-            layout.networks_dir)
+    return (
+        layout.bin_dir,
+        layout.crun_root,
+        layout.images_dir,
+        layout.containers_dir,
+        layout.netns_dir,
+        layout.networks_dir,
+    )
 
 
 def _refuse_virtual(path: str, candidate: str) -> None:
@@ -98,33 +104,44 @@ def _refuse_virtual(path: str, candidate: str) -> None:
 def _check_above(path: str) -> None:
     """Every existing directory (and symlink) from / down to `path`'s parent."""
     parts = path.strip("/").split("/")[:-1]
-    for current in ["/"] + ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]:
+    for current in ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]:
         try:
             info = os.lstat(current)
         except FileNotFoundError:
             return  # nothing below exists yet: hp will make it
         if info.st_uid not in (0, os.geteuid()):
-            raise HpError(shown(current), f"owned by uid {info.st_uid}, above the state dir {shown(path)}: "
-                                          f"only root or uid {os.geteuid()} may own the directories above it")
+            raise HpError(
+                shown(current),
+                f"owned by uid {info.st_uid}, above the state dir {shown(path)}: "
+                f"only root or uid {os.geteuid()} may own the directories above it",
+            )
         if stat.S_ISLNK(info.st_mode):
             continue
         if not stat.S_ISDIR(info.st_mode):
             raise HpError(shown(current), f"not a directory, above the state dir {shown(path)}")
         if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
-            raise HpError(shown(current), f"writable by group or others and not sticky (mode "
-                                          f"{stat.S_IMODE(info.st_mode):04o}), above the state dir {shown(path)}: "
-                                          "another user could replace it")
+            raise HpError(
+                shown(current),
+                f"writable by group or others and not sticky (mode "
+                f"{stat.S_IMODE(info.st_mode):04o}), above the state dir {shown(path)}: "
+                "another user could replace it",
+            )
 
 
 def _check_own_dir(path: str, info: os.stat_result, what: str) -> None:
     if not stat.S_ISDIR(info.st_mode):
         raise HpError(shown(path), f"{what} is not a directory")
     if info.st_uid != os.geteuid():
-        raise HpError(shown(path), f"{what} is owned by uid {info.st_uid}, not by uid {os.geteuid()} who runs hp: "
-                                   "refusing to use it")
+        raise HpError(
+            shown(path),
+            f"{what} is owned by uid {info.st_uid}, not by uid {os.geteuid()} who runs hp: refusing to use it",
+        )
     if info.st_mode & 0o022:
-        raise HpError(shown(path), f"{what} is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o}): "
-                                   f"refusing to use it (chmod go-w {shown(path)})")
+        raise HpError(
+            shown(path),
+            f"{what} is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o}): "
+            f"refusing to use it (chmod go-w {shown(path)})",
+        )
 
 
 def insecure_registry(hp_file: HpFile, ref: str) -> bool:

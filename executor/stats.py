@@ -61,8 +61,11 @@ def running(layout: Layout, names: tuple[str, ...]) -> list[str]:
     running container of the state dir."""
     statuses = containers.crun_statuses(layout)
     if not names:
-        return sorted(name for name, status in statuses.items()
-                      if status in RUNNING and is_container_name(name) and containers.exists(layout, name))
+        return sorted(
+            name
+            for name, status in statuses.items()
+            if status in RUNNING and is_container_name(name) and containers.exists(layout, name)
+        )
     for name in names:
         require(layout, name)
         if statuses.get(name) not in RUNNING:

@@ -34,8 +34,11 @@ def container_exited(layout: Layout, name: str, start: int) -> str:
     state = containers.read_run_state(layout, name)
     if record is None or state is None:
         return f"{name}: no record or run state: nothing to do"
-    policy = Supervision(record.restart,  # type: ignore[arg-type]  # a record's restart is hp.toml's Literal
-                         record.restart_max, record.log_max_size)
+    policy = Supervision(
+        record.restart,  # type: ignore[arg-type]  # a record's restart is hp.toml's Literal
+        record.restart_max,
+        record.log_max_size,
+    )
 
     def superseded() -> bool:
         now = containers.read_run_state(layout, name)

@@ -59,8 +59,11 @@ def _is_volume(layout: Layout, name: str) -> bool:
     except FileNotFoundError:
         return False
     if not (stat.S_ISDIR(top.st_mode) and stat.S_ISDIR(data.st_mode)):
-        raise HpError(f"volume {name}", f"{layout.volume_dir(name)} is not hp's volume directory "
-                                        "(not a directory, or its _data is not); hp leaves it alone")
+        raise HpError(
+            f"volume {name}",
+            f"{layout.volume_dir(name)} is not hp's volume directory "
+            "(not a directory, or its _data is not); hp leaves it alone",
+        )
     return True
 
 
@@ -192,8 +195,11 @@ def check_removable(layout: Layout, name: str) -> None:
         raise HpError(name, "no such volume")
     using = users(layout).get(name)
     if using:
-        raise HpError(name, f"volume is in use by container{'s' if len(using) > 1 else ''} {', '.join(using)} "
-                            f"(remove {'them' if len(using) > 1 else 'it'} first)")
+        raise HpError(
+            name,
+            f"volume is in use by container{'s' if len(using) > 1 else ''} {', '.join(using)} "
+            f"(remove {'them' if len(using) > 1 else 'it'} first)",
+        )
 
 
 def remove(layout: Layout, name: str) -> None:
@@ -242,8 +248,19 @@ def describe(layout: Layout, declared: dict[str, list[str]], only: str | None = 
     for name in [only] if only is not None else names(layout):
         o = origin(layout, name) or VolumeOrigin(name, "")
         files = tuple(declared.get(name, ()))
-        out.append(VolumeInfo(name, layout.volume_data(name), size(layout, name), tuple(used.get(name, ())),
-                              bool(files), files, o.kind, o.container, o.target))
+        out.append(
+            VolumeInfo(
+                name,
+                layout.volume_data(name),
+                size(layout, name),
+                tuple(used.get(name, ())),
+                bool(files),
+                files,
+                o.kind,
+                o.container,
+                o.target,
+            )
+        )
     return out
 
 
@@ -253,5 +270,19 @@ def inspect(layout: Layout, name: str, declared: dict[str, list[str]]) -> Volume
     return describe(layout, declared, only=name)[0]
 
 
-__all__ = ["VolumeInfo", "adopt_legacy", "check_removable", "declarations", "describe", "ensure", "inspect",
-           "mounted_volumes", "names", "origin", "remove", "size", "tree_size", "users"]
+__all__ = [
+    "VolumeInfo",
+    "adopt_legacy",
+    "check_removable",
+    "declarations",
+    "describe",
+    "ensure",
+    "inspect",
+    "mounted_volumes",
+    "names",
+    "origin",
+    "remove",
+    "size",
+    "tree_size",
+    "users",
+]

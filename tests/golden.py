@@ -183,7 +183,7 @@ def _parse_line(line: str) -> tuple[tuple[Any, ...], int | None, Any]:
     pos += 2
     index = path.pop() if path and isinstance(path[-1], int) else None
     if index is not None:
-        sign = line[pos: pos + 2]
+        sign = line[pos : pos + 2]
         if sign not in ("+ ", "- "):
             raise ValueError("an item line is + or -")
         value, end = decoder.raw_decode(line, pos + 2)
@@ -238,7 +238,7 @@ def _apply_items(target: list[Any], removed: dict[int, Any], added: dict[int, An
 def case_id(test_location: PyTestLocation) -> str:
     """The parametrize id of a test: test_golden[env-dedupe] → env-dedupe."""
     name = test_location.nodename or ""
-    return name[name.index("[") + 1: -1] if name.endswith("]") else name
+    return name[name.index("[") + 1 : -1] if name.endswith("]") else name
 
 
 class GoldenFiles(SingleFileSnapshotExtension):

@@ -15,8 +15,9 @@ import msgspec
 from compiler import HostFacts, HostFile, HpError, parse_hp_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
-DEFAULT_PROFILE = HostFile("/usr/share/containers/seccomp.json",
-                           (FIXTURES / "seccomp.json").read_bytes().decode("utf-8"))
+DEFAULT_PROFILE = HostFile(
+    "/usr/share/containers/seccomp.json", (FIXTURES / "seccomp.json").read_bytes().decode("utf-8")
+)
 TEST_HOST = HostFacts(arch="x86_64", kernel="6.1.0-28-amd64", default_seccomp=DEFAULT_PROFILE)
 
 
@@ -27,8 +28,11 @@ def this_host() -> HostFacts:
     from compiler import defaults
 
     path = defaults().seccomp_profile
-    return HostFacts(arch=os.uname().machine, kernel=os.uname().release,
-                     default_seccomp=HostFile(path, Path(path).read_bytes().decode("utf-8")))
+    return HostFacts(
+        arch=os.uname().machine,
+        kernel=os.uname().release,
+        default_seccomp=HostFile(path, Path(path).read_bytes().decode("utf-8")),
+    )
 
 
 def case_host_facts(case_dir: Path) -> HostFacts:
@@ -42,6 +46,9 @@ def case_host_facts(case_dir: Path) -> HostFacts:
     except HpError:
         return host
     paths = {s.seccomp for s in hp_file.containers.values()} - {"default", "unconfined"}
-    files = {p: HostFile(p, (case_dir / p).read_bytes().decode("utf-8"))
-             for p in sorted(paths) if p and (case_dir / p).is_file()}
+    files = {
+        p: HostFile(p, (case_dir / p).read_bytes().decode("utf-8"))
+        for p in sorted(paths)
+        if p and (case_dir / p).is_file()
+    }
     return msgspec.structs.replace(host, seccomp_files=files) if files else host

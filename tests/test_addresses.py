@@ -12,16 +12,23 @@ from compiler.network import ContainerNetwork, Network, address_problem, lowest_
 CHOICES = {
     "empty network: the first after the gateway": ("10.10.0.0/24", "10.10.0.1", [], "10.10.0.2"),
     "the lowest gap": ("10.10.0.0/24", "10.10.0.1", ["10.10.0.2", "10.10.0.4"], "10.10.0.3"),
-    "a stopped container's kept address is not handed out": ("10.10.0.0/24", "10.10.0.1",
-                                                              ["10.10.0.2", "10.10.0.3"], "10.10.0.4"),
+    "a stopped container's kept address is not handed out": (
+        "10.10.0.0/24",
+        "10.10.0.1",
+        ["10.10.0.2", "10.10.0.3"],
+        "10.10.0.4",
+    ),
     "a gateway that is not the first address": ("10.10.0.0/24", "10.10.0.9", [], "10.10.0.1"),
     "skips the gateway in the middle": ("10.10.0.0/24", "10.10.0.2", ["10.10.0.1"], "10.10.0.3"),
-    "taken addresses of other networks do not matter": ("10.20.0.0/24", "10.20.0.1", ["10.10.0.2"],
-                                                        "10.20.0.2"),
+    "taken addresses of other networks do not matter": ("10.20.0.0/24", "10.20.0.1", ["10.10.0.2"], "10.20.0.2"),
     "garbage among the taken is ignored": ("10.10.0.0/24", "10.10.0.1", ["", "x", "10.10.0.2"], "10.10.0.3"),
     "a /30: the one host left after the gateway": ("10.10.0.0/30", "10.10.0.1", [], "10.10.0.2"),
-    "the last address before the broadcast": ("10.10.0.0/29", "10.10.0.1",
-                                              [f"10.10.0.{i}" for i in range(2, 6)], "10.10.0.6"),
+    "the last address before the broadcast": (
+        "10.10.0.0/29",
+        "10.10.0.1",
+        [f"10.10.0.{i}" for i in range(2, 6)],
+        "10.10.0.6",
+    ),
 }
 
 
@@ -88,8 +95,12 @@ def test_an_address_that_is_not_one_never_reaches_cni_args() -> None:
 def test_host_locals_reservations_of_other_ids_are_taken(tmp_path) -> None:
     from executor.networking import _reserved_by_others
 
-    for name, text in (("10.10.0.2", "hp-tag-web\r\neth0"), ("10.10.0.3", "hp-tag-db\r\neth0"),
-                       ("last_reserved_ip.0", "10.10.0.3"), ("lock", "")):
+    for name, text in (
+        ("10.10.0.2", "hp-tag-web\r\neth0"),
+        ("10.10.0.3", "hp-tag-db\r\neth0"),
+        ("last_reserved_ip.0", "10.10.0.3"),
+        ("lock", ""),
+    ):
         (tmp_path / name).write_bytes(text.encode())
     assert _reserved_by_others(str(tmp_path), "hp-tag-web") == {"10.10.0.3"}
     assert _reserved_by_others(str(tmp_path / "none"), "hp-tag-web") == set()

@@ -32,12 +32,22 @@ mounts = [{ type = "volume", source = "shared", target = "/srv" }]
 def web_bundle(text: str = FILE):
     hp = parse_hp_file(text)
     spec = hp.containers["web"]
-    config = compile_container("web", spec, ImageFacts(IMAGE), netns_path=STATE.netns("web"),
-                               cgroup_name=STATE.cgroup_name("web"), volumes_dir=STATE.volumes_dir, host=TEST_HOST)
+    config = compile_container(
+        "web",
+        spec,
+        ImageFacts(IMAGE),
+        netns_path=STATE.netns("web"),
+        cgroup_name=STATE.cgroup_name("web"),
+        volumes_dir=STATE.volumes_dir,
+        host=TEST_HOST,
+    )
     net = container_network(hp, "web")
     setup = network_setup(STATE, "web", "web", net)
-    return config, setup, container_bundle(STATE, "web", config, net, setup, "nameserver 192.0.2.53\n",
-                                           keep_alive=spec.keep_alive)
+    return (
+        config,
+        setup,
+        container_bundle(STATE, "web", config, net, setup, "nameserver 192.0.2.53\n", keep_alive=spec.keep_alive),
+    )
 
 
 def test_every_file_config_json_binds_from_the_bundle_is_in_it() -> None:

@@ -18,8 +18,17 @@ from compiler.errors import HpError
 
 WHERE = "containers.web"
 PODMAN = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_NET_BIND_SERVICE",
-    "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
 )
 
 
@@ -71,8 +80,17 @@ def test_canonical(name: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "name",
     ["", "CAP_", "NET_ADMINX", "NETADMIN", "CAP_CAP_NET_ADMIN", " NET_ADMIN", "NET ADMIN", "SYS-ADMIN", "ALL_"],
-    ids=["empty", "prefix-only", "typo", "no-underscore", "double-prefix", "leading-space", "space", "dash",
-         "all-underscore"],
+    ids=[
+        "empty",
+        "prefix-only",
+        "typo",
+        "no-underscore",
+        "double-prefix",
+        "leading-space",
+        "space",
+        "dash",
+        "all-underscore",
+    ],
 )
 def test_canonical_unknown(name: str) -> None:
     with pytest.raises(HpError) as info:
@@ -87,8 +105,11 @@ def test_canonical_unknown(name: str) -> None:
         ((), (), set(PODMAN)),
         ((), ("CHOWN",), set(PODMAN) - {"CAP_CHOWN"}),
         (("NET_ADMIN",), (), set(PODMAN) | {"CAP_NET_ADMIN"}),
-        (("net_admin", "CAP_NET_RAW"), ("cap_chown", "Kill"), set(PODMAN) - {"CAP_CHOWN", "CAP_KILL"}
-         | {"CAP_NET_ADMIN", "CAP_NET_RAW"}),
+        (
+            ("net_admin", "CAP_NET_RAW"),
+            ("cap_chown", "Kill"),
+            set(PODMAN) - {"CAP_CHOWN", "CAP_KILL"} | {"CAP_NET_ADMIN", "CAP_NET_RAW"},
+        ),
         (("CHOWN",), (), set(PODMAN)),
         ((), ("SYS_ADMIN",), set(PODMAN)),
         ((), ("ALL",), set()),
@@ -99,8 +120,18 @@ def test_canonical_unknown(name: str) -> None:
         ((), ("CHOWN", "chown"), set(PODMAN) - {"CAP_CHOWN"}),
     ],
     ids=[
-        "defaults", "drop-one", "add-one", "mixed-spellings", "add-already-default", "drop-not-present",
-        "drop-all", "drop-all-then-add", "add-all", "add-all-minus-drops", "add-duplicates", "drop-duplicates",
+        "defaults",
+        "drop-one",
+        "add-one",
+        "mixed-spellings",
+        "add-already-default",
+        "drop-not-present",
+        "drop-all",
+        "drop-all-then-add",
+        "add-all",
+        "add-all-minus-drops",
+        "add-duplicates",
+        "drop-duplicates",
     ],
 )
 def test_root_gets_the_set_in_bounding_effective_permitted(add, drop, expected: set[str]) -> None:
@@ -120,8 +151,12 @@ def test_root_gets_the_set_in_bounding_effective_permitted(add, drop, expected: 
         ((), ("CHOWN",), set(PODMAN) - {"CAP_CHOWN"}, set()),
         (("NET_BIND_SERVICE",), (), set(PODMAN), {"CAP_NET_BIND_SERVICE"}),
         (("NET_ADMIN",), ("ALL",), {"CAP_NET_ADMIN"}, {"CAP_NET_ADMIN"}),
-        (("ALL",), ("SYS_ADMIN",), set(ALL_CAPABILITIES) - {"CAP_SYS_ADMIN"},
-         set(ALL_CAPABILITIES) - {"CAP_SYS_ADMIN"}),
+        (
+            ("ALL",),
+            ("SYS_ADMIN",),
+            set(ALL_CAPABILITIES) - {"CAP_SYS_ADMIN"},
+            set(ALL_CAPABILITIES) - {"CAP_SYS_ADMIN"},
+        ),
         ((), ("ALL",), set(), set()),
     ],
     ids=["defaults", "drop-one", "add-one", "drop-all-add-one", "add-all-minus-one", "drop-all"],

@@ -38,8 +38,16 @@ def test_cgroups_path_is_under_hp() -> None:
 @pytest.mark.parametrize(
     "mountinfo, expected",
     [
-        (HYBRID, ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/systemd",
-                  "/sys/fs/cgroup/unified")),
+        (
+            HYBRID,
+            (
+                "/sys/fs/cgroup/cpu",
+                "/sys/fs/cgroup/memory",
+                "/sys/fs/cgroup/pids",
+                "/sys/fs/cgroup/systemd",
+                "/sys/fs/cgroup/unified",
+            ),
+        ),
         (UNIFIED, ("/sys/fs/cgroup",)),
         ("", ()),
         ("garbage\n - \n1 2 3\n", ()),
@@ -54,17 +62,47 @@ def test_cgroup_mounts(mountinfo: str, expected: tuple[str, ...]) -> None:
 def test_a_containers_directories_are_its_path_on_every_hierarchy() -> None:
     path = cgroups_path(f"{TAG}-web")
     assert container_cgroup_dirs(cgroup_mounts(HYBRID), path) == tuple(
-        f"/sys/fs/cgroup/{h}/hp/{TAG}-web" for h in ("cpu", "memory", "pids", "systemd", "unified"))
+        f"/sys/fs/cgroup/{h}/hp/{TAG}-web" for h in ("cpu", "memory", "pids", "systemd", "unified")
+    )
     assert container_cgroup_dirs(cgroup_mounts(UNIFIED), path) == (f"/sys/fs/cgroup/hp/{TAG}-web",)
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "", "/hp", "/hp/", "/hp/web", f"/hp/{TAG}-", f"/hp/{TAG}-../x", f"/hp/{TAG}-web/child",
-     f"/hp/{TAG}-a b", f"/system.slice/{TAG}-web", f"hp/{TAG}-web", f"/hp/../{TAG}-web", f"/hp//{TAG}-web",
-     f"/hp/{TAG.upper()}-web", f"/hpx/{TAG}-web"],
-    ids=["root", "empty", "parent", "parent-slash", "untagged", "no-name", "dot-dot-name", "nested",
-         "space", "other-parent", "relative", "dot-dot-parent", "double-slash", "upper-case-tag", "prefix-parent"],
+    [
+        "/",
+        "",
+        "/hp",
+        "/hp/",
+        "/hp/web",
+        f"/hp/{TAG}-",
+        f"/hp/{TAG}-../x",
+        f"/hp/{TAG}-web/child",
+        f"/hp/{TAG}-a b",
+        f"/system.slice/{TAG}-web",
+        f"hp/{TAG}-web",
+        f"/hp/../{TAG}-web",
+        f"/hp//{TAG}-web",
+        f"/hp/{TAG.upper()}-web",
+        f"/hpx/{TAG}-web",
+    ],
+    ids=[
+        "root",
+        "empty",
+        "parent",
+        "parent-slash",
+        "untagged",
+        "no-name",
+        "dot-dot-name",
+        "nested",
+        "space",
+        "other-parent",
+        "relative",
+        "dot-dot-parent",
+        "double-slash",
+        "upper-case-tag",
+        "prefix-parent",
+    ],
 )
 def test_any_other_path_is_refused(path: str) -> None:
     with pytest.raises(HpError) as info:

@@ -132,8 +132,9 @@ def tree(root: Path) -> dict[str, tuple[int, int, int]]:
 
 def hp(args: list[str], cwd: Path, *, timeout: float = TIMEOUT, **kwargs) -> subprocess.CompletedProcess[bytes]:
     kwargs.setdefault("stdout", subprocess.PIPE)
-    return subprocess.run([str(HP), *args], cwd=cwd, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          timeout=timeout, **kwargs)
+    return subprocess.run(
+        [str(HP), *args], cwd=cwd, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout, **kwargs
+    )
 
 
 def assert_one_error_line(proc: subprocess.CompletedProcess[bytes], expect: tuple[str, ...]) -> str:
@@ -168,29 +169,51 @@ class Good:
 
 GOOD = [
     Good("web-short-options", WEB, ("hp.toml", "web", "image.json", "passwd", "group")),
-    Good("worker-long-options",
-         ["compile", "hp.toml", "--container", "worker", "--image-config", "image.json",
-          "--passwd", "passwd", "--group", "group"],
-         ("hp.toml", "worker", "image.json", "passwd", "group")),
-    Good("options-before-file",
-         ["compile", "-i", "image.json", "--group", "group", "--passwd", "passwd", "-c", "web", "hp.toml"],
-         ("hp.toml", "web", "image.json", "passwd", "group")),
-    Good("one-container-without-container-option",
-         ["compile", "one.toml", "-i", "image.json", "--passwd", "passwd", "--group", "group"],
-         ("one.toml", None, "image.json", "passwd", "group"),
-         {**BASE, "one.toml": ONE_CONTAINER}),
-    Good("one-container-named-explicitly",
-         ["compile", "one.toml", "-c", "solo", "-i", "image.json", "--passwd", "passwd", "--group", "group"],
-         ("one.toml", "solo", "image.json", "passwd", "group"),
-         {**BASE, "one.toml": ONE_CONTAINER}),
-    Good("oci-image-config-without-passwd",
-         ["compile", "w.toml", "-i", "oci.json"],
-         ("w.toml", None, "oci.json", None, None),
-         {"w.toml": spec('command = ["/bin/true"]\n'), "oci.json": OCI_IMAGE}),
-    Good("file-names-with-spaces",
-         ["compile", "my hp.toml", "-c", "web", "-i", "my image.json", "--passwd", "my passwd"],
-         ("my hp.toml", "web", "my image.json", "my passwd", None),
-         {"my hp.toml": TWO_CONTAINERS, "my image.json": INSPECT, "my passwd": PASSWD}),
+    Good(
+        "worker-long-options",
+        [
+            "compile",
+            "hp.toml",
+            "--container",
+            "worker",
+            "--image-config",
+            "image.json",
+            "--passwd",
+            "passwd",
+            "--group",
+            "group",
+        ],
+        ("hp.toml", "worker", "image.json", "passwd", "group"),
+    ),
+    Good(
+        "options-before-file",
+        ["compile", "-i", "image.json", "--group", "group", "--passwd", "passwd", "-c", "web", "hp.toml"],
+        ("hp.toml", "web", "image.json", "passwd", "group"),
+    ),
+    Good(
+        "one-container-without-container-option",
+        ["compile", "one.toml", "-i", "image.json", "--passwd", "passwd", "--group", "group"],
+        ("one.toml", None, "image.json", "passwd", "group"),
+        {**BASE, "one.toml": ONE_CONTAINER},
+    ),
+    Good(
+        "one-container-named-explicitly",
+        ["compile", "one.toml", "-c", "solo", "-i", "image.json", "--passwd", "passwd", "--group", "group"],
+        ("one.toml", "solo", "image.json", "passwd", "group"),
+        {**BASE, "one.toml": ONE_CONTAINER},
+    ),
+    Good(
+        "oci-image-config-without-passwd",
+        ["compile", "w.toml", "-i", "oci.json"],
+        ("w.toml", None, "oci.json", None, None),
+        {"w.toml": spec('command = ["/bin/true"]\n'), "oci.json": OCI_IMAGE},
+    ),
+    Good(
+        "file-names-with-spaces",
+        ["compile", "my hp.toml", "-c", "web", "-i", "my image.json", "--passwd", "my passwd"],
+        ("my hp.toml", "web", "my image.json", "my passwd", None),
+        {"my hp.toml": TWO_CONTAINERS, "my image.json": INSPECT, "my passwd": PASSWD},
+    ),
 ]
 
 
@@ -203,9 +226,12 @@ def test_compile_prints_exactly_the_compilers_bytes(tmp_path: Path, case: Good) 
     assert proc.returncode == 0
     spec_name, container, image_name, passwd_name, group_name = case.expect
     want = compile_config_json(
-        case.files[spec_name], container, case.files[image_name],
+        case.files[spec_name],
+        container,
+        case.files[image_name],
         case.files[passwd_name].decode() if passwd_name else None,
-        case.files[group_name].decode() if group_name else None, host=this_host(),
+        case.files[group_name].decode() if group_name else None,
+        host=this_host(),
     )
     assert proc.stdout == want
     assert tree(tmp_path) == before
@@ -218,11 +244,25 @@ def test_compile_with_absolute_paths_from_another_directory(tmp_path: Path) -> N
     elsewhere.mkdir()
     write(inputs, BASE)
     before = tree(tmp_path)
-    proc = hp(["compile", str(inputs / "hp.toml"), "-c", "web", "-i", str(inputs / "image.json"),
-               "--passwd", str(inputs / "passwd"), "--group", str(inputs / "group")], elsewhere)
+    proc = hp(
+        [
+            "compile",
+            str(inputs / "hp.toml"),
+            "-c",
+            "web",
+            "-i",
+            str(inputs / "image.json"),
+            "--passwd",
+            str(inputs / "passwd"),
+            "--group",
+            str(inputs / "group"),
+        ],
+        elsewhere,
+    )
     assert (proc.returncode, proc.stderr) == (0, b"")
-    assert proc.stdout == compile_config_json(TWO_CONTAINERS, "web", INSPECT, PASSWD.decode(), GROUP.decode(),
-                                             host=this_host())
+    assert proc.stdout == compile_config_json(
+        TWO_CONTAINERS, "web", INSPECT, PASSWD.decode(), GROUP.decode(), host=this_host()
+    )
     assert tree(tmp_path) == before
 
 
@@ -259,86 +299,160 @@ BAD = [
     Bad("spec-missing-file", without("hp.toml"), ("hp.toml", "No such file")),
     Bad("spec-is-a-directory", with_(hp_toml=DIR), ("hp.toml",)),
     Bad("spec-is-a-fifo", with_(hp_toml=FIFO), ("hp.toml", "not a regular file"), timeout=10),  # must not block
-    Bad("spec-is-dev-null", BASE, ("/dev/null", "not a regular file"),
-        args=["compile", "/dev/null", "-c", "web", "-i", "image.json"]),
+    Bad(
+        "spec-is-dev-null",
+        BASE,
+        ("/dev/null", "not a regular file"),
+        args=["compile", "/dev/null", "-c", "web", "-i", "image.json"],
+    ),
     Bad("spec-not-utf8", with_(hp_toml=b'[containers.web]\nimage = "web\xff"\n'), ("hp.toml", "UTF-8")),
     Bad("spec-invalid-toml-syntax", with_(hp_toml=b'[containers.web\nimage = "x"\n'), ("hp.toml", "TOML", "line 1")),
     Bad("spec-duplicate-key", with_(hp_toml=spec('user = "a"\nuser = "b"\n')), ("hp.toml", "TOML")),
     # --- FILE (hp.toml) content
     Bad("spec-unknown-field", with_(hp_toml=spec("bogus = 1\n")), ("hp.toml", "containers.web.bogus", "unknown")),
-    Bad("spec-unknown-field-with-newline-in-key", with_(hp_toml=spec('"bo\\ngus" = 1\n')),
-        ("hp.toml", "containers.web.", "unknown")),
+    Bad(
+        "spec-unknown-field-with-newline-in-key",
+        with_(hp_toml=spec('"bo\\ngus" = 1\n')),
+        ("hp.toml", "containers.web.", "unknown"),
+    ),
     Bad("spec-unknown-top-level-table", with_(hp_toml=b"[networks.a]\n" + TWO_CONTAINERS), ("hp.toml", "networks")),
-    Bad("spec-unknown-field-in-mount",
+    Bad(
+        "spec-unknown-field-in-mount",
         with_(hp_toml=spec('mounts = [{ type = "tmpfs", target = "/t", sise = "1m" }]\n')),
-        ("hp.toml", "containers.web.mounts[0].sise")),
-    Bad("spec-wrong-type-integer", with_(hp_toml=spec('pids_limit = "many"\n')),
-        ("hp.toml", "containers.web.pids_limit", "expected an integer")),
+        ("hp.toml", "containers.web.mounts[0].sise"),
+    ),
+    Bad(
+        "spec-wrong-type-integer",
+        with_(hp_toml=spec('pids_limit = "many"\n')),
+        ("hp.toml", "containers.web.pids_limit", "expected an integer"),
+    ),
     Bad("spec-wrong-type-boolean", with_(hp_toml=spec('terminal = "yes"\n')), ("hp.toml", "containers.web.terminal")),
-    Bad("spec-wrong-type-env-value", with_(hp_toml=spec("env = { MODE = 1 }\n")),
-        ("hp.toml", "containers.web.env.MODE")),
+    Bad(
+        "spec-wrong-type-env-value", with_(hp_toml=spec("env = { MODE = 1 }\n")), ("hp.toml", "containers.web.env.MODE")
+    ),
     Bad("spec-wrong-type-list", with_(hp_toml=spec('command = "httpd -f"\n')), ("hp.toml", "containers.web.command")),
     Bad("spec-wrong-type-container-table", with_(hp_toml=b"[containers]\nweb = 1\n"), ("hp.toml", "containers.web")),
     Bad("spec-wrong-type-containers", with_(hp_toml=b"containers = 1\n"), ("hp.toml", "containers")),
     Bad("spec-missing-image", with_(hp_toml=b'[containers.web]\nuser = "app"\n'), ("hp.toml", "containers.web.image")),
     Bad("spec-bad-memory", with_(hp_toml=spec('memory = "lots"\n')), ("hp.toml", "containers.web.memory")),
     Bad("spec-relative-workdir", with_(hp_toml=spec('workdir = "srv"\n')), ("hp.toml", "containers.web.workdir")),
-    Bad("spec-bad-image-reference", with_(hp_toml=b'[containers.web]\nimage = "UPPER CASE"\n'),
-        ("hp.toml", "containers.web.image")),
-    Bad("spec-no-command-to-run", with_(hp_toml=spec('entrypoint = [""]\n')),
-        ("hp.toml", "containers.web", "no command")),
-    Bad("spec-bad-container-name", with_(hp_toml=b'[containers."bad name"]\nimage = "x"\n'),
-        ("hp.toml", 'containers."bad name"', "container name")),
-    Bad("spec-container-name-too-long", with_(hp_toml=b"[containers." + b"a" * 65 + b']\nimage = "x"\n'),
-        ("hp.toml", "containers." + "a" * 65)),
-    Bad("spec-no-containers", with_(hp_toml=b""), ("hp.toml", "containers"),
-        args=["compile", "hp.toml", "-i", "image.json"]),
+    Bad(
+        "spec-bad-image-reference",
+        with_(hp_toml=b'[containers.web]\nimage = "UPPER CASE"\n'),
+        ("hp.toml", "containers.web.image"),
+    ),
+    Bad(
+        "spec-no-command-to-run",
+        with_(hp_toml=spec('entrypoint = [""]\n')),
+        ("hp.toml", "containers.web", "no command"),
+    ),
+    Bad(
+        "spec-bad-container-name",
+        with_(hp_toml=b'[containers."bad name"]\nimage = "x"\n'),
+        ("hp.toml", 'containers."bad name"', "container name"),
+    ),
+    Bad(
+        "spec-container-name-too-long",
+        with_(hp_toml=b"[containers." + b"a" * 65 + b']\nimage = "x"\n'),
+        ("hp.toml", "containers." + "a" * 65),
+    ),
+    Bad(
+        "spec-no-containers",
+        with_(hp_toml=b""),
+        ("hp.toml", "containers"),
+        args=["compile", "hp.toml", "-i", "image.json"],
+    ),
     # --- --container
-    Bad("container-unknown", BASE, ("--container", "'nope'", "web, worker"),
-        args=["compile", "hp.toml", "-c", "nope", "-i", "image.json"]),
-    Bad("container-needed-with-several", BASE, ("--container", "web, worker"),
-        args=["compile", "hp.toml", "-i", "image.json", "--passwd", "passwd"]),
+    Bad(
+        "container-unknown",
+        BASE,
+        ("--container", "'nope'", "web, worker"),
+        args=["compile", "hp.toml", "-c", "nope", "-i", "image.json"],
+    ),
+    Bad(
+        "container-needed-with-several",
+        BASE,
+        ("--container", "web, worker"),
+        args=["compile", "hp.toml", "-i", "image.json", "--passwd", "passwd"],
+    ),
     # --- --image-config
     Bad("image-missing-file", without("image.json"), ("image.json", "No such file")),
     Bad("image-is-a-directory", with_(image_json=DIR), ("image.json",)),
     Bad("image-invalid-json", with_(image_json=b'{"os": "linux", '), ("image.json", "JSON")),
     Bad("image-not-utf8-at-start", with_(image_json=b'\xff{"os": "linux"}'), ("image.json", "UTF-8")),
     Bad("image-not-utf8-in-a-string", with_(image_json=b'{"os": "lin\xffux", "config": {}}'), ("image.json", "UTF-8")),
-    Bad("image-array-of-two", with_(image_json=b"[" + INSPECT.strip()[1:-1] + b"," + INSPECT.strip()[1:-1] + b"]"),
-        ("image.json", "2")),
+    Bad(
+        "image-array-of-two",
+        with_(image_json=b"[" + INSPECT.strip()[1:-1] + b"," + INSPECT.strip()[1:-1] + b"]"),
+        ("image.json", "2"),
+    ),
     Bad("image-empty-array", with_(image_json=b"[]"), ("image.json",)),
     Bad("image-not-an-object", with_(image_json=b"42"), ("image.json",)),
-    Bad("image-not-linux", with_(image_json=image('{"Cmd": ["/bin/sh"]}', os_="windows")),
-        ("image.json", "os", "windows")),
+    Bad(
+        "image-not-linux",
+        with_(image_json=image('{"Cmd": ["/bin/sh"]}', os_="windows")),
+        ("image.json", "os", "windows"),
+    ),
     Bad("image-wrong-type-env", with_(image_json=image('{"Env": "A=1"}')), ("image.json", "config.Env")),
-    Bad("image-env-without-equals", with_(image_json=image('{"Env": ["JUSTNAME"], "Cmd": ["/bin/sh"]}')),
-        ("image.json", "config.Env", "JUSTNAME")),
-    Bad("image-bad-stop-signal", with_(image_json=image('{"StopSignal": "SIGNOPE", "Cmd": ["/bin/sh"]}')),
-        ("image.json", "config.StopSignal")),
-    Bad("image-user-not-found", with_(image_json=image('{"User": "ghost", "Cmd": ["/bin/sh"]}'),
-                                      hp_toml=spec('command = ["x"]\n')), ("image.json", "config.User", "ghost")),
+    Bad(
+        "image-env-without-equals",
+        with_(image_json=image('{"Env": ["JUSTNAME"], "Cmd": ["/bin/sh"]}')),
+        ("image.json", "config.Env", "JUSTNAME"),
+    ),
+    Bad(
+        "image-bad-stop-signal",
+        with_(image_json=image('{"StopSignal": "SIGNOPE", "Cmd": ["/bin/sh"]}')),
+        ("image.json", "config.StopSignal"),
+    ),
+    Bad(
+        "image-user-not-found",
+        with_(image_json=image('{"User": "ghost", "Cmd": ["/bin/sh"]}'), hp_toml=spec('command = ["x"]\n')),
+        ("image.json", "config.User", "ghost"),
+    ),
     # --- --passwd / --group
     Bad("passwd-missing-file", without("passwd"), ("passwd", "No such file")),
     Bad("passwd-is-a-directory", with_(passwd=DIR), ("passwd",)),
     Bad("passwd-not-utf8", with_(passwd=b"app:x:1000:1000::/home/\xff:/bin/sh\n"), ("passwd", "UTF-8")),
-    Bad("user-not-found", with_(passwd=b"root:x:0:0:root:/root:/bin/sh\n"),
-        ("hp.toml", "containers.web.user", '"app"')),
-    Bad("user-name-without-passwd", BASE, ("hp.toml", "containers.web.user", "passwd"),
-        args=["compile", "hp.toml", "-c", "web", "-i", "image.json"]),
-    Bad("uid-out-of-range", with_(hp_toml=spec('user = "2147483648"\ncommand = ["x"]\n')),
-        ("hp.toml", "containers.web.user")),
+    Bad(
+        "user-not-found", with_(passwd=b"root:x:0:0:root:/root:/bin/sh\n"), ("hp.toml", "containers.web.user", '"app"')
+    ),
+    Bad(
+        "user-name-without-passwd",
+        BASE,
+        ("hp.toml", "containers.web.user", "passwd"),
+        args=["compile", "hp.toml", "-c", "web", "-i", "image.json"],
+    ),
+    Bad(
+        "uid-out-of-range",
+        with_(hp_toml=spec('user = "2147483648"\ncommand = ["x"]\n')),
+        ("hp.toml", "containers.web.user"),
+    ),
     Bad("group-missing-file", without("group"), ("group", "No such file")),
     Bad("group-is-a-directory", with_(group=DIR), ("group",)),
-    Bad("group-not-found", with_(hp_toml=spec('user = "app:ghosts"\ncommand = ["x"]\n')),
-        ("hp.toml", "containers.web.user", '"ghosts"')),
+    Bad(
+        "group-not-found",
+        with_(hp_toml=spec('user = "app:ghosts"\ncommand = ["x"]\n')),
+        ("hp.toml", "containers.web.user", '"ghosts"'),
+    ),
     # --- odd names and pathological nesting
-    Bad("spec-file-name-with-newline", without("hp.toml"), ("No such file", '"new\\nline.toml"'),
-        args=["compile", "new\nline.toml", "-c", "web", "-i", "image.json"]),
+    Bad(
+        "spec-file-name-with-newline",
+        without("hp.toml"),
+        ("No such file", '"new\\nline.toml"'),
+        args=["compile", "new\nline.toml", "-c", "web", "-i", "image.json"],
+    ),
     Bad("image-deeply-nested", with_(image_json=b"[" * 100_000), ("image.json", "nested too deeply")),
-    Bad("spec-deeply-nested", with_(hp_toml=b"x = " + b"[" * 5000 + b"]" * 5000 + b"\n"),
-        ("hp.toml", "nested too deeply")),
-    Bad("stdin-twice", with_(), ("--passwd", "stdin (-) is already read for --image-config"),
-        args=["compile", "hp.toml", "-c", "web", "-i", "-", "--passwd", "-"]),
+    Bad(
+        "spec-deeply-nested",
+        with_(hp_toml=b"x = " + b"[" * 5000 + b"]" * 5000 + b"\n"),
+        ("hp.toml", "nested too deeply"),
+    ),
+    Bad(
+        "stdin-twice",
+        with_(),
+        ("--passwd", "stdin (-) is already read for --image-config"),
+        args=["compile", "hp.toml", "-c", "web", "-i", "-", "--passwd", "-"],
+    ),
 ]
 
 
@@ -384,8 +498,9 @@ class Usage:
 USAGE = [
     Usage("help", ["--help"], 0, stdout_has=("compile", "--version")),
     Usage("help-short", ["-h"], 0, stdout_has=("compile",)),
-    Usage("compile-help", ["compile", "--help"], 0,
-        stdout_has=("--image-config", "--container", "--passwd", "--group")),
+    Usage(
+        "compile-help", ["compile", "--help"], 0, stdout_has=("--image-config", "--container", "--passwd", "--group")
+    ),
     Usage("missing-image-config", ["compile", "hp.toml", "-c", "web"], 2, stderr_has=("--image-config",)),
     Usage("missing-file-argument", ["compile", "-i", "image.json"], 2, stderr_has=("FILE",)),
     Usage("unknown-option", ["compile", "hp.toml", "-i", "image.json", "--bogus"], 2, stderr_has=("--bogus",)),
@@ -422,12 +537,25 @@ def test_version(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- NAME, --state-dir, hp exec's options
 
-HOSTILE_NAMES = ["../../victim", "../victim", ".", "..", "a/b", "/etc", "vic tim", "victim\n", "ví", "x" * 65,
-                 "-victim", "_x"]
+HOSTILE_NAMES = [
+    "../../victim",
+    "../victim",
+    ".",
+    "..",
+    "a/b",
+    "/etc",
+    "vic tim",
+    "victim\n",
+    "ví",
+    "x" * 65,
+    "-victim",
+    "_x",
+]
 
 
-@pytest.mark.parametrize("command", [["rm"], ["rm", "--force"], ["start"], ["stop"], ["logs"], ["exec"]],
-                         ids=lambda c: "-".join(c))
+@pytest.mark.parametrize(
+    "command", [["rm"], ["rm", "--force"], ["start"], ["stop"], ["logs"], ["exec"]], ids=lambda c: "-".join(c)
+)
 def test_a_bad_name_is_one_line_before_anything_is_touched(tmp_path: Path, command: list[str]) -> None:
     (tmp_path / "victim").mkdir()
     (tmp_path / "victim" / "pid").write_text("1\n")
@@ -448,9 +576,18 @@ STATE_DIRS = [
     ("under-dev", lambda tmp: "/dev/null/hp", "may not be under /dev"),
     ("overlay-unsafe", lambda tmp: str(tmp / "a:b"), "may not contain"),
 ]
-STATE_COMMANDS = [["plan", "hp.toml"], ["apply", "hp.toml", "--yes"], ["destroy", "hp.toml", "--yes"], ["ps"],
-                  ["show"], ["rm", "web"], ["start", "web"], ["stop", "web"], ["logs", "web"],
-                  ["exec", "web", "--", "true"]]
+STATE_COMMANDS = [
+    ["plan", "hp.toml"],
+    ["apply", "hp.toml", "--yes"],
+    ["destroy", "hp.toml", "--yes"],
+    ["ps"],
+    ["show"],
+    ["rm", "web"],
+    ["start", "web"],
+    ["stop", "web"],
+    ["logs", "web"],
+    ["exec", "web", "--", "true"],
+]
 
 
 @pytest.mark.parametrize("case", STATE_DIRS, ids=[c[0] for c in STATE_DIRS])
@@ -474,13 +611,19 @@ def test_exec_takes_hps_options_between_name_and_the_command(tmp_path: Path) -> 
     ignoring it; any other option there is a usage error, never part of the command."""
     write(tmp_path, {"file": b""})
     state = str(tmp_path / "file")
-    for words in (["--state-dir", state, "--", "true"], [f"--state-dir={state}", "-t", "--", "true"],
-                  ["--tty", "--state-dir", state, "true", "--state-dir", "/elsewhere"]):
+    for words in (
+        ["--state-dir", state, "--", "true"],
+        [f"--state-dir={state}", "-t", "--", "true"],
+        ["--tty", "--state-dir", state, "true", "--state-dir", "/elsewhere"],
+    ):
         proc = hp(["exec", "web", *words], tmp_path, env={**os.environ, "HP_STATE_DIR": str(tmp_path / "unused")})
         assert_one_error_line(proc, (state, "not a directory"))
-    for words, expect in ((["--bogus", "--", "true"], "no such option: --bogus"),
-                          (["--state-dir"], "'--state-dir' requires an argument"),
-                          (["--"], "missing the command"), (["-t"], "missing the command")):
+    for words, expect in (
+        (["--bogus", "--", "true"], "no such option: --bogus"),
+        (["--state-dir"], "'--state-dir' requires an argument"),
+        (["--"], "missing the command"),
+        (["-t"], "missing the command"),
+    ):
         proc = hp(["exec", "web", *words], tmp_path)
         said = " ".join(re.sub("[│╭╮╰╯─]", " ", proc.stderr.decode()).split())  # unboxed, unwrapped
         assert proc.returncode == 2 and expect in said, said

@@ -18,8 +18,14 @@ TIMEOUT = 60  # a guard against a hang, never a speed check
 
 def hp(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     state = () if "--state-dir" in args else ("--state-dir", str(tmp_path / "state"))
-    return subprocess.run([str(HP), *args, *state], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [str(HP), *args, *state],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -32,19 +38,38 @@ BAD = [
     # (name, files to write, argv, exit status, the error line after "hp: error: ")
     ("no-file", {}, ["plan"], 1, "hp.toml: cannot read: No such file or directory"),
     ("bad-toml", {"hp.toml": "[containers.web\n"}, ["plan"], 1, "hp.toml: invalid TOML: "),
-    ("bad-field", {"hp.toml": '[containers.web]\nimage = "a:1"\nmemry = "1g"\n'}, ["plan"], 1,
-     'hp.toml: containers.web.memry: unknown field (did you mean "memory"?)'),
-    ("bad-image", {"hp.toml": '[containers.web]\nimage = "Bad Image"\n'}, ["plan"], 1,
-     "hp.toml: containers.web.image: "),
-    ("bad-name", {"hp.toml": '[containers."a b"]\nimage = "a:1"\n'}, ["plan"], 1,
-     'hp.toml: containers."a b": invalid container name'),
+    (
+        "bad-field",
+        {"hp.toml": '[containers.web]\nimage = "a:1"\nmemry = "1g"\n'},
+        ["plan"],
+        1,
+        'hp.toml: containers.web.memry: unknown field (did you mean "memory"?)',
+    ),
+    (
+        "bad-image",
+        {"hp.toml": '[containers.web]\nimage = "Bad Image"\n'},
+        ["plan"],
+        1,
+        "hp.toml: containers.web.image: ",
+    ),
+    (
+        "bad-name",
+        {"hp.toml": '[containers."a b"]\nimage = "a:1"\n'},
+        ["plan"],
+        1,
+        'hp.toml: containers."a b": invalid container name',
+    ),
     ("out-dir-missing", {"hp.toml": ""}, ["plan", "--out", "nowhere/x.plan"], 1, "--out: "),
     ("emit-onto-a-file", {"hp.toml": "", "taken": "x"}, ["plan", "--emit", "taken/dir"], 1, "--emit: "),
     ("apply-no-file", {}, ["apply", "--yes", "other.toml"], 1, "other.toml: cannot read"),
-    ("apply-not-a-plan", {"p.plan": '{"format": "hp-plan/1"}'}, ["apply", "p.plan"], 3,
-     "p.plan: not an hp plan file"),
-    ("apply-other-format", {"p.plan": '{"format": "hp-plan/9", "x": 1}'}, ["apply", "p.plan"], 3,
-     "p.plan: a plan of format 'hp-plan/9'"),
+    ("apply-not-a-plan", {"p.plan": '{"format": "hp-plan/1"}'}, ["apply", "p.plan"], 3, "p.plan: not an hp plan file"),
+    (
+        "apply-other-format",
+        {"p.plan": '{"format": "hp-plan/9", "x": 1}'},
+        ["apply", "p.plan"],
+        3,
+        "p.plan: a plan of format 'hp-plan/9'",
+    ),
     ("show-edited", {"p.plan": '{"format": "hp-plan/1", "plan": {}}'}, ["show", "p.plan"], 3, "p.plan: "),
     ("destroy-nothing-there", {}, ["destroy", "gone.toml", "--yes"], 0, None),
     ("bad-state-dir", {"hp.toml": ""}, ["plan", "--state-dir", "st,ate"], 1, "--state-dir: "),

@@ -14,8 +14,11 @@ from compiler.spec import parse_hp_file
 LAYERS = [
     ("none", {"a": {}, "b": {}}, (("a", "b"),)),
     ("chain", {"web": {"app": "healthy"}, "app": {"db": "started"}, "db": {}}, (("db",), ("app",), ("web",))),
-    ("diamond", {"a": {}, "b": {"a": "started"}, "c": {"a": "started"}, "d": {"b": "started", "c": "healthy"}},
-     (("a",), ("b", "c"), ("d",))),
+    (
+        "diamond",
+        {"a": {}, "b": {"a": "started"}, "c": {"a": "started"}, "d": {"b": "started", "c": "healthy"}},
+        (("a",), ("b", "c"), ("d",)),
+    ),
     ("outside-names-ignored", {"web": {"gone": "started"}}, (("web",),)),
     ("empty", {}, ()),
 ]
@@ -31,16 +34,32 @@ def _file(text: str):
 
 
 BAD = [
-    ("unknown", '[containers.a]\nimage = "x"\ndepends_on = ["nope"]\n', "containers.a.depends_on",
-     'no container "nope" in this file'),
+    (
+        "unknown",
+        '[containers.a]\nimage = "x"\ndepends_on = ["nope"]\n',
+        "containers.a.depends_on",
+        'no container "nope" in this file',
+    ),
     ("self", '[containers.a]\nimage = "x"\ndepends_on = ["a"]\n', "containers.a.depends_on", "cannot depend on itself"),
-    ("cycle", '[containers.a]\nimage = "x"\ndepends_on = ["b"]\n[containers.b]\nimage = "x"\ndepends_on = ["c"]\n'
-              '[containers.c]\nimage = "x"\ndepends_on = { a = "healthy" }\n', "containers.a.depends_on",
-     "a cycle: a -> b -> c -> a"),
-    ("bad-condition", '[containers.a]\nimage = "x"\ndepends_on = { b = "ready" }\n[containers.b]\nimage = "x"\n',
-     "containers.a.depends_on.b", 'expected "started" or "healthy", got "ready"'),
-    ("twice", '[containers.a]\nimage = "x"\ndepends_on = ["b", "b"]\n[containers.b]\nimage = "x"\n',
-     "containers.a.depends_on[1]", '"b" is listed twice'),
+    (
+        "cycle",
+        '[containers.a]\nimage = "x"\ndepends_on = ["b"]\n[containers.b]\nimage = "x"\ndepends_on = ["c"]\n'
+        '[containers.c]\nimage = "x"\ndepends_on = { a = "healthy" }\n',
+        "containers.a.depends_on",
+        "a cycle: a -> b -> c -> a",
+    ),
+    (
+        "bad-condition",
+        '[containers.a]\nimage = "x"\ndepends_on = { b = "ready" }\n[containers.b]\nimage = "x"\n',
+        "containers.a.depends_on.b",
+        'expected "started" or "healthy", got "ready"',
+    ),
+    (
+        "twice",
+        '[containers.a]\nimage = "x"\ndepends_on = ["b", "b"]\n[containers.b]\nimage = "x"\n',
+        "containers.a.depends_on[1]",
+        '"b" is listed twice',
+    ),
 ]
 
 

@@ -61,18 +61,18 @@ def test_podmans_device_syntax(name, text, expected) -> None:
 
 BAD = [
     ("empty", "", "empty host path"),
-    ("relative-host", "dev/fuse", "host path \"dev/fuse\" is not absolute"),
-    ("relative-container", "/dev/fuse:dev/fuse:r", "container path \"dev/fuse\" is not absolute"),
+    ("relative-host", "dev/fuse", 'host path "dev/fuse" is not absolute'),
+    ("relative-container", "/dev/fuse:dev/fuse:r", 'container path "dev/fuse" is not absolute'),
     ("dotdot-host", "/dev/../etc/shadow", "contains '..'"),
     ("dotdot-container", "/dev/fuse:/dev/..", "contains '..'"),
-    ("not-normalised", "/dev//fuse", "not normalised (write \"/dev/fuse\")"),
+    ("not-normalised", "/dev//fuse", 'not normalised (write "/dev/fuse")'),
     ("trailing-slash", "/dev/fuse/", "not normalised"),
     ("nul", "/dev/fu\0se", "contains a NUL byte"),
-    ("unknown-permission", "/dev/fuse:rx", "invalid permissions \"rx\""),
-    ("repeated-permission", "/dev/fuse:rr", "invalid permissions \"rr\""),
-    ("empty-permissions", "/dev/fuse:/dev/fuse:", "invalid permissions \"\""),
+    ("unknown-permission", "/dev/fuse:rx", 'invalid permissions "rx"'),
+    ("repeated-permission", "/dev/fuse:rr", 'invalid permissions "rr"'),
+    ("empty-permissions", "/dev/fuse:/dev/fuse:", 'invalid permissions ""'),
     ("empty-middle", "/dev/fuse::r", "empty container path"),
-    ("permissions-then-path", "/dev/fuse:r:/dev/x", "container path \"r\" is not absolute"),
+    ("permissions-then-path", "/dev/fuse:r:/dev/x", 'container path "r" is not absolute'),
     ("too-many-parts", "/dev/a:/dev/b:r:w", "too many ':'"),
     ("over-dev", "/dev/fuse:/dev", "where the runtime mounts a filesystem"),
     ("over-root", "/dev/fuse:/", "where the runtime mounts a filesystem"),
@@ -93,7 +93,7 @@ def test_bad_entries_name_the_entry(name, text, problem) -> None:
 def test_two_devices_at_one_container_path() -> None:
     with pytest.raises(HpError) as e:
         parse_devices(["/dev/fuse:/dev/x", "/dev/sda:/dev/x:r"], W)
-    assert (e.value.where, e.value.problem) == (f"{W}[1]", f"\"/dev/x\" is already the container path of {W}[0]")
+    assert (e.value.where, e.value.problem) == (f"{W}[1]", f'"/dev/x" is already the container path of {W}[0]')
 
 
 def test_one_host_device_at_two_paths_is_fine() -> None:
@@ -103,8 +103,10 @@ def test_one_host_device_at_two_paths_is_fine() -> None:
 def test_nodes_and_rules_carry_the_hosts_numbers_as_podman_writes_them() -> None:
     nodes, rules = device_nodes(parse_devices(["/dev/fuse", "/dev/sda:/dev/xvda:r"], W), HOST, W)
     # podman 4.3.1 writes fileMode 8576 (st_mode with its type bits); the schema allows 0-511
-    assert nodes == (LinuxDevice("/dev/fuse", "c", 10, 229, 0o600, 0, 0),
-                     LinuxDevice("/dev/xvda", "b", 8, 0, 0o660, 0, 6))
+    assert nodes == (
+        LinuxDevice("/dev/fuse", "c", 10, 229, 0o600, 0, 0),
+        LinuxDevice("/dev/xvda", "b", 8, 0, 0o660, 0, 6),
+    )
     assert rules == (DeviceRule(True, "c", 10, 229, "rwm"), DeviceRule(True, "b", 8, 0, "r"))
 
 
@@ -132,17 +134,22 @@ def test_a_container_without_devices_has_no_linux_devices() -> None:
 
 # --- privileged
 
+
 def test_privileged_turns_off_what_podman_turns_off() -> None:
     config = compile_app(privileged=True)
     linux = config.linux
     assert linux.masked_paths is None and linux.readonly_paths is None
     assert linux.resources.devices == (DeviceRule(allow=True, access="rwm"),)
-    assert linux.devices == (LinuxDevice("/dev/fuse", "c", 10, 229, 0o600, 0, 0),
-                             LinuxDevice("/dev/net/tun", "c", 10, 200, 0o666, 0, 0),
-                             LinuxDevice("/dev/sda", "b", 8, 0, 0o660, 0, 6))
+    assert linux.devices == (
+        LinuxDevice("/dev/fuse", "c", 10, 229, 0o600, 0, 0),
+        LinuxDevice("/dev/net/tun", "c", 10, 200, 0o666, 0, 0),
+        LinuxDevice("/dev/sda", "b", 8, 0, 0o660, 0, 6),
+    )
     sys_mounts = {m.destination: m.options for m in config.mounts if m.destination.startswith("/sys")}
-    assert sys_mounts == {"/sys": ("nosuid", "noexec", "nodev", "rw"),
-                          "/sys/fs/cgroup": ("nosuid", "noexec", "nodev", "relatime", "rw")}
+    assert sys_mounts == {
+        "/sys": ("nosuid", "noexec", "nodev", "rw"),
+        "/sys/fs/cgroup": ("nosuid", "noexec", "nodev", "relatime", "rw"),
+    }
     caps = config.process.capabilities
     assert caps.bounding == caps.effective == caps.permitted == tuple(sorted(ALL_CAPABILITIES))
     assert caps.inheritable == caps.ambient == ()
@@ -196,8 +203,16 @@ def test_privileged_defaults_only_touch_sys_and_cgroup_mounts() -> None:
     assert [m.destination for m in changed.standard_mounts] == [m.destination for m in d.standard_mounts]
     differing = [m.destination for m, n in zip(d.standard_mounts, changed.standard_mounts, strict=True) if m != n]
     assert differing == ["/sys", "/sys/fs/cgroup"]
-    assert msgspec.structs.replace(changed, standard_mounts=d.standard_mounts, masked_paths=d.masked_paths,
-                                   readonly_paths=d.readonly_paths, devices=d.devices) == d
+    assert (
+        msgspec.structs.replace(
+            changed,
+            standard_mounts=d.standard_mounts,
+            masked_paths=d.masked_paths,
+            readonly_paths=d.readonly_paths,
+            devices=d.devices,
+        )
+        == d
+    )
 
 
 # --- the executor's facts
@@ -214,8 +229,9 @@ def test_bounding_set_decodes_capbnd() -> None:
 
 def test_device_at_stats_a_node_and_names_what_is_not_one(tmp_path) -> None:
     null = os.stat("/dev/null")
-    assert device_at("/dev/null", W) == HostDevice("/dev/null", "c", 1, 3, stat.S_IMODE(null.st_mode),
-                                                   null.st_uid, null.st_gid)
+    assert device_at("/dev/null", W) == HostDevice(
+        "/dev/null", "c", 1, 3, stat.S_IMODE(null.st_mode), null.st_uid, null.st_gid
+    )
     assert device_at(str(tmp_path / "nope"), W) is None
     (tmp_path / "file").write_text("x")
     with pytest.raises(HpError) as e:

@@ -50,17 +50,24 @@ def test_default_path_is_the_pinned_one() -> None:
         (["A=$HOME", "B=${PATH}"], None, False, ("A=$HOME", "B=${PATH}", PATH, "HOSTNAME=web", "HOME=/root")),
         (["path=/x"], None, False, ("path=/x", PATH, "HOSTNAME=web", "HOME=/root")),
         (["PATH="], None, False, ("PATH=", "HOSTNAME=web", "HOME=/root")),
-        (["HOSTNAME=img", "TERM=vt100", "HOME=/srv"], None, True,
-         ("HOSTNAME=img", "TERM=vt100", "HOME=/srv", PATH)),
+        (["HOSTNAME=img", "TERM=vt100", "HOME=/srv"], None, True, ("HOSTNAME=img", "TERM=vt100", "HOME=/srv", PATH)),
         (["A= spaced "], None, False, ("A= spaced ", PATH, "HOSTNAME=web", "HOME=/root")),
         (["MY.VAR=1", "über=2"], None, False, ("MY.VAR=1", "über=2", PATH, "HOSTNAME=web", "HOME=/root")),
     ],
     ids=[
-        "empty-image-gets-defaults", "terminal-adds-term", "image-path-never-overridden",
-        "env-without-path-gets-default-path-containerd-3597", "duplicate-last-wins-at-first-position",
-        "split-on-first-equals", "empty-value-stays-empty", "no-variable-expansion",
-        "keys-are-case-sensitive", "empty-path-is-still-a-path", "image-hostname-term-home-kept",
-        "value-whitespace-kept", "names-beyond-posix-charset-kept",
+        "empty-image-gets-defaults",
+        "terminal-adds-term",
+        "image-path-never-overridden",
+        "env-without-path-gets-default-path-containerd-3597",
+        "duplicate-last-wins-at-first-position",
+        "split-on-first-equals",
+        "empty-value-stays-empty",
+        "no-variable-expansion",
+        "keys-are-case-sensitive",
+        "empty-path-is-still-a-path",
+        "image-hostname-term-home-kept",
+        "value-whitespace-kept",
+        "names-beyond-posix-charset-kept",
     ],
 )
 def test_image_env(image: list[str], own: None, terminal: bool, expected: tuple[str, ...]) -> None:
@@ -79,8 +86,13 @@ def test_image_env(image: list[str], own: None, terminal: bool, expected: tuple[
         ([], {"X": "a=b"}, ("X=a=b",)),
     ],
     ids=[
-        "table-replaces-in-place", "table-appends-in-sorted-key-order", "table-empty-value",
-        "table-overrides-image-path", "table-case-sensitive", "table-no-expansion", "table-value-with-equals",
+        "table-replaces-in-place",
+        "table-appends-in-sorted-key-order",
+        "table-empty-value",
+        "table-overrides-image-path",
+        "table-case-sensitive",
+        "table-no-expansion",
+        "table-value-with-equals",
     ],
 )
 def test_table_overrides(image: list[str], own: dict[str, str], expected: tuple[str, ...]) -> None:
@@ -108,8 +120,14 @@ def test_table_key_order_does_not_matter() -> None:
         (["A=1"], [], ("A=1",)),
     ],
     ids=[
-        "list-replaces-in-place", "list-appends-in-order", "bare-name-unsets", "unsetting-absent-is-fine",
-        "unset-then-set-appends", "list-last-wins", "list-empty-value-is-not-unset", "list-split-on-first-equals",
+        "list-replaces-in-place",
+        "list-appends-in-order",
+        "bare-name-unsets",
+        "unsetting-absent-is-fine",
+        "unset-then-set-appends",
+        "list-last-wins",
+        "list-empty-value-is-not-unset",
+        "list-split-on-first-equals",
         "empty-list",
     ],
 )
@@ -117,7 +135,7 @@ def test_list_overrides(image: list[str], own: list[str], expected: tuple[str, .
     env = merge(image, own)
     assert env[: len(expected)] == expected
     # what follows are only the defaults hp adds
-    assert {e.split("=", 1)[0] for e in env[len(expected):]} <= {"PATH", "HOSTNAME", "TERM", "HOME"}
+    assert {e.split("=", 1)[0] for e in env[len(expected) :]} <= {"PATH", "HOSTNAME", "TERM", "HOME"}
 
 
 @pytest.mark.parametrize(
@@ -136,15 +154,20 @@ def test_list_overrides(image: list[str], own: list[str], expected: tuple[str, .
         (["HOME="], None, False, "/root", ("HOME=/root", PATH, "HOSTNAME=web")),
     ],
     ids=[
-        "unset-path-gets-default", "unset-hostname-gets-default", "own-hostname-kept",
-        "own-term-kept-with-terminal", "no-terminal-term-kept-but-not-added", "home-from-passwd",
-        "home-root-when-no-entry", "image-home-wins-over-passwd", "own-home-wins", "own-empty-home-is-unset",
+        "unset-path-gets-default",
+        "unset-hostname-gets-default",
+        "own-hostname-kept",
+        "own-term-kept-with-terminal",
+        "no-terminal-term-kept-but-not-added",
+        "home-from-passwd",
+        "home-root-when-no-entry",
+        "image-home-wins-over-passwd",
+        "own-home-wins",
+        "own-empty-home-is-unset",
         "image-empty-home-is-unset-runc-4704",
     ],
 )
-def test_defaults_only_where_unset(
-    image: list[str], own, terminal: bool, home: str, expected: tuple[str, ...]
-) -> None:
+def test_defaults_only_where_unset(image: list[str], own, terminal: bool, home: str, expected: tuple[str, ...]) -> None:
     env = merge(image, own, terminal=terminal, home=home)
     assert sorted(env) == sorted(expected)
     names = [e.split("=", 1)[0] for e in env]
@@ -190,8 +213,14 @@ def test_bad_image_entries(image: list[str], index: int, fragment: str) -> None:
         ({"A\0": "x"}, None),
     ],
     ids=[
-        "list-empty-name", "list-empty-name-second", "list-empty-entry", "list-nul", "table-empty-key",
-        "table-key-with-equals", "table-nul-in-value", "table-nul-in-key",
+        "list-empty-name",
+        "list-empty-name-second",
+        "list-empty-entry",
+        "list-nul",
+        "table-empty-key",
+        "table-key-with-equals",
+        "table-nul-in-value",
+        "table-nul-in-key",
     ],
 )
 def test_bad_overrides(own, where: str | None) -> None:

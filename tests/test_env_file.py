@@ -18,8 +18,11 @@ PARSED = [
     ("no final newline", "A=1", (("A", "1"),)),
     ("comments and blank lines", "# c\n\n   \nA=1\n  # indented comment\n", (("A", "1"),)),
     ("leading blanks dropped", "  \tA=1\n", (("A", "1"),)),
-    ("value kept as it is", "A= spaced value  \nB=\"quoted\"\nC='q'\n",
-     (("A", " spaced value  "), ("B", '"quoted"'), ("C", "'q'"))),
+    (
+        "value kept as it is",
+        "A= spaced value  \nB=\"quoted\"\nC='q'\n",
+        (("A", " spaced value  "), ("B", '"quoted"'), ("C", "'q'")),
+    ),
     ("no expansion", "A=$HOME ${B}\n", (("A", "$HOME ${B}"),)),
     ("first = splits", "A=b=c\n", (("A", "b=c"),)),
     ("empty value", "A=\n", (("A", ""),)),
@@ -69,8 +72,7 @@ def test_files_in_list_order() -> None:
 
 
 MERGED = [
-    ("files override the image in place", ["A=img", "B=img"], (("B", "file"),), None,
-     ("A=img", "B=file")),
+    ("files override the image in place", ["A=img", "B=img"], (("B", "file"),), None, ("A=img", "B=file")),
     ("env overrides the files", [], (("A", "file"), ("B", "file")), {"A": "env"}, ("A=env", "B=file")),
     ("a later file wins", [], (("A", "1"), ("A", "2")), None, ("A=2",)),
     ("the list form's bare NAME unsets a file's", [], (("A", "file"),), ["A"], ()),
@@ -80,8 +82,9 @@ MERGED = [
 
 @pytest.mark.parametrize("image, files, own, expected", [c[1:] for c in MERGED], ids=[c[0] for c in MERGED])
 def test_merge(image, files, own, expected) -> None:
-    got = merge_env(image, "Config.Env", own, "containers.web.env", hostname="web", terminal=False, home="/root",
-                    file_env=files)
+    got = merge_env(
+        image, "Config.Env", own, "containers.web.env", hostname="web", terminal=False, home="/root", file_env=files
+    )
     defaults = {"PATH", "HOSTNAME", "HOME"} - {e.split("=")[0] for e in expected}
     assert tuple(e for e in got if e.split("=")[0] not in defaults) == expected
 
@@ -96,18 +99,26 @@ def compile_env(hp_toml: str, files: dict[str, str]) -> list[str]:
 
 
 def test_compile_precedence() -> None:
-    env = compile_env('[containers.web]\nimage = "x"\nenv_file = ["a.env", "b.env"]\nenv = { TOP = "env" }\n',
-                      {"a.env": "LEVEL=a\nTOP=a\nA=1\n", "b.env": "LEVEL=b\n"})
-    assert [e for e in env if e.split("=")[0] in ("FROM", "LEVEL", "TOP", "A")] == \
-        ["FROM=image", "LEVEL=b", "TOP=env", "A=1"]
+    env = compile_env(
+        '[containers.web]\nimage = "x"\nenv_file = ["a.env", "b.env"]\nenv = { TOP = "env" }\n',
+        {"a.env": "LEVEL=a\nTOP=a\nA=1\n", "b.env": "LEVEL=b\n"},
+    )
+    assert [e for e in env if e.split("=")[0] in ("FROM", "LEVEL", "TOP", "A")] == [
+        "FROM=image",
+        "LEVEL=b",
+        "TOP=env",
+        "A=1",
+    ]
 
 
 def test_compile_error_names_the_file_and_line() -> None:
     with pytest.raises(HpError) as e:
         compile_env('[containers.web]\nimage = "x"\nenv_file = ["a.env"]\n', {"a.env": "OK=1\nBARE\n"})
-    assert error_line(e.value, {"spec": "hp.toml"}) == \
-        "hp: error: a.env:2: no '=': write NAME=VALUE (a bare NAME would take its value from the environment " \
+    assert (
+        error_line(e.value, {"spec": "hp.toml"})
+        == "hp: error: a.env:2: no '=': write NAME=VALUE (a bare NAME would take its value from the environment "
         "hp runs in, which a plan must not depend on)"
+    )
 
 
 @pytest.mark.parametrize("value, expected", [('"a.env"', "expected a list"), ("[1]", "expected a string")])
@@ -118,6 +129,7 @@ def test_env_file_must_be_a_list_of_strings(value: str, expected: str) -> None:
 
 
 # ---------------------------------------------------------------- reading them (executor), hp compile
+
 
 def test_read_relative_to_hp_toml(tmp_path, monkeypatch) -> None:
     from compiler import parse_hp_file
@@ -147,12 +159,17 @@ def test_hp_compile_reads_them_next_to_the_file(tmp_path) -> None:
     (tmp_path / "stack" / "hp.toml").write_text('[containers.web]\nimage = "x"\nenv_file = ["app.env"]\n')
     (tmp_path / "image.json").write_text(IMAGE)
     (tmp_path / "stack" / "app.env").write_text("LEVEL=file\n")
-    proc = subprocess.run([hp, "compile", "stack/hp.toml", "-i", "image.json"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [hp, "compile", "stack/hp.toml", "-i", "image.json"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert "LEVEL=file" in json.loads(proc.stdout)["process"]["env"]
     (tmp_path / "stack" / "app.env").unlink()
-    proc = subprocess.run([hp, "compile", "stack/hp.toml", "-i", "image.json"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
-    assert (proc.returncode, proc.stdout, proc.stderr) == \
-        (1, "", "hp: error: stack/app.env: cannot read: No such file or directory\n")
+    proc = subprocess.run(
+        [hp, "compile", "stack/hp.toml", "-i", "image.json"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        1,
+        "",
+        "hp: error: stack/app.env: cannot read: No such file or directory\n",
+    )

@@ -21,8 +21,11 @@ PARSED = [
     ("-uNAME", ["-uapp:extra", "id"], ExecOptions(argv=("id",), user="app:extra")),
     ("--user=", ["--user=1000:1000", "id"], ExecOptions(argv=("id",), user="1000:1000")),
     ("-iu cluster", ["-iu", "0", "id"], ExecOptions(argv=("id",), interactive=True, user="0")),
-    ("-e K=V repeated", ["-e", "A=1", "--env", "B=x=y", "-e", "A=2", "env"],
-     ExecOptions(argv=("env",), env=("A=1", "B=x=y", "A=2"))),
+    (
+        "-e K=V repeated",
+        ["-e", "A=1", "--env", "B=x=y", "-e", "A=2", "env"],
+        ExecOptions(argv=("env",), env=("A=1", "B=x=y", "A=2")),
+    ),
     ("-e K from hp", ["-e", "FROM_HP", "env"], ExecOptions(argv=("env",), env=("FROM_HP=hp's value",))),
     ("-e K empty in hp", ["-e", "EMPTY", "env"], ExecOptions(argv=("env",), env=("EMPTY=",))),
     ("-e K not in hp", ["-e", "ABSENT", "env"], ExecOptions(argv=("env",))),
@@ -89,15 +92,21 @@ ALL = ("CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE")
 def container(uid: int = 0, caps: tuple[str, ...] = ALL) -> oci.Process:
     root = uid == 0
     return oci.Process(
-        terminal=False, user=oci.User(uid=uid, gid=uid, additional_gids=(uid,)), args=("sleep", "1d"),
-        env=("PATH=/bin", "HOSTNAME=web", "HOME=/root" if root else "HOME=/home/app", "A=image"), cwd="/srv",
-        capabilities=oci.ProcessCapabilities(bounding=caps, effective=caps if root else (), inheritable=(),
-                                             permitted=caps if root else (), ambient=()),
-        no_new_privileges=True)
+        terminal=False,
+        user=oci.User(uid=uid, gid=uid, additional_gids=(uid,)),
+        args=("sleep", "1d"),
+        env=("PATH=/bin", "HOSTNAME=web", "HOME=/root" if root else "HOME=/home/app", "A=image"),
+        cwd="/srv",
+        capabilities=oci.ProcessCapabilities(
+            bounding=caps, effective=caps if root else (), inheritable=(), permitted=caps if root else (), ambient=()
+        ),
+        no_new_privileges=True,
+    )
 
 
 APP = ResolvedUser(1000, 1000, (1000, 2000), "/home/app")
 ROOT = ResolvedUser(0, 0, (0,), "/root")
+
 
 def fields(process: oci.Process, **changes) -> oci.Process:
     import msgspec
@@ -107,24 +116,45 @@ def fields(process: oci.Process, **changes) -> oci.Process:
 
 CASES = [
     ("as the container runs", container(), {}, {}),
-    ("-e replaces in place and appends", container(), dict(env=("A=cli", "B=new", "A=last")),
-     dict(env=("PATH=/bin", "HOSTNAME=web", "HOME=/root", "A=last", "B=new"))),
+    (
+        "-e replaces in place and appends",
+        container(),
+        dict(env=("A=cli", "B=new", "A=last")),
+        dict(env=("PATH=/bin", "HOSTNAME=web", "HOME=/root", "A=last", "B=new")),
+    ),
     ("-w", container(), dict(cwd="/tmp"), dict(cwd="/tmp")),
-    ("-u app from root: its ids, HOME, bounding set only", container(), dict(user=APP),
-     dict(user=oci.User(uid=1000, gid=1000, additional_gids=(1000, 2000)),
-          env=("PATH=/bin", "HOSTNAME=web", "HOME=/home/app", "A=image"),
-          capabilities=oci.ProcessCapabilities(bounding=ALL, effective=(), inheritable=(), permitted=(),
-                                               ambient=()))),
-    ("-u 0 from app: root's sets", container(1000), dict(user=ROOT),
-     dict(user=oci.User(uid=0, gid=0, additional_gids=(0,)),
-          env=("PATH=/bin", "HOSTNAME=web", "HOME=/root", "A=image"),
-          capabilities=oci.ProcessCapabilities(bounding=ALL, effective=ALL, inheritable=(), permitted=ALL,
-                                               ambient=()))),
-    ("-e HOME wins over -u's", container(), dict(user=APP, env=("HOME=/x",)),
-     dict(user=oci.User(uid=1000, gid=1000, additional_gids=(1000, 2000)),
-          env=("PATH=/bin", "HOSTNAME=web", "HOME=/x", "A=image"),
-          capabilities=oci.ProcessCapabilities(bounding=ALL, effective=(), inheritable=(), permitted=(),
-                                               ambient=()))),
+    (
+        "-u app from root: its ids, HOME, bounding set only",
+        container(),
+        dict(user=APP),
+        dict(
+            user=oci.User(uid=1000, gid=1000, additional_gids=(1000, 2000)),
+            env=("PATH=/bin", "HOSTNAME=web", "HOME=/home/app", "A=image"),
+            capabilities=oci.ProcessCapabilities(bounding=ALL, effective=(), inheritable=(), permitted=(), ambient=()),
+        ),
+    ),
+    (
+        "-u 0 from app: root's sets",
+        container(1000),
+        dict(user=ROOT),
+        dict(
+            user=oci.User(uid=0, gid=0, additional_gids=(0,)),
+            env=("PATH=/bin", "HOSTNAME=web", "HOME=/root", "A=image"),
+            capabilities=oci.ProcessCapabilities(
+                bounding=ALL, effective=ALL, inheritable=(), permitted=ALL, ambient=()
+            ),
+        ),
+    ),
+    (
+        "-e HOME wins over -u's",
+        container(),
+        dict(user=APP, env=("HOME=/x",)),
+        dict(
+            user=oci.User(uid=1000, gid=1000, additional_gids=(1000, 2000)),
+            env=("PATH=/bin", "HOSTNAME=web", "HOME=/x", "A=image"),
+            capabilities=oci.ProcessCapabilities(bounding=ALL, effective=(), inheritable=(), permitted=(), ambient=()),
+        ),
+    ),
 ]
 
 

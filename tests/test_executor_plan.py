@@ -11,11 +11,15 @@ from compiler.exec_process import exec_process
 from compiler.layout import layout
 
 
-@pytest.mark.parametrize("state, problem", [
-    ("relative/dir", "not an absolute path"),
-    ("/var/lib/hp,x", "may not contain"),
-    ("/var/lib/hp:x", "may not contain"),
-], ids=["relative", "comma", "colon"])
+@pytest.mark.parametrize(
+    "state, problem",
+    [
+        ("relative/dir", "not an absolute path"),
+        ("/var/lib/hp,x", "may not contain"),
+        ("/var/lib/hp:x", "may not contain"),
+    ],
+    ids=["relative", "comma", "colon"],
+)
 def test_bad_state_dirs(state: str, problem: str) -> None:
     with pytest.raises(HpError, match=problem):
         layout(state)
@@ -28,12 +32,16 @@ def test_layout_paths() -> None:
     assert lay.image_rootfs("abc") == "/var/lib/hp/images/abc/rootfs"
 
 
-@pytest.mark.parametrize("argv", [
-    lambda lay, name: commands.crun_kill(lay, name, 15),
-    lambda lay, name: commands.crun_delete(lay, name, force=True),
-    lambda lay, name: commands.crun_start(lay, name),
-    lambda lay, name: commands.crun_state(lay, name),
-], ids=["kill", "delete", "start", "state"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        lambda lay, name: commands.crun_kill(lay, name, 15),
+        lambda lay, name: commands.crun_delete(lay, name, force=True),
+        lambda lay, name: commands.crun_start(lay, name),
+        lambda lay, name: commands.crun_state(lay, name),
+    ],
+    ids=["kill", "delete", "start", "state"],
+)
 def test_crun_commands_use_hps_own_root_and_the_name_as_one_argument(argv) -> None:
     lay = layout("/s")
     name = "we;b $(x)"  # never valid as a name, but even so: one argument, no shell
@@ -62,8 +70,15 @@ def _conmon_options(argv: tuple[str, ...]) -> tuple[dict[str, list[str]], set[st
 def test_conmon_creates_the_container_with_hps_crun_root_log_and_exit_command(terminal: bool) -> None:
     lay = layout("/s")
     exit_command = commands.exit_command("/venv/bin/python", lay, "web", 7)
-    argv = commands.conmon_argv(lay, "web", conmon="/usr/bin/conmon", runtime="/usr/bin/crun", terminal=terminal,
-                                log_max_size=1024**2, exit_command=exit_command)
+    argv = commands.conmon_argv(
+        lay,
+        "web",
+        conmon="/usr/bin/conmon",
+        runtime="/usr/bin/crun",
+        terminal=terminal,
+        log_max_size=1024**2,
+        exit_command=exit_command,
+    )
     options, flags = _conmon_options(argv)
     assert argv[0] == "/usr/bin/conmon"
     assert options["--cid"] == ["web"] and options["--runtime"] == ["/usr/bin/crun"]
@@ -76,11 +91,19 @@ def test_conmon_creates_the_container_with_hps_crun_root_log_and_exit_command(te
 
 
 RESOLV = [
-    ("loopback-dropped", "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch example\n", None,
-     "nameserver 10.0.0.2\nsearch example\n"),
+    (
+        "loopback-dropped",
+        "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch example\n",
+        None,
+        "nameserver 10.0.0.2\nsearch example\n",
+    ),
     ("ipv6-loopback-dropped", "nameserver ::1\nnameserver fd00::1\n", None, "nameserver fd00::1\n"),
-    ("comments-ignored", "# x\n; y\nnameserver 1.1.1.1\noptions ndots:2\n", None,
-     "nameserver 1.1.1.1\noptions ndots:2\n"),
+    (
+        "comments-ignored",
+        "# x\n; y\nnameserver 1.1.1.1\noptions ndots:2\n",
+        None,
+        "nameserver 1.1.1.1\noptions ndots:2\n",
+    ),
     ("explicit-servers-win", "nameserver 10.0.0.2\n", ("9.9.9.9",), "nameserver 9.9.9.9\n"),
     ("empty", "", None, ""),
 ]
@@ -99,13 +122,22 @@ def test_hosts_file_names_the_container_and_its_peers() -> None:
 
 def test_exec_process_keeps_user_cwd_env_and_caps() -> None:
     process = oci.Process(
-        terminal=False, user=oci.User(uid=1000, gid=1000, additional_gids=(1000, 33)),
-        args=("/run/hp-init", "--keep-alive", "--", "app"), env=("A=1",), cwd="/srv",
-        capabilities=oci.ProcessCapabilities((), (), (), (), ()), no_new_privileges=True)
+        terminal=False,
+        user=oci.User(uid=1000, gid=1000, additional_gids=(1000, 33)),
+        args=("/run/hp-init", "--keep-alive", "--", "app"),
+        env=("A=1",),
+        cwd="/srv",
+        capabilities=oci.ProcessCapabilities((), (), (), (), ()),
+        no_new_privileges=True,
+    )
     got = exec_process(process, ("id", "-u"), tty=True)
     assert got.args == ("id", "-u") and got.terminal is True
-    assert (got.user, got.env, got.cwd, got.capabilities) == (process.user, process.env, process.cwd,
-                                                              process.capabilities)
+    assert (got.user, got.env, got.cwd, got.capabilities) == (
+        process.user,
+        process.env,
+        process.cwd,
+        process.capabilities,
+    )
 
 
 @pytest.mark.parametrize("argv", [(), ("",), ("a\0b",)], ids=["none", "empty", "nul"])

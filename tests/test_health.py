@@ -38,6 +38,7 @@ def spec(extra: str = ""):
 
 # ---------------------------------------------------------------- resolution
 
+
 @pytest.mark.parametrize(
     "toml, image, expected",
     [
@@ -47,21 +48,47 @@ def spec(extra: str = ""):
         ("", ImageHealthcheck(("NONE",)), None),
         ("", ImageHealthcheck(()), None),
         ('healthcheck = { test = ["NONE"] }', IMAGE, None),
-        ('healthcheck = { test = ["CMD", "/bin/check", "--quick"] }', None,
-         HealthCheck(("CMD", "/bin/check", "--quick"))),
-        ('healthcheck = { test = "wget -q -O- http://127.0.0.1/" }', None,
-         HealthCheck(("CMD-SHELL", "wget -q -O- http://127.0.0.1/"))),
-        ('healthcheck = { interval = "1m30s", retries = 5 }', IMAGE,
-         HealthCheck(("CMD-SHELL", "test -f /ok"), 90.0, 3.0, 1.0, 5)),
-        ('healthcheck = { test = ["CMD", "true"], timeout = 0.5, start_period = "0s" }', IMAGE,
-         HealthCheck(("CMD", "true"), 2.0, 0.5, 0.0, 2)),
-        ('healthcheck = { test = ["CMD", "true"], interval = "500ms" }', ImageHealthcheck(("NONE",)),
-         HealthCheck(("CMD", "true"), 0.5)),
+        (
+            'healthcheck = { test = ["CMD", "/bin/check", "--quick"] }',
+            None,
+            HealthCheck(("CMD", "/bin/check", "--quick")),
+        ),
+        (
+            'healthcheck = { test = "wget -q -O- http://127.0.0.1/" }',
+            None,
+            HealthCheck(("CMD-SHELL", "wget -q -O- http://127.0.0.1/")),
+        ),
+        (
+            'healthcheck = { interval = "1m30s", retries = 5 }',
+            IMAGE,
+            HealthCheck(("CMD-SHELL", "test -f /ok"), 90.0, 3.0, 1.0, 5),
+        ),
+        (
+            'healthcheck = { test = ["CMD", "true"], timeout = 0.5, start_period = "0s" }',
+            IMAGE,
+            HealthCheck(("CMD", "true"), 2.0, 0.5, 0.0, 2),
+        ),
+        (
+            'healthcheck = { test = ["CMD", "true"], interval = "500ms" }',
+            ImageHealthcheck(("NONE",)),
+            HealthCheck(("CMD", "true"), 0.5),
+        ),
         ('healthcheck = { test = "true" }\nhealth_on_failure = "restart"', None, HealthCheck(("CMD-SHELL", "true"))),
     ],
-    ids=["image-only", "image-defaults", "no-check", "image-none", "image-empty-test", "toml-none-disables",
-         "toml-cmd", "toml-string-is-cmd-shell", "toml-overrides-fields-keeps-image-test",
-         "toml-overrides-test-keeps-image-durations", "toml-check-over-image-none", "on-failure-with-check"],
+    ids=[
+        "image-only",
+        "image-defaults",
+        "no-check",
+        "image-none",
+        "image-empty-test",
+        "toml-none-disables",
+        "toml-cmd",
+        "toml-string-is-cmd-shell",
+        "toml-overrides-fields-keeps-image-test",
+        "toml-overrides-test-keeps-image-durations",
+        "toml-check-over-image-none",
+        "on-failure-with-check",
+    ],
 )
 def test_effective_check(toml: str, image, expected) -> None:
     assert effective_check("web", spec(toml), image, "img") == expected
@@ -71,33 +98,63 @@ def test_effective_check(toml: str, image, expected) -> None:
 @pytest.mark.parametrize(
     "toml, image, where, words",
     [
-        ('healthcheck = { test = [] }', None, "containers.web.healthcheck.test", "empty"),
+        ("healthcheck = { test = [] }", None, "containers.web.healthcheck.test", "empty"),
         ('healthcheck = { test = ["CMD"] }', None, "containers.web.healthcheck.test", "program"),
         ('healthcheck = { test = ["CMD-SHELL", "a", "b"] }', None, "containers.web.healthcheck.test", "exactly one"),
         ('healthcheck = { test = ["CMD-SHELL", " "] }', None, "containers.web.healthcheck.test", "non-empty"),
         ('healthcheck = { test = ["RUN", "x"] }', None, "containers.web.healthcheck.test[0]", '"CMD"'),
         ('healthcheck = { test = ["NONE", "x"] }', None, "containers.web.healthcheck.test", "nothing after"),
-        ('healthcheck = { test = ["NONE"], interval = "5s" }', None, "containers.web.healthcheck.interval",
-         "does not apply"),
-        ('healthcheck = { test = "true", interval = "soon" }', None, "containers.web.healthcheck.interval",
-         '"soon"'),
+        (
+            'healthcheck = { test = ["NONE"], interval = "5s" }',
+            None,
+            "containers.web.healthcheck.interval",
+            "does not apply",
+        ),
+        ('healthcheck = { test = "true", interval = "soon" }', None, "containers.web.healthcheck.interval", '"soon"'),
         ('healthcheck = { test = "true", interval = 0 }', None, "containers.web.healthcheck.interval", "at least 1ms"),
         ('healthcheck = { test = "true", timeout = "25h" }', None, "containers.web.healthcheck.timeout", "24h"),
-        ('healthcheck = { test = "true", start_period = -1 }', None, "containers.web.healthcheck.start_period",
-         "at least 0"),
+        (
+            'healthcheck = { test = "true", start_period = -1 }',
+            None,
+            "containers.web.healthcheck.start_period",
+            "at least 0",
+        ),
         ('healthcheck = { test = "true", retries = 0 }', None, "containers.web.healthcheck.retries", "at least 1"),
         ('healthcheck = { interval = "5s" }', None, "containers.web.healthcheck.test", "no HEALTHCHECK"),
-        ('healthcheck = { interval = "5s" }', ImageHealthcheck(("NONE",)), "containers.web.healthcheck.test",
-         '["NONE"]'),
+        (
+            'healthcheck = { interval = "5s" }',
+            ImageHealthcheck(("NONE",)),
+            "containers.web.healthcheck.test",
+            '["NONE"]',
+        ),
         ('health_on_failure = "restart"', None, "containers.web.health_on_failure", "needs a health check"),
         ("", ImageHealthcheck(("CMD-SHELL",), where="Healthcheck"), "image img: Healthcheck.Test", "exactly one"),
-        ("", ImageHealthcheck(("SHELL", "x"), where="Config.Healthcheck"), "image img: Config.Healthcheck.Test[0]",
-         "CMD"),
+        (
+            "",
+            ImageHealthcheck(("SHELL", "x"), where="Config.Healthcheck"),
+            "image img: Config.Healthcheck.Test[0]",
+            "CMD",
+        ),
     ],
-    ids=["empty-test", "cmd-without-program", "cmd-shell-two-words", "cmd-shell-blank", "unknown-kind",
-         "none-with-args", "none-with-interval", "bad-duration", "zero-interval", "timeout-over-a-day",
-         "negative-start-period", "zero-retries", "override-without-any-test", "override-over-image-none",
-         "on-failure-without-check", "bad-image-test", "bad-image-kind"],
+    ids=[
+        "empty-test",
+        "cmd-without-program",
+        "cmd-shell-two-words",
+        "cmd-shell-blank",
+        "unknown-kind",
+        "none-with-args",
+        "none-with-interval",
+        "bad-duration",
+        "zero-interval",
+        "timeout-over-a-day",
+        "negative-start-period",
+        "zero-retries",
+        "override-without-any-test",
+        "override-over-image-none",
+        "on-failure-without-check",
+        "bad-image-test",
+        "bad-image-kind",
+    ],
 )
 def test_bad_values_name_the_field(toml: str, image, where: str, words: str) -> None:
     with pytest.raises(HpError) as info:
@@ -109,7 +166,7 @@ def test_bad_values_name_the_field(toml: str, image, where: str, words: str) -> 
 @pytest.mark.parametrize(
     "toml, where",
     [
-        ('healthcheck = { test = 5 }', "containers.web.healthcheck.test"),
+        ("healthcheck = { test = 5 }", "containers.web.healthcheck.test"),
         ('healthcheck = { tests = ["CMD", "x"] }', "containers.web.healthcheck.tests"),
         ('health_on_failure = "stop"', "containers.web.health_on_failure"),
     ],
@@ -169,18 +226,31 @@ def states(results: list[CheckRun], check: HealthCheck = CHECK) -> list[tuple[st
         ([ok(1010)], [("healthy", 0)]),
         ([bad(1010), bad(1020), ok(1025)], [("starting", 0), ("starting", 0), ("healthy", 0)]),
         ([bad(1031), bad(1041), bad(1051)], [("starting", 1), ("starting", 2), ("unhealthy", 3)]),
-        ([bad(1010), bad(1020), bad(1031), bad(1041), bad(1051)],
-         [("starting", 0), ("starting", 0), ("starting", 1), ("starting", 2), ("unhealthy", 3)]),
-        ([ok(1005), bad(1010), bad(1015), bad(1020)], [("healthy", 0), ("healthy", 1), ("healthy", 2),
-                                                       ("unhealthy", 3)]),
+        (
+            [bad(1010), bad(1020), bad(1031), bad(1041), bad(1051)],
+            [("starting", 0), ("starting", 0), ("starting", 1), ("starting", 2), ("unhealthy", 3)],
+        ),
+        (
+            [ok(1005), bad(1010), bad(1015), bad(1020)],
+            [("healthy", 0), ("healthy", 1), ("healthy", 2), ("unhealthy", 3)],
+        ),
         ([ok(1040), bad(1050), bad(1060), ok(1070)], [("healthy", 0), ("healthy", 1), ("healthy", 2), ("healthy", 0)]),
-        ([bad(1040), bad(1050), bad(1060), ok(1070)], [("starting", 1), ("starting", 2), ("unhealthy", 3),
-                                                       ("healthy", 0)]),
+        (
+            [bad(1040), bad(1050), bad(1060), ok(1070)],
+            [("starting", 1), ("starting", 2), ("unhealthy", 3), ("healthy", 0)],
+        ),
         ([bad(1040, -1), bad(1050, 2), bad(1060, 137)], [("starting", 1), ("starting", 2), ("unhealthy", 3)]),
     ],
-    ids=["first-pass-healthy", "failures-in-start-period-do-not-count", "retries-failures-unhealthy",
-         "start-period-then-counting", "healthy-counts-even-in-start-period", "a-pass-resets-the-streak",
-         "unhealthy-recovers-on-a-pass", "any-nonzero-or-timeout-fails"],
+    ids=[
+        "first-pass-healthy",
+        "failures-in-start-period-do-not-count",
+        "retries-failures-unhealthy",
+        "start-period-then-counting",
+        "healthy-counts-even-in-start-period",
+        "a-pass-resets-the-streak",
+        "unhealthy-recovers-on-a-pass",
+        "any-nonzero-or-timeout-fails",
+    ],
 )
 def test_transitions(results: list[CheckRun], expected: list[tuple[str, int]]) -> None:
     assert states(results) == expected
@@ -224,8 +294,13 @@ def test_a_new_run_starts_again() -> None:
 
 @pytest.mark.parametrize(
     "on_failure, status, expected",
-    [("none", "unhealthy", "none"), ("restart", "unhealthy", "restart"), ("kill", "unhealthy", "kill"),
-     ("restart", "starting", "none"), ("kill", "healthy", "none")],
+    [
+        ("none", "unhealthy", "none"),
+        ("restart", "unhealthy", "restart"),
+        ("kill", "unhealthy", "kill"),
+        ("restart", "starting", "none"),
+        ("kill", "healthy", "none"),
+    ],
     ids=["none", "restart-unhealthy", "kill-unhealthy", "nothing-while-starting", "nothing-while-healthy"],
 )
 def test_action(on_failure, status, expected) -> None:
@@ -234,9 +309,13 @@ def test_action(on_failure, status, expected) -> None:
 
 @pytest.mark.parametrize(
     "check, state, run, running, expected",
-    [(None, None, 1, True, "-"), (CHECK, None, 1, True, "starting"), (CHECK, HealthState(1, "healthy"), 1, True,
-                                                                      "healthy"),
-     (CHECK, HealthState(1, "healthy"), 2, True, "starting"), (CHECK, HealthState(1, "unhealthy"), 1, False, "-")],
+    [
+        (None, None, 1, True, "-"),
+        (CHECK, None, 1, True, "starting"),
+        (CHECK, HealthState(1, "healthy"), 1, True, "healthy"),
+        (CHECK, HealthState(1, "healthy"), 2, True, "starting"),
+        (CHECK, HealthState(1, "unhealthy"), 1, False, "-"),
+    ],
     ids=["no-check", "no-result-yet", "recorded", "recorded-for-an-older-run", "not-running"],
 )
 def test_shown(check, state, run, running, expected) -> None:
@@ -251,8 +330,10 @@ def test_output_keeps_the_last_4k() -> None:
 
 def test_last_words() -> None:
     assert last_words(HealthState()) == "no check has finished yet"
-    assert last_words(HealthState(log=(CheckRun(1, 2, 7, "no\nconnection\n"),))) == \
-        "the last check exited 7: no connection"
+    assert (
+        last_words(HealthState(log=(CheckRun(1, 2, 7, "no\nconnection\n"),)))
+        == "the last check exited 7: no connection"
+    )
     assert last_words(HealthState(log=(timed_out(CHECK, 1, 6),))) == "the last check timed out"
 
 
@@ -264,6 +345,7 @@ def test_health_json_round_trip() -> None:
 
 
 # ---------------------------------------------------------------- plans
+
 
 def test_a_changed_check_is_an_update_of_the_record() -> None:
     from compiler.plan import Current, Desired, plan

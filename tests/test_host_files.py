@@ -23,12 +23,16 @@ def test_a_profile_is_read_relative_to_the_files_directory(tmp_path) -> None:
     assert got["profiles/web.json"].text == '{"defaultAction": "SCMP_ACT_ALLOW"}'
 
 
-@pytest.mark.parametrize("setting, hint", [
-    ("defualt", '(did you mean "default"?)'),
-    ("unconfind", '(did you mean "unconfined"?)'),
-    ("strict", '(expected "default", "unconfined" or a file)'),
-    ("missing.json", "No such file or directory"),
-], ids=["misspelt-default", "misspelt-unconfined", "a-word", "a-missing-file"])
+@pytest.mark.parametrize(
+    "setting, hint",
+    [
+        ("defualt", '(did you mean "default"?)'),
+        ("unconfind", '(did you mean "unconfined"?)'),
+        ("strict", '(expected "default", "unconfined" or a file)'),
+        ("missing.json", "No such file or directory"),
+    ],
+    ids=["misspelt-default", "misspelt-unconfined", "a-word", "a-missing-file"],
+)
 def test_an_unreadable_profile_names_the_field_and_the_file(tmp_path, setting: str, hint: str) -> None:
     with pytest.raises(HpError) as error:
         files_of(tmp_path, setting)

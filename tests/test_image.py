@@ -115,18 +115,34 @@ def test_key_order_does_not_matter() -> None:
         ({"Os": "linux"}, ImageConfig(os="linux", config_field="Config")),
         ({"Config": None, "Os": "linux"}, ImageConfig(os="linux", config_field="Config")),
         ({"Config": {}}, ImageConfig(config_field="Config")),
-        ({"Config": {k: None for k in RUN}, "Os": None, "Architecture": None, "Author": None, "Created": None},
-         ImageConfig(config_field="Config")),
-        ({"config": None, "os": "linux", "architecture": "arm64"},
-         ImageConfig(os="linux", architecture="arm64", config_field="config")),
-        ({"config": {k: None for k in RUN}, "os": None, "architecture": "amd64"},
-         ImageConfig(architecture="amd64", config_field="config")),
+        (
+            {"Config": {k: None for k in RUN}, "Os": None, "Architecture": None, "Author": None, "Created": None},
+            ImageConfig(config_field="Config"),
+        ),
+        (
+            {"config": None, "os": "linux", "architecture": "arm64"},
+            ImageConfig(os="linux", architecture="arm64", config_field="config"),
+        ),
+        (
+            {"config": {k: None for k in RUN}, "os": None, "architecture": "amd64"},
+            ImageConfig(architecture="amd64", config_field="config"),
+        ),
         ({"architecture": "amd64"}, ImageConfig(architecture="amd64", config_field="config")),
-        ([{"Architecture": "amd64", "Config": {"Env": None}}],
-         ImageConfig(architecture="amd64", config_field="[0].Config")),
+        (
+            [{"Architecture": "amd64", "Config": {"Env": None}}],
+            ImageConfig(architecture="amd64", config_field="[0].Config"),
+        ),
     ],
-    ids=["inspect-no-config", "inspect-null-config", "inspect-empty-config", "inspect-all-null",
-         "oci-null-config", "oci-all-null", "oci-architecture-only", "list-null-env"],
+    ids=[
+        "inspect-no-config",
+        "inspect-null-config",
+        "inspect-empty-config",
+        "inspect-all-null",
+        "oci-null-config",
+        "oci-all-null",
+        "oci-architecture-only",
+        "list-null-env",
+    ],
 )
 def test_nulls_are_absent(doc, expected: ImageConfig) -> None:
     assert parse(doc) == expected
@@ -165,22 +181,44 @@ SECOND = 10**9
     "doc, expected",
     [
         # podman image inspect: at the top level, not under Config (which podman leaves without it)
-        (dict(INSPECT, Healthcheck={"Test": ["CMD-SHELL", "test -f /ok"], "Interval": 2 * SECOND,
-                                    "Timeout": 3 * SECOND, "StartPeriod": SECOND, "Retries": 2}),
-         ImageHealthcheck(("CMD-SHELL", "test -f /ok"), 2 * SECOND, 3 * SECOND, SECOND, 2, "Healthcheck")),
+        (
+            dict(
+                INSPECT,
+                Healthcheck={
+                    "Test": ["CMD-SHELL", "test -f /ok"],
+                    "Interval": 2 * SECOND,
+                    "Timeout": 3 * SECOND,
+                    "StartPeriod": SECOND,
+                    "Retries": 2,
+                },
+            ),
+            ImageHealthcheck(("CMD-SHELL", "test -f /ok"), 2 * SECOND, 3 * SECOND, SECOND, 2, "Healthcheck"),
+        ),
         # the top level wins over Config's
-        (dict(INSPECT, Healthcheck={"Test": ["CMD", "true"]}, Config=dict(RUN, Healthcheck={"Test": ["NONE"]})),
-         ImageHealthcheck(("CMD", "true"), where="Healthcheck")),
+        (
+            dict(INSPECT, Healthcheck={"Test": ["CMD", "true"]}, Config=dict(RUN, Healthcheck={"Test": ["NONE"]})),
+            ImageHealthcheck(("CMD", "true"), where="Healthcheck"),
+        ),
         # docker inspect, and a docker-format image config: under Config / config
-        (dict(INSPECT, Config=dict(RUN, Healthcheck={"Test": ["NONE"]})),
-         ImageHealthcheck(("NONE",), where="Config.Healthcheck")),
-        ({"os": "linux", "config": {"Healthcheck": {"Test": ["CMD", "x"], "Retries": 0, "StartInterval": 5}}},
-         ImageHealthcheck(("CMD", "x"), where="config.Healthcheck")),
+        (
+            dict(INSPECT, Config=dict(RUN, Healthcheck={"Test": ["NONE"]})),
+            ImageHealthcheck(("NONE",), where="Config.Healthcheck"),
+        ),
+        (
+            {"os": "linux", "config": {"Healthcheck": {"Test": ["CMD", "x"], "Retries": 0, "StartInterval": 5}}},
+            ImageHealthcheck(("CMD", "x"), where="config.Healthcheck"),
+        ),
         (dict(INSPECT, Healthcheck=None), None),
         (INSPECT, None),
     ],
-    ids=["podman-top-level", "top-level-wins", "docker-under-config", "oci-config-unknown-keys-ignored",
-         "null", "absent"],
+    ids=[
+        "podman-top-level",
+        "top-level-wins",
+        "docker-under-config",
+        "oci-config-unknown-keys-ignored",
+        "null",
+        "absent",
+    ],
 )
 def test_healthcheck(doc, expected) -> None:
     assert parse(doc).healthcheck == expected
@@ -257,10 +295,27 @@ def test_non_linux_os_is_an_error(doc, where: str) -> None:
         ({"os": "linux", "os.version": 6}, "os.version"),
     ],
     ids=[
-        "env-string", "list-env-string", "list-env-item", "oci-env-null-item", "numeric-user", "oci-numeric-user",
-        "entrypoint-string", "cmd-nested", "workingdir-list", "volumes-list", "oci-volumes-string",
-        "exposed-ports-list", "stopsignal-int", "labels-list", "config-string", "oci-config-list", "os-int",
-        "architecture-list", "list-created-int", "oci-author-object", "oci-os-version-int",
+        "env-string",
+        "list-env-string",
+        "list-env-item",
+        "oci-env-null-item",
+        "numeric-user",
+        "oci-numeric-user",
+        "entrypoint-string",
+        "cmd-nested",
+        "workingdir-list",
+        "volumes-list",
+        "oci-volumes-string",
+        "exposed-ports-list",
+        "stopsignal-int",
+        "labels-list",
+        "config-string",
+        "oci-config-list",
+        "os-int",
+        "architecture-list",
+        "list-created-int",
+        "oci-author-object",
+        "oci-os-version-int",
     ],
 )
 def test_wrong_types_name_the_field_path(doc, where: str) -> None:
@@ -291,8 +346,6 @@ def test_invalid_json(text: str) -> None:
     assert "JSON" in str(error_of(text))
 
 
-
-
 @pytest.mark.parametrize(
     "data",
     [
@@ -309,8 +362,17 @@ def test_invalid_utf8_bytes_are_a_clean_error(data: bytes) -> None:
 @pytest.mark.parametrize(
     "doc",
     [{}, {"foo": 1}, {"Id": "abc", "RepoTags": []}, "linux", 5, None, [5], [None], [[INSPECT]]],
-    ids=["empty-object", "unknown-object", "inspect-without-image-fields", "string", "number", "null",
-         "list-of-number", "list-of-null", "nested-list"],
+    ids=[
+        "empty-object",
+        "unknown-object",
+        "inspect-without-image-fields",
+        "string",
+        "number",
+        "null",
+        "list-of-number",
+        "list-of-null",
+        "nested-list",
+    ],
 )
 def test_not_an_image_config(doc) -> None:
     err = error_of(doc)
@@ -318,8 +380,15 @@ def test_not_an_image_config(doc) -> None:
 
 
 def test_exposed_ports_and_volumes_sorted_as_strings() -> None:
-    image = parse({"Os": "linux", "Config": {"ExposedPorts": {"80/udp": {}, "8080/tcp": {}, "443": {}},
-                                             "Volumes": {"/z": {}, "/a/b": {}, "/a": {}}}})
+    image = parse(
+        {
+            "Os": "linux",
+            "Config": {
+                "ExposedPorts": {"80/udp": {}, "8080/tcp": {}, "443": {}},
+                "Volumes": {"/z": {}, "/a/b": {}, "/a": {}},
+            },
+        }
+    )
     assert image.exposed_ports == ("443", "80/udp", "8080/tcp")  # '/' sorts before '8'
 
     assert image.volumes == ("/a", "/a/b", "/z")

@@ -43,14 +43,17 @@ def run_kube_case(case: str) -> tuple[str | None, str | None]:
     d = CASES_DIR / case
     try:
         hp_file = parse_hp_file((d / "hp.toml").read_bytes())
-        facts = ImageFacts(parse_image_config(case_file(case, "image.json").read_bytes()),
-                           case_file(case, "passwd").read_text(), case_file(case, "group").read_text())
+        facts = ImageFacts(
+            parse_image_config(case_file(case, "image.json").read_bytes()),
+            case_file(case, "passwd").read_text(),
+            case_file(case, "group").read_text(),
+        )
         env_files = {p: EnvFile(p, (d / p).read_text()) for s in hp_file.containers.values() for p in s.env_file}
-        out = export_kube(hp_file, {s.image: facts for s in hp_file.containers.values()}, case_options(case),
-                          env_files)
+        out = export_kube(hp_file, {s.image: facts for s in hp_file.containers.values()}, case_options(case), env_files)
     except HpError as e:
-        return None, error_line(e.from_source("spec") if e.where.startswith(("containers", "volumes")) else e,
-                                FILES) + "\n"
+        return None, error_line(
+            e.from_source("spec") if e.where.startswith(("containers", "volumes")) else e, FILES
+        ) + "\n"
     return "".join(f"# hp: warning: {w}\n" for w in out.warnings) + out.yaml(), None
 
 
@@ -95,8 +98,11 @@ def test_yaml_reads_back_as_the_objects(case: str) -> None:
     """What a YAML 1.1 reader (PyYAML, as kubectl's) makes of the text is exactly the objects."""
     d = CASES_DIR / case
     hp_file = parse_hp_file((d / "hp.toml").read_bytes())
-    facts = ImageFacts(parse_image_config(case_file(case, "image.json").read_bytes()),
-                       case_file(case, "passwd").read_text(), case_file(case, "group").read_text())
+    facts = ImageFacts(
+        parse_image_config(case_file(case, "image.json").read_bytes()),
+        case_file(case, "passwd").read_text(),
+        case_file(case, "group").read_text(),
+    )
     env_files = {p: EnvFile(p, (d / p).read_text()) for s in hp_file.containers.values() for p in s.env_file}
     try:
         out = export_kube(hp_file, {s.image: facts for s in hp_file.containers.values()}, case_options(case), env_files)
@@ -127,7 +133,7 @@ def expand(text: str, env: dict[str, str]) -> str:
             if nxt == "(":
                 end = text.find(")", i + 2)
                 if end != -1:
-                    name = text[i + 2:end]
+                    name = text[i + 2 : end]
                     out.append(env.get(name, f"$({name})"))
                     i = end + 1
                     continue
@@ -142,8 +148,28 @@ def expand(text: str, env: dict[str, str]) -> str:
     return "".join(out)
 
 
-@pytest.mark.parametrize("text", ["", "$", "$$", "$$$", "$(A)", "$$(A)", "$(B)", "$(A", "a$(A)b$(A)", "$x",
-                                  "$($(A))", "$((A))", "cost$", "$$(", "$)", "$(A)$", "$$$(A)$(B)"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "$",
+        "$$",
+        "$$$",
+        "$(A)",
+        "$$(A)",
+        "$(B)",
+        "$(A",
+        "a$(A)b$(A)",
+        "$x",
+        "$($(A))",
+        "$((A))",
+        "cost$",
+        "$$(",
+        "$)",
+        "$(A)$",
+        "$$$(A)$(B)",
+    ],
+)
 def test_escaped_text_expands_to_itself(text: str) -> None:
     names = frozenset({"A", "$(A"})
     env = {"A": "VALUE", "$(A": "OTHER"}
@@ -167,29 +193,58 @@ def test_kubernetes_runs_hps_command_line(image, entrypoint, command) -> None:
         config = compile_container("app", spec, ImageFacts(image), host=HostFacts())
     except HpError:
         return
-    out = export_kube(parse_hp_file('[containers.app]\nimage = "registry.example/app:1"\n').__class__(
-        containers={"app": spec}), {"registry.example/app:1": ImageFacts(image)})
+    out = export_kube(
+        parse_hp_file('[containers.app]\nimage = "registry.example/app:1"\n').__class__(containers={"app": spec}),
+        {"registry.example/app:1": ImageFacts(image)},
+    )
     container = out.documents[-1]["spec"]["template"]["spec"]["containers"][0]
     ran = k8s_process(image, container.get("command"), container.get("args"))
     assert ran == config.process.args
 
 
 def test_quantity_is_exact() -> None:
-    assert [quantity(n) for n in (1024, 64 * 1024**2, 3 * 1024**3, 1000, 2 * 1024**4)] == \
-        ["1Ki", "64Mi", "3Gi", "1000", "2Ti"]
+    assert [quantity(n) for n in (1024, 64 * 1024**2, 3 * 1024**3, 1000, 2 * 1024**4)] == [
+        "1Ki",
+        "64Mi",
+        "3Gi",
+        "1000",
+        "2Ti",
+    ]
 
 
-@pytest.mark.parametrize("text", ["no", "yes", "1.0", "0755", "~", "null", "a: b", "- x", "#c", "'q'", '"dq"',
-                                  "back\\slash", "tab\there", "line\nbreak", "\x00\x07\x1b\x7f\x85\u2028\ufeff",
-                                  "ünï©ødé 😀", "\U0010fffd", "\ufffe", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no",
+        "yes",
+        "1.0",
+        "0755",
+        "~",
+        "null",
+        "a: b",
+        "- x",
+        "#c",
+        "'q'",
+        '"dq"',
+        "back\\slash",
+        "tab\there",
+        "line\nbreak",
+        "\x00\x07\x1b\x7f\x85\u2028\ufeff",
+        "ünï©ødé 😀",
+        "\U0010fffd",
+        "\ufffe",
+        "",
+    ],
+)
 def test_quoted_strings_read_back_as_themselves(text: str) -> None:
     assert yaml.safe_load(quoted(text)) == text
     assert yaml.safe_load(dump_documents([{"k": text, text or "e": [text]}])) == {"k": text, text or "e": [text]}
 
 
 def test_image_map_takes_the_longest_prefix_at_a_path_boundary() -> None:
-    hp_file = parse_hp_file('[containers.a]\nimage = "reg.example/team/app:1"\n'
-                            '[containers.b]\nimage = "reg.example.org/app:1"\n')
+    hp_file = parse_hp_file(
+        '[containers.a]\nimage = "reg.example/team/app:1"\n[containers.b]\nimage = "reg.example.org/app:1"\n'
+    )
     facts = ImageFacts(IMAGE)
     options = KubeOptions(image_map=parse_image_map(("reg.example=mirror.local", "reg.example/team=team.local/x/")))
     out = export_kube(hp_file, {"reg.example/team/app:1": facts, "reg.example.org/app:1": facts}, options)
@@ -203,19 +258,28 @@ def test_an_image_map_no_image_uses_is_a_warning() -> None:
     options = KubeOptions(image_map=parse_image_map(("reg.exmaple=mirror.local",)))
     out = export_kube(hp_file, {"reg.example/team/app:1": ImageFacts(IMAGE)}, options)
     assert [(w.where, w.problem) for w in out.warnings if w.where.startswith("--image-map")] == [
-        ("--image-map reg.exmaple=mirror.local", "no exported container's image starts with reg.exmaple/; unused")]
+        ("--image-map reg.exmaple=mirror.local", "no exported container's image starts with reg.exmaple/; unused")
+    ]
 
 
-@pytest.mark.parametrize("setting, node_name", [
-    ("profiles/web.json", "profiles/web.json"), ("./profiles//web.json", "profiles/web.json"),
-    ("/etc/hp/web.json", "web.json"), ("../shared/web.json", "web.json"),
-], ids=["relative", "relative-uncleaned", "absolute", "above-the-file"])
+@pytest.mark.parametrize(
+    "setting, node_name",
+    [
+        ("profiles/web.json", "profiles/web.json"),
+        ("./profiles//web.json", "profiles/web.json"),
+        ("/etc/hp/web.json", "web.json"),
+        ("../shared/web.json", "web.json"),
+    ],
+    ids=["relative", "relative-uncleaned", "absolute", "above-the-file"],
+)
 def test_a_profile_file_is_the_nodes_localhost_profile(setting: str, node_name: str) -> None:
     hp_file = parse_hp_file(f'[containers.a]\nimage = "reg.example/app:1"\nseccomp = "{setting}"\n')
     out = export_kube(hp_file, {"reg.example/app:1": ImageFacts(IMAGE)})
     pod = next(d for d in out.documents if d["kind"] == "Deployment")["spec"]["template"]["spec"]
-    assert pod["containers"][0]["securityContext"]["seccompProfile"] == {"type": "Localhost",
-                                                                         "localhostProfile": node_name}
+    assert pod["containers"][0]["securityContext"]["seccompProfile"] == {
+        "type": "Localhost",
+        "localhostProfile": node_name,
+    }
 
 
 @pytest.mark.parametrize("entry", ["x", "=y", "x=", "/=y"])

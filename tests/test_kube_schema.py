@@ -56,19 +56,28 @@ def test_the_schemas_are_the_pinned_version_and_strict() -> None:
 # ---- properties: generated hp files give one clean error line, or YAML that validates -----------------------
 
 KUBE_NAMES = mostly(st.sampled_from(["web", "db-1", "app", "a" * 63]), NAMES, 6)
-KUBE_EXTRAS = st.fixed_dictionaries({}, optional={
-    "ports": st.lists(pick(["8080:80", "127.0.0.1:5353:53/udp", "8443:443/tcp", "9000:80"], ["80", "x:1"]),
-                      max_size=3, unique=True),
-    "network": pick(["bridge", "back", "none", "host"], ["nowhere"], 10),
-    "sysctls": st.dictionaries(pick(["net.ipv4.ping_group_range", "net/core/somaxconn", "kernel.shm_rmid_forced"],
-                                    ["vm.swappiness"]), st.sampled_from(["0 0", "1", "x y"]), max_size=2),
-    "must_run": st.booleans(),
-    "restart": st.sampled_from(["no", "on-failure", "always"]),
-    "restart_max": st.integers(0, 3),
-    "stop_timeout": st.sampled_from([0, 10, 3600]),
-    "sensitive_env": st.just(["A"]),
-    "volume": st.sampled_from(["data", "cache.db"]),
-})
+KUBE_EXTRAS = st.fixed_dictionaries(
+    {},
+    optional={
+        "ports": st.lists(
+            pick(["8080:80", "127.0.0.1:5353:53/udp", "8443:443/tcp", "9000:80"], ["80", "x:1"]),
+            max_size=3,
+            unique=True,
+        ),
+        "network": pick(["bridge", "back", "none", "host"], ["nowhere"], 10),
+        "sysctls": st.dictionaries(
+            pick(["net.ipv4.ping_group_range", "net/core/somaxconn", "kernel.shm_rmid_forced"], ["vm.swappiness"]),
+            st.sampled_from(["0 0", "1", "x y"]),
+            max_size=2,
+        ),
+        "must_run": st.booleans(),
+        "restart": st.sampled_from(["no", "on-failure", "always"]),
+        "restart_max": st.integers(0, 3),
+        "stop_timeout": st.sampled_from([0, 10, 3600]),
+        "sensitive_env": st.just(["A"]),
+        "volume": st.sampled_from(["data", "cache.db"]),
+    },
+)
 VOLUME_SIZES = mostly(st.sampled_from([None, "10g", "512m", 1000]), st.sampled_from(["lots", 0, True]), 10)
 
 
@@ -88,9 +97,14 @@ def kube_inputs(draw):
         table.update(extras)
         containers[name] = table
     volumes = {v: draw(VOLUME_SIZES) for v in ("data", "cache.db")}
-    text = toml_file(containers) + "[networks.back]\nsubnet = \"10.30.0.0/24\"\n" + "".join(
-        f"[volumes.{toml_str(v)}]\n" + (f"size = {toml_value(s)}\n" if s is not None else "")
-        for v, s in volumes.items())
+    text = (
+        toml_file(containers)
+        + '[networks.back]\nsubnet = "10.30.0.0/24"\n'
+        + "".join(
+            f"[volumes.{toml_str(v)}]\n" + (f"size = {toml_value(s)}\n" if s is not None else "")
+            for v, s in volumes.items()
+        )
+    )
     options = KubeOptions(host_ports=draw(st.booleans()))
     return text, draw(image_docs()), draw(PASSWD), draw(GROUP), options
 

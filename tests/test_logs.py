@@ -80,7 +80,9 @@ PARSE_CASES = {
     "a fragment ending in CR": (f"{T1} stdout P hi\r\n{T2} stdout F \n".encode(), [out(b"hi\r\n", T2)]),
     "spaces in the text kept": (f"{T1} stdout F  a  b \n".encode(), [out(b" a  b \n", T1)]),
     "other offset kept as written": (
-        b"2026-12-01T04:26:19.5+01:00 stdout F x\n", [out(b"x\n", "2026-12-01T04:26:19.5+01:00")]),
+        b"2026-12-01T04:26:19.5+01:00 stdout F x\n",
+        [out(b"x\n", "2026-12-01T04:26:19.5+01:00")],
+    ),
     "raw lines of an older hp": (b"hello\nworld\n", [out(b"hello\n"), out(b"world\n")]),
     "raw line without a newline at the end": (b"hello\nwor", [out(b"hello\n"), out(b"wor")]),
     "raw CRLF": (b"a\r\nb\r\n", [out(b"a\r\n"), out(b"b\r\n")]),
@@ -122,23 +124,36 @@ def test_partials_carry_over_between_reads() -> None:
     assert shown(second) == [out(b"ab\n", T2)] and pending == Pending()
 
 
-PIECES = st.sampled_from([
-    f"{T1} stdout F ".encode(), f"{T2} stderr P ".encode(), b"2026-02-30T03:26:19.1+00:00 stdout F ",
-    b"9999-12-31T23:59:59.999999999-23:59 stderr F ", b"2026-12-01T03:26:19.+00:00 stdout P ", b"\n", b"\r\n",
-    b" ", b"F ", b"stdout ",
-])
+PIECES = st.sampled_from(
+    [
+        f"{T1} stdout F ".encode(),
+        f"{T2} stderr P ".encode(),
+        b"2026-02-30T03:26:19.1+00:00 stdout F ",
+        b"9999-12-31T23:59:59.999999999-23:59 stderr F ",
+        b"2026-12-01T03:26:19.+00:00 stdout P ",
+        b"\n",
+        b"\r\n",
+        b" ",
+        b"F ",
+        b"stdout ",
+    ]
+)
 
 
-@given(st.one_of(st.binary(max_size=400),
-                 st.lists(st.one_of(PIECES, st.binary(max_size=8)), max_size=30).map(b"".join)))
+@given(
+    st.one_of(st.binary(max_size=400), st.lists(st.one_of(PIECES, st.binary(max_size=8)), max_size=30).map(b"".join))
+)
 @settings(max_examples=500, deadline=None)
 def test_parsing_never_raises(data: bytes) -> None:
     for line in lines_of(data):
         assert line.stream in ("stdout", "stderr") and (line.time == "") == (line.nanos is None)
 
 
-@given(st.lists(st.tuples(st.sampled_from(["stdout", "stderr"]), st.sampled_from("FP"), st.binary(max_size=20)),
-                max_size=20))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["stdout", "stderr"]), st.sampled_from("FP"), st.binary(max_size=20)), max_size=20
+    )
+)
 @settings(max_examples=300, deadline=None)
 def test_each_stream_keeps_its_bytes(records: list[tuple[str, str, bytes]]) -> None:
     """What conmon wrote per stream comes back, byte for byte, whatever the mix of records."""
@@ -262,6 +277,7 @@ def test_rendered() -> None:
 
 
 # The reader of executor/logs.py, on a file rotated the way conmon rotates it.
+
 
 def record(i: int, stream: str = "stdout") -> bytes:
     return f"{T1} {stream} F line {i}\n".encode()

@@ -56,8 +56,9 @@ def assert_parents_first(mounts) -> None:
 
 def assemble(volumes=(), own=(), *, read_only=False, keep_alive=False, config_field="Config"):
     image = ImageConfig(volumes=tuple(sorted(volumes)), config_field=config_field)
-    return assemble_mounts(defaults(), image, user_mounts(own, WHERE), read_only=read_only, keep_alive=keep_alive,
-                           container="web")
+    return assemble_mounts(
+        defaults(), image, user_mounts(own, WHERE), read_only=read_only, keep_alive=keep_alive, container="web"
+    )
 
 
 # --------------------------------------------------------------------------- parents_first
@@ -77,9 +78,15 @@ def assemble(volumes=(), own=(), *, read_only=False, keep_alive=False, config_fi
         ([], []),
     ],
     ids=[
-        "already-ordered", "child-first", "chain-reversed", "child-moves-after-its-parent",
-        "unrelated-keep-order", "prefix-is-not-a-parent", "sibling-prefix-is-not-a-parent",
-        "grandparent-without-parent", "empty",
+        "already-ordered",
+        "child-first",
+        "chain-reversed",
+        "child-moves-after-its-parent",
+        "unrelated-keep-order",
+        "prefix-is-not-a-parent",
+        "sibling-prefix-is-not-a-parent",
+        "grandparent-without-parent",
+        "empty",
     ],
 )
 def test_parents_first(given_order: list[str], expected: list[str]) -> None:
@@ -131,17 +138,30 @@ _COMPONENT = st.text(alphabet="ab%2F5_/. -", min_size=1, max_size=6).filter(lamb
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", fullmatch=True),
-       st.lists(_COMPONENT.filter(lambda c: c not in (".", "..")), min_size=1, max_size=5))
+@given(
+    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", fullmatch=True),
+    st.lists(_COMPONENT.filter(lambda c: c not in (".", "..")), min_size=1, max_size=5),
+)
 def test_image_volume_name_is_a_volume_name_and_its_source_maps_back(container: str, components: list[str]) -> None:
     name = image_volume_name(container, "/" + "/".join(components))
     assert is_volume_name(name)
     assert volume_of_source("/state/volumes", volume_source("/state/volumes", name)) == name
 
 
-@pytest.mark.parametrize("source", [None, "", "/state/volumes", "/state/volumes/x", "/state/volumes/x/_data/y",
-                                    "/state/volumes/../x/_data", "/state/volumesx/y/_data", "/other/x/_data",
-                                    "/state/volumes/.new-x/_data"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        None,
+        "",
+        "/state/volumes",
+        "/state/volumes/x",
+        "/state/volumes/x/_data/y",
+        "/state/volumes/../x/_data",
+        "/state/volumesx/y/_data",
+        "/other/x/_data",
+        "/state/volumes/.new-x/_data",
+    ],
+)
 def test_other_sources_are_no_volume(source) -> None:
     assert volume_of_source("/state/volumes", source) is None
 
@@ -152,21 +172,36 @@ def test_other_sources_are_no_volume(source) -> None:
 @pytest.mark.parametrize(
     "spec, expected",
     [
-        (BindMount(source="/srv/data", target="/data", readonly=True),
-         Mount("/data", "bind", "/srv/data", ("rbind", "rprivate", "ro"))),
-        (BindMount(source="/srv/data", target="/data"),
-         Mount("/data", "bind", "/srv/data", ("rbind", "rprivate", "rw"))),
-        (BindMount(source="/srv//data/", target="/data/./x/../"),
-         Mount("/data", "bind", "/srv/data", ("rbind", "rprivate", "rw"))),
-        (TmpfsMount(target="/scratch"),
-         Mount("/scratch", "tmpfs", "tmpfs", ("rw", "nosuid", "nodev", "mode=1777"))),
-        (TmpfsMount(target="/scratch", size="64m", mode="700", readonly=True),
-         Mount("/scratch", "tmpfs", "tmpfs", ("ro", "nosuid", "nodev", "mode=700", "size=67108864"))),
-        (TmpfsMount(target="/scratch", size=1024, mode=0o755),
-         Mount("/scratch", "tmpfs", "tmpfs", ("rw", "nosuid", "nodev", "mode=755", "size=1024"))),
+        (
+            BindMount(source="/srv/data", target="/data", readonly=True),
+            Mount("/data", "bind", "/srv/data", ("rbind", "rprivate", "ro")),
+        ),
+        (
+            BindMount(source="/srv/data", target="/data"),
+            Mount("/data", "bind", "/srv/data", ("rbind", "rprivate", "rw")),
+        ),
+        (
+            BindMount(source="/srv//data/", target="/data/./x/../"),
+            Mount("/data", "bind", "/srv/data", ("rbind", "rprivate", "rw")),
+        ),
+        (TmpfsMount(target="/scratch"), Mount("/scratch", "tmpfs", "tmpfs", ("rw", "nosuid", "nodev", "mode=1777"))),
+        (
+            TmpfsMount(target="/scratch", size="64m", mode="700", readonly=True),
+            Mount("/scratch", "tmpfs", "tmpfs", ("ro", "nosuid", "nodev", "mode=700", "size=67108864")),
+        ),
+        (
+            TmpfsMount(target="/scratch", size=1024, mode=0o755),
+            Mount("/scratch", "tmpfs", "tmpfs", ("rw", "nosuid", "nodev", "mode=755", "size=1024")),
+        ),
     ],
-    ids=["bind-ro", "bind-rw-default", "paths-normalised", "tmpfs-defaults", "tmpfs-size-mode-ro",
-         "tmpfs-int-size-octal-int-mode"],
+    ids=[
+        "bind-ro",
+        "bind-rw-default",
+        "paths-normalised",
+        "tmpfs-defaults",
+        "tmpfs-size-mode-ro",
+        "tmpfs-int-size-octal-int-mode",
+    ],
 )
 def test_user_mount(spec, expected: Mount) -> None:
     assert user_mounts([spec], WHERE) == (expected,)
@@ -194,8 +229,17 @@ def test_user_mounts_keep_the_files_order() -> None:
         ([TmpfsMount(target="/a\0")], f"{WHERE}[0].target"),
     ],
     ids=[
-        "relative-target", "empty-target", "root-target", "target-normalising-to-root", "duplicate-target",
-        "duplicate-after-normalising", "relative-source", "empty-source", "bad-size", "zero-size", "bad-mode",
+        "relative-target",
+        "empty-target",
+        "root-target",
+        "target-normalising-to-root",
+        "duplicate-target",
+        "duplicate-after-normalising",
+        "relative-source",
+        "empty-source",
+        "bad-size",
+        "zero-size",
+        "bad-mode",
         "nul-in-target",
     ],
 )
@@ -246,7 +290,7 @@ def test_volumes_are_sorted_rw_binds_from_their_volume_directories() -> None:
     ids=["duplicate-after-normalising", "dot-dot", "root-volume-skipped", "double-slash"],
 )
 def test_volumes_are_normalised(volumes: list[str], expected: list[str]) -> None:
-    assert dests(assemble(volumes=volumes))[len(STANDARD + ETC):] == expected
+    assert dests(assemble(volumes=volumes))[len(STANDARD + ETC) :] == expected
 
 
 def test_relative_volume_is_an_error_naming_it() -> None:
@@ -275,8 +319,14 @@ def test_keep_alive_adds_the_init_bind() -> None:
         ([BindMount(source="/host/hosts", target="/etc/hosts")], [], ["/etc/hostname", "/etc/resolv.conf"]),
         ([TmpfsMount(target="/proc/driver")], [], ["/proc"]),
     ],
-    ids=["own-dev-replaces-dev-subtree", "own-dev-shm-replaces-only-it", "own-cgroup-replaces-only-it",
-         "own-sys-replaces-sys-subtree", "own-etc-hosts-replaces-generated", "own-below-standard-keeps-it"],
+    ids=[
+        "own-dev-replaces-dev-subtree",
+        "own-dev-shm-replaces-only-it",
+        "own-cgroup-replaces-only-it",
+        "own-sys-replaces-sys-subtree",
+        "own-etc-hosts-replaces-generated",
+        "own-below-standard-keeps-it",
+    ],
 )
 def test_own_mounts_replace_mounts_at_the_same_target(own, gone: list[str], present: list[str]) -> None:
     out = assemble(own=own)
@@ -317,8 +367,7 @@ def test_keep_alive_reserves_the_init_target() -> None:
         ([], [TmpfsMount(target="/run")]),
         (["/srv/a", "/srv"], [BindMount(source="/s", target="/srv/a/b"), TmpfsMount(target="/srv/a/b/c/d")]),
     ],
-    ids=["volume-below-own", "own-below-volume", "own-etc-above-etc-binds", "own-run-above-init",
-         "mixed-chain"],
+    ids=["volume-below-own", "own-below-volume", "own-etc-above-etc-binds", "own-run-above-init", "mixed-chain"],
 )
 def test_parents_before_children_across_kinds(volumes, own) -> None:
     out = assemble(volumes=volumes, own=own, keep_alive=True)
@@ -329,8 +378,14 @@ def test_parents_before_children_across_kinds(volumes, own) -> None:
 def test_assembly_is_deterministic_whatever_the_volume_order() -> None:
     a = assemble(volumes=["/b", "/a", "/c/d"], own=[TmpfsMount(target="/c")])
     image = ImageConfig(volumes=("/c/d", "/b", "/a"), config_field="Config")
-    b = assemble_mounts(defaults(), image, user_mounts([TmpfsMount(target="/c")], WHERE),
-                        read_only=False, keep_alive=False, container="web")
+    b = assemble_mounts(
+        defaults(),
+        image,
+        user_mounts([TmpfsMount(target="/c")], WHERE),
+        read_only=False,
+        keep_alive=False,
+        container="web",
+    )
     assert a == b
 
 
@@ -338,7 +393,8 @@ def test_assembly_is_deterministic_whatever_the_volume_order() -> None:
 # of an empty directory over procfs, or over hp's /etc/hosts); moby lets a mount replace the
 # default at the same destination, and hp never lists one destination twice.
 @pytest.mark.parametrize(
-    "volume", ["/dev/shm", "/etc/hosts", "/proc", "/sys/fs/cgroup", "/dev"],
+    "volume",
+    ["/dev/shm", "/etc/hosts", "/proc", "/sys/fs/cgroup", "/dev"],
     ids=["dev-shm", "etc-hosts", "proc", "cgroup", "dev"],
 )
 def test_no_two_mounts_share_a_destination(volume: str) -> None:

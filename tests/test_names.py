@@ -10,8 +10,26 @@ from compiler.layout import layout
 from compiler.names import check_container_name, is_container_name
 
 GOOD = ["a", "web", "Web-1", "0", "a_b", "x" * 64]
-BAD = ["", ".", "..", "../../x", "a/b", "/abs", "-f", "--force", "_a", "a b", "a\nb", "a.b", "é", "x" * 65,
-       "web\n", "a\x00b", "a:b", "a,b"]
+BAD = [
+    "",
+    ".",
+    "..",
+    "../../x",
+    "a/b",
+    "/abs",
+    "-f",
+    "--force",
+    "_a",
+    "a b",
+    "a\nb",
+    "a.b",
+    "é",
+    "x" * 65,
+    "web\n",
+    "a\x00b",
+    "a:b",
+    "a,b",
+]
 PATHS = layout("/var/lib/hp")
 
 
@@ -27,8 +45,14 @@ def test_bad_names_are_refused_everywhere(name: str) -> None:
     assert not is_container_name(name)
     with pytest.raises(HpError, match="invalid container name"):
         check_container_name(name)
-    for path_of in (PATHS.container_dir, PATHS.bundle, PATHS.exit_file, PATHS.netns, PATHS.attachment,
-                    PATHS.cgroup_name):
+    for path_of in (
+        PATHS.container_dir,
+        PATHS.bundle,
+        PATHS.exit_file,
+        PATHS.netns,
+        PATHS.attachment,
+        PATHS.cgroup_name,
+    ):
         with pytest.raises(HpError, match="invalid container name"):
             path_of(name)
 

@@ -28,15 +28,23 @@ def desired(name: str, extra: str = "", image_id: str = ID1) -> Desired:
     return Desired("localhost/app:1", image_id, config(text, name))
 
 
-def current(name: str, extra: str = "", image_id: str = ID1, status: str = "running", exit_code: int | None = None,
-            phase: str = "ready") -> Current:
+def current(
+    name: str,
+    extra: str = "",
+    image_id: str = ID1,
+    status: str = "running",
+    exit_code: int | None = None,
+    phase: str = "ready",
+) -> Current:
     d = desired(name, extra, image_id)
     return Current(d.image, d.image_id, d.config_json, status, exit_code, phase)
 
 
 # the values are what must never show: *-pass, *-api, *-url (by sensitive_env), never the plain ones
-SECRETS = ('env = {{ POSTGRES_PASSWORD = "{password}", api_key = "{api}", DB_URL = "pg://u:{password}@db", '
-           'PLAIN = "shown" }}\n')
+SECRETS = (
+    'env = {{ POSTGRES_PASSWORD = "{password}", api_key = "{api}", DB_URL = "pg://u:{password}@db", '
+    'PLAIN = "shown" }}\n'
+)
 
 
 def once(name: str) -> Desired:
@@ -48,31 +56,47 @@ SCENARIOS = {
     "create": ({"web": desired("web")}, {}),
     "no-change": ({"web": desired("web")}, {"web": current("web")}),
     "destroy": ({}, {"old": current("old")}),
-    "replace-config": ({"web": desired("web", 'memory = "128m"\nenv = { A = "2" }')},
-                       {"web": current("web", 'memory = "64m"')}),
+    "replace-config": (
+        {"web": desired("web", 'memory = "128m"\nenv = { A = "2" }')},
+        {"web": current("web", 'memory = "64m"')},
+    ),
     "replace-image": ({"web": desired("web", image_id=ID2)}, {"web": current("web")}),
     "drift": ({"web": desired("web")}, {"web": current("web", status="stopped")}),
-    "create-with-network": ({"web": msgspec.structs.replace(
-        desired("web"), network="network hp (10.10.0.0/24), ports 127.0.0.1:8080:80/tcp")}, {}),
-    "replace-network": ({"web": msgspec.structs.replace(desired("web"), network_json=b'{"mode":"bridge","ports":[1]}')},
-                        {"web": msgspec.structs.replace(current("web"),
-                                                        network_json=b'{"mode":"bridge","ports":[2]}')}),
+    "create-with-network": (
+        {
+            "web": msgspec.structs.replace(
+                desired("web"), network="network hp (10.10.0.0/24), ports 127.0.0.1:8080:80/tcp"
+            )
+        },
+        {},
+    ),
+    "replace-network": (
+        {"web": msgspec.structs.replace(desired("web"), network_json=b'{"mode":"bridge","ports":[1]}')},
+        {"web": msgspec.structs.replace(current("web"), network_json=b'{"mode":"bridge","ports":[2]}')},
+    ),
     "drift-killed": ({"web": desired("web")}, {"web": current("web", status="stopped", exit_code=137)}),
     "drift-removed-from-crun": ({"web": desired("web")}, {"web": current("web", status="missing")}),
     "interrupted-create": ({"web": desired("web")}, {"web": current("web", status="missing", phase="creating")}),
     "interrupted-remove": ({}, {"old": current("old", status="stopped", phase="removing")}),
     "ended-by-itself": ({"job": once("job")}, {"job": current("job", status="stopped", exit_code=0)}),
     "config-json-lost": ({"web": desired("web")}, {"web": Current("localhost/app:1", ID1, b"", "running")}),
-    "mixed": ({"a": desired("a"), "b": desired("b", "cpus = 1.0"), "c": desired("c")},
-              {"b": current("b"), "c": current("c", status="stopped"), "z": current("z")}),
-    "stopped-by-hp-stop": ({"web": desired("web")},
-                           {"web": msgspec.structs.replace(current("web", status="stopped", exit_code=0),
-                                                           stopped_by_hp=True)}),
+    "mixed": (
+        {"a": desired("a"), "b": desired("b", "cpus = 1.0"), "c": desired("c")},
+        {"b": current("b"), "c": current("c", status="stopped"), "z": current("z")},
+    ),
+    "stopped-by-hp-stop": (
+        {"web": desired("web")},
+        {"web": msgspec.structs.replace(current("web", status="stopped", exit_code=0), stopped_by_hp=True)},
+    ),
     "replace-sensitive-env": (
-        {"db": msgspec.structs.replace(desired("db", SECRETS.format(password="n3w-pass", api="n3w-api")
-                                               + 'memory = "64m"'),
-                                       sensitive_env=("DB_URL",))},
-        {"db": current("db", SECRETS.format(password="0ld-pass", api="0ld-api"))}),
+        {
+            "db": msgspec.structs.replace(
+                desired("db", SECRETS.format(password="n3w-pass", api="n3w-api") + 'memory = "64m"'),
+                sensitive_env=("DB_URL",),
+            )
+        },
+        {"db": current("db", SECRETS.format(password="0ld-pass", api="0ld-api"))},
+    ),
 }
 
 
@@ -82,14 +106,28 @@ def test_rendered_plan(scenario: str, snapshot) -> None:
     assert render_plan(plan(want, have)) == snapshot
 
 
-@pytest.mark.parametrize("scenario, counts", [  # create, replace, restore, destroy
-    ("create", (1, 0, 0, 0)), ("no-change", (0, 0, 0, 0)), ("destroy", (0, 0, 0, 1)), ("replace-config", (0, 1, 0, 0)),
-    ("replace-image", (0, 1, 0, 0)), ("drift", (0, 0, 1, 0)), ("mixed", (1, 1, 1, 1)),
-    ("create-with-network", (1, 0, 0, 0)), ("replace-network", (0, 1, 0, 0)), ("drift-killed", (0, 0, 1, 0)),
-    ("drift-removed-from-crun", (0, 0, 1, 0)), ("interrupted-create", (0, 1, 0, 0)),
-    ("interrupted-remove", (0, 0, 0, 1)), ("ended-by-itself", (0, 0, 0, 0)), ("config-json-lost", (0, 1, 0, 0)),
-    ("stopped-by-hp-stop", (0, 0, 1, 0)), ("replace-sensitive-env", (0, 1, 0, 0)),
-])
+@pytest.mark.parametrize(
+    "scenario, counts",
+    [  # create, replace, restore, destroy
+        ("create", (1, 0, 0, 0)),
+        ("no-change", (0, 0, 0, 0)),
+        ("destroy", (0, 0, 0, 1)),
+        ("replace-config", (0, 1, 0, 0)),
+        ("replace-image", (0, 1, 0, 0)),
+        ("drift", (0, 0, 1, 0)),
+        ("mixed", (1, 1, 1, 1)),
+        ("create-with-network", (1, 0, 0, 0)),
+        ("replace-network", (0, 1, 0, 0)),
+        ("drift-killed", (0, 0, 1, 0)),
+        ("drift-removed-from-crun", (0, 0, 1, 0)),
+        ("interrupted-create", (0, 1, 0, 0)),
+        ("interrupted-remove", (0, 0, 0, 1)),
+        ("ended-by-itself", (0, 0, 0, 0)),
+        ("config-json-lost", (0, 1, 0, 0)),
+        ("stopped-by-hp-stop", (0, 0, 1, 0)),
+        ("replace-sensitive-env", (0, 1, 0, 0)),
+    ],
+)
 def test_counts_and_json_come_from_one_value(scenario: str, counts) -> None:
     p = plan(*SCENARIOS[scenario])
     assert (p.to_create, p.to_replace, p.to_restore, p.to_destroy) == counts
@@ -97,21 +135,29 @@ def test_counts_and_json_come_from_one_value(scenario: str, counts) -> None:
     assert as_json["format_version"] == "1.0"
     assert [c["name"] for c in as_json["changes"]] == [c.name for c in p.changes]
     summary = render_plan(p).splitlines()[-1]
-    assert summary == ("No changes. The host matches the file." if scenario in ("no-change", "ended-by-itself") else
-                       f"Plan: {counts[0]} to create, {counts[1]} to replace, {counts[2]} to restore, "
-                       f"{counts[3]} to destroy.")
+    assert summary == (
+        "No changes. The host matches the file."
+        if scenario in ("no-change", "ended-by-itself")
+        else f"Plan: {counts[0]} to create, {counts[1]} to replace, {counts[2]} to restore, {counts[3]} to destroy."
+    )
 
 
 def test_order_is_destroy_replace_restore_create() -> None:
     p = plan(*SCENARIOS["mixed"])
     assert [(c.action, c.name) for c in p.changes] == [
-        ("destroy", "z"), ("replace", "b"), ("restore", "c"), ("create", "a")]
+        ("destroy", "z"),
+        ("replace", "b"),
+        ("restore", "c"),
+        ("create", "a"),
+    ]
 
 
 def test_changed_fields_name_the_paths() -> None:
     want, have = SCENARIOS["replace-config"]
     assert changed_fields(have["web"].config_json, want["web"].config_json) == (
-        "linux.resources.memory.limit", "process.env")
+        "linux.resources.memory.limit",
+        "process.env",
+    )
 
 
 def test_plan_is_deterministic() -> None:
@@ -130,39 +176,50 @@ from compiler.saved_plan import Fingerprint, open_saved, seal  # noqa: E402
 
 NAMES = st.sampled_from(["a", "b", "c", "d", "e"])
 VARIANTS = {
-    "same": desired("x"), "memory": desired("x", 'memory = "64m"'), "image": desired("x", image_id=ID2),
+    "same": desired("x"),
+    "memory": desired("x", 'memory = "64m"'),
+    "image": desired("x", image_id=ID2),
 }
-STATES = st.tuples(st.sampled_from(sorted(VARIANTS)), st.sampled_from(["running", "stopped", "missing", "created"]),
-                   st.sampled_from(["creating", "ready", "removing"]), st.booleans())
+STATES = st.tuples(
+    st.sampled_from(sorted(VARIANTS)),
+    st.sampled_from(["running", "stopped", "missing", "created"]),
+    st.sampled_from(["creating", "ready", "removing"]),
+    st.booleans(),
+)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(NAMES, st.sampled_from(sorted(VARIANTS))), st.dictionaries(NAMES, STATES))
 def test_plan_covers_every_name_once_whatever_the_order(want_spec, have_spec) -> None:
     want = {n: VARIANTS[v] for n, v in want_spec.items()}
-    have = {n: Current(VARIANTS[v].image, VARIANTS[v].image_id, VARIANTS[v].config_json, status, None, phase)
-            for n, (v, status, phase, _) in have_spec.items()}
+    have = {
+        n: Current(VARIANTS[v].image, VARIANTS[v].image_id, VARIANTS[v].config_json, status, None, phase)
+        for n, (v, status, phase, _) in have_spec.items()
+    }
     p = plan(want, have)
     assert sorted(c.name for c in p.changes) == sorted(set(want) | set(have))
     for c in p.changes:
         assert (c.action == "create") == (c.name not in have)
         assert (c.action == "destroy") == (c.name not in want)
     assert (p.to_create, p.to_replace, p.to_destroy, p.to_restore) == tuple(
-        sum(c.action == a for c in p.changes) for a in ("create", "replace", "destroy", "restore"))
+        sum(c.action == a for c in p.changes) for a in ("create", "replace", "destroy", "restore")
+    )
     assert [ORDER_INDEX[c.action] for c in p.changes] == sorted(ORDER_INDEX[c.action] for c in p.changes)
     shuffled = plan(dict(reversed(list(want.items()))), dict(reversed(list(have.items()))))
     assert msgspec.json.encode(shuffled) == msgspec.json.encode(p)
 
 
 ORDER_INDEX = {"destroy": 0, "replace": 1, "restore": 2, "create": 3, "no-op": 4}
-SAVED = seal(Fingerprint("0.1.0", "/srv/hp.toml", "sha256:" + "1" * 64, "/var/lib/hp", 3, {"localhost/app:1": ID1}),
-             plan(*SCENARIOS["mixed"]))
+SAVED = seal(
+    Fingerprint("0.1.0", "/srv/hp.toml", "sha256:" + "1" * 64, "/var/lib/hp", 3, {"localhost/app:1": ID1}),
+    plan(*SCENARIOS["mixed"]),
+)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, len(SAVED) - 1), st.integers(0, 255))
 def test_any_edit_of_a_saved_plan_is_refused_or_changes_nothing(position: int, byte: int) -> None:
-    edited = SAVED[:position] + bytes([byte]) + SAVED[position + 1:]
+    edited = SAVED[:position] + bytes([byte]) + SAVED[position + 1 :]
     try:
         opened = open_saved(edited, "p")
     except StalePlan as e:
@@ -176,13 +233,21 @@ def protected(d, flag: bool = True):
     return msgspec.structs.replace(d, prevent_destroy=flag)
 
 
-@pytest.mark.parametrize("want, have, destroy, words", [
-    ({"web": protected(desired("web", image_id=ID2))}, {"web": protected(current("web"))}, False,
-     ("replace web", "set prevent_destroy = false and hp apply that first")),
-    ({"web": protected(desired("web", 'memory = "64m"'))}, {"web": current("web")}, False, ("replace web",)),
-    ({}, {"web": protected(current("web"))}, False, ("destroy web (no longer in the file)", "put it back")),
-    ({}, {"web": protected(current("web"))}, True, ("destroy web (hp destroy", "then hp destroy")),
-], ids=["replace", "replace-newly-protected", "removed-from-file", "hp-destroy"])
+@pytest.mark.parametrize(
+    "want, have, destroy, words",
+    [
+        (
+            {"web": protected(desired("web", image_id=ID2))},
+            {"web": protected(current("web"))},
+            False,
+            ("replace web", "set prevent_destroy = false and hp apply that first"),
+        ),
+        ({"web": protected(desired("web", 'memory = "64m"'))}, {"web": current("web")}, False, ("replace web",)),
+        ({}, {"web": protected(current("web"))}, False, ("destroy web (no longer in the file)", "put it back")),
+        ({}, {"web": protected(current("web"))}, True, ("destroy web (hp destroy", "then hp destroy")),
+    ],
+    ids=["replace", "replace-newly-protected", "removed-from-file", "hp-destroy"],
+)
 def test_a_protected_container_fails_the_plan_naming_the_field(want, have, destroy, words) -> None:
     with pytest.raises(HpError) as e:
         plan(want, have, destroy=destroy)
@@ -197,21 +262,29 @@ def test_the_file_unprotects_before_a_replace_and_the_record_before_a_destroy() 
     p = plan({"web": desired("web")}, {"web": protected(current("web"))})
     assert [(c.action, c.reasons) for c in p.changes] == [("update", ("prevent_destroy: true -> false",))]
     assert (p.to_update, p.has_changes) == (1, True)
-    assert render_plan(p).splitlines()[-1] == ("Plan: 0 to create, 0 to replace, 0 to restore, 0 to destroy, "
-                                              "1 to update (hp's record only).")
+    assert render_plan(p).splitlines()[-1] == (
+        "Plan: 0 to create, 0 to replace, 0 to restore, 0 to destroy, 1 to update (hp's record only)."
+    )
 
 
 def test_a_half_made_or_half_removed_protected_container_is_finished() -> None:
-    assert plan({"web": protected(desired("web"))},
-                {"web": protected(current("web", status="missing", phase="creating"))}).to_replace == 1
+    assert (
+        plan(
+            {"web": protected(desired("web"))}, {"web": protected(current("web", status="missing", phase="creating"))}
+        ).to_replace
+        == 1
+    )
     assert plan({}, {"old": protected(current("old", status="stopped", phase="removing"))}).to_destroy == 1
 
 
 def test_settings_changes_are_updates_or_ride_along_a_restore() -> None:
     want = {"web": msgspec.structs.replace(desired("web"), stop_timeout=1)}
     update = plan(want, {"web": current("web")}).changes[0]
-    assert (update.action, update.reasons, update.changed_fields) == ("update", ("stop_timeout: 10 -> 1",),
-                                                                     ("stop_timeout",))
+    assert (update.action, update.reasons, update.changed_fields) == (
+        "update",
+        ("stop_timeout: 10 -> 1",),
+        ("stop_timeout",),
+    )
     restore = plan(want, {"web": current("web", status="stopped")}).changes[0]
     assert restore.action == "restore" and "stop_timeout: 10 -> 1" in restore.reasons
 
@@ -243,26 +316,40 @@ def test_a_container_hp_stopped_is_a_restore_but_not_drift() -> None:
     assert "Drift: 1 changed outside hp, to be restored." in render_plan(mixed) and mixed.to_restore == 2
 
 
-@pytest.mark.parametrize("name, listed, sensitive", [
-    ("POSTGRES_PASSWORD", (), True), ("password", (), True), ("MyPassWord2", (), True),
-    ("AWS_SECRET_ACCESS_KEY", (), True), ("GITHUB_TOKEN", (), True), ("api_key", (), True),
-    ("KEYCLOAK_URL", (), True),  # a name containing KEY: over-masking is the safe side
-    ("PATH", (), False), ("PASS", (), False), ("PWD", (), False), ("HOME", (), False),
-    ("DB_URL", ("DB_URL",), True), ("db_url", ("DB_URL",), False),  # sensitive_env names exactly, case and all
-    ("DB_URL", ("DB",), False),
-])
+@pytest.mark.parametrize(
+    "name, listed, sensitive",
+    [
+        ("POSTGRES_PASSWORD", (), True),
+        ("password", (), True),
+        ("MyPassWord2", (), True),
+        ("AWS_SECRET_ACCESS_KEY", (), True),
+        ("GITHUB_TOKEN", (), True),
+        ("api_key", (), True),
+        ("KEYCLOAK_URL", (), True),  # a name containing KEY: over-masking is the safe side
+        ("PATH", (), False),
+        ("PASS", (), False),
+        ("PWD", (), False),
+        ("HOME", (), False),
+        ("DB_URL", ("DB_URL",), True),
+        ("db_url", ("DB_URL",), False),  # sensitive_env names exactly, case and all
+        ("DB_URL", ("DB",), False),
+    ],
+)
 def test_which_env_names_are_sensitive(name: str, listed: tuple[str, ...], sensitive: bool) -> None:
     assert is_sensitive(name, listed) is sensitive
 
 
-@pytest.mark.parametrize("env, listed, masked", [
-    (["A=1", "POSTGRES_PASSWORD=s3cret"], (), ["A=1", f"POSTGRES_PASSWORD={MASK}"]),
-    (["DSN=pg://u:s3cret@db", "X_TOKEN="], ("DSN",), [f"DSN={MASK}", f"X_TOKEN={MASK}"]),
-    # only names decide: the secret inside another variable's value is shown, unless that name is listed
-    (["PASSWORD=s3cret", "COPY=s3cret"], (), [f"PASSWORD={MASK}", "COPY=s3cret"]),
-    (["SECRET"], (), ["SECRET"]),  # no '=': no value to hide
-    (["K=a=b", "KEY=a=b"], (), ["K=a=b", f"KEY={MASK}"]),
-])
+@pytest.mark.parametrize(
+    "env, listed, masked",
+    [
+        (["A=1", "POSTGRES_PASSWORD=s3cret"], (), ["A=1", f"POSTGRES_PASSWORD={MASK}"]),
+        (["DSN=pg://u:s3cret@db", "X_TOKEN="], ("DSN",), [f"DSN={MASK}", f"X_TOKEN={MASK}"]),
+        # only names decide: the secret inside another variable's value is shown, unless that name is listed
+        (["PASSWORD=s3cret", "COPY=s3cret"], (), [f"PASSWORD={MASK}", "COPY=s3cret"]),
+        (["SECRET"], (), ["SECRET"]),  # no '=': no value to hide
+        (["K=a=b", "KEY=a=b"], (), ["K=a=b", f"KEY={MASK}"]),
+    ],
+)
 def test_masked_env(env, listed, masked) -> None:
     assert masked_env(env, listed) == masked
 

@@ -93,11 +93,12 @@ def toml_file(containers: dict[str, dict[str, Any]]) -> str:
 def test_toml_writer_round_trips() -> None:
     import tomllib
 
-    doc = {"web": {"a": "q\"\\\n\t\0é", "b": [1, -2, 0.5], "c": {"": True, "k y": {}}, "d": math.inf}}
+    doc = {"web": {"a": 'q"\\\n\t\0é', "b": [1, -2, 0.5], "c": {"": True, "k y": {}}, "d": math.inf}}
     assert tomllib.loads(toml_file(doc)) == {"containers": doc}
 
 
 # --------------------------------------------------------------------------- strategies
+
 
 def mostly(valid: st.SearchStrategy, invalid: st.SearchStrategy, one_in: int = 30) -> st.SearchStrategy:
     """`valid` most of the time, `invalid` about once in `one_in` draws, so that many
@@ -115,33 +116,56 @@ SAFE_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), m
 # image metadata may carry a NUL: it must be a clean error, never reach the config
 META_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
 NAMES = pick(["web", "db-1", "A_b", "x" * 64, "0"], ["-bad", "x" * 65, "web.app", "", "wéb"], 30)
-WORD = mostly(st.sampled_from(["/bin/app", "sh", "-c", "echo $HOME; exit 0", "--port", "80", "a b", "'q'", ""])
-              | SAFE_TEXT, TEXT)
-COMMAND = mostly(st.lists(WORD, min_size=1, max_size=3).filter(lambda a: a[0] != ""),
-                 st.lists(WORD, max_size=3), 8)
+WORD = mostly(
+    st.sampled_from(["/bin/app", "sh", "-c", "echo $HOME; exit 0", "--port", "80", "a b", "'q'", ""]) | SAFE_TEXT, TEXT
+)
+COMMAND = mostly(st.lists(WORD, min_size=1, max_size=3).filter(lambda a: a[0] != ""), st.lists(WORD, max_size=3), 8)
 
 IMAGES = pick(
     ["127.0.0.1:5000/library/web:1", "localhost/x", "[::1]:5000/a", "busybox", "busybox@sha256:" + "a" * 64],
-    ["Library/Web", "web app", "web;x", "$(x)", "web:", "", "web@sha256:xyz"], 60,
+    ["Library/Web", "web app", "web;x", "$(x)", "web:", "", "web@sha256:xyz"],
+    60,
 )
-ENV_NAMES = pick(["A", "MODE", "PATH", "HOME", "HOSTNAME", "TERM", "path", "my.var", "ü"],
-                 ["", "A=B", "X\0", "a\nb"], 15) \
-    | SAFE_TEXT.filter(lambda t: t and "=" not in t)
+ENV_NAMES = pick(
+    ["A", "MODE", "PATH", "HOME", "HOSTNAME", "TERM", "path", "my.var", "ü"], ["", "A=B", "X\0", "a\nb"], 15
+) | SAFE_TEXT.filter(lambda t: t and "=" not in t)
 ENV_VALUES = mostly(st.sampled_from(["", "1", "/opt/bin", "$HOME", "a=b"]) | SAFE_TEXT, st.just("v\0"), 20)
-ENV_ENTRIES = pick(["A=1", "MODE=prod", "PATH=/bin", "HOME=", "DEBUG", "PATH", "A=b=c", "TERM=dumb", "HOSTNAME=h"],
-                   ["=x", "Z\0=1", ""], 15)
-IMAGE_ENV = pick(["A=1", "MODE=prod", "PATH=/usr/bin", "HOME=", "A=b=c", "LANG=C", "B=", "PATH="],
-                 ["DEBUG", "=x", "Z\0=1", ""], 20) \
-    | st.builds("{}={}".format, SAFE_TEXT.filter(lambda t: t and "=" not in t), SAFE_TEXT)
+ENV_ENTRIES = pick(
+    ["A=1", "MODE=prod", "PATH=/bin", "HOME=", "DEBUG", "PATH", "A=b=c", "TERM=dumb", "HOSTNAME=h"],
+    ["=x", "Z\0=1", ""],
+    15,
+)
+IMAGE_ENV = pick(
+    ["A=1", "MODE=prod", "PATH=/usr/bin", "HOME=", "A=b=c", "LANG=C", "B=", "PATH="], ["DEBUG", "=x", "Z\0=1", ""], 20
+) | st.builds("{}={}".format, SAFE_TEXT.filter(lambda t: t and "=" not in t), SAFE_TEXT)
 
 ANNOTATION_KEYS = pick(
     ["org.example.team", "org.opencontainers.image.os", "run.oci.keep_original_groups", "k", "bundle"],
-    ["", "a\nb", "x\0"], 15,
+    ["", "a\nb", "x\0"],
+    15,
 ) | SAFE_TEXT.filter(bool)
 USERS = pick(
-    ["", "0", "root", "app", "app:app", "1000", "1000:1000", "+5", "-0", "app:staff", "7456", "111", "root:0",
-     "app:50", "4242", "4242:4242", "2147483647"],
-    ["١٢", " 5", "1_000", "-1", "2147483648", "nobody", "app:nogroup", ":", "app:"], 15,
+    [
+        "",
+        "0",
+        "root",
+        "app",
+        "app:app",
+        "1000",
+        "1000:1000",
+        "+5",
+        "-0",
+        "app:staff",
+        "7456",
+        "111",
+        "root:0",
+        "app:50",
+        "4242",
+        "4242:4242",
+        "2147483647",
+    ],
+    ["١٢", " 5", "1_000", "-1", "2147483648", "nobody", "app:nogroup", ":", "app:"],
+    15,
 )
 WORKDIRS = pick(["/srv", "/a/../b", "/", "//x/./y/", "/srv/", "/..", "/a b"], ["rel", "", "/x\0"])
 HOSTNAMES = pick(["web", "db.local", "h_1", "a" * 64, "0"], ["-bad", "", "a" * 65, "wéb"])
@@ -157,8 +181,23 @@ ULIMIT_VALUES = mostly(
     st.sampled_from([-1, [5, 1], [0, -5]]),
 )
 TARGETS = pick(
-    ["/data", "/dev", "/dev/shm", "/etc/hosts", "/etc", "/data/sub", "/run", "/proc/x", "/srv/data", "/sys",
-     "/run/hp-init", "/var/lib/db", "/data/", "/a/../scratch", "/cache"],
+    [
+        "/data",
+        "/dev",
+        "/dev/shm",
+        "/etc/hosts",
+        "/etc",
+        "/data/sub",
+        "/run",
+        "/proc/x",
+        "/srv/data",
+        "/sys",
+        "/run/hp-init",
+        "/var/lib/db",
+        "/data/",
+        "/a/../scratch",
+        "/cache",
+    ],
     ["rel", "/", ""],
 )
 MOUNTS = mostly(
@@ -169,16 +208,22 @@ MOUNTS = mostly(
         ),
         st.fixed_dictionaries(
             {"type": st.just("tmpfs"), "target": TARGETS},
-            optional={"size": pick(["64m", 1024, "1g"], ["x", 0]), "mode": pick(["1777", 0o755, "700"], ["999"]),
-                      "readonly": st.booleans()},
+            optional={
+                "size": pick(["64m", 1024, "1g"], ["x", 0]),
+                "mode": pick(["1777", 0o755, "700"], ["999"]),
+                "readonly": st.booleans(),
+            },
         ),
     ),
     st.fixed_dictionaries({"type": st.sampled_from(["volume", "bind"]), "target": TARGETS}),
 )
 
 # podman's --device syntax: HOST[:CONTAINER][:PERMISSIONS]; /dev/nope is not among the host facts (HOST below)
-DEVICES = pick(["/dev/fuse", "/dev/net/tun:/dev/net/tun:rwm", "/dev/sda:/dev/xvda:r", "/dev/fuse:m", "/dev/fuse:/x"],
-               ["/dev/nope", "dev/fuse", "/dev/fuse:rx", "/dev/fuse:/dev", "/dev/../fuse", "/dev/a:/b:r:w", ""], 10)
+DEVICES = pick(
+    ["/dev/fuse", "/dev/net/tun:/dev/net/tun:rwm", "/dev/sda:/dev/xvda:r", "/dev/fuse:m", "/dev/fuse:/x"],
+    ["/dev/nope", "dev/fuse", "/dev/fuse:rx", "/dev/fuse:/dev", "/dev/../fuse", "/dev/a:/b:r:w", ""],
+    10,
+)
 CONTAINER = st.fixed_dictionaries(
     {"image": IMAGES, "command": mostly(COMMAND, st.none(), 5)},  # None: dropped in inputs()
     optional={
@@ -196,8 +241,9 @@ CONTAINER = st.fixed_dictionaries(
         "memory_swap": SWAPS,
         "cpus": CPUS,
         "pids_limit": PIDS,
-        "mounts": mostly(st.lists(MOUNTS, max_size=3, unique_by=lambda m: m["target"].rstrip("/")),
-                         st.lists(MOUNTS, max_size=3), 10),
+        "mounts": mostly(
+            st.lists(MOUNTS, max_size=3, unique_by=lambda m: m["target"].rstrip("/")), st.lists(MOUNTS, max_size=3), 10
+        ),
         "cap_add": st.lists(CAPS, max_size=3),
         "cap_drop": st.lists(CAPS, max_size=2),
         "ulimits": st.dictionaries(ULIMIT_NAMES, ULIMIT_VALUES, max_size=3),
@@ -207,29 +253,52 @@ CONTAINER = st.fixed_dictionaries(
     },
 )
 # now and then: a misspelt key, or a value of the wrong type
-ODDITIES = st.sampled_from([
-    {"memry": "1g"}, {"read_onyl": True}, {"memory": True}, {"env": 5}, {"mounts": "/data"}, {"cpus": "1"},
-    {"ulimits": {"nofile": [1, 2, 3]}}, {"command": "run"}, {"user": 1000}, {"ulimits": {"nofile": "x"}},
-])
+ODDITIES = st.sampled_from(
+    [
+        {"memry": "1g"},
+        {"read_onyl": True},
+        {"memory": True},
+        {"env": 5},
+        {"mounts": "/data"},
+        {"cpus": "1"},
+        {"ulimits": {"nofile": [1, 2, 3]}},
+        {"command": "run"},
+        {"user": 1000},
+        {"ulimits": {"nofile": "x"}},
+    ]
+)
 
 STOP_SIGNALS = pick(["SIGTERM", "15", "SIGRTMIN+3", "quit", "", "rtmax-2"], ["0", "SIG", "bogus", "65"])
 PORTS = st.dictionaries(st.sampled_from(["80/tcp", "8080/tcp", "443", "53/udp", "1234/tcp"]), st.just({}), max_size=3)
 VOLUMES = st.dictionaries(
     pick(["/data", "/var/lib/db", "/data/", "/a/../b", "/", "/srv/data/x", "/run", "/a b/%2F"], ["rel", ""]),
-    st.just({}), max_size=3,
+    st.just({}),
+    max_size=3,
 )
 LABELS = st.dictionaries(
-    st.sampled_from(["org.opencontainers.image.title", "run.oci.hooks.stdout", "bundle", "maintainer",
-                     "org.opencontainers.image.os", "", "org.systemd.property.ExecStartPre"]) | META_TEXT,
-    META_TEXT, max_size=3,
+    st.sampled_from(
+        [
+            "org.opencontainers.image.title",
+            "run.oci.hooks.stdout",
+            "bundle",
+            "maintainer",
+            "org.opencontainers.image.os",
+            "",
+            "org.systemd.property.ExecStartPre",
+        ]
+    )
+    | META_TEXT,
+    META_TEXT,
+    max_size=3,
 )
 RUN_CONFIG = st.fixed_dictionaries(
     {},
     optional={
         "User": st.sampled_from(["", "app", "1000", "root:staff", "0:0", "4242"]) | st.none(),
         "Env": st.lists(IMAGE_ENV, max_size=4) | st.none(),
-        "Entrypoint": mostly(st.lists(WORD, min_size=1, max_size=2).filter(lambda a: a[0] != ""),
-                             st.sampled_from([[""], [], None])),
+        "Entrypoint": mostly(
+            st.lists(WORD, min_size=1, max_size=2).filter(lambda a: a[0] != ""), st.sampled_from([[""], [], None])
+        ),
         "Cmd": mostly(COMMAND, st.sampled_from([[], None, [""]]), 6),
         "WorkingDir": pick(["/srv/www", "", "/a/./b/"], ["rel"]) | st.none(),
         "Labels": LABELS | st.none(),
@@ -261,24 +330,54 @@ def image_docs(draw) -> Any:
     return [doc] if draw(st.booleans()) else doc
 
 
-PASSWD_LINES = st.sampled_from([
-    "root:x:0:0:root:/root:/bin/sh", "app:x:1000:1000:app:/home/app:/bin/sh",
-    "nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin", "111:x:222:333::/h:/bin/sh",
-    "app:x:2000:2000::/second:/bin/sh", "user7456:x:7456:100:Vasya:/home/user7456",
-    " 5:x:55:55::/s:/bin/sh", "garbage", "", "#app:x:5:5::/x:/bin/sh", "bad:x:-1:0::/:/bin/sh",
-    "empty:x:3:3:::/bin/sh", "big:x:99999999999:0::/:/bin/sh", "wide:x:5:2147483648::/:/bin/sh",
-    "app:x:1000:1000::/home/app:/bin/sh\r", "short:x:6:6::/home/short", "odd:x:111:112::/home/odd:::::",
-])
-GROUP_LINES = st.sampled_from([
-    "root:x:0:root", "app:x:1000:", "staff:x:50:app,root", "dup:x:50:app", "users:x:100:user7456,app",
-    "garbage", "", "#x:x:1:", "bad:x:abc:app", "toolarge:x:2147483648:app", "crlf:x:60:app\r",
-])
-PASSWD = mostly(st.lists(PASSWD_LINES, max_size=6).map(lambda ls: "\n".join(["root:x:0:0:root:/root:/bin/sh",
-                                                                            "app:x:1000:1000::/home/app:/bin/sh",
-                                                                            *ls])),
-                st.none() | st.lists(PASSWD_LINES, max_size=6).map("\n".join), 5)
-GROUP = mostly(st.lists(GROUP_LINES, max_size=6).map(lambda ls: "\n".join(["staff:x:50:app", *ls])),
-               st.none() | st.lists(GROUP_LINES, max_size=6).map("\n".join), 5)
+PASSWD_LINES = st.sampled_from(
+    [
+        "root:x:0:0:root:/root:/bin/sh",
+        "app:x:1000:1000:app:/home/app:/bin/sh",
+        "nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin",
+        "111:x:222:333::/h:/bin/sh",
+        "app:x:2000:2000::/second:/bin/sh",
+        "user7456:x:7456:100:Vasya:/home/user7456",
+        " 5:x:55:55::/s:/bin/sh",
+        "garbage",
+        "",
+        "#app:x:5:5::/x:/bin/sh",
+        "bad:x:-1:0::/:/bin/sh",
+        "empty:x:3:3:::/bin/sh",
+        "big:x:99999999999:0::/:/bin/sh",
+        "wide:x:5:2147483648::/:/bin/sh",
+        "app:x:1000:1000::/home/app:/bin/sh\r",
+        "short:x:6:6::/home/short",
+        "odd:x:111:112::/home/odd:::::",
+    ]
+)
+GROUP_LINES = st.sampled_from(
+    [
+        "root:x:0:root",
+        "app:x:1000:",
+        "staff:x:50:app,root",
+        "dup:x:50:app",
+        "users:x:100:user7456,app",
+        "garbage",
+        "",
+        "#x:x:1:",
+        "bad:x:abc:app",
+        "toolarge:x:2147483648:app",
+        "crlf:x:60:app\r",
+    ]
+)
+PASSWD = mostly(
+    st.lists(PASSWD_LINES, max_size=6).map(
+        lambda ls: "\n".join(["root:x:0:0:root:/root:/bin/sh", "app:x:1000:1000::/home/app:/bin/sh", *ls])
+    ),
+    st.none() | st.lists(PASSWD_LINES, max_size=6).map("\n".join),
+    5,
+)
+GROUP = mostly(
+    st.lists(GROUP_LINES, max_size=6).map(lambda ls: "\n".join(["staff:x:50:app", *ls])),
+    st.none() | st.lists(GROUP_LINES, max_size=6).map("\n".join),
+    5,
+)
 
 
 @st.composite
@@ -315,20 +414,29 @@ def schema_validator():
         (p.name, Resource.from_contents(json.loads(p.read_text()), default_specification=DRAFT4))
         for p in sorted(root.glob("*.json"))
     ]
-    return Draft4Validator(json.loads((root / "config-schema.json").read_text()),
-                           registry=Registry().with_resources(resources))
+    return Draft4Validator(
+        json.loads((root / "config-schema.json").read_text()), registry=Registry().with_resources(resources)
+    )
 
 
 # seccomp = PATH: a profile in containers-common's format, an OCI LinuxSeccomp, and an invalid one
-PROFILES = {"moby.json": '{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "EPERM", "archMap": [], "syscalls": '
-                         '[{"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}}]}',
-            "oci.json": '{"defaultAction": "SCMP_ACT_ALLOW", '
-                        '"syscalls": [{"names": ["mount"], "action": "SCMP_ACT_LOG"}]}',
-            "bad.json": '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "LOG"}]}'}
-_NODES = (HostDevice("/dev/fuse", "c", 10, 229, 0o600, 0, 0), HostDevice("/dev/net/tun", "c", 10, 200, 0o666, 0, 0),
-          HostDevice("/dev/sda", "b", 8, 0, 0o660, 0, 6))
-HOST = msgspec.structs.replace(TEST_HOST, seccomp_files={p: HostFile(p, t) for p, t in PROFILES.items()},
-                               devices={d.path: d for d in _NODES}, all_devices=_NODES)
+PROFILES = {
+    "moby.json": '{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "EPERM", "archMap": [], "syscalls": '
+    '[{"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}}]}',
+    "oci.json": '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_LOG"}]}',
+    "bad.json": '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "LOG"}]}',
+}
+_NODES = (
+    HostDevice("/dev/fuse", "c", 10, 229, 0o600, 0, 0),
+    HostDevice("/dev/net/tun", "c", 10, 200, 0o666, 0, 0),
+    HostDevice("/dev/sda", "b", 8, 0, 0o660, 0, 6),
+)
+HOST = msgspec.structs.replace(
+    TEST_HOST,
+    seccomp_files={p: HostFile(p, t) for p, t in PROFILES.items()},
+    devices={d.path: d for d in _NODES},
+    all_devices=_NODES,
+)
 
 
 def compile_text(containers, name, image, passwd, group) -> bytes:
@@ -455,18 +563,43 @@ def test_compile_gives_a_valid_config_or_a_clean_error(case) -> None:
 GOOD_CASES = [
     ({"web": {"image": "busybox", "command": ["true"]}}, "web", {"os": "linux", "architecture": "amd64"}, None, None),
     (
-        {"web": {
-            "image": "127.0.0.1:5000/library/web:1", "user": "app", "env": {"MODE": "prod"}, "memory": "256m",
-            "memory_swap": -1, "cpus": 0.5, "pids_limit": 256, "keep_alive": True, "read_only": True,
-            "labels_to_annotations": True, "annotations": {"org.example.team": "infra"},
-            "mounts": [{"type": "tmpfs", "target": "/dev"}, {"type": "bind", "source": "/srv", "target": "/data/x"}],
-            "cap_add": ["NET_ADMIN"], "ulimits": {"nofile": [10, 20], "NPROC": 5},
-        }},
+        {
+            "web": {
+                "image": "127.0.0.1:5000/library/web:1",
+                "user": "app",
+                "env": {"MODE": "prod"},
+                "memory": "256m",
+                "memory_swap": -1,
+                "cpus": 0.5,
+                "pids_limit": 256,
+                "keep_alive": True,
+                "read_only": True,
+                "labels_to_annotations": True,
+                "annotations": {"org.example.team": "infra"},
+                "mounts": [
+                    {"type": "tmpfs", "target": "/dev"},
+                    {"type": "bind", "source": "/srv", "target": "/data/x"},
+                ],
+                "cap_add": ["NET_ADMIN"],
+                "ulimits": {"nofile": [10, 20], "NPROC": 5},
+            }
+        },
         "web",
-        [{"Os": "linux", "Architecture": "arm64", "Config": {
-            "Env": ["PATH=/bin", "A=1"], "Entrypoint": ["/init"], "Cmd": ["run"], "Labels": {"x": "y", "bundle": "z"},
-            "Volumes": {"/data": {}, "/var/lib/db": {}}, "ExposedPorts": {"80/tcp": {}}, "StopSignal": "SIGQUIT",
-        }}],
+        [
+            {
+                "Os": "linux",
+                "Architecture": "arm64",
+                "Config": {
+                    "Env": ["PATH=/bin", "A=1"],
+                    "Entrypoint": ["/init"],
+                    "Cmd": ["run"],
+                    "Labels": {"x": "y", "bundle": "z"},
+                    "Volumes": {"/data": {}, "/var/lib/db": {}},
+                    "ExposedPorts": {"80/tcp": {}},
+                    "StopSignal": "SIGQUIT",
+                },
+            }
+        ],
         "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh",
         "staff:x:50:app\napp:x:1000:",
     ),
@@ -568,8 +701,9 @@ def test_output_is_the_same_under_any_pythonhashseed(tmp_path: Path) -> None:
     passwd.write_text(HASHSEED_PASSWD)
     group.write_text(HASHSEED_GROUP)
 
-    expected = compile_config_json(HASHSEED_TOML, None, json.dumps(HASHSEED_IMAGE), HASHSEED_PASSWD, HASHSEED_GROUP,
-                                   host=this_host())
+    expected = compile_config_json(
+        HASHSEED_TOML, None, json.dumps(HASHSEED_IMAGE), HASHSEED_PASSWD, HASHSEED_GROUP, host=this_host()
+    )
     check_config(expected)
 
     outputs = []
@@ -577,7 +711,10 @@ def test_output_is_the_same_under_any_pythonhashseed(tmp_path: Path) -> None:
         env = dict(os.environ, PYTHONHASHSEED=seed)
         run = subprocess.run(
             [*hp_command(), "compile", str(spec), "-i", str(image), "--passwd", str(passwd), "--group", str(group)],
-            cwd=ROOT, env=env, capture_output=True, timeout=60,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            timeout=60,
         )
         assert run.returncode == 0, run.stderr.decode()
         outputs.append(run.stdout)
@@ -588,7 +725,10 @@ def test_output_is_the_same_under_any_pythonhashseed(tmp_path: Path) -> None:
     image.write_text(json.dumps(shuffled(HASHSEED_IMAGE, random.Random(7))))
     run = subprocess.run(
         [*hp_command(), "compile", str(spec), "-i", str(image), "--passwd", str(passwd), "--group", str(group)],
-        cwd=ROOT, env=dict(os.environ, PYTHONHASHSEED="99"), capture_output=True, timeout=60,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONHASHSEED="99"),
+        capture_output=True,
+        timeout=60,
     )
     assert run.returncode == 0, run.stderr.decode()
     assert run.stdout == expected
@@ -605,7 +745,6 @@ def test_annotation_error_with_a_strange_key_is_one_line() -> None:
 
 
 # --------------------------------------------------------------------------- known bugs
-
 
 
 @pytest.mark.parametrize(

@@ -25,11 +25,37 @@ COMPILER = ROOT / "compiler"
 FORBIDDEN = frozenset({"subprocess", "plumbum", "os", "pathlib", "shutil", "socket", "time", "random"})
 # Back doors to the same things: dynamic imports, the builtins module, raw I/O, the
 # clock, randomness, and other process/host access. None is needed by a pure compiler.
-ESCAPE_HATCHES = frozenset({
-    "importlib", "builtins", "ctypes", "sys", "io", "tempfile", "glob", "datetime", "secrets",
-    "uuid", "multiprocessing", "threading", "asyncio", "signal", "select", "selectors",
-    "urllib", "http", "pty", "fcntl", "posix", "nt", "_thread", "platform", "getpass", "pwd", "grp",
-})
+ESCAPE_HATCHES = frozenset(
+    {
+        "importlib",
+        "builtins",
+        "ctypes",
+        "sys",
+        "io",
+        "tempfile",
+        "glob",
+        "datetime",
+        "secrets",
+        "uuid",
+        "multiprocessing",
+        "threading",
+        "asyncio",
+        "signal",
+        "select",
+        "selectors",
+        "urllib",
+        "http",
+        "pty",
+        "fcntl",
+        "posix",
+        "nt",
+        "_thread",
+        "platform",
+        "getpass",
+        "pwd",
+        "grp",
+    }
+)
 FORBIDDEN_CALLS = frozenset({"__import__", "open", "eval", "exec", "breakpoint", "input"})
 FORBIDDEN_NAMES = frozenset({"__builtins__", "__loader__"})
 
@@ -121,11 +147,35 @@ def test_compiler_module_is_pure(path: Path) -> None:
         "import io",
     ],
     ids=[
-        "import-os", "import-submodule", "import-as", "import-in-list", "from-import",
-        "from-submodule-import", "pathlib", "plumbum-submodule", "from-plumbum", "shutil", "socket",
-        "time", "from-time", "random", "from-random", "import-inside-function", "import-in-try",
-        "importlib-import-module", "from-importlib", "dunder-import", "builtins-dict", "builtins-module",
-        "getattr-dunder-import", "open", "exec", "eval", "sys-modules", "clock-datetime", "raw-io",
+        "import-os",
+        "import-submodule",
+        "import-as",
+        "import-in-list",
+        "from-import",
+        "from-submodule-import",
+        "pathlib",
+        "plumbum-submodule",
+        "from-plumbum",
+        "shutil",
+        "socket",
+        "time",
+        "from-time",
+        "random",
+        "from-random",
+        "import-inside-function",
+        "import-in-try",
+        "importlib-import-module",
+        "from-importlib",
+        "dunder-import",
+        "builtins-dict",
+        "builtins-module",
+        "getattr-dunder-import",
+        "open",
+        "exec",
+        "eval",
+        "sys-modules",
+        "clock-datetime",
+        "raw-io",
     ],
 )
 def test_checker_catches(source: str) -> None:
@@ -147,8 +197,16 @@ def test_checker_catches(source: str) -> None:
         "def compile_container(): pass",
     ],
     ids=[
-        "re", "msgspec", "tomllib", "typing", "relative", "relative-from", "relative-named-os",
-        "difflib", "re-compile-attribute", "own-function-named-compile",
+        "re",
+        "msgspec",
+        "tomllib",
+        "typing",
+        "relative",
+        "relative-from",
+        "relative-named-os",
+        "difflib",
+        "re-compile-attribute",
+        "own-function-named-compile",
     ],
 )
 def test_checker_allows(source: str) -> None:
@@ -158,13 +216,13 @@ def test_checker_allows(source: str) -> None:
 def test_importing_compiler_loads_no_executor_dependencies() -> None:
     """A fresh interpreter: `import compiler` must not pull in plumbum or rich (the
     compile path must stay fast; issue 2's benchmark target)."""
-    probe = (
-        "import json, sys\n"
-        "import compiler\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
-    )
+    probe = "import json, sys\nimport compiler\nprint(json.dumps(sorted(sys.modules)))\n"
     out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     loaded = json.loads(out)
     assert "compiler" in loaded  # the probe really imported the package

@@ -68,41 +68,70 @@ CASES = [
     pytest.param(Case([], expect=None), id="empty-root"),
     # --- symlinks that would reach the host's files if followed naively
     pytest.param(Case([("l", "etc/passwd", "{decoy}")], expect=None), id="abs-symlink-to-host-decoy"),
-    pytest.param(Case([("l", "etc/passwd", "{decoy}"), ("f", "{decoy}", INSIDE)]),
-                 id="abs-symlink-to-host-path-resolves-inside"),
-    pytest.param(Case([("l", "etc/passwd", "/etc/real-passwd"), ("f", "etc/real-passwd", INSIDE)]),
-                 id="abs-symlink-inside"),
-    pytest.param(Case([("l", "etc/passwd", "../../host/etc/passwd")], expect=None),
-                 id="rel-symlink-dotdot-to-host-decoy"),
-    pytest.param(Case([("l", "etc/passwd", "../../host/etc/passwd"), ("f", "host/etc/passwd", INSIDE)]),
-                 id="rel-symlink-dotdot-clamped-at-root"),
-    pytest.param(Case([("l", "etc/passwd", "../../../../../../../../../etc/shadow"),
-                       ("f", "etc/shadow", INSIDE)]), id="rel-symlink-deep-dotdot-to-etc-shadow"),
-    pytest.param(Case([("l", "etc/passwd", "../../../../../../../../../etc/shadow")], expect=None),
-                 id="rel-symlink-deep-dotdot-missing-inside"),
-    pytest.param(Case([("l", "etc/passwd", "real-passwd"), ("f", "etc/real-passwd", INSIDE)]),
-                 id="rel-symlink-sibling"),
-    pytest.param(Case([("l", "etc/passwd", "/")], expect=Err("not a regular file (a directory)")),
-                 id="symlink-to-root-is-a-directory"),
+    pytest.param(
+        Case([("l", "etc/passwd", "{decoy}"), ("f", "{decoy}", INSIDE)]), id="abs-symlink-to-host-path-resolves-inside"
+    ),
+    pytest.param(
+        Case([("l", "etc/passwd", "/etc/real-passwd"), ("f", "etc/real-passwd", INSIDE)]), id="abs-symlink-inside"
+    ),
+    pytest.param(
+        Case([("l", "etc/passwd", "../../host/etc/passwd")], expect=None), id="rel-symlink-dotdot-to-host-decoy"
+    ),
+    pytest.param(
+        Case([("l", "etc/passwd", "../../host/etc/passwd"), ("f", "host/etc/passwd", INSIDE)]),
+        id="rel-symlink-dotdot-clamped-at-root",
+    ),
+    pytest.param(
+        Case([("l", "etc/passwd", "../../../../../../../../../etc/shadow"), ("f", "etc/shadow", INSIDE)]),
+        id="rel-symlink-deep-dotdot-to-etc-shadow",
+    ),
+    pytest.param(
+        Case([("l", "etc/passwd", "../../../../../../../../../etc/shadow")], expect=None),
+        id="rel-symlink-deep-dotdot-missing-inside",
+    ),
+    pytest.param(
+        Case([("l", "etc/passwd", "real-passwd"), ("f", "etc/real-passwd", INSIDE)]), id="rel-symlink-sibling"
+    ),
+    pytest.param(
+        Case([("l", "etc/passwd", "/")], expect=Err("not a regular file (a directory)")),
+        id="symlink-to-root-is-a-directory",
+    ),
     # --- a symlinked directory on the way
-    pytest.param(Case([("l", "etc", "/private/etc"), ("f", "private/etc/passwd", INSIDE)]),
-                 id="symlinked-etc-abs"),
-    pytest.param(Case([("l", "etc", "private/etc"), ("f", "private/etc/passwd", INSIDE)]),
-                 id="symlinked-etc-rel"),
+    pytest.param(Case([("l", "etc", "/private/etc"), ("f", "private/etc/passwd", INSIDE)]), id="symlinked-etc-abs"),
+    pytest.param(Case([("l", "etc", "private/etc"), ("f", "private/etc/passwd", INSIDE)]), id="symlinked-etc-rel"),
     pytest.param(Case([("l", "etc", "{decoy_dir}")], expect=None), id="symlinked-etc-to-host-dir"),
     pytest.param(Case([("l", "etc", "../../host/etc")], expect=None), id="symlinked-etc-dotdot-to-host-dir"),
-    pytest.param(Case([("l", "etc", "../../host/etc"), ("f", "host/etc/passwd", INSIDE)]),
-                 id="symlinked-etc-dotdot-clamped"),
+    pytest.param(
+        Case([("l", "etc", "../../host/etc"), ("f", "host/etc/passwd", INSIDE)]), id="symlinked-etc-dotdot-clamped"
+    ),
     # ".." after a followed symlink is the target's parent (physical, as the kernel does)
-    pytest.param(Case([("l", "etc", "private/etc"), ("d", "private/etc"), ("f", "private/passwd", INSIDE),
-                       ("f", "passwd", b"lexical")], path="/etc/../passwd"), id="dotdot-after-symlinked-dir"),
+    pytest.param(
+        Case(
+            [
+                ("l", "etc", "private/etc"),
+                ("d", "private/etc"),
+                ("f", "private/passwd", INSIDE),
+                ("f", "passwd", b"lexical"),
+            ],
+            path="/etc/../passwd",
+        ),
+        id="dotdot-after-symlinked-dir",
+    ),
     # --- loops and chains
-    pytest.param(Case([("l", "etc/passwd", "/etc/passwd")], expect=Err("too many levels of symbolic links")),
-                 id="symlink-self-loop"),
-    pytest.param(Case([("l", "etc/passwd", "group"), ("l", "etc/group", "passwd")],
-                      expect=Err("too many levels of symbolic links")), id="symlink-two-loop"),
-    pytest.param(Case([("l", "etc", "/etc/x")], expect=Err("too many levels of symbolic links")),
-                 id="symlinked-dir-loop"),
+    pytest.param(
+        Case([("l", "etc/passwd", "/etc/passwd")], expect=Err("too many levels of symbolic links")),
+        id="symlink-self-loop",
+    ),
+    pytest.param(
+        Case(
+            [("l", "etc/passwd", "group"), ("l", "etc/group", "passwd")],
+            expect=Err("too many levels of symbolic links"),
+        ),
+        id="symlink-two-loop",
+    ),
+    pytest.param(
+        Case([("l", "etc", "/etc/x")], expect=Err("too many levels of symbolic links")), id="symlinked-dir-loop"
+    ),
     pytest.param(Case(chain(1)), id="chain-1"),
     pytest.param(Case(chain(39)), id="chain-39"),
     pytest.param(Case(chain(MAX_SYMLINKS)), id="chain-40"),
@@ -112,24 +141,29 @@ CASES = [
     pytest.param(Case([("l", "etc/passwd", "/nowhere/passwd")], expect=None), id="dangling-abs"),
     # --- not a regular file
     pytest.param(Case([("d", "etc/passwd")], expect=Err("not a regular file (a directory)")), id="directory"),
-    pytest.param(Case([("l", "etc/passwd", "/etc")], expect=Err("not a regular file (a directory)")),
-                 id="symlink-to-directory"),
+    pytest.param(
+        Case([("l", "etc/passwd", "/etc")], expect=Err("not a regular file (a directory)")), id="symlink-to-directory"
+    ),
     pytest.param(Case([("d", "etc")], path="/", expect=Err("not a regular file (a directory)")), id="path-is-root"),
     pytest.param(Case([("p", "etc/passwd")], expect=Err("not a regular file (a FIFO)")), id="fifo"),
-    pytest.param(Case([("p", "etc/real"), ("l", "etc/passwd", "/etc/real")], expect=Err("not a regular file (a FIFO)")),
-                 id="symlink-to-fifo"),
+    pytest.param(
+        Case([("p", "etc/real"), ("l", "etc/passwd", "/etc/real")], expect=Err("not a regular file (a FIFO)")),
+        id="symlink-to-fifo",
+    ),
     # --- a non-directory where a directory is needed: ENOTDIR, i.e. does not exist
     pytest.param(Case([("f", "etc", b"x")], expect=None), id="file-as-directory"),
     pytest.param(Case([("f", "etc/passwd", INSIDE)], path="/etc/passwd/", expect=None), id="trailing-slash-on-file"),
     pytest.param(Case([("f", "etc/passwd", INSIDE)], path="/etc/passwd/.", expect=None), id="trailing-dot-on-file"),
-    pytest.param(Case([("f", "etc/passwd", INSIDE), ("f", "etc/group", b"g")], path="/etc/passwd/../group",
-                      expect=None), id="dotdot-after-file"),
+    pytest.param(
+        Case([("f", "etc/passwd", INSIDE), ("f", "etc/group", b"g")], path="/etc/passwd/../group", expect=None),
+        id="dotdot-after-file",
+    ),
     # --- sizes
-    pytest.param(Case([("f", "etc/passwd", b"x" * 11)], limit=10, expect=Err("larger than 10 bytes")),
-                 id="over-limit"),
+    pytest.param(Case([("f", "etc/passwd", b"x" * 11)], limit=10, expect=Err("larger than 10 bytes")), id="over-limit"),
     pytest.param(Case([("f", "etc/passwd", b"x" * 10)], limit=10, expect=b"x" * 10), id="exactly-limit"),
-    pytest.param(Case([("sparse", "etc/passwd", 10 * MIB + 1)], expect=Err("larger than 10 MiB")),
-                 id="over-default-limit-10-mib"),
+    pytest.param(
+        Case([("sparse", "etc/passwd", 10 * MIB + 1)], expect=Err("larger than 10 MiB")), id="over-default-limit-10-mib"
+    ),
     pytest.param(Case([("sparse", "etc/passwd", 10 * MIB)], expect=bytes(10 * MIB)), id="exactly-default-limit"),
     # --- odd spellings of the path
     pytest.param(Case([("f", "etc/passwd", INSIDE)], path="//etc/./passwd"), id="double-slash-and-dot"),
@@ -137,11 +171,15 @@ CASES = [
     pytest.param(Case([("f", "etc/passwd", INSIDE)], path="etc/passwd"), id="relative-path"),
     pytest.param(Case([("f", "etc/passwd", INSIDE)], path="/../../etc/passwd"), id="dotdot-at-root"),
     pytest.param(Case([("f", "etc/passwd", INSIDE)], path="/etc/../etc/../../etc/passwd"), id="dotdot-inside"),
-    pytest.param(Case([("f", "etc/passwd", INSIDE), ("l", "host", "/")], path="/host/../../host/etc/passwd"),
-                 id="dotdot-through-symlink-to-root"),
+    pytest.param(
+        Case([("f", "etc/passwd", INSIDE), ("l", "host", "/")], path="/host/../../host/etc/passwd"),
+        id="dotdot-through-symlink-to-root",
+    ),
     # --- a system call error is reported with its strerror
-    pytest.param(Case([("d", "etc")], path="/etc/" + "p" * 300, expect=Err("cannot read: File name too long")),
-                 id="name-too-long"),
+    pytest.param(
+        Case([("d", "etc")], path="/etc/" + "p" * 300, expect=Err("cannot read: File name too long")),
+        id="name-too-long",
+    ),
 ]
 
 
@@ -247,8 +285,13 @@ def _openat2(root: str, path: str, flags: int) -> int:
     how = struct.pack("QQQ", flags | os.O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
     dirfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = libc.syscall(ctypes.c_long(SYS_openat2), ctypes.c_int(dirfd), os.fsencode(path),
-                          ctypes.c_char_p(how), ctypes.c_size_t(len(how)))
+        fd = libc.syscall(
+            ctypes.c_long(SYS_openat2),
+            ctypes.c_int(dirfd),
+            os.fsencode(path),
+            ctypes.c_char_p(how),
+            ctypes.c_size_t(len(how)),
+        )
         code = ctypes.get_errno()
     finally:
         os.close(dirfd)
@@ -263,7 +306,8 @@ def kernel_outcome(root: str, path: str) -> str:
     fd = _openat2(root, path, os.O_PATH)
     if fd < 0:
         return {errno.ENOENT: "missing", errno.ENOTDIR: "missing", errno.ELOOP: "loop"}.get(
-            -fd, f"error:{errno.errorcode.get(-fd, -fd)}")
+            -fd, f"error:{errno.errorcode.get(-fd, -fd)}"
+        )
     try:
         return "file" if stat.S_ISREG(os.fstat(fd).st_mode) else "not-regular"
     finally:

@@ -14,8 +14,9 @@ from compiler.saved_plan import Fingerprint, open_saved, seal, stale_reasons
 
 ID_A, ID_B = "a" * 64, "b" * 64
 FP = Fingerprint("0.1.0", "/srv/hp.toml", "sha256:" + "1" * 64, "/var/lib/hp", 7, {"localhost/web:1": ID_A})
-PLAN = Plan("1.0", (Change("web", "create", ("not on this host",), "localhost/web:1", ID_A, "sha256:" + "c" * 64),),
-            1, 0, 0)
+PLAN = Plan(
+    "1.0", (Change("web", "create", ("not on this host",), "localhost/web:1", ID_A, "sha256:" + "c" * 64),), 1, 0, 0
+)
 
 
 def test_round_trip_is_exact_and_stable() -> None:
@@ -55,8 +56,11 @@ def test_reformatting_without_changing_anything_is_not_an_edit() -> None:
     assert open_saved(data, "plan").plan == PLAN
 
 
-@pytest.mark.parametrize("data", [b"", b"{", b"[]", b"{}", b'{"format": "hp-plan/1"}', b"\xff\xfe"],
-                         ids=["empty", "truncated", "list", "empty-object", "no-body", "binary"])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"{", b"[]", b"{}", b'{"format": "hp-plan/1"}', b"\xff\xfe"],
+    ids=["empty", "truncated", "list", "empty-object", "no-body", "binary"],
+)
 def test_not_a_plan(data: bytes) -> None:
     with pytest.raises(StalePlan, match="^p: "):
         open_saved(data, "p")
@@ -67,14 +71,24 @@ STALE = {
     "version": (msgspec.structs.replace(FP, hp_version="0.2.0"), PLAN, ["hp is now version 0.2.0"]),
     "file": (msgspec.structs.replace(FP, file_sha256="sha256:" + "2" * 64), PLAN, ["/srv/hp.toml changed"]),
     "serial": (msgspec.structs.replace(FP, state_serial=8), PLAN, ["serial 7 is now 8"]),
-    "image": (msgspec.structs.replace(FP, images={"localhost/web:1": ID_B}), PLAN,
-              ["image localhost/web:1 is now bbbbbbbbbbbb (the plan has aaaaaaaaaaaa)"]),
+    "image": (
+        msgspec.structs.replace(FP, images={"localhost/web:1": ID_B}),
+        PLAN,
+        ["image localhost/web:1 is now bbbbbbbbbbbb (the plan has aaaaaaaaaaaa)"],
+    ),
     "state-dir": (msgspec.structs.replace(FP, state_dir="/other"), PLAN, ["state dir /var/lib/hp, not /other"]),
-    "drift": (FP, msgspec.structs.replace(PLAN, changes=(msgspec.structs.replace(PLAN.changes[0], action="no-op"),)),
-              ["for web the plan says create, planning now says no-op"]),
-    "other-config": (FP, msgspec.structs.replace(
-        PLAN, changes=(msgspec.structs.replace(PLAN.changes[0], config_hash="sha256:" + "d" * 64),)),
-        ["web would now be made differently"]),
+    "drift": (
+        FP,
+        msgspec.structs.replace(PLAN, changes=(msgspec.structs.replace(PLAN.changes[0], action="no-op"),)),
+        ["for web the plan says create, planning now says no-op"],
+    ),
+    "other-config": (
+        FP,
+        msgspec.structs.replace(
+            PLAN, changes=(msgspec.structs.replace(PLAN.changes[0], config_hash="sha256:" + "d" * 64),)
+        ),
+        ["web would now be made differently"],
+    ),
 }
 
 

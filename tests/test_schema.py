@@ -84,8 +84,15 @@ def test_schema_own_examples() -> None:
         lambda c: c.__setitem__("ociVersion", 1),
         lambda c: c["linux"].__setitem__("rootfsPropagation", "rprivate"),
     ],
-    ids=["rlimit-type-pattern", "uid-beyond-uint32", "negative-gid", "mount-without-destination",
-         "unknown-namespace", "numeric-oci-version", "rprivate-propagation"],
+    ids=[
+        "rlimit-type-pattern",
+        "uid-beyond-uint32",
+        "negative-gid",
+        "mount-without-destination",
+        "unknown-namespace",
+        "numeric-oci-version",
+        "rprivate-propagation",
+    ],
 )
 def test_schema_rejects_known_bad_mutations(mutate) -> None:
     if not GOLDEN_CONFIGS:

@@ -31,17 +31,23 @@ IMAGE = parse_image_config(json.dumps({"os": "linux", "config": {"Cmd": ["sleep"
 ID = "sha256:" + "1" * 64
 VOLUMES = "/var/lib/hp/volumes"
 FUSE = HostDevice("/dev/fuse", "c", 10, 229, 0o666, 0, 0)
-PROFILE = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
-           "syscalls": [{"names": ["read", "write", "exit"], "action": "SCMP_ACT_ALLOW"}]}
-HOST = msgspec.structs.replace(TEST_HOST, devices={"/dev/fuse": FUSE}, all_devices=(FUSE,),
-                               seccomp_files={"./p.json": HostFile("/srv/p.json", json.dumps(PROFILE))})
+PROFILE = {
+    "defaultAction": "SCMP_ACT_ERRNO",
+    "architectures": ["SCMP_ARCH_X86_64"],
+    "syscalls": [{"names": ["read", "write", "exit"], "action": "SCMP_ACT_ALLOW"}],
+}
+HOST = msgspec.structs.replace(
+    TEST_HOST,
+    devices={"/dev/fuse": FUSE},
+    all_devices=(FUSE,),
+    seccomp_files={"./p.json": HostFile("/srv/p.json", json.dumps(PROFILE))},
+)
 
 
 def compiled(extra: str = "", name: str = "web") -> dict:
     """The config.json of a container (non-root by its image) as a dict."""
     spec = parse_hp_file(f'[containers.{name}]\nimage = "localhost/app:1"\n{extra}').containers[name]
-    return json.loads(encode_config(compile_container(name, spec, ImageFacts(IMAGE), volumes_dir=VOLUMES,
-                                                      host=HOST)))
+    return json.loads(encode_config(compile_container(name, spec, ImageFacts(IMAGE), volumes_dir=VOLUMES, host=HOST)))
 
 
 def encoded(config: dict) -> bytes:
@@ -59,26 +65,69 @@ def current(config: dict) -> Current:
 # each kind of escalation: (id, the container's config, seccomp as hp.toml says, the item, its line)
 # (privileged is listed with its seccomp: none by default, as podman's --privileged)
 KINDS = [
-    ("capability", compiled('cap_add = ["NET_ADMIN", "chown"]'), "default",
-     Escalation("capability", "CAP_NET_ADMIN"), "capability CAP_NET_ADMIN (not in hp's default set)"),
-    ("privileged", compiled("privileged = true"), "default", Escalation("privileged"),
-     "privileged: every capability, the host's devices, no masked or read-only paths, /sys writable"),
-    ("seccomp-unconfined", compiled('seccomp = "unconfined"'), "unconfined", Escalation("seccomp", "unconfined"),
-     "seccomp unconfined: no syscall filter"),
-    ("seccomp-custom", compiled('seccomp = "./p.json"'), "./p.json", Escalation("seccomp", "./p.json"),
-     "seccomp profile ./p.json"),
-    ("device", compiled('devices = ["/dev/fuse:/dev/fuse:rw"]'), "default",
-     Escalation("device", "/dev/fuse (c 10:229 rw)"), "device /dev/fuse (c 10:229 rw)"),
-    ("host-network", compiled('network = "host"'), "default", Escalation("host-network"),
-     "host network: the host's interfaces and ports, no network namespace of its own"),
-    ("bind-mount-rw", compiled('mounts = [{ type = "bind", source = "/srv/data", target = "/data" }]'), "default",
-     Escalation("bind-mount", "/srv/data at /data (read-write)"),
-     "bind mount of host path /srv/data at /data (read-write)"),
-    ("bind-mount-ro", compiled('mounts = [{ type = "bind", source = "/etc/ssl", target = "/ssl", readonly = true }]'),
-     "default", Escalation("bind-mount", "/etc/ssl at /ssl (read-only)"),
-     "bind mount of host path /etc/ssl at /ssl (read-only)"),
-    ("sysctl", compiled('sysctls = { "net.ipv4.ip_forward" = "1" }'), "default",
-     Escalation("sysctl", "net.ipv4.ip_forward=1"), "sysctl net.ipv4.ip_forward=1"),
+    (
+        "capability",
+        compiled('cap_add = ["NET_ADMIN", "chown"]'),
+        "default",
+        Escalation("capability", "CAP_NET_ADMIN"),
+        "capability CAP_NET_ADMIN (not in hp's default set)",
+    ),
+    (
+        "privileged",
+        compiled("privileged = true"),
+        "default",
+        Escalation("privileged"),
+        "privileged: every capability, the host's devices, no masked or read-only paths, /sys writable",
+    ),
+    (
+        "seccomp-unconfined",
+        compiled('seccomp = "unconfined"'),
+        "unconfined",
+        Escalation("seccomp", "unconfined"),
+        "seccomp unconfined: no syscall filter",
+    ),
+    (
+        "seccomp-custom",
+        compiled('seccomp = "./p.json"'),
+        "./p.json",
+        Escalation("seccomp", "./p.json"),
+        "seccomp profile ./p.json",
+    ),
+    (
+        "device",
+        compiled('devices = ["/dev/fuse:/dev/fuse:rw"]'),
+        "default",
+        Escalation("device", "/dev/fuse (c 10:229 rw)"),
+        "device /dev/fuse (c 10:229 rw)",
+    ),
+    (
+        "host-network",
+        compiled('network = "host"'),
+        "default",
+        Escalation("host-network"),
+        "host network: the host's interfaces and ports, no network namespace of its own",
+    ),
+    (
+        "bind-mount-rw",
+        compiled('mounts = [{ type = "bind", source = "/srv/data", target = "/data" }]'),
+        "default",
+        Escalation("bind-mount", "/srv/data at /data (read-write)"),
+        "bind mount of host path /srv/data at /data (read-write)",
+    ),
+    (
+        "bind-mount-ro",
+        compiled('mounts = [{ type = "bind", source = "/etc/ssl", target = "/ssl", readonly = true }]'),
+        "default",
+        Escalation("bind-mount", "/etc/ssl at /ssl (read-only)"),
+        "bind mount of host path /etc/ssl at /ssl (read-only)",
+    ),
+    (
+        "sysctl",
+        compiled('sysctls = { "net.ipv4.ip_forward" = "1" }'),
+        "default",
+        Escalation("sysctl", "net.ipv4.ip_forward=1"),
+        "sysctl net.ipv4.ip_forward=1",
+    ),
     ("root", compiled('user = "0"'), "default", Escalation("root"), "runs as root (uid 0)"),
 ]
 
@@ -92,8 +141,9 @@ def test_a_default_container_has_none_and_its_create_shows_no_security_heading()
 
 
 @pytest.mark.parametrize("config, seccomp, item, line", [k[1:] for k in KINDS], ids=[k[0] for k in KINDS])
-def test_each_kind_is_listed_in_a_creates_text_and_json(config: dict, seccomp: str, item: Escalation,
-                                                        line: str) -> None:
+def test_each_kind_is_listed_in_a_creates_text_and_json(
+    config: dict, seccomp: str, item: Escalation, line: str
+) -> None:
     p = plan({"web": desired(config, seccomp)}, {}, volumes_dir=VOLUMES)
     change = p.changes[0]
     items = (item, Escalation("seccomp", "unconfined")) if item.kind == "privileged" else (item,)
@@ -109,31 +159,43 @@ def test_each_kind_is_listed_in_a_creates_text_and_json(config: dict, seccomp: s
 
 
 def test_all_kinds_at_once_are_sorted_and_privileged_holds_its_own_grants() -> None:
-    config = compiled('privileged = true\nuser = "0"\nnetwork = "host"\nsysctls = { "kernel.shmmax" = "1" }\n'
-                      'mounts = [{ type = "bind", source = "/srv", target = "/srv" }]\ncap_add = ["NET_ADMIN"]')
+    config = compiled(
+        'privileged = true\nuser = "0"\nnetwork = "host"\nsysctls = { "kernel.shmmax" = "1" }\n'
+        'mounts = [{ type = "bind", source = "/srv", target = "/srv" }]\ncap_add = ["NET_ADMIN"]'
+    )
     assert escalations(encoded(config)) == (
-        Escalation("privileged"), Escalation("seccomp", "unconfined"), Escalation("host-network"),
+        Escalation("privileged"),
+        Escalation("seccomp", "unconfined"),
+        Escalation("host-network"),
         Escalation("bind-mount", "/srv at /srv (read-write)"),
-        Escalation("sysctl", "kernel.shmmax=1"), Escalation("root"))
+        Escalation("sysctl", "kernel.shmmax=1"),
+        Escalation("root"),
+    )
 
 
 def test_capabilities_are_the_final_bounding_set_beyond_the_defaults() -> None:
     assert escalations(encoded(compiled('cap_add = ["CHOWN", "KILL"]'))) == ()  # already default
     assert escalations(encoded(compiled('cap_drop = ["CHOWN"]'))) == ()
     every = escalations(encoded(compiled('cap_add = ["ALL"]')))
-    assert every == tuple(Escalation("capability", c) for c in sorted(ALL_CAPABILITIES)
-                          if c not in defaults().capabilities)
+    assert every == tuple(
+        Escalation("capability", c) for c in sorted(ALL_CAPABILITIES) if c not in defaults().capabilities
+    )
     assert escalations(encoded(compiled('cap_add = ["SYS_ADMIN"]\nuser = "0"'))) == (
-        Escalation("capability", "CAP_SYS_ADMIN"), Escalation("root"))
+        Escalation("capability", "CAP_SYS_ADMIN"),
+        Escalation("root"),
+    )
 
 
 def test_volumes_and_the_bundles_own_files_are_not_host_paths_but_a_bind_of_the_state_dir_is() -> None:
-    config = compiled('mounts = [{ type = "volume", source = "db", target = "/db" },\n'
-                      '  { type = "tmpfs", target = "/tmp" },\n'
-                      '  { type = "bind", source = "/var/lib/hp", target = "/state", readonly = true }]\n'
-                      'keep_alive = true')
+    config = compiled(
+        'mounts = [{ type = "volume", source = "db", target = "/db" },\n'
+        '  { type = "tmpfs", target = "/tmp" },\n'
+        '  { type = "bind", source = "/var/lib/hp", target = "/state", readonly = true }]\n'
+        "keep_alive = true"
+    )
     assert escalations(encoded(config), volumes_dir=VOLUMES) == (
-        Escalation("bind-mount", "/var/lib/hp at /state (read-only)"),)
+        Escalation("bind-mount", "/var/lib/hp at /state (read-only)"),
+    )
 
 
 def test_a_replace_that_adds_net_admin_says_so_and_is_denied() -> None:
@@ -146,16 +208,21 @@ def test_a_replace_that_adds_net_admin_says_so_and_is_denied() -> None:
 
 
 def test_a_replace_that_only_tightens_says_what_it_removes_and_is_not_denied() -> None:
-    before = compiled('cap_add = ["NET_ADMIN"]\nuser = "0"\n'
-                      'mounts = [{ type = "bind", source = "/srv/data", target = "/data" }]')
+    before = compiled(
+        'cap_add = ["NET_ADMIN"]\nuser = "0"\nmounts = [{ type = "bind", source = "/srv/data", target = "/data" }]'
+    )
     p = plan({"web": desired(compiled('user = "0"'))}, {"web": current(before)})
     change = p.changes[0]
     assert change.security == (Escalation("root"),) and change.security_added == ()
-    assert change.security_removed == (Escalation("capability", "CAP_NET_ADMIN"),
-                                       Escalation("bind-mount", "/srv/data at /data (read-write)"))
+    assert change.security_removed == (
+        Escalation("capability", "CAP_NET_ADMIN"),
+        Escalation("bind-mount", "/srv/data at /data (read-write)"),
+    )
     text = render_plan(p)
-    assert ("          security:\n            - capability CAP_NET_ADMIN (not in hp's default set)\n"
-            "            - bind mount of host path /srv/data at /data (read-write)\n") in text
+    assert (
+        "          security:\n            - capability CAP_NET_ADMIN (not in hp's default set)\n"
+        "            - bind mount of host path /srv/data at /data (read-write)\n"
+    ) in text
     assert "runs as root" not in text  # kept: a replace shows only what it changes
     assert escalating(p) == ()
 
@@ -222,7 +289,9 @@ def test_a_saved_plan_keeps_the_review() -> None:
 
 def test_a_privileged_containers_profile_file_still_applies_and_is_listed() -> None:
     assert escalations(encoded(compiled('privileged = true\nseccomp = "./p.json"')), seccomp="./p.json") == (
-        Escalation("privileged"), Escalation("seccomp", "./p.json"))
+        Escalation("privileged"),
+        Escalation("seccomp", "./p.json"),
+    )
 
 
 def test_a_device_rule_beyond_hp_s_defaults_without_a_node_is_listed() -> None:

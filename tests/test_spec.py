@@ -27,7 +27,9 @@ def error_of(text: str | bytes) -> HpError:
 
 
 def test_full_example_from_the_issue() -> None:
-    text = HEAD + """
+    text = (
+        HEAD
+        + """
 entrypoint = ["/bin/app"]
 command = ["--port", "80"]
 env = { MODE = "prod" }
@@ -51,6 +53,7 @@ cap_add = ["NET_ADMIN"]
 cap_drop = ["CHOWN"]
 ulimits = { nofile = [1024, 1024] }
 """
+    )
     spec = parse_hp_file(text).containers["web"]
     assert spec == ContainerSpec(
         image="127.0.0.1:5000/library/web:1",
@@ -88,13 +91,22 @@ def test_minimal_container_has_unset_optionals() -> None:
         ("[containers]\n", {}),
         (HEAD + '[containers.db]\nimage = "db"\n', {"web": "127.0.0.1:5000/library/web:1", "db": "db"}),
         ('[containers."a-1"]\nimage = "x"\n', {"a-1": "x"}),
-        ('[containers.' + "a" * 64 + ']\nimage = "x"\n', {"a" * 64: "x"}),
+        ("[containers." + "a" * 64 + ']\nimage = "x"\n', {"a" * 64: "x"}),
         ('[containers.0]\nimage = "x"\n', {"0": "x"}),
         ('[containers.A_b-C]\nimage = "x"\n', {"A_b-C": "x"}),
         ('containers = { web = { image = "x" } }\n', {"web": "x"}),
     ],
-    ids=["empty-file", "comment-only", "empty-containers", "two-containers", "dash", "name-64-chars",
-         "digit-name", "mixed-name", "inline-tables"],
+    ids=[
+        "empty-file",
+        "comment-only",
+        "empty-containers",
+        "two-containers",
+        "dash",
+        "name-64-chars",
+        "digit-name",
+        "mixed-name",
+        "inline-tables",
+    ],
 )
 def test_valid_files(text: str, expected: dict[str, str]) -> None:
     hp = parse_hp_file(text)
@@ -109,18 +121,35 @@ def test_valid_files(text: str, expected: dict[str, str]) -> None:
         ("env = {}", "env", {}),
         ("env = []", "env", ()),
         ("memory = 268435456", "memory", 268435456),
-        ('memory_swap = -1', "memory_swap", -1),
-        ("mounts = [{ type = \"tmpfs\", target = \"/t\", size = 1024, mode = 0o1777 }]", "mounts",
-         (TmpfsMount(target="/t", size=1024, mode=0o1777),)),
-        ('mounts = [{ type = "tmpfs", target = "/t", mode = "1777" }]', "mounts",
-         (TmpfsMount(target="/t", mode="1777"),)),
+        ("memory_swap = -1", "memory_swap", -1),
+        (
+            'mounts = [{ type = "tmpfs", target = "/t", size = 1024, mode = 0o1777 }]',
+            "mounts",
+            (TmpfsMount(target="/t", size=1024, mode=0o1777),),
+        ),
+        (
+            'mounts = [{ type = "tmpfs", target = "/t", mode = "1777" }]',
+            "mounts",
+            (TmpfsMount(target="/t", mode="1777"),),
+        ),
         ("ulimits = { nofile = 4096 }", "ulimits", {"nofile": 4096}),
         ('entrypoint = [""]', "entrypoint", ("",)),
         ("entrypoint = []", "entrypoint", ()),
         ('user = ""', "user", ""),
     ],
-    ids=["env-list", "env-empty-table", "env-empty-list", "memory-int", "swap-minus-1", "tmpfs-int-mode",
-         "tmpfs-string-mode", "ulimit-single", "entrypoint-empty-string", "entrypoint-empty-list", "user-empty"],
+    ids=[
+        "env-list",
+        "env-empty-table",
+        "env-empty-list",
+        "memory-int",
+        "swap-minus-1",
+        "tmpfs-int-mode",
+        "tmpfs-string-mode",
+        "ulimit-single",
+        "entrypoint-empty-string",
+        "entrypoint-empty-list",
+        "user-empty",
+    ],
 )
 def test_valid_field_forms(extra: str, field: str, value) -> None:
     spec = parse_hp_file(HEAD + extra + "\n").containers["web"]
@@ -129,8 +158,10 @@ def test_valid_field_forms(extra: str, field: str, value) -> None:
 
 def test_table_key_order_does_not_matter() -> None:
     a = parse_hp_file(HEAD + 'env = { B = "2", A = "1" }\nannotations = { "y" = "1", "x" = "2" }\n')
-    b = parse_hp_file('[containers.web]\nannotations = { "x" = "2", "y" = "1" }\nenv = { A = "1", B = "2" }\n'
-                      'image = "127.0.0.1:5000/library/web:1"\n')
+    b = parse_hp_file(
+        '[containers.web]\nannotations = { "x" = "2", "y" = "1" }\nenv = { A = "1", B = "2" }\n'
+        'image = "127.0.0.1:5000/library/web:1"\n'
+    )
     assert a == b
 
 
@@ -147,7 +178,7 @@ def test_bytes_and_str_give_the_same_result() -> None:
         ("memory = true", "containers.web.memory"),
         ("memory = 1.5", "containers.web.memory"),
         ("memory = [1]", "containers.web.memory"),
-        ('memory_swap = { a = 1 }', "containers.web.memory_swap"),
+        ("memory_swap = { a = 1 }", "containers.web.memory_swap"),
         ('cpus = "0.5"', "containers.web.cpus"),
         ("cpus = true", "containers.web.cpus"),
         ("pids_limit = 1.5", "containers.web.pids_limit"),
@@ -164,7 +195,7 @@ def test_bytes_and_str_give_the_same_result() -> None:
         ('env = ["A=1", 5]', "containers.web.env[1]"),
         ("env = { A = 1 }", "containers.web.env.A"),
         ('env = { A = ["x"] }', "containers.web.env.A"),
-        ("env = { \"my var\" = 1 }", 'containers.web.env."my var"'),
+        ('env = { "my var" = 1 }', 'containers.web.env."my var"'),
         ("workdir = 5", "containers.web.workdir"),
         ("user = 1000", "containers.web.user"),
         ("hostname = false", "containers.web.hostname"),
@@ -180,10 +211,14 @@ def test_bytes_and_str_give_the_same_result() -> None:
         ("ulimits = [1024]", "containers.web.ulimits"),
         ('mounts = { type = "tmpfs", target = "/t" }', "containers.web.mounts"),
         ('mounts = ["/data"]', "containers.web.mounts[0]"),
-        ('mounts = [{ type = "bind", source = "/s", target = "/t", readonly = "yes" }]',
-         "containers.web.mounts[0].readonly"),
-        ('mounts = [{ type = "tmpfs", target = "/a" }, { type = "tmpfs", target = 5 }]',
-         "containers.web.mounts[1].target"),
+        (
+            'mounts = [{ type = "bind", source = "/s", target = "/t", readonly = "yes" }]',
+            "containers.web.mounts[0].readonly",
+        ),
+        (
+            'mounts = [{ type = "tmpfs", target = "/a" }, { type = "tmpfs", target = 5 }]',
+            "containers.web.mounts[1].target",
+        ),
         ('mounts = [{ type = "tmpfs", target = "/t", size = true }]', "containers.web.mounts[0].size"),
         ('mounts = [{ type = "bind", target = "/t" }]', "containers.web.mounts[0].source"),
         ('mounts = [{ type = "nfs", target = "/t" }]', "containers.web.mounts[0].type"),
@@ -191,14 +226,49 @@ def test_bytes_and_str_give_the_same_result() -> None:
         ("image = 5", "containers.web.image"),
     ],
     ids=[
-        "memory-bool", "memory-float", "memory-list", "swap-table", "cpus-string", "cpus-bool", "pids-float",
-        "pids-string", "terminal-string", "read-only-int", "keep-alive-int", "labels-string", "entrypoint-string",
-        "entrypoint-item", "command-item", "command-string", "env-int", "env-list-item", "env-table-value",
-        "env-table-list-value", "env-quoted-key", "workdir-int", "user-int", "hostname-bool",
-        "annotation-value", "annotations-list", "cap-add-string", "cap-drop-item", "ulimit-string",
-        "ulimit-triple", "ulimit-single-item-list", "ulimit-float", "ulimit-bool", "ulimits-list",
-        "mounts-table", "mounts-item-string", "mount-readonly-string", "mount-second-target", "mount-size-bool",
-        "bind-without-source", "unknown-mount-type", "mount-without-type", "image-int",
+        "memory-bool",
+        "memory-float",
+        "memory-list",
+        "swap-table",
+        "cpus-string",
+        "cpus-bool",
+        "pids-float",
+        "pids-string",
+        "terminal-string",
+        "read-only-int",
+        "keep-alive-int",
+        "labels-string",
+        "entrypoint-string",
+        "entrypoint-item",
+        "command-item",
+        "command-string",
+        "env-int",
+        "env-list-item",
+        "env-table-value",
+        "env-table-list-value",
+        "env-quoted-key",
+        "workdir-int",
+        "user-int",
+        "hostname-bool",
+        "annotation-value",
+        "annotations-list",
+        "cap-add-string",
+        "cap-drop-item",
+        "ulimit-string",
+        "ulimit-triple",
+        "ulimit-single-item-list",
+        "ulimit-float",
+        "ulimit-bool",
+        "ulimits-list",
+        "mounts-table",
+        "mounts-item-string",
+        "mount-readonly-string",
+        "mount-second-target",
+        "mount-size-bool",
+        "bind-without-source",
+        "unknown-mount-type",
+        "mount-without-type",
+        "image-int",
     ],
 )
 def test_wrong_type_names_the_field_path(extra: str, where: str) -> None:
@@ -229,7 +299,7 @@ def test_memory_message_matches_the_issue_example() -> None:
 
 
 def test_missing_image() -> None:
-    err = error_of("[containers.web]\nuser = \"app\"\n")
+    err = error_of('[containers.web]\nuser = "app"\n')
     assert err.where == "containers.web.image"
     assert "missing" in err.problem
 
@@ -246,16 +316,35 @@ def test_missing_image() -> None:
         (HEAD + 'commands = ["x"]\n', "containers.web.commands", "command"),
         (HEAD + 'cap_adds = ["x"]\n', "containers.web.cap_adds", "cap_add"),
         ('[contianers.web]\nimage = "x"\n', "contianers", "containers"),
-        (HEAD + 'mounts = [{ type = "bind", source = "/s", target = "/t", readonly = true, ro = true }]\n',
-         "containers.web.mounts[0].ro", None),
-        (HEAD + 'mounts = [{ type = "bind", source = "/s", target = "/t", readnly = true }]\n',
-         "containers.web.mounts[0].readnly", "readonly"),
-        (HEAD + 'mounts = [{ type = "tmpfs", target = "/t", source = "/s" }]\n',
-         "containers.web.mounts[0].source", None),
+        (
+            HEAD + 'mounts = [{ type = "bind", source = "/s", target = "/t", readonly = true, ro = true }]\n',
+            "containers.web.mounts[0].ro",
+            None,
+        ),
+        (
+            HEAD + 'mounts = [{ type = "bind", source = "/s", target = "/t", readnly = true }]\n',
+            "containers.web.mounts[0].readnly",
+            "readonly",
+        ),
+        (
+            HEAD + 'mounts = [{ type = "tmpfs", target = "/t", source = "/s" }]\n',
+            "containers.web.mounts[0].source",
+            None,
+        ),
         (HEAD + "zzzzqqqq = 1\n", "containers.web.zzzzqqqq", None),
     ],
-    ids=["memry", "readonly", "workingdir", "commands", "cap-adds", "top-level-contianers", "mount-ro",
-         "mount-readnly", "tmpfs-has-no-source", "nothing-close"],
+    ids=[
+        "memry",
+        "readonly",
+        "workingdir",
+        "commands",
+        "cap-adds",
+        "top-level-contianers",
+        "mount-ro",
+        "mount-readnly",
+        "tmpfs-has-no-source",
+        "nothing-close",
+    ],
 )
 def test_unknown_field(text: str, where: str, suggestion: str | None) -> None:
     err = error_of(text)
@@ -279,8 +368,19 @@ def test_unknown_field_with_a_newline_in_its_name_is_one_line_and_named() -> Non
 @pytest.mark.parametrize(
     "name",
     ["-web", "_web", "web.app", "web app", "wéb", "a" * 65, "", "web/1", "web:1", "\u0661", "web\n"],
-    ids=["leading-dash", "leading-underscore", "dot", "space", "non-ascii", "65-chars", "empty", "slash", "colon",
-         "arabic-indic-digit", "newline"],
+    ids=[
+        "leading-dash",
+        "leading-underscore",
+        "dot",
+        "space",
+        "non-ascii",
+        "65-chars",
+        "empty",
+        "slash",
+        "colon",
+        "arabic-indic-digit",
+        "newline",
+    ],
 )
 def test_bad_container_names(name: str) -> None:
     escaped = name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -328,9 +428,19 @@ def test_errors_in_the_second_container_name_it() -> None:
         HEAD + "cpus = 0.5.1\n",
         "\x00",
     ],
-    ids=["unclosed-list", "unclosed-header", "missing-value", "duplicate-key", "duplicate-table",
-         "duplicate-inline-key", "unterminated-string", "missing-key", "two-pairs-one-line", "bad-float",
-         "nul-byte"],
+    ids=[
+        "unclosed-list",
+        "unclosed-header",
+        "missing-value",
+        "duplicate-key",
+        "duplicate-table",
+        "duplicate-inline-key",
+        "unterminated-string",
+        "missing-key",
+        "two-pairs-one-line",
+        "bad-float",
+        "nul-byte",
+    ],
 )
 def test_toml_syntax_errors(text: str) -> None:
     err = error_of(text)
@@ -379,8 +489,19 @@ def test_registry_settings_wrong_type(table: str, where: str) -> None:
 @pytest.mark.parametrize(
     "timeout",
     ['"0s"', "0", "-5", '"5 m"', '"1d"', '"1.5m"', '"25h"', "86401", "nan", "inf", '""'],
-    ids=["zero-string", "zero", "negative", "inner-space", "days", "fraction-string", "above-a-day-hours",
-         "above-a-day-seconds", "nan", "inf", "empty"],
+    ids=[
+        "zero-string",
+        "zero",
+        "negative",
+        "inner-space",
+        "days",
+        "fraction-string",
+        "above-a-day-hours",
+        "above-a-day-seconds",
+        "nan",
+        "inf",
+        "empty",
+    ],
 )
 def test_registry_timeout_out_of_range_is_refused_by_check_file(timeout: str) -> None:
     from compiler import check_file
@@ -399,8 +520,10 @@ def test_stop_timeout_and_prevent_destroy_default_as_docker_and_terraform() -> N
     assert (spec.stop_timeout, spec.prevent_destroy) == (0, True)
 
 
-@pytest.mark.parametrize("value, fragment", [
-    ("-1", ">= 0"), ("3601", "<= 3600"), ("1.5", "integer"), ('"10s"', "integer"), ("true", "integer")])
+@pytest.mark.parametrize(
+    "value, fragment",
+    [("-1", ">= 0"), ("3601", "<= 3600"), ("1.5", "integer"), ('"10s"', "integer"), ("true", "integer")],
+)
 def test_bad_stop_timeout_names_the_field(value: str, fragment: str) -> None:
     err = error_of(HEAD + f"stop_timeout = {value}\n")
     assert err.where == "containers.web.stop_timeout" and fragment in err.problem, str(err)
@@ -414,15 +537,19 @@ def test_prevent_destroy_must_be_a_boolean() -> None:
 
 
 def test_volumes_and_volume_mounts() -> None:
-    hp = parse_hp_file('[volumes.db]\n[volumes."cache.v2"]\n\n[containers.web]\nimage = "x"\n'
-                       'mounts = [{ type = "volume", source = "db", target = "/db", readonly = true }]\n')
+    hp = parse_hp_file(
+        '[volumes.db]\n[volumes."cache.v2"]\n\n[containers.web]\nimage = "x"\n'
+        'mounts = [{ type = "volume", source = "db", target = "/db", readonly = true }]\n'
+    )
     assert sorted(hp.volumes) == ["cache.v2", "db"]
     assert hp.containers["web"].mounts == (VolumeMount(source="db", target="/db", readonly=True),)
 
 
-@pytest.mark.parametrize("name", ["-db", ".db", "a" * 65, "", "d/b", "d b", "wéb", "web.0123456789ab"],
-                         ids=["leading-dash", "leading-dot", "65-chars", "empty", "slash", "space", "non-ascii",
-                              "image-volume-name"])
+@pytest.mark.parametrize(
+    "name",
+    ["-db", ".db", "a" * 65, "", "d/b", "d b", "wéb", "web.0123456789ab"],
+    ids=["leading-dash", "leading-dot", "65-chars", "empty", "slash", "space", "non-ascii", "image-volume-name"],
+)
 def test_bad_volume_names(name: str) -> None:
     err = error_of(f'[volumes."{name}"]\n')
     assert err.where.startswith("volumes.")
@@ -430,12 +557,20 @@ def test_bad_volume_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     "table, where",
-    [('[volumes]\ndb = 1\n', "volumes.db"), ("[volumes.db]\ndriver = 1\n", "volumes.db.driver"),
-     ('[containers.web]\nimage = "x"\nmounts = [{ type = "volume", source = "db" }]\n',
-      "containers.web.mounts[0].target"),
-     ('[containers.web]\nimage = "x"\nmounts = [{ type = "volume", source = "db", target = "/x", readonly = 1 }]\n',
-      "containers.web.mounts[0].readonly"),
-     ("[volumes.db]\nsize = true\n", "volumes.db.size")],
+    [
+        ("[volumes]\ndb = 1\n", "volumes.db"),
+        ("[volumes.db]\ndriver = 1\n", "volumes.db.driver"),
+        (
+            '[containers.web]\nimage = "x"\nmounts = [{ type = "volume", source = "db" }]\n',
+            "containers.web.mounts[0].target",
+        ),
+        (
+            '[containers.web]\nimage = "x"\n'
+            'mounts = [{ type = "volume", source = "db", target = "/x", readonly = 1 }]\n',
+            "containers.web.mounts[0].readonly",
+        ),
+        ("[volumes.db]\nsize = true\n", "volumes.db.size"),
+    ],
     ids=["not-a-table", "unknown-field", "no-target", "readonly-not-bool", "size-not-a-size"],
 )
 def test_volume_errors_name_the_field(table: str, where: str) -> None:
@@ -446,8 +581,9 @@ def test_undeclared_and_badly_named_volume_mounts_are_refused_by_check_file() ->
     from compiler import check_file
 
     for source, problem in (("db", "is not declared"), ("../db", "invalid volume name")):
-        hp = parse_hp_file(f'[containers.web]\nimage = "x"\nmounts = [{{ type = "volume", source = "{source}", '
-                           'target = "/x" }]\n')
+        hp = parse_hp_file(
+            f'[containers.web]\nimage = "x"\nmounts = [{{ type = "volume", source = "{source}", target = "/x" }}]\n'
+        )
         with pytest.raises(HpError) as info:
             check_file(hp)
         assert info.value.where == "containers.web.mounts[0].source" and problem in info.value.problem

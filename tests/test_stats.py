@@ -83,8 +83,10 @@ inactive_file 2097152
 active_file 2097152
 unevictable 0
 """
-V2_IO_STAT = ("8:0 rbytes=1048576 wbytes=8192 rios=16 wios=2 dbytes=0 dios=0\n"
-              "253:1 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n")
+V2_IO_STAT = (
+    "8:0 rbytes=1048576 wbytes=8192 rios=16 wios=2 dbytes=0 dios=0\n"
+    "253:1 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n"
+)
 NET_DEV = """\
 Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
@@ -93,30 +95,53 @@ Inter-|   Receive                                                |  Transmit
   eth1:1000 2 0 0 0 0 0 0 20 1 0 0 0 0 0 0
 """  # noqa: E501 (the kernel's own columns)
 
-V1_FULL = CgroupFiles(v1={
-    "cpuacct.usage": "4942261\n", "memory.usage_in_bytes": "46137344\n", "memory.limit_in_bytes": "134217728\n",
-    "memory.stat": V1_MEMORY_STAT, "pids.current": "3\n", "blkio.throttle.io_service_bytes_recursive": V1_BLKIO,
-}, v2={"cpu.stat": V2_CPU_STAT})
-V2_FULL = CgroupFiles(v2={
-    "cpu.stat": V2_CPU_STAT, "memory.current": "46137344\n", "memory.max": "134217728\n",
-    "memory.stat": V2_MEMORY_STAT, "pids.current": "3\n", "io.stat": V2_IO_STAT,
-})
+V1_FULL = CgroupFiles(
+    v1={
+        "cpuacct.usage": "4942261\n",
+        "memory.usage_in_bytes": "46137344\n",
+        "memory.limit_in_bytes": "134217728\n",
+        "memory.stat": V1_MEMORY_STAT,
+        "pids.current": "3\n",
+        "blkio.throttle.io_service_bytes_recursive": V1_BLKIO,
+    },
+    v2={"cpu.stat": V2_CPU_STAT},
+)
+V2_FULL = CgroupFiles(
+    v2={
+        "cpu.stat": V2_CPU_STAT,
+        "memory.current": "46137344\n",
+        "memory.max": "134217728\n",
+        "memory.stat": V2_MEMORY_STAT,
+        "pids.current": "3\n",
+        "io.stat": V2_IO_STAT,
+    }
+)
 
 
 def v1_dirs(*hierarchies: str) -> list[str]:
     return [f"/sys/fs/cgroup/{h}/hp/{TAG}-web" for h in hierarchies]
 
 
-@pytest.mark.parametrize("mountinfo, expected", [
-    (HYBRID, [(1, f"{v1_dirs('cpuacct')[0]}/cpuacct.usage")]
-     + [(1, f"{v1_dirs('memory')[0]}/{n}") for n in ("memory.usage_in_bytes", "memory.limit_in_bytes", "memory.stat")]
-     + [(1, f"{v1_dirs('blkio')[0]}/{n}") for n in s.V1_FILES["blkio"]]
-     + [(1, f"{v1_dirs('pids')[0]}/pids.current")]
-     + [(2, f"{v1_dirs('unified')[0]}/{n}") for n in s.V2_FILES]),
-    (COMOUNTED, [(1, f"{v1_dirs('cpu,cpuacct')[0]}/cpuacct.usage")]),
-    (UNIFIED, [(2, f"/sys/fs/cgroup/hp/{TAG}-web/{n}") for n in s.V2_FILES]),
-    ("", []),
-], ids=["hybrid", "cpu-cpuacct-comounted", "unified", "no-cgroups"])
+@pytest.mark.parametrize(
+    "mountinfo, expected",
+    [
+        (
+            HYBRID,
+            [(1, f"{v1_dirs('cpuacct')[0]}/cpuacct.usage")]
+            + [
+                (1, f"{v1_dirs('memory')[0]}/{n}")
+                for n in ("memory.usage_in_bytes", "memory.limit_in_bytes", "memory.stat")
+            ]
+            + [(1, f"{v1_dirs('blkio')[0]}/{n}") for n in s.V1_FILES["blkio"]]
+            + [(1, f"{v1_dirs('pids')[0]}/pids.current")]
+            + [(2, f"{v1_dirs('unified')[0]}/{n}") for n in s.V2_FILES],
+        ),
+        (COMOUNTED, [(1, f"{v1_dirs('cpu,cpuacct')[0]}/cpuacct.usage")]),
+        (UNIFIED, [(2, f"/sys/fs/cgroup/hp/{TAG}-web/{n}") for n in s.V2_FILES]),
+        ("", []),
+    ],
+    ids=["hybrid", "cpu-cpuacct-comounted", "unified", "no-cgroups"],
+)
 def test_the_files_read_are_each_controllers_own(mountinfo: str, expected: list) -> None:
     assert [(f.version, f.path) for f in s.stat_files(mountinfo, PATH)] == expected
 
@@ -126,57 +151,88 @@ def test_only_a_containers_cgroup_is_read() -> None:
         s.stat_files(HYBRID, "/hp/../../etc")
 
 
-@pytest.mark.parametrize("files, expected", [
-    (V1_FULL, 4942261),
-    (CgroupFiles(v2={"cpu.stat": V2_CPU_STAT}), 4942000),  # a hybrid host without cpuacct: the unified cpu.stat
-    (V2_FULL, 4942000),
-    (CgroupFiles(), None),
-    (CgroupFiles(v1={"cpuacct.usage": "garbage\n"}), None),
-], ids=["v1-cpuacct", "hybrid-unified-only", "v2-usage-usec", "none", "unreadable"])
+@pytest.mark.parametrize(
+    "files, expected",
+    [
+        (V1_FULL, 4942261),
+        (CgroupFiles(v2={"cpu.stat": V2_CPU_STAT}), 4942000),  # a hybrid host without cpuacct: the unified cpu.stat
+        (V2_FULL, 4942000),
+        (CgroupFiles(), None),
+        (CgroupFiles(v1={"cpuacct.usage": "garbage\n"}), None),
+    ],
+    ids=["v1-cpuacct", "hybrid-unified-only", "v2-usage-usec", "none", "unreadable"],
+)
 def test_cpu_nanos(files: CgroupFiles, expected: int | None) -> None:
     assert s.cpu_nanos(files) == expected
 
 
-@pytest.mark.parametrize("files, expected", [
-    # usage minus total_inactive_file (the hierarchy's), the limit as set
-    (V1_FULL, (46137344 - 1572864, 134217728)),
-    (CgroupFiles(v1={"memory.usage_in_bytes": "46137344\n", "memory.limit_in_bytes": V1_UNLIMITED,
-                     "memory.stat": "inactive_file 1048576\n"}), (46137344 - 1048576, HOST)),
-    (V2_FULL, (46137344 - 2097152, 134217728)),
-    (CgroupFiles(v2={"memory.current": "46137344\n", "memory.max": "max\n", "memory.stat": V2_MEMORY_STAT}),
-     (46137344 - 2097152, HOST)),
-    (CgroupFiles(v2={"memory.current": "4096\n", "memory.max": "64000000000000\n", "memory.stat": V2_MEMORY_STAT}),
-     (4096, HOST)),  # inactive_file above usage (a race between the reads): usage as it is; a limit over the host's
-    (CgroupFiles(v1={"memory.usage_in_bytes": "8192\n"}), (8192, HOST)),
-    (CgroupFiles(v2={"cpu.stat": V2_CPU_STAT}), (None, HOST)),
-], ids=["v1", "v1-unlimited", "v2", "v2-max", "v2-race-and-huge-limit", "v1-no-stat-no-limit", "no-memory-controller"])
+@pytest.mark.parametrize(
+    "files, expected",
+    [
+        # usage minus total_inactive_file (the hierarchy's), the limit as set
+        (V1_FULL, (46137344 - 1572864, 134217728)),
+        (
+            CgroupFiles(
+                v1={
+                    "memory.usage_in_bytes": "46137344\n",
+                    "memory.limit_in_bytes": V1_UNLIMITED,
+                    "memory.stat": "inactive_file 1048576\n",
+                }
+            ),
+            (46137344 - 1048576, HOST),
+        ),
+        (V2_FULL, (46137344 - 2097152, 134217728)),
+        (
+            CgroupFiles(v2={"memory.current": "46137344\n", "memory.max": "max\n", "memory.stat": V2_MEMORY_STAT}),
+            (46137344 - 2097152, HOST),
+        ),
+        (
+            CgroupFiles(
+                v2={"memory.current": "4096\n", "memory.max": "64000000000000\n", "memory.stat": V2_MEMORY_STAT}
+            ),
+            (4096, HOST),
+        ),  # inactive_file above usage (a race between the reads): usage as it is; a limit over the host's
+        (CgroupFiles(v1={"memory.usage_in_bytes": "8192\n"}), (8192, HOST)),
+        (CgroupFiles(v2={"cpu.stat": V2_CPU_STAT}), (None, HOST)),
+    ],
+    ids=["v1", "v1-unlimited", "v2", "v2-max", "v2-race-and-huge-limit", "v1-no-stat-no-limit", "no-memory-controller"],
+)
 def test_memory(files: CgroupFiles, expected: tuple) -> None:
     assert s.memory(files, s.mem_total(MEMINFO)) == expected
 
 
-@pytest.mark.parametrize("files, expected", [
-    (V1_FULL, (1048576 + 4096, 8192)),
-    (CgroupFiles(v1={"blkio.throttle.io_service_bytes_recursive": "Total 0\n"}), (0, 0)),
-    (CgroupFiles(v1={"blkio.io_service_bytes_recursive": V1_BLKIO}), (1052672, 8192)),
-    (V2_FULL, (1048576 + 4096, 8192)),
-    (CgroupFiles(v2={"io.stat": ""}), (0, 0)),
-    (CgroupFiles(v2={"cpu.stat": V2_CPU_STAT}), (None, None)),
-], ids=["v1-throttle", "v1-idle", "v1-cfq", "v2", "v2-idle", "no-io-controller"])
+@pytest.mark.parametrize(
+    "files, expected",
+    [
+        (V1_FULL, (1048576 + 4096, 8192)),
+        (CgroupFiles(v1={"blkio.throttle.io_service_bytes_recursive": "Total 0\n"}), (0, 0)),
+        (CgroupFiles(v1={"blkio.io_service_bytes_recursive": V1_BLKIO}), (1052672, 8192)),
+        (V2_FULL, (1048576 + 4096, 8192)),
+        (CgroupFiles(v2={"io.stat": ""}), (0, 0)),
+        (CgroupFiles(v2={"cpu.stat": V2_CPU_STAT}), (None, None)),
+    ],
+    ids=["v1-throttle", "v1-idle", "v1-cfq", "v2", "v2-idle", "no-io-controller"],
+)
 def test_block_io(files: CgroupFiles, expected: tuple) -> None:
     assert s.block_io(files) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    (NET_DEV, (2324651 + 1000, 564318 + 20)),
-    ("\n".join(NET_DEV.splitlines()[:3]), (0, 0)),  # lo only (network = "none")
-    ("", (0, 0)),
-], ids=["two-interfaces-and-lo", "lo-only", "empty"])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (NET_DEV, (2324651 + 1000, 564318 + 20)),
+        ("\n".join(NET_DEV.splitlines()[:3]), (0, 0)),  # lo only (network = "none")
+        ("", (0, 0)),
+    ],
+    ids=["two-interfaces-and-lo", "lo-only", "empty"],
+)
 def test_net_bytes(text: str, expected: tuple) -> None:
     assert s.net_bytes(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    (MEMINFO, HOST), ("MemFree: 1 kB\n", None), ("", None)], ids=["kB", "missing", "empty"])
+@pytest.mark.parametrize(
+    "text, expected", [(MEMINFO, HOST), ("MemFree: 1 kB\n", None), ("", None)], ids=["kB", "missing", "empty"]
+)
 def test_mem_total(text: str, expected: int | None) -> None:
     assert s.mem_total(text) == expected
 
@@ -186,27 +242,47 @@ def a_reading(pid: int = 100, at_ns: int = 0, cpu_ns: int | None = 0, files: Cgr
     return msgspec.structs.replace(r, cpu_ns=cpu_ns)
 
 
-@pytest.mark.parametrize("before, after, expected", [
-    (a_reading(at_ns=0, cpu_ns=0), a_reading(at_ns=10**9, cpu_ns=5 * 10**8), 50.0),
-    (a_reading(at_ns=0, cpu_ns=0), a_reading(at_ns=10**9, cpu_ns=2 * 10**9), 200.0),  # two CPUs busy
-    (a_reading(at_ns=0, cpu_ns=7), a_reading(at_ns=5 * 10**8, cpu_ns=7), 0.0),
-    (None, a_reading(), None),
-    (a_reading(pid=100), a_reading(pid=200, at_ns=10**9), None),  # restarted in between
-    (a_reading(cpu_ns=None), a_reading(at_ns=10**9), None),
-    (a_reading(at_ns=5), a_reading(at_ns=5, cpu_ns=9), None),
-], ids=["half-a-cpu", "two-cpus", "idle", "first-reading", "restarted", "no-cpu-figure", "no-time-passed"])
+@pytest.mark.parametrize(
+    "before, after, expected",
+    [
+        (a_reading(at_ns=0, cpu_ns=0), a_reading(at_ns=10**9, cpu_ns=5 * 10**8), 50.0),
+        (a_reading(at_ns=0, cpu_ns=0), a_reading(at_ns=10**9, cpu_ns=2 * 10**9), 200.0),  # two CPUs busy
+        (a_reading(at_ns=0, cpu_ns=7), a_reading(at_ns=5 * 10**8, cpu_ns=7), 0.0),
+        (None, a_reading(), None),
+        (a_reading(pid=100), a_reading(pid=200, at_ns=10**9), None),  # restarted in between
+        (a_reading(cpu_ns=None), a_reading(at_ns=10**9), None),
+        (a_reading(at_ns=5), a_reading(at_ns=5, cpu_ns=9), None),
+    ],
+    ids=["half-a-cpu", "two-cpus", "idle", "first-reading", "restarted", "no-cpu-figure", "no-time-passed"],
+)
 def test_cpu_percent(before: Reading | None, after: Reading, expected: float | None) -> None:
     assert s.cpu_percent(before, after) == expected
 
 
 def test_a_v1_sample_as_json() -> None:
     before = s.reading("web", 100, 0, V1_FULL, MEMINFO, NET_DEV)
-    after = s.reading("web", 100, 10**9, msgspec.structs.replace(
-        V1_FULL, v1={**V1_FULL.v1, "cpuacct.usage": str(4942261 + 25 * 10**7)}), MEMINFO, NET_DEV)
-    assert msgspec.json.decode(msgspec.json.encode([s.stats(before, after)])) == [{
-        "name": "web", "cpu_percent": 25.0, "memory_usage": 44564480, "memory_limit": 134217728,
-        "memory_percent": 44564480 / 134217728 * 100, "pids": 3, "net_rx": 2325651, "net_tx": 564338,
-        "block_read": 1052672, "block_write": 8192}]
+    after = s.reading(
+        "web",
+        100,
+        10**9,
+        msgspec.structs.replace(V1_FULL, v1={**V1_FULL.v1, "cpuacct.usage": str(4942261 + 25 * 10**7)}),
+        MEMINFO,
+        NET_DEV,
+    )
+    assert msgspec.json.decode(msgspec.json.encode([s.stats(before, after)])) == [
+        {
+            "name": "web",
+            "cpu_percent": 25.0,
+            "memory_usage": 44564480,
+            "memory_limit": 134217728,
+            "memory_percent": 44564480 / 134217728 * 100,
+            "pids": 3,
+            "net_rx": 2325651,
+            "net_tx": 564338,
+            "block_read": 1052672,
+            "block_write": 8192,
+        }
+    ]
 
 
 def test_a_host_networked_container_has_no_network_figures() -> None:
@@ -214,25 +290,39 @@ def test_a_host_networked_container_has_no_network_figures() -> None:
     assert (r.net_rx, r.net_tx, r.pids, r.memory_limit) == (None, None, 3, 134217728)
 
 
-@pytest.mark.parametrize("stats, row", [
-    (s.Stats("web", 25.0, 44564480, 134217728, 33.203125, 3, 2325651, 564338, 1052672, 8192),
-     ("web", "25.00%", "42.5MiB / 128MiB", "33.20%", "2.326MB / 564.3kB", "1.053MB / 8.192kB", "3")),
-    (s.Stats("db", None, None, HOST, None, None, None, None, None, None),
-     ("db", "--", "-- / 23.54GiB", "--", "-- / --", "-- / --", "--")),
-    (s.Stats("x", 0.0, 0, 1023, 0.0, 1, 999, 1000, 0, 0),
-     ("x", "0.00%", "0B / 1023B", "0.00%", "999B / 1kB", "0B / 0B", "1")),
-], ids=["figures", "unknown", "unit-edges"])
+@pytest.mark.parametrize(
+    "stats, row",
+    [
+        (
+            s.Stats("web", 25.0, 44564480, 134217728, 33.203125, 3, 2325651, 564338, 1052672, 8192),
+            ("web", "25.00%", "42.5MiB / 128MiB", "33.20%", "2.326MB / 564.3kB", "1.053MB / 8.192kB", "3"),
+        ),
+        (
+            s.Stats("db", None, None, HOST, None, None, None, None, None, None),
+            ("db", "--", "-- / 23.54GiB", "--", "-- / --", "-- / --", "--"),
+        ),
+        (
+            s.Stats("x", 0.0, 0, 1023, 0.0, 1, 999, 1000, 0, 0),
+            ("x", "0.00%", "0B / 1023B", "0.00%", "999B / 1kB", "0B / 0B", "1"),
+        ),
+    ],
+    ids=["figures", "unknown", "unit-edges"],
+)
 def test_table_rows(stats: s.Stats, row: tuple) -> None:
     assert s.table_row(stats) == row
     assert len(s.table_row(stats)) == len(s.HEADER)
 
 
-@pytest.mark.parametrize("proc_cgroup, expected", [
-    (f"4:memory:{PATH}\n1:cpu:{PATH}\n0::{PATH}\n", True),
-    (f"0::{PATH}\n", True),  # a unified host
-    (f"4:memory:{PATH}/sub\n0::/user.slice\n", False),
-    ("4:memory:/hp/other\n0::/\n", False),
-    ("", False),
-], ids=["hybrid", "unified", "elsewhere", "another-container", "ended"])
+@pytest.mark.parametrize(
+    "proc_cgroup, expected",
+    [
+        (f"4:memory:{PATH}\n1:cpu:{PATH}\n0::{PATH}\n", True),
+        (f"0::{PATH}\n", True),  # a unified host
+        (f"4:memory:{PATH}/sub\n0::/user.slice\n", False),
+        ("4:memory:/hp/other\n0::/\n", False),
+        ("", False),
+    ],
+    ids=["hybrid", "unified", "elsewhere", "another-container", "ended"],
+)
 def test_proc_in_cgroup(proc_cgroup: str, expected: bool) -> None:
     assert s.proc_in_cgroup(proc_cgroup, PATH) is expected

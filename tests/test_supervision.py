@@ -37,11 +37,26 @@ EXITS = [
     ("on-failure-below-max", Supervision("on-failure", 2), RUNNING, 1, True, 2, 0.2, "restart 2"),
     ("always-exit-0", Supervision("always"), RUNNING, 0, True, 2, 0.2, "restart 2"),
     ("always-killed", Supervision("always"), RUNNING, 137, True, 2, 0.2, "restart 2"),
-    ("stopped-by-hp", Supervision("always"), msgspec.structs.replace(RUNNING, want="stopped"), 143, False, 1,
-     None, "hp stopped it"),
-    ("long-run-resets-back-off", Supervision("always"), msgspec.structs.replace(RUNNING, started_at=NOW - 60,
-                                                                               delay=16.0), 1, True, 2, FIRST_DELAY,
-     "restart 2 in 0.1 s"),
+    (
+        "stopped-by-hp",
+        Supervision("always"),
+        msgspec.structs.replace(RUNNING, want="stopped"),
+        143,
+        False,
+        1,
+        None,
+        "hp stopped it",
+    ),
+    (
+        "long-run-resets-back-off",
+        Supervision("always"),
+        msgspec.structs.replace(RUNNING, started_at=NOW - 60, delay=16.0),
+        1,
+        True,
+        2,
+        FIRST_DELAY,
+        "restart 2 in 0.1 s",
+    ),
 ]
 
 
@@ -129,10 +144,18 @@ def test_settings(name, extra, expected) -> None:
 
 
 BAD = [
-    ("unknown-policy", 'restart = "sometimes"', "containers.a.restart",
-     'expected "no", "on-failure" or "always", got \'sometimes\''),
-    ("max-without-on-failure", 'restart = "always"\nrestart_max = 2', "containers.a.restart_max",
-     'applies only to restart = "on-failure"'),
+    (
+        "unknown-policy",
+        'restart = "sometimes"',
+        "containers.a.restart",
+        'expected "no", "on-failure" or "always", got \'sometimes\'',
+    ),
+    (
+        "max-without-on-failure",
+        'restart = "always"\nrestart_max = 2',
+        "containers.a.restart_max",
+        'applies only to restart = "on-failure"',
+    ),
     ("negative-max", 'restart = "on-failure"\nrestart_max = -1', "containers.a.restart_max", ">= 0"),
     ("bad-size", 'log_max_size = "ten"', "containers.a.log_max_size", 'expected a size like "256m"'),
     ("tiny-size", "log_max_size = 100", "containers.a.log_max_size", "below the minimum of 4k"),

@@ -15,9 +15,12 @@ GOOD = [
     ("empty", {}, "bridge", None),
     ("net-on-own-network", {"net.ipv4.ip_forward": "1"}, "bridge", {"net.ipv4.ip_forward": "1"}),
     ("net-with-network-none", {"net.ipv4.ping_group_range": "0 0"}, "none", {"net.ipv4.ping_group_range": "0 0"}),
-    ("ipc-on-host-network", {"kernel.shmmax": "1024", "fs.mqueue.msg_max": "20", "kernel.sem": "1 2 3 4",
-                             "kernel.msgmnb": "9"}, "host",
-     {"fs.mqueue.msg_max": "20", "kernel.msgmnb": "9", "kernel.sem": "1 2 3 4", "kernel.shmmax": "1024"}),
+    (
+        "ipc-on-host-network",
+        {"kernel.shmmax": "1024", "fs.mqueue.msg_max": "20", "kernel.sem": "1 2 3 4", "kernel.msgmnb": "9"},
+        "host",
+        {"fs.mqueue.msg_max": "20", "kernel.msgmnb": "9", "kernel.sem": "1 2 3 4", "kernel.shmmax": "1024"},
+    ),
     ("slash-form", {"net/ipv4/ip_forward": "1"}, "bridge", {"net.ipv4.ip_forward": "1"}),
 ]
 
@@ -34,7 +37,7 @@ BAD = [
     ("vm", {"vm.swappiness": "10"}, "none", f'{W}."vm.swappiness"', "is not namespaced"),
     ("not-a-name", {"NET IPV4": "1"}, "bridge", f'{W}."NET IPV4"', "is not a sysctl name"),
     ("newline-value", {"net.core.somaxconn": "1\n2"}, "bridge", f'{W}."net.core.somaxconn"', "one line"),
-    ("empty-value", {"kernel.shmmni": ""}, "bridge", f"{W}.\"kernel.shmmni\"", "one line"),
+    ("empty-value", {"kernel.shmmni": ""}, "bridge", f'{W}."kernel.shmmni"', "one line"),
 ]
 
 
@@ -52,8 +55,12 @@ DEFAULTED = [
     ("host-network-does-not", None, "host", None),
     ("host-network-keeps-ipc", {"kernel.shmmni": "8192"}, "host", {"kernel.shmmni": "8192"}),
     ("declared-value-wins", {"net.ipv4.ping_group_range": "1 0"}, "bridge", {"net.ipv4.ping_group_range": "1 0"}),
-    ("merged-sorted", {"kernel.shmmni": "8192", "net.ipv4.ip_forward": "1"}, "bridge",
-     {"kernel.shmmni": "8192", "net.ipv4.ip_forward": "1", **PING}),
+    (
+        "merged-sorted",
+        {"kernel.shmmni": "8192", "net.ipv4.ip_forward": "1"},
+        "bridge",
+        {"kernel.shmmni": "8192", "net.ipv4.ip_forward": "1", **PING},
+    ),
 ]
 
 

@@ -183,7 +183,6 @@ this is just some garbage data
 """ + large_group()
 
 
-
 @pytest.mark.parametrize(
     "spec, uid, gid, gids, home",
     [
@@ -205,9 +204,20 @@ this is just some garbage data
         ("2147483647", 2147483647, 0, (0,), "/"),
     ],
     ids=[
-        "root", "adm", "root-adm", "adm-1234", "42-1234", "1337-1234-no-entry", "1337-no-entry",
-        "empty-is-root", "111-is-uid-not-name-moby-695", "111-444-numeric-gid-not-group-name",
-        "7456-sgids-moby-3036", "7456-maxid-gid", "maxid-uid-43", "maxid-uid",
+        "root",
+        "adm",
+        "root-adm",
+        "adm-1234",
+        "42-1234",
+        "1337-1234-no-entry",
+        "1337-no-entry",
+        "empty-is-root",
+        "111-is-uid-not-name-moby-695",
+        "111-444-numeric-gid-not-group-name",
+        "7456-sgids-moby-3036",
+        "7456-maxid-gid",
+        "maxid-uid-43",
+        "maxid-uid",
     ],
 )
 def test_moby_get_exec_user(spec: str, uid: int, gid: int, gids: tuple[int, ...], home: str) -> None:
@@ -236,11 +246,25 @@ this is just some garbage data
 """
 
 MOBY_INVALID = [
-    "notuser", "notuser:notgroup", "root:notgroup", "notuser:adm", "8888:notgroup", "notuser:8888",
-    "-1:0", "0:-3", "-5:-2", "-42", "-43",
-    "42:2147483648", "2147483648:43", "2147483648",
-    "7456:9223372036854775807", "9223372036854775807:43", "9223372036854775807",
-    "9223372036854775808", "0:9223372036854775808",
+    "notuser",
+    "notuser:notgroup",
+    "root:notgroup",
+    "notuser:adm",
+    "8888:notgroup",
+    "notuser:8888",
+    "-1:0",
+    "0:-3",
+    "-5:-2",
+    "-42",
+    "-43",
+    "42:2147483648",
+    "2147483648:43",
+    "2147483648",
+    "7456:9223372036854775807",
+    "9223372036854775807:43",
+    "9223372036854775807",
+    "9223372036854775808",
+    "0:9223372036854775808",
 ]
 
 
@@ -331,9 +355,19 @@ staff:x:50:
         ("1e3", 7007, 7007, "/home/exp"),
     ],
     ids=[
-        "digits-are-a-uid-not-the-user-named-111", "plus-sign", "plain", "leading-zeros", "minus-zero",
-        "plus-zero", "max-id", "arabic-indic-digits-are-a-name", "leading-space-is-a-name",
-        "underscore-is-a-name", "fullwidth-digit-is-a-name", "trailing-space-is-a-name", "hex-is-a-name",
+        "digits-are-a-uid-not-the-user-named-111",
+        "plus-sign",
+        "plain",
+        "leading-zeros",
+        "minus-zero",
+        "plus-zero",
+        "max-id",
+        "arabic-indic-digits-are-a-name",
+        "leading-space-is-a-name",
+        "underscore-is-a-name",
+        "fullwidth-digit-is-a-name",
+        "trailing-space-is-a-name",
+        "hex-is-a-name",
         "exponent-is-a-name",
     ],
 )
@@ -346,9 +380,14 @@ def test_numbers_and_names(spec: str, uid: int, gid: int, home: str) -> None:
     "spec",
     ["-1", "-5", "2147483648", "+2147483648", "99999999999999999999", "5:-1", "5:2147483648", "5:+2147483648"],
     ids=[
-        "minus-1-is-out-of-range-not-the-user-named-minus-1", "minus-5",
-        "max-plus-1-is-out-of-range-not-the-user-named-so", "plus-max-plus-1", "twenty-digits",
-        "gid-minus-1", "gid-max-plus-1", "gid-plus-max-plus-1",
+        "minus-1-is-out-of-range-not-the-user-named-minus-1",
+        "minus-5",
+        "max-plus-1-is-out-of-range-not-the-user-named-so",
+        "plus-max-plus-1",
+        "twenty-digits",
+        "gid-minus-1",
+        "gid-max-plus-1",
+        "gid-plus-max-plus-1",
     ],
 )
 def test_numbers_out_of_range(spec: str) -> None:
@@ -359,8 +398,16 @@ def test_numbers_out_of_range(spec: str) -> None:
 @pytest.mark.parametrize(
     "spec",
     ["\u0661\u0662", " 5", "1_000", "\uff15", "+-5", "--5", "5-", "1.0"],
-    ids=["arabic-indic", "leading-space", "underscore", "fullwidth", "two-signs", "double-minus",
-         "trailing-minus", "decimal-point"],
+    ids=[
+        "arabic-indic",
+        "leading-space",
+        "underscore",
+        "fullwidth",
+        "two-signs",
+        "double-minus",
+        "trailing-minus",
+        "decimal-point",
+    ],
 )
 def test_non_ascii_or_odd_digits_are_names_and_must_exist(spec: str) -> None:
     err = expect_error(spec, "root:x:0:0:root:/root:/bin/sh\n", "root:x:0:\n")
@@ -379,8 +426,13 @@ def test_non_ascii_or_odd_digits_are_names_and_must_exist(spec: str) -> None:
         ("1234:staff", 50, (50,)),
     ],
     ids=[
-        "numeric-gid-verbatim-not-the-group-named-555", "plus-sign-gid", "minus-zero-gid",
-        "arabic-indic-group-name", "leading-space-group-name", "group-name", "unknown-uid-with-group-name",
+        "numeric-gid-verbatim-not-the-group-named-555",
+        "plus-sign-gid",
+        "minus-zero-gid",
+        "arabic-indic-group-name",
+        "leading-space-group-name",
+        "group-name",
+        "unknown-uid-with-group-name",
     ],
 )
 def test_group_part(spec: str, gid: int, gids: tuple[int, ...]) -> None:
@@ -405,16 +457,30 @@ def test_numeric_uid_gid_with_no_group_entry_is_used_verbatim() -> None:
     [
         ("app ", "app :x:1000:1000::/home/app:/bin/sh\n", "", ResolvedUser(1000, 1000, (1000,), "/home/app")),
         ("app", "app:x:1000:1000::/home/app :/bin/sh\n", "", ResolvedUser(1000, 1000, (1000,), "/home/app ")),
-        ("app", "app:x:1000:1000::/home/app:/bin/sh\n", "staff:x:50:root, app\n",
-         ResolvedUser(1000, 1000, (1000,), "/home/app")),
-        ("app", "app:x:1000:1000::/home/app:/bin/sh\n", "staff:x:50:root,app ,app\n",
-         ResolvedUser(1000, 1000, (1000, 50), "/home/app")),
-        ("app:staff ", "app:x:1000:1000::/home/app:/bin/sh\n", "staff :x:50:\n",
-         ResolvedUser(1000, 50, (50,), "/home/app")),
+        (
+            "app",
+            "app:x:1000:1000::/home/app:/bin/sh\n",
+            "staff:x:50:root, app\n",
+            ResolvedUser(1000, 1000, (1000,), "/home/app"),
+        ),
+        (
+            "app",
+            "app:x:1000:1000::/home/app:/bin/sh\n",
+            "staff:x:50:root,app ,app\n",
+            ResolvedUser(1000, 1000, (1000, 50), "/home/app"),
+        ),
+        (
+            "app:staff ",
+            "app:x:1000:1000::/home/app:/bin/sh\n",
+            "staff :x:50:\n",
+            ResolvedUser(1000, 50, (50,), "/home/app"),
+        ),
     ],
     ids=[
-        "name-with-trailing-space-matches-only-itself", "home-kept-untrimmed",
-        "member-with-leading-space-is-another-name", "member-with-trailing-space-is-another-name",
+        "name-with-trailing-space-matches-only-itself",
+        "home-kept-untrimmed",
+        "member-with-leading-space-is-another-name",
+        "member-with-trailing-space-is-another-name",
         "group-name-with-trailing-space",
     ],
 )
@@ -433,9 +499,12 @@ def test_untrimmed_fields(spec: str, passwd: str, group: str, expected: Resolved
         ("app:staff", "app:x:1000:1000::/home/app:/bin/sh\n", "staff:x: 50:\n"),
     ],
     ids=[
-        "name-trailing-space-does-not-match", "name-leading-space-does-not-match",
-        "group-name-trailing-space-does-not-match", "uid-field-with-space-is-malformed",
-        "gid-field-with-space-is-malformed", "group-gid-field-with-space-is-malformed",
+        "name-trailing-space-does-not-match",
+        "name-leading-space-does-not-match",
+        "group-name-trailing-space-does-not-match",
+        "uid-field-with-space-is-malformed",
+        "gid-field-with-space-is-malformed",
+        "group-gid-field-with-space-is-malformed",
     ],
 )
 def test_untrimmed_fields_do_not_match(spec: str, passwd: str, group: str) -> None:
@@ -504,13 +573,25 @@ def test_garbage_passwd_first_valid_match_wins() -> None:
 @pytest.mark.parametrize(
     "spec, passwd, group, expected",
     [
-        ("app", "app:x:1000:1000::/first:/bin/sh\napp:x:2000:2000::/second:/bin/sh\n", "",
-         ResolvedUser(1000, 1000, (1000,), "/first")),
-        ("1000", "a:x:1000:10::/a:/bin/sh\nb:x:1000:20::/b:/bin/sh\n", "ga:x:30:a\ngb:x:40:b\n",
-         ResolvedUser(1000, 10, (10, 30), "/a")),
+        (
+            "app",
+            "app:x:1000:1000::/first:/bin/sh\napp:x:2000:2000::/second:/bin/sh\n",
+            "",
+            ResolvedUser(1000, 1000, (1000,), "/first"),
+        ),
+        (
+            "1000",
+            "a:x:1000:10::/a:/bin/sh\nb:x:1000:20::/b:/bin/sh\n",
+            "ga:x:30:a\ngb:x:40:b\n",
+            ResolvedUser(1000, 10, (10, 30), "/a"),
+        ),
         ("0:grp", "", "grp:x:10:\ngrp:x:20:\n", ResolvedUser(0, 10, (10,), "/")),
-        ("root:adm", "root:x:0:0:root:/root:/bin/sh\n", "adm:x:43:\nadm:x:4343:root,adm-duplicate\n",
-         ResolvedUser(0, 43, (43,), "/root")),
+        (
+            "root:adm",
+            "root:x:0:0:root:/root:/bin/sh\n",
+            "adm:x:43:\nadm:x:4343:root,adm-duplicate\n",
+            ResolvedUser(0, 43, (43,), "/root"),
+        ),
     ],
     ids=["passwd-by-name", "passwd-by-uid", "group-by-name", "moby-duplicate-adm-group"],
 )
@@ -538,10 +619,18 @@ def test_first_match_wins(spec: str, passwd: str, group: str, expected: Resolved
         ("root", "all:x:0:root\n", (0,)),
     ],
     ids=[
-        "deduplicated", "primary-gid-first", "memberships-in-file-order", "not-a-member", "empty-group-file",
-        "explicit-group-name-drops-memberships", "explicit-gid-drops-memberships",
-        "explicit-primary-gid-drops-memberships", "uid-with-entry-gets-memberships",
-        "names-are-case-sensitive", "root-memberships", "root-group-listing-root-not-repeated",
+        "deduplicated",
+        "primary-gid-first",
+        "memberships-in-file-order",
+        "not-a-member",
+        "empty-group-file",
+        "explicit-group-name-drops-memberships",
+        "explicit-gid-drops-memberships",
+        "explicit-primary-gid-drops-memberships",
+        "uid-with-entry-gets-memberships",
+        "names-are-case-sensitive",
+        "root-memberships",
+        "root-group-listing-root-not-repeated",
     ],
 )
 def test_additional_gids(spec: str, group: str, gids: tuple[int, ...] | None) -> None:
@@ -576,8 +665,13 @@ def test_moby_large_group_membership_with_a_7_field_entry() -> None:
         ("0:toolarge", "", "toolarge:x:2147483648:\n"),
         ("0:huge", "", "huge:x:99999999999:\n"),
     ],
-    ids=["uid-beyond-uint32", "uid-beyond-max-int32", "passwd-gid-beyond-uint32", "group-gid-moby-toolarge",
-         "group-gid-beyond-uint32"],
+    ids=[
+        "uid-beyond-uint32",
+        "uid-beyond-max-int32",
+        "passwd-gid-beyond-uint32",
+        "group-gid-moby-toolarge",
+        "group-gid-beyond-uint32",
+    ],
 )
 def test_out_of_range_ids_in_the_files_are_errors(spec: str, passwd: str, group: str) -> None:
     expect_error(spec, passwd, group)
@@ -599,15 +693,27 @@ def test_membership_in_an_out_of_range_group_never_reaches_the_output() -> None:
 @pytest.mark.parametrize(
     "spec, passwd, group, expected",
     [
-        ("app", "app:x:1000:1000::/home/app:/bin/sh\r\n", "staff:x:50:app\r\n",
-         ResolvedUser(1000, 1000, (1000, 50), "/home/app")),
+        (
+            "app",
+            "app:x:1000:1000::/home/app:/bin/sh\r\n",
+            "staff:x:50:app\r\n",
+            ResolvedUser(1000, 1000, (1000, 50), "/home/app"),
+        ),
         ("app", "app:x:1000:1000::/home/app\r\n", "", ResolvedUser(1000, 1000, (1000,), "/home/app")),
-        ("app:", "app:x:1000:1000::/home/app:/bin/sh\n", "staff:x:50:app\n",
-         ResolvedUser(1000, 1000, (1000, 50), "/home/app")),
+        (
+            "app:",
+            "app:x:1000:1000::/home/app:/bin/sh\n",
+            "staff:x:50:app\n",
+            ResolvedUser(1000, 1000, (1000, 50), "/home/app"),
+        ),
         ("app", "app:x:1000:1000\n", "", ResolvedUser(1000, 1000, (1000,), "/")),
     ],
-    ids=["crlf-line-endings", "crlf-after-home-of-a-6-field-line", "empty-group-part-is-implicit-form",
-         "4-field-line-without-home"],
+    ids=[
+        "crlf-line-endings",
+        "crlf-after-home-of-a-6-field-line",
+        "empty-group-part-is-implicit-form",
+        "4-field-line-without-home",
+    ],
 )
 def test_read_as_moby_sys_reads_them(spec: str, passwd: str, group: str, expected: ResolvedUser) -> None:
     """Go's line scanner drops a CR before the LF; `user:` is `user` (strings.Cut, then an empty

@@ -16,8 +16,7 @@ def current(**kw) -> Current:
 
 def test_replace_and_destroy_name_kept_volumes_and_the_discarded_layer() -> None:
     want = {"web": Desired("localhost/app:1", "sha256:aaa", b'{"a": 2}')}
-    have = {"web": current(volumes=("db", "web.0123456789ab"), layer_size=12288),
-            "old": current(volumes=("db",))}
+    have = {"web": current(volumes=("db", "web.0123456789ab"), layer_size=12288), "old": current(volumes=("db",))}
     p = plan(want, have)
     text = render_plan(p)
     assert "- keeps volumes db, web.0123456789ab\n" in text
@@ -37,8 +36,10 @@ def test_destroy_with_volumes_says_it_deletes_them() -> None:
 
 
 def test_creates_and_no_ops_say_nothing_about_data() -> None:
-    want = {"new": Desired("localhost/app:1", "sha256:aaa", b'{"a": 1}', must_run=False),
-            "same": Desired("localhost/app:1", "sha256:aaa", b'{"a": 1}', must_run=False)}
+    want = {
+        "new": Desired("localhost/app:1", "sha256:aaa", b'{"a": 1}', must_run=False),
+        "same": Desired("localhost/app:1", "sha256:aaa", b'{"a": 1}', must_run=False),
+    }
     p = plan(want, {"same": current(volumes=("db",), layer_size=5)})
     assert all(c.kept_volumes == () and c.discarded == "" for c in p.changes)
 

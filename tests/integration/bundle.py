@@ -28,9 +28,31 @@ CGROUP_V1 = Path("/sys/fs/cgroup")
 UNIFIED_CONTROLLERS = CGROUP_V1 / "unified" / "cgroup.controllers"
 
 APPLETS = (
-    "sh", "id", "env", "pwd", "cat", "echo", "ls", "touch", "mount", "sleep", "grep",
-    "hostname", "chown", "stat", "wc", "printf", "true", "false", "mkdir", "rm", "test",
-    "head", "tail", "cut", "tr",
+    "sh",
+    "id",
+    "env",
+    "pwd",
+    "cat",
+    "echo",
+    "ls",
+    "touch",
+    "mount",
+    "sleep",
+    "grep",
+    "hostname",
+    "chown",
+    "stat",
+    "wc",
+    "printf",
+    "true",
+    "false",
+    "mkdir",
+    "rm",
+    "test",
+    "head",
+    "tail",
+    "cut",
+    "tr",
 )
 
 PASSWD = (
@@ -38,13 +60,7 @@ PASSWD = (
     "app:x:1000:1000:an app:/home/app:/bin/sh\n"
     "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
 )
-GROUP = (
-    "root:x:0:\n"
-    "wheel:x:10:root\n"
-    "app:x:1000:\n"
-    "extra:x:2000:app,nobody\n"
-    "nogroup:x:65534:\n"
-)
+GROUP = "root:x:0:\nwheel:x:10:root\napp:x:1000:\nextra:x:2000:app,nobody\nnogroup:x:65534:\n"
 
 RUN_TIMEOUT = 30
 
@@ -58,8 +74,10 @@ def require_host() -> None:
     if not BUSYBOX.is_file():
         missing("busybox-static (/bin/busybox)")
     if UNIFIED_CONTROLLERS.is_file() and UNIFIED_CONTROLLERS.read_text().strip():
-        missing("a host prepared by scripts/prepare-host (cgroup v2 still carries controllers: "
-                f"{UNIFIED_CONTROLLERS.read_text().strip()})")
+        missing(
+            "a host prepared by scripts/prepare-host (cgroup v2 still carries controllers: "
+            f"{UNIFIED_CONTROLLERS.read_text().strip()})"
+        )
 
 
 def make_rootfs(rootfs: Path) -> Path:
@@ -154,24 +172,34 @@ class Crun:
     def run(self, bundle: Bundle, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
         """`crun run` in the foreground: the container's stdout/stderr and exit status."""
         self.ids.append(bundle.name)
-        return subprocess.run(self.argv("run", "--bundle", str(bundle.path), bundle.name),
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            self.argv("run", "--bundle", str(bundle.path), bundle.name),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def create(self, bundle: Bundle, log: Path) -> None:
         """`crun create`: namespaces, mounts and cgroup set up, the process not yet started.
         Its stdio goes to `log` (a pipe would be held open by the waiting container)."""
         self.ids.append(bundle.name)
         with open(log, "wb") as out:
-            subprocess.run(self.argv("create", "--bundle", str(bundle.path), bundle.name),
-                           stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=RUN_TIMEOUT, check=True)
+            subprocess.run(
+                self.argv("create", "--bundle", str(bundle.path), bundle.name),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                timeout=RUN_TIMEOUT,
+                check=True,
+            )
 
     def state(self, name: str) -> str:
         out = subprocess.run(self.argv("state", name), capture_output=True, text=True, timeout=RUN_TIMEOUT)
         return json.loads(out.stdout)["status"] if out.returncode == 0 else "absent"
 
     def delete(self, name: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv("delete", "--force", name), capture_output=True, text=True,
-                              timeout=RUN_TIMEOUT)
+        return subprocess.run(self.argv("delete", "--force", name), capture_output=True, text=True, timeout=RUN_TIMEOUT)
 
     def cleanup(self) -> list[str]:
         """Delete every container this object ran; return the cgroup dirs still left."""

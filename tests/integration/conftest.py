@@ -49,8 +49,9 @@ def test_image_namespace() -> str:
 
 
 @pytest.fixture(scope="session")
-def test_images(registry: Registry, test_image_namespace: str,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def test_images(
+    registry: Registry, test_image_namespace: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     """name -> reference of the test images in `registry`, absent from local storage."""
     require_podman()
     refs = push_test_images(registry, tmp_path_factory.mktemp("images"), test_image_namespace)
@@ -68,9 +69,7 @@ def state(tmp_path):
     path = tmp_path / "state"
     yield path
     # whatever a failed test left: remove it all
-    for name in (os.listdir(path / "containers") if (path / "containers").exists() else []):
+    for name in os.listdir(path / "containers") if (path / "containers").exists() else []:
         subprocess.run([HP, "rm", "--force", name, "--state-dir", str(path)], capture_output=True, timeout=60)
     for mount in reversed(mounts_under(path)):
         subprocess.run(["umount", "-l", mount], capture_output=True)
-
-

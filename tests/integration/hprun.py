@@ -11,12 +11,19 @@ from pathlib import Path
 HP = str(Path(sys.executable).with_name("hp"))
 
 
-def hp(*args: str, state: Path, check: bool = False, timeout: float = 120,
-       env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run([HP, *args, "--state-dir", str(state)] if args[0] not in ("exec",) else
-                            [HP, args[0], "--state-dir", str(state), *args[1:]],
-                            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                            env={**os.environ, **env} if env else None)
+def hp(
+    *args: str, state: Path, check: bool = False, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [HP, *args, "--state-dir", str(state)]
+        if args[0] not in ("exec",)
+        else [HP, args[0], "--state-dir", str(state), *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env} if env else None,
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"hp {' '.join(args)} exited {result.returncode}: {result.stderr}")
     return result
@@ -57,8 +64,6 @@ def write_file(tmp_path: Path, registry, text: str) -> Path:
     return path
 
 
-
-
 def podman_image_mounts() -> str:
     """`podman image mount` with no image: the images podman has mounted (empty: none)."""
     return subprocess.run(["podman", "image", "mount"], capture_output=True, text=True, check=True).stdout
@@ -67,8 +72,9 @@ def podman_image_mounts() -> str:
 def crun_names(state: Path) -> list[str]:
     if not (state / "crun").exists():
         return []
-    out = subprocess.run(["crun", "--root", str(state / "crun"), "list", "--format", "json"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["crun", "--root", str(state / "crun"), "list", "--format", "json"], capture_output=True, text=True, check=True
+    ).stdout
     return sorted(c["id"] for c in json.loads(out or "[]"))
 
 

@@ -34,8 +34,7 @@ class HostSnapshot:
 
 
 def _iptables_save(table: str) -> str:
-    return subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True, check=True,
-                          timeout=30).stdout
+    return subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True, check=True, timeout=30).stdout
 
 
 def _chains(table: str, text: str) -> set[str]:
@@ -43,8 +42,9 @@ def _chains(table: str, text: str) -> set[str]:
 
 
 def _veths() -> set[str]:
-    out = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True,
-                         check=True, timeout=30).stdout
+    out = subprocess.run(
+        ["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
     return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line}
 
 
@@ -70,7 +70,7 @@ def _processes(state: Path, tag: str) -> list[str]:
         try:
             with open(f"{proc}/stat", "rb") as f:
                 stat = f.read()
-            if stat[stat.rfind(b")") + 2:][:1] == b"Z":
+            if stat[stat.rfind(b")") + 2 :][:1] == b"Z":
                 continue  # ended: holds nothing (where pid 1 reaps late, conmons stay zombies a while)
             with open(f"{proc}/cgroup") as f:
                 cgroup = f.read()
@@ -116,14 +116,18 @@ def leaks(state: Path, before: HostSnapshot) -> dict[str, list[str]]:
         "mounts": mounts_under(state),
         "netns": sorted(os.listdir(state / "netns")) if (state / "netns").is_dir() else [],
         "veths": sorted(_veths() - before.veths),
-        "cgroups": sorted(glob.glob(f"/sys/fs/cgroup/hp/{tag}-*") + glob.glob(f"/sys/fs/cgroup/*/hp/{tag}-*")
-                          + glob.glob(f"/sys/fs/cgroup/hp/conmon-{tag}")
-                          + glob.glob(f"/sys/fs/cgroup/*/hp/conmon-{tag}")),
+        "cgroups": sorted(
+            glob.glob(f"/sys/fs/cgroup/hp/{tag}-*")
+            + glob.glob(f"/sys/fs/cgroup/*/hp/{tag}-*")
+            + glob.glob(f"/sys/fs/cgroup/hp/conmon-{tag}")
+            + glob.glob(f"/sys/fs/cgroup/*/hp/conmon-{tag}")
+        ),
         "processes": _processes(state, tag),
         "crun": crun_names(state),
         "ipam": _ip_reservations(state),
         "bridge records": sorted(os.listdir(state / "networks" / "bridges"))
-        if (state / "networks" / "bridges").is_dir() else [],
+        if (state / "networks" / "bridges").is_dir()
+        else [],
         "bridge claims": _claims(state),
     }
     rules, chains = [], set()

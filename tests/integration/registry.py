@@ -36,10 +36,10 @@ BUSYBOX = Path("/bin/busybox")
 REGISTRY_BIN = "docker-registry"
 PODMAN = "podman"
 
-COMMAND_TIMEOUT = 60         # one podman import / push / pull / rmi
+COMMAND_TIMEOUT = 60  # one podman import / push / pull / rmi
 REGISTRY_START_TIMEOUT = 10  # until GET /v2/ answers 200
-HTTP_TIMEOUT = 2             # one HTTP request to the registry
-STOP_TIMEOUT = 5             # SIGTERM, then SIGKILL
+HTTP_TIMEOUT = 2  # one HTTP request to the registry
+STOP_TIMEOUT = 5  # SIGTERM, then SIGKILL
 
 # ---------------------------------------------------------------------------------------
 # commands
@@ -58,16 +58,14 @@ def run(argv: Sequence[str], *, timeout: float = COMMAND_TIMEOUT) -> subprocess.
     argv = [str(a) for a in argv]
     line = shlex.join(argv)
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                                stdin=subprocess.DEVNULL)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as e:
         stderr = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
         raise CommandError(f"timed out after {timeout:g}s: {line}\nstderr: {stderr.strip()}", stderr) from None
     except OSError as e:
         raise CommandError(f"cannot run {line}: {e}") from None
     if result.returncode != 0:
-        raise CommandError(f"exited {result.returncode}: {line}\nstderr: {result.stderr.strip()}",
-                           result.stderr)
+        raise CommandError(f"exited {result.returncode}: {line}\nstderr: {result.stderr.strip()}", result.stderr)
     return result
 
 
@@ -122,9 +120,13 @@ class Registry:
 
     def get(self, path: str, *, timeout: float = HTTP_TIMEOUT) -> tuple[int, bytes]:
         """GET url+path: (status, body); an HTTP error status is returned, not raised."""
-        request = urllib.request.Request(self.url + path, headers={
-            "Accept": "application/vnd.oci.image.manifest.v1+json, "
-                      "application/vnd.docker.distribution.manifest.v2+json, application/json"})
+        request = urllib.request.Request(
+            self.url + path,
+            headers={
+                "Accept": "application/vnd.oci.image.manifest.v1+json, "
+                "application/vnd.docker.distribution.manifest.v2+json, application/json"
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.read()
@@ -147,17 +149,26 @@ class Registry:
 
 def _registry_config(port: int, storage: Path) -> str:
     # JSON is YAML: no quoting to get wrong, no YAML library needed. No `auth` section: no auth.
-    return json.dumps({
-        "version": 0.1,
-        "log": {"level": "info", "formatter": "text", "fields": {"service": "hp-test-registry"}},
-        "storage": {
-            "filesystem": {"rootdirectory": str(storage)},
-            "delete": {"enabled": True},
-            "cache": {"blobdescriptor": "inmemory"},
-        },
-        "http": {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16),
-                 "headers": {"X-Content-Type-Options": ["nosniff"]}},
-    }, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "version": 0.1,
+                "log": {"level": "info", "formatter": "text", "fields": {"service": "hp-test-registry"}},
+                "storage": {
+                    "filesystem": {"rootdirectory": str(storage)},
+                    "delete": {"enabled": True},
+                    "cache": {"blobdescriptor": "inmemory"},
+                },
+                "http": {
+                    "addr": f"127.0.0.1:{port}",
+                    "secret": secrets.token_hex(16),
+                    "headers": {"X-Content-Type-Options": ["nosniff"]},
+                },
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def _wait_ready(registry: Registry, timeout: float) -> bool:
@@ -185,7 +196,8 @@ def _wait_ready(registry: Registry, timeout: float) -> bool:
         if time.monotonic() >= deadline:
             raise RuntimeError(
                 f"docker-registry on {registry.host} not ready after {timeout:g}s ({last}); "
-                f"log {registry.log} ends with:\n{registry.log_tail()}")
+                f"log {registry.log} ends with:\n{registry.log_tail()}"
+            )
         time.sleep(0.02)
 
 
@@ -201,10 +213,22 @@ def start_registry(workdir: Path, *, attempts: int = 5, timeout: float = REGISTR
         config.write_text(_registry_config(port, storage))
         log = workdir / f"registry-{port}.log"
         with open(log, "wb") as log_file:
-            process = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdin=subprocess.DEVNULL,
-                                       stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-        registry = Registry(host=f"127.0.0.1:{port}", url=f"http://127.0.0.1:{port}", port=port,
-                            storage=storage, config=config, log=log, process=process)
+            process = subprocess.Popen(
+                [REGISTRY_BIN, "serve", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        registry = Registry(
+            host=f"127.0.0.1:{port}",
+            url=f"http://127.0.0.1:{port}",
+            port=port,
+            storage=storage,
+            config=config,
+            log=log,
+            process=process,
+        )
         try:
             ready = _wait_ready(registry, timeout)
         except BaseException:
@@ -216,8 +240,10 @@ def start_registry(workdir: Path, *, attempts: int = 5, timeout: float = REGISTR
         tail = registry.log_tail()
         if "address already in use" in tail and attempt < attempts:
             continue
-        raise RuntimeError(f"docker-registry exited with status {process.returncode} before serving "
-                           f"{registry.host} (attempt {attempt} of {attempts}); log {log} ends with:\n{tail}")
+        raise RuntimeError(
+            f"docker-registry exited with status {process.returncode} before serving "
+            f"{registry.host} (attempt {attempt} of {attempts}); log {log} ends with:\n{tail}"
+        )
     raise AssertionError("unreachable")
 
 
@@ -246,28 +272,60 @@ def running_registry(workdir: Path) -> Iterator[Registry]:
 # root filesystems
 
 APPLETS = (
-    "sh", "id", "env", "pwd", "cat", "echo", "ls", "sleep", "touch", "mkdir", "ps", "wget",
-    "httpd", "hostname", "grep", "true", "false", "kill", "test", "[", "printf", "stat", "rm",
-    "chown", "chmod", "mount", "wc", "head", "tail", "cut", "tr", "sed", "nc", "ip", "whoami",
-    "readlink", "ln", "cp", "mv", "uname", "date", "timeout", "umount", "nslookup", "usleep",
+    "sh",
+    "id",
+    "env",
+    "pwd",
+    "cat",
+    "echo",
+    "ls",
+    "sleep",
+    "touch",
+    "mkdir",
+    "ps",
+    "wget",
+    "httpd",
+    "hostname",
+    "grep",
+    "true",
+    "false",
+    "kill",
+    "test",
+    "[",
+    "printf",
+    "stat",
+    "rm",
+    "chown",
+    "chmod",
+    "mount",
+    "wc",
+    "head",
+    "tail",
+    "cut",
+    "tr",
+    "sed",
+    "nc",
+    "ip",
+    "whoami",
+    "readlink",
+    "ln",
+    "cp",
+    "mv",
+    "uname",
+    "date",
+    "timeout",
+    "umount",
+    "nslookup",
+    "usleep",
 )
 
-PASSWD = (
-    "root:x:0:0:root:/root:/bin/sh\n"
-    "app:x:1000:1000:an app:/home/app:/bin/sh\n"
-)
-GROUP = (
-    "root:x:0:\n"
-    "app:x:1000:\n"
-    "extra:x:2000:app\n"
-)
+PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:an app:/home/app:/bin/sh\n"
+GROUP = "root:x:0:\napp:x:1000:\nextra:x:2000:app\n"
 
 # cap_net_bind_service=ep as `setcap` stores it: struct vfs_cap_data, revision 2, little-endian
 # (magic_etc = VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, then permitted/inheritable x 2).
 CAP_NET_BIND_SERVICE_EP = (
-    (0x02000000 | 0x1).to_bytes(4, "little")
-    + (1 << 10).to_bytes(4, "little") + bytes(4)
-    + bytes(4) + bytes(4)
+    (0x02000000 | 0x1).to_bytes(4, "little") + (1 << 10).to_bytes(4, "little") + bytes(4) + bytes(4) + bytes(4)
 )
 
 
@@ -277,7 +335,7 @@ class Probe:
 
     uid: int
     gid: int
-    mode: int                      # permission bits incl. setuid/setgid/sticky
+    mode: int  # permission bits incl. setuid/setgid/sticky
     xattrs: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -294,8 +352,17 @@ PROBES: dict[str, Probe] = {
 _MTIME = 1_700_000_000  # fixed: the same rootfs gives the same layer digest every run
 
 
-def _entry(name: str, kind: bytes, mode: int, uid: int = 0, gid: int = 0, *, size: int = 0,
-           linkname: str = "", xattrs: dict[str, bytes] | None = None) -> tarfile.TarInfo:
+def _entry(
+    name: str,
+    kind: bytes,
+    mode: int,
+    uid: int = 0,
+    gid: int = 0,
+    *,
+    size: int = 0,
+    linkname: str = "",
+    xattrs: dict[str, bytes] | None = None,
+) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type = kind
     info.mode = mode
@@ -307,8 +374,7 @@ def _entry(name: str, kind: bytes, mode: int, uid: int = 0, gid: int = 0, *, siz
     if xattrs:
         # GNU tar's / Go archive/tar's convention. Bytes that are not UTF-8 would be written
         # back as-is by tarfile (surrogateescape, plus a hdrcharset=BINARY record).
-        info.pax_headers = {f"SCHILY.xattr.{k}": v.decode("utf-8", "surrogateescape")
-                            for k, v in xattrs.items()}
+        info.pax_headers = {f"SCHILY.xattr.{k}": v.decode("utf-8", "surrogateescape") for k, v in xattrs.items()}
     return info
 
 
@@ -323,13 +389,19 @@ def rootfs_tar(path: Path, *, applets: Sequence[str] = APPLETS, full: bool = Tru
     """
     busybox = BUSYBOX.read_bytes()
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+
         def directory(name: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> None:
             tar.addfile(_entry(name, tarfile.DIRTYPE, mode, uid, gid))
 
-        def file(name: str, data: bytes, mode: int = 0o644, uid: int = 0, gid: int = 0,
-                 xattrs: dict[str, bytes] | None = None) -> None:
-            tar.addfile(_entry(name, tarfile.REGTYPE, mode, uid, gid, size=len(data), xattrs=xattrs),
-                        io.BytesIO(data))
+        def file(
+            name: str,
+            data: bytes,
+            mode: int = 0o644,
+            uid: int = 0,
+            gid: int = 0,
+            xattrs: dict[str, bytes] | None = None,
+        ) -> None:
+            tar.addfile(_entry(name, tarfile.REGTYPE, mode, uid, gid, size=len(data), xattrs=xattrs), io.BytesIO(data))
 
         directory("bin")
         file("bin/busybox", busybox, 0o755)
@@ -343,8 +415,7 @@ def rootfs_tar(path: Path, *, applets: Sequence[str] = APPLETS, full: bool = Tru
         file("etc/group", GROUP.encode())
         file("etc/hosts", b"")
         file("etc/resolv.conf", b"")
-        for d in ("dev", "proc", "sys", "run", "var", "var/lib", "usr", "usr/local",
-                  "usr/local/bin", "srv"):
+        for d in ("dev", "proc", "sys", "run", "var", "var/lib", "usr", "usr/local", "usr/local/bin", "srv"):
             directory(d)
         directory("root", 0o700)
         for d in ("tmp", "home", "home/app"):
@@ -354,11 +425,9 @@ def rootfs_tar(path: Path, *, applets: Sequence[str] = APPLETS, full: bool = Tru
         file("srv/www/index.html", b"hello from hp-test\n")
         directory("data", 0o755, 1000, 1000)
         file("data/seed", b"from the image\n", 0o644, 1000, 1000)
-        for name in ("usr/local/bin/capped", "usr/local/bin/marked", "usr/local/bin/setuid",
-                     "srv/www/owned"):
+        for name in ("usr/local/bin/capped", "usr/local/bin/marked", "usr/local/bin/setuid", "srv/www/owned"):
             probe = PROBES[name]
-            file(name, f"#!/bin/sh\necho {name}\n".encode(), probe.mode, probe.uid, probe.gid,
-                 probe.xattrs)
+            file(name, f"#!/bin/sh\necho {name}\n".encode(), probe.mode, probe.uid, probe.gid, probe.xattrs)
     return path
 
 
@@ -376,33 +445,40 @@ class ImageSpec:
 
 
 IMAGES: tuple[ImageSpec, ...] = (
-    ImageSpec("sleeper", (
-        'ENTRYPOINT ["/bin/busybox"]',
-        'CMD ["sleep", "3600"]',
-        "USER app",
-        "WORKDIR /srv/www",
-        "ENV MODE=image",
-        "VOLUME /data",
-        "LABEL org.opencontainers.image.title=hp-test-sleeper",
-        # busybox sleep as PID 1 ignores SIGTERM: without this every graceful stop of it (destroy,
-        # replace, rm) would wait its whole stop_timeout (10 s) before the SIGKILL
-        "STOPSIGNAL SIGKILL",
-    )),
-    ImageSpec("exiter", (
-        'ENTRYPOINT ["/bin/sh", "-c"]',
-        'CMD ["exit 3"]',
-    )),
-    ImageSpec("noshell", (
-        'CMD ["/bin/busybox", "true"]',
-    ), full_rootfs=False),
+    ImageSpec(
+        "sleeper",
+        (
+            'ENTRYPOINT ["/bin/busybox"]',
+            'CMD ["sleep", "3600"]',
+            "USER app",
+            "WORKDIR /srv/www",
+            "ENV MODE=image",
+            "VOLUME /data",
+            "LABEL org.opencontainers.image.title=hp-test-sleeper",
+            # busybox sleep as PID 1 ignores SIGTERM: without this every graceful stop of it (destroy,
+            # replace, rm) would wait its whole stop_timeout (10 s) before the SIGKILL
+            "STOPSIGNAL SIGKILL",
+        ),
+    ),
+    ImageSpec(
+        "exiter",
+        (
+            'ENTRYPOINT ["/bin/sh", "-c"]',
+            'CMD ["exit 3"]',
+        ),
+    ),
+    ImageSpec("noshell", ('CMD ["/bin/busybox", "true"]',), full_rootfs=False),
     # STOPSIGNAL: a stop must send SIGUSR1 first; the trap prints "got USR1" and exits 0
     # (sh as PID 1 gets the signal because it has a handler for it).
-    ImageSpec("stopsig", (
-        'ENTRYPOINT ["/bin/sh", "-c"]',
-        "CMD [\"trap 'echo got USR1; exit 0' USR1; echo ready; while :; do sleep 0.1; done\"]",
-        "STOPSIGNAL SIGUSR1",
-        "EXPOSE 8080/tcp",
-    )),
+    ImageSpec(
+        "stopsig",
+        (
+            'ENTRYPOINT ["/bin/sh", "-c"]',
+            "CMD [\"trap 'echo got USR1; exit 0' USR1; echo ready; while :; do sleep 0.1; done\"]",
+            "STOPSIGNAL SIGUSR1",
+            "EXPOSE 8080/tcp",
+        ),
+    ),
 )
 
 
@@ -446,15 +522,18 @@ def inspect_image(ref: str) -> dict:
     return json.loads(run([PODMAN, "image", "inspect", ref]).stdout)[0]
 
 
-def push_test_images(registry: Registry, workdir: Path, namespace: str,
-                     specs: Sequence[ImageSpec] = IMAGES) -> dict[str, str]:
+def push_test_images(
+    registry: Registry, workdir: Path, namespace: str, specs: Sequence[ImageSpec] = IMAGES
+) -> dict[str, str]:
     """Build every spec, push it as REGISTRY/namespace/NAME:1, remove the local copy.
 
     Returns name -> reference. Whatever was built locally is removed, also on failure.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    tars = {True: rootfs_tar(workdir / "rootfs-full.tar"),
-            False: rootfs_tar(workdir / "rootfs-busybox.tar", full=False)}
+    tars = {
+        True: rootfs_tar(workdir / "rootfs-full.tar"),
+        False: rootfs_tar(workdir / "rootfs-busybox.tar", full=False),
+    }
     refs: dict[str, str] = {}
     try:
         for spec in specs:
@@ -476,8 +555,7 @@ def push_test_images(registry: Registry, workdir: Path, namespace: str,
 
 def xattrs_of(path: Path) -> dict[str, bytes]:
     """Every extended attribute of path (not following a symlink)."""
-    return {name: os.getxattr(path, name, follow_symlinks=False)
-            for name in os.listxattr(path, follow_symlinks=False)}
+    return {name: os.getxattr(path, name, follow_symlinks=False) for name in os.listxattr(path, follow_symlinks=False)}
 
 
 @contextmanager

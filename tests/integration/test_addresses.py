@@ -146,14 +146,17 @@ def test_a_restart_by_policy_keeps_the_network_as_it_is(lan: Lan, state: Path) -
 
 
 def test_an_address_file_that_holds_no_address_of_the_network_is_one_line_and_nothing_is_made(
-        lan: Lan, state: Path) -> None:
+    lan: Lan, state: Path
+) -> None:
     a = lan.name("a")
     try:
         lan.apply(lan.file("one", "a"))
         assert hp("stop", a, state=state).returncode == 0
         kept = state / "containers" / a / "address"
-        for text, problem in ((f"{lan.host(7)};IP={lan.host(9)}", "is not an IPv4 address"),
-                              ("10.0.0.1" if not lan.subnet.overlaps(_TEN_ZERO) else "10.1.0.1", "is outside")):
+        for text, problem in (
+            (f"{lan.host(7)};IP={lan.host(9)}", "is not an IPv4 address"),
+            ("10.0.0.1" if not lan.subnet.overlaps(_TEN_ZERO) else "10.1.0.1", "is outside"),
+        ):
             kept.write_text(text + "\n")
             started = hp("start", a, state=state)
             assert started.returncode == 1
@@ -190,8 +193,12 @@ def _wait_stopped(crun: list[str], name: str) -> None:
     import time
 
     deadline = time.monotonic() + 30
-    while json.loads(subprocess.run([*crun, "state", name], capture_output=True, text=True, check=True,
-                                    timeout=30).stdout)["status"] != "stopped":
+    while (
+        json.loads(
+            subprocess.run([*crun, "state", name], capture_output=True, text=True, check=True, timeout=30).stdout
+        )["status"]
+        != "stopped"
+    ):
         assert time.monotonic() < deadline, f"{name} did not stop after SIGKILL"
         time.sleep(0.05)
 

@@ -33,9 +33,15 @@ pytestmark = pytest.mark.integration
 def hp_in_own_group(*args: str, state: Path, env: dict[str, str], timeout: float = 120) -> tuple[int, str]:
     """Run hp as the leader of a process group of its own (so a group signal reaches only hp
     and its children, never pytest); returns (exit status, stderr)."""
-    process = subprocess.Popen([HP, *args, "--state-dir", str(state)], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True, env={**os.environ, **env})
+    process = subprocess.Popen(
+        [HP, *args, "--state-dir", str(state)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, **env},
+    )
     try:
         _, err = process.communicate(timeout=timeout)
     finally:
@@ -47,7 +53,8 @@ def hp_in_own_group(*args: str, state: Path, env: dict[str, str], timeout: float
 
 def stack_toml(image: str, name: str, network: str, bridge: str, extra: str = "") -> str:
     return network_toml(network, free_subnet(), bridge) + (
-        f'[containers.{name}]\nimage = "{image}"\nnetwork = "{network}"\n{extra}\n')
+        f'[containers.{name}]\nimage = "{image}"\nnetwork = "{network}"\n{extra}\n'
+    )
 
 
 # ---- killed during apply and destroy --------------------------------------------------------
@@ -59,15 +66,21 @@ SIGNALS = ["KILL", "INT"]
 
 @pytest.mark.parametrize("sig", SIGNALS)
 @pytest.mark.parametrize("point", APPLY_POINTS)
-def test_apply_killed_by_group_signal_converges_and_leaks_nothing(point, sig, tmp_path, state, registry,
-                                                                   test_images) -> None:
+def test_apply_killed_by_group_signal_converges_and_leaks_nothing(
+    point, sig, tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     name, bridge = f"k-{s}", f"hpk{s}"
     file = write_file(tmp_path, registry, stack_toml(test_images["sleeper"], name, "killnet", bridge))
     before = host_snapshot()
     try:
-        code, err = hp_in_own_group("apply", str(file), "--yes", state=state,
-                                    env={"HP_KILL_AT": point, "HP_KILL_SIGNAL": sig, "HP_KILL_GROUP": "1"})
+        code, err = hp_in_own_group(
+            "apply",
+            str(file),
+            "--yes",
+            state=state,
+            env={"HP_KILL_AT": point, "HP_KILL_SIGNAL": sig, "HP_KILL_GROUP": "1"},
+        )
         if sig == "KILL":
             assert code == -signal.SIGKILL, (code, err)
         else:  # unwound: one line, the shell's status for SIGINT, never success
@@ -90,8 +103,11 @@ def published_container(tmp_path: Path, state: Path, registry, test_images) -> I
     failure) one more destroy, which must succeed and leave nothing."""
     s = uuid.uuid4().hex[:6]
     bridge = f"hpx{s}"
-    file = write_file(tmp_path, registry, stack_toml(test_images["stopsig"], f"d-{s}", "killnet", bridge,
-                                                     f'ports = ["127.0.0.1:{_free_port()}:8080"]'))
+    file = write_file(
+        tmp_path,
+        registry,
+        stack_toml(test_images["stopsig"], f"d-{s}", "killnet", bridge, f'ports = ["127.0.0.1:{_free_port()}:8080"]'),
+    )
     before = host_snapshot()
     try:
         applied = hp("apply", str(file), "--yes", state=state)
@@ -107,23 +123,35 @@ def published_container(tmp_path: Path, state: Path, registry, test_images) -> I
 
 @pytest.mark.parametrize("sig", SIGNALS)
 @pytest.mark.parametrize("point", DESTROY_POINTS)
-def test_destroy_killed_by_group_signal_is_finished_by_the_next(point, sig, tmp_path, state, registry,
-                                                                 test_images) -> None:
+def test_destroy_killed_by_group_signal_is_finished_by_the_next(
+    point, sig, tmp_path, state, registry, test_images
+) -> None:
     with published_container(tmp_path, state, registry, test_images) as file:
-        code, err = hp_in_own_group("destroy", str(file), "--yes", state=state,
-                                    env={"HP_KILL_AT": point, "HP_KILL_SIGNAL": sig, "HP_KILL_GROUP": "1"})
+        code, err = hp_in_own_group(
+            "destroy",
+            str(file),
+            "--yes",
+            state=state,
+            env={"HP_KILL_AT": point, "HP_KILL_SIGNAL": sig, "HP_KILL_GROUP": "1"},
+        )
         assert code in (-signal.SIGKILL, 128 + signal.SIGINT), (code, err)
 
 
 @pytest.mark.parametrize("delay", [0.15, 0.4, 0.8])
-def test_destroy_interrupted_at_any_moment_is_finished_by_the_next(delay, tmp_path, state, registry,
-                                                                   test_images) -> None:
+def test_destroy_interrupted_at_any_moment_is_finished_by_the_next(
+    delay, tmp_path, state, registry, test_images
+) -> None:
     """Ctrl-C of the process group at a moment chosen by the clock, not by a checkpoint: wherever
     it lands (a CNI plugin's DEL, an umount, crun), the next destroy leaves nothing."""
     with published_container(tmp_path, state, registry, test_images) as file:
-        process = subprocess.Popen([HP, "destroy", str(file), "--yes", "--state-dir", str(state)],
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   text=True, start_new_session=True)
+        process = subprocess.Popen(
+            [HP, "destroy", str(file), "--yes", "--state-dir", str(state)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         time.sleep(delay)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
@@ -138,6 +166,7 @@ def _free_port() -> int:
 
 
 # ---- hostile images ----------------------------------------------------------------------------
+
 
 def hostile_tar(path: Path, entries: list[tarfile.TarInfo]) -> Path:
     """busybox and its applets, then `entries` (the hostile part)."""
@@ -199,8 +228,9 @@ def _intact(victim: Path) -> None:
 
 @pytest.mark.parametrize("etc_file", ["passwd", "group"])
 @pytest.mark.parametrize("kind", ["fifo", "chardev"])
-def test_an_etc_file_that_is_a_fifo_or_device_is_refused_without_blocking(etc_file, kind, tmp_path, state,
-                                                                         local_image) -> None:
+def test_an_etc_file_that_is_a_fifo_or_device_is_refused_without_blocking(
+    etc_file, kind, tmp_path, state, local_image
+) -> None:
     entry = _entry(f"etc/{etc_file}", tarfile.FIFOTYPE if kind == "fifo" else tarfile.CHRTYPE, 0o644)
     if kind == "chardev":
         entry.devmajor, entry.devminor = 1, 5  # /dev/zero: endless if read
@@ -222,8 +252,10 @@ def test_symlinks_in_an_image_never_reach_the_host(tmp_path, state, local_image,
     ]
     image = local_image("symlinks", entries, ("VOLUME /data", "WORKDIR /w", "USER 0:0"))
     file = tmp_path / "hp.toml"
-    file.write_text(f'[containers.hostile]\nimage = "{image}"\nnetwork = "none"\n'
-                    'command = ["/bin/sh", "-c", "echo pwned > x; echo pwned > /data/y; sleep 3600"]\n')
+    file.write_text(
+        f'[containers.hostile]\nimage = "{image}"\nnetwork = "none"\n'
+        'command = ["/bin/sh", "-c", "echo pwned > x; echo pwned > /data/y; sleep 3600"]\n'
+    )
     try:
         result = hp("apply", str(file), "--yes", state=state, timeout=60)
         if result.returncode != 0:

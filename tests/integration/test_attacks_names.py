@@ -26,8 +26,20 @@ from .hprun import HP, hp, leftovers, ps, write_file
 pytestmark = pytest.mark.integration
 
 NOBODY = 65534
-HOSTILE = ["../../victim", "../victim", ".", "..", "a/b", "../../victim/", "-victim", "victim\n", "vic tim",
-           "x" * 65, "_victim", "ví"]
+HOSTILE = [
+    "../../victim",
+    "../victim",
+    ".",
+    "..",
+    "a/b",
+    "../../victim/",
+    "-victim",
+    "victim\n",
+    "vic tim",
+    "x" * 65,
+    "_victim",
+    "ví",
+]
 
 
 def _require_root() -> None:
@@ -76,8 +88,13 @@ def one_container(tmp_path: Path, registry, name: str, image: str, extra: str = 
 def make_victim(path: Path) -> None:
     """A directory that looks like a container's to anything that would build paths from a name."""
     (path / "bundle").mkdir(parents=True)
-    for name, text in (("exit", "0\n"), ("pid", "1\n"), ("container.json", "{}"), ("log", "mine\n"),
-                       ("bundle/config.json", "{}")):
+    for name, text in (
+        ("exit", "0\n"),
+        ("pid", "1\n"),
+        ("container.json", "{}"),
+        ("log", "mine\n"),
+        ("bundle/config.json", "{}"),
+    ):
         (path / name).write_text(text)
 
 
@@ -172,9 +189,19 @@ UNSAFE = [
     (_bin_owned_by_nobody, "state/bin", "owned by uid 65534"),
     (_containers_a_symlink, "state/containers", "a symlink"),
 ]
-COMMANDS = [["plan", "FILE"], ["plan", "FILE", "--destroy"], ["apply", "FILE", "--yes"],
-            ["destroy", "FILE", "--yes"], ["start", "web"], ["stop", "web"], ["rm", "--force", "web"],
-            ["logs", "web"], ["exec", "web", "--", "true"], ["ps"], ["show"]]
+COMMANDS = [
+    ["plan", "FILE"],
+    ["plan", "FILE", "--destroy"],
+    ["apply", "FILE", "--yes"],
+    ["destroy", "FILE", "--yes"],
+    ["start", "web"],
+    ["stop", "web"],
+    ["rm", "--force", "web"],
+    ["logs", "web"],
+    ["exec", "web", "--", "true"],
+    ["ps"],
+    ["show"],
+]
 
 
 @pytest.mark.parametrize("case", UNSAFE, ids=[c[0].__name__.strip("_") for c in UNSAFE])

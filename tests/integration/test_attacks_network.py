@@ -72,17 +72,22 @@ def remove_state(other: Path, file: Path) -> None:
 
 # ---- item 1: interfaces hp did not make -----------------------------------------------------
 
-def test_a_bridge_naming_an_interface_that_is_not_a_bridge_is_refused_at_plan_time(tmp_path, state, registry,
-                                                                                  test_images) -> None:
+
+def test_a_bridge_naming_an_interface_that_is_not_a_bridge_is_refused_at_plan_time(
+    tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     veth, peer, name = f"secve{s}", f"secvf{s}", f"c-{s}"
-    file = write_file(tmp_path, registry, network_toml("x3", free_subnet(), veth)
-                      + container_toml(test_images["sleeper"], name, "x3"))
+    file = write_file(
+        tmp_path, registry, network_toml("x3", free_subnet(), veth) + container_toml(test_images["sleeper"], name, "x3")
+    )
     ip("link", "add", veth, "type", "veth", "peer", "name", peer)
     try:
         index = ifindex(veth)
-        message = (f'networks.x3.bridge: interface "{veth}" exists on this host and is not a bridge: hp uses an '
-                   "existing bridge, never another kind of interface (name another bridge)")
+        message = (
+            f'networks.x3.bridge: interface "{veth}" exists on this host and is not a bridge: hp uses an '
+            "existing bridge, never another kind of interface (name another bridge)"
+        )
         one_error_line(hp("plan", str(file), state=state), file, message)
         one_error_line(hp("apply", str(file), "--yes", state=state), file, message)
         assert ps(state) == {} and leftovers(state, [name]) == []
@@ -102,16 +107,21 @@ def test_a_bridge_naming_an_interface_that_is_not_a_bridge_is_refused_at_plan_ti
 
 
 @pytest.mark.parametrize("had", ["no-address", "the-gateway", "another-address"])
-def test_a_bridge_that_was_there_before_is_used_and_never_deleted(had: str, tmp_path, state, registry,
-                                                                  test_images) -> None:
+def test_a_bridge_that_was_there_before_is_used_and_never_deleted(
+    had: str, tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     bridge, name = f"hpf{s}", f"c-{s}"
     subnet, other = free_subnet(), free_subnet()
     gateway = f"{subnet.network_address + 1}/{subnet.prefixlen}"
-    before = {"no-address": [], "the-gateway": [gateway],
-              "another-address": [f"{other.network_address + 1}/{other.prefixlen}"]}[had]
-    file = write_file(tmp_path, registry, network_toml("lan", subnet, bridge)
-                      + container_toml(test_images["sleeper"], name, "lan"))
+    before = {
+        "no-address": [],
+        "the-gateway": [gateway],
+        "another-address": [f"{other.network_address + 1}/{other.prefixlen}"],
+    }[had]
+    file = write_file(
+        tmp_path, registry, network_toml("lan", subnet, bridge) + container_toml(test_images["sleeper"], name, "lan")
+    )
     ip("link", "add", bridge, "type", "bridge")
     try:
         for address in before:
@@ -123,8 +133,13 @@ def test_a_bridge_that_was_there_before_is_used_and_never_deleted(had: str, tmp_
         else:
             assert applied.returncode == 0, applied.stderr
             assert ipaddress.ip_address(ps(state)[name]["ip"]) in subnet
-            assert bridge_record(state, bridge) == {"bridge": bridge, "made": False, "ifindex": index, "floor": 0,
-                                                    "address": None if before else gateway}
+            assert bridge_record(state, bridge) == {
+                "bridge": bridge,
+                "made": False,
+                "ifindex": index,
+                "floor": 0,
+                "address": None if before else gateway,
+            }
             assert claim(bridge) == str(state) and addresses(bridge) == [gateway]
             assert hp("destroy", str(file), "--yes", state=state).returncode == 0
         assert ifindex(bridge) == index  # still there, the same interface
@@ -142,8 +157,11 @@ def addresses(device: str) -> list[str]:
 def test_a_bridge_hp_made_is_deleted_once_nothing_uses_it(tmp_path, state, registry, test_images) -> None:
     s = uuid.uuid4().hex[:6]
     bridge, name = f"hpm{s}", f"c-{s}"
-    file = write_file(tmp_path, registry, network_toml("lan", free_subnet(), bridge)
-                      + container_toml(test_images["sleeper"], name, "lan"))
+    file = write_file(
+        tmp_path,
+        registry,
+        network_toml("lan", free_subnet(), bridge) + container_toml(test_images["sleeper"], name, "lan"),
+    )
     assert bridge not in links()
     try:
         applied = hp("apply", str(file), "--yes", state=state)
@@ -158,13 +176,17 @@ def test_a_bridge_hp_made_is_deleted_once_nothing_uses_it(tmp_path, state, regis
 
 
 @pytest.mark.parametrize("there_before", [False, True], ids=["made-by-hp", "there-before"])
-def test_hp_killed_after_the_bridge_was_made_deletes_only_its_own(there_before: bool, tmp_path, state, registry,
-                                                                   test_images) -> None:
+def test_hp_killed_after_the_bridge_was_made_deletes_only_its_own(
+    there_before: bool, tmp_path, state, registry, test_images
+) -> None:
     # killed right after CNI ADD: the record says "made" (or "found") but holds no index yet
     s = uuid.uuid4().hex[:6]
     bridge, name = f"hpk{s}", f"c-{s}"
-    file = write_file(tmp_path, registry, network_toml("lan", free_subnet(), bridge)
-                      + container_toml(test_images["sleeper"], name, "lan"))
+    file = write_file(
+        tmp_path,
+        registry,
+        network_toml("lan", free_subnet(), bridge) + container_toml(test_images["sleeper"], name, "lan"),
+    )
     if there_before:
         ip("link", "add", bridge, "type", "bridge")
     try:
@@ -185,12 +207,18 @@ def test_hp_killed_after_the_bridge_was_made_deletes_only_its_own(there_before: 
 
 # ---- item 3: a teardown is complete whatever state the veth, namespace and rules are in -----
 
-def test_destroy_after_eth0_was_deleted_inside_the_namespace_leaves_no_rule(tmp_path, state, registry,
-                                                                            test_images) -> None:
+
+def test_destroy_after_eth0_was_deleted_inside_the_namespace_leaves_no_rule(
+    tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     bridge, name = f"hpe{s}", f"c-{s}"
-    file = write_file(tmp_path, registry, network_toml("lan", free_subnet(), bridge)
-                      + container_toml(test_images["sleeper"], name, "lan", f'ports = ["127.0.0.1:{free_port()}:80"]'))
+    file = write_file(
+        tmp_path,
+        registry,
+        network_toml("lan", free_subnet(), bridge)
+        + container_toml(test_images["sleeper"], name, "lan", f'ports = ["127.0.0.1:{free_port()}:80"]'),
+    )
     try:
         for round in (1, 2):  # the second apply + destroy finds nothing of the first in its way
             applied = hp("apply", str(file), "--yes", state=state)
@@ -232,8 +260,10 @@ def test_delete_finds_a_leaked_rule_of_an_earlier_run_in_its_way(tmp_path) -> No
         assert sum(line.startswith("-A POSTROUTING") for line in rules_of(tmp_path / "state", "web", "lan")) == 2
         assert cni.delete(paths.attachment("web")) is True
         assert rules_of(tmp_path / "state", "web", "lan") == []
-        assert f":{masq} " not in subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True,
-                                                 check=True).stdout
+        assert (
+            f":{masq} "
+            not in subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True, check=True).stdout
+        )
     finally:
         cni.delete(paths.attachment("web"))
         netns.remove_netns(att.netns)
@@ -244,15 +274,22 @@ def test_delete_finds_a_leaked_rule_of_an_earlier_run_in_its_way(tmp_path) -> No
 
 # ---- item 9d: a bridge is one state dir's ------------------------------------------------------
 
-def test_a_second_state_dir_on_the_same_bridge_is_refused_naming_the_first(tmp_path, state, registry,
-                                                                           test_images) -> None:
+
+def test_a_second_state_dir_on_the_same_bridge_is_refused_naming_the_first(
+    tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     bridge, name = f"hps{s}", f"c-{s}"
     other = tmp_path / "other-state"
-    file = write_file(tmp_path, registry, network_toml("lan", free_subnet(), bridge)
-                      + container_toml(test_images["sleeper"], name, "lan"))
-    message = (f'networks.lan.bridge: bridge "{bridge}" is in use by the hp state dir {state} (two state dirs on '
-               "one bridge would hand out the same addresses): give this network a bridge and subnet of its own")
+    file = write_file(
+        tmp_path,
+        registry,
+        network_toml("lan", free_subnet(), bridge) + container_toml(test_images["sleeper"], name, "lan"),
+    )
+    message = (
+        f'networks.lan.bridge: bridge "{bridge}" is in use by the hp state dir {state} (two state dirs on '
+        "one bridge would hand out the same addresses): give this network a bridge and subnet of its own"
+    )
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
         one_error_line(hp("plan", str(file), state=other), file, message)
@@ -277,8 +314,11 @@ def test_a_stale_claim_is_taken_over(tmp_path, state, registry, test_images) -> 
     s = uuid.uuid4().hex[:6]
     bridge, name = f"hpt{s}", f"c-{s}"
     gone = tmp_path / "deleted-state"
-    file = write_file(tmp_path, registry, network_toml("lan", free_subnet(), bridge)
-                      + container_toml(test_images["sleeper"], name, "lan"))
+    file = write_file(
+        tmp_path,
+        registry,
+        network_toml("lan", free_subnet(), bridge) + container_toml(test_images["sleeper"], name, "lan"),
+    )
     Path(bridge_claim(bridge)).parent.mkdir(parents=True, exist_ok=True)
     Path(bridge_claim(bridge)).write_text(f"{gone}\n")
     try:
@@ -292,42 +332,61 @@ def test_a_stale_claim_is_taken_over(tmp_path, state, registry, test_images) -> 
     assert claim(bridge) is None and bridge not in links()
 
 
-def test_two_files_of_one_state_dir_may_not_put_two_networks_on_one_bridge(tmp_path, state, registry,
-                                                                           test_images) -> None:
+def test_two_files_of_one_state_dir_may_not_put_two_networks_on_one_bridge(
+    tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     bridge = f"hpb{s}"
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first = write_file(tmp_path / "a", registry, network_toml("one", free_subnet(), bridge)
-                       + container_toml(test_images["sleeper"], f"a-{s}", "one"))
-    second = write_file(tmp_path / "b", registry, network_toml("two", free_subnet(), bridge)
-                        + container_toml(test_images["sleeper"], f"b-{s}", "two"))
+    first = write_file(
+        tmp_path / "a",
+        registry,
+        network_toml("one", free_subnet(), bridge) + container_toml(test_images["sleeper"], f"a-{s}", "one"),
+    )
+    second = write_file(
+        tmp_path / "b",
+        registry,
+        network_toml("two", free_subnet(), bridge) + container_toml(test_images["sleeper"], f"b-{s}", "two"),
+    )
     try:
         assert hp("apply", str(first), "--yes", state=state).returncode == 0
-        one_error_line(hp("plan", str(second), state=state), second,
-                       f'networks.two.bridge: bridge "{bridge}" is also network one\'s, used by container a-{s} '
-                       "(another file's): give each network its own")
+        one_error_line(
+            hp("plan", str(second), state=state),
+            second,
+            f'networks.two.bridge: bridge "{bridge}" is also network one\'s, used by container a-{s} '
+            "(another file's): give each network its own",
+        )
     finally:
         assert hp("destroy", str(first), "--yes", state=state).returncode == 0
     assert bridge not in links()
 
 
-def test_destroy_killed_at_any_moment_is_finished_by_the_next_with_no_rule_left(tmp_path, state, registry,
-                                                                                 test_images) -> None:
+def test_destroy_killed_at_any_moment_is_finished_by_the_next_with_no_rule_left(
+    tmp_path, state, registry, test_images
+) -> None:
     # the issue's case: a destroy killed (its whole process group, as Ctrl-C or a service manager does)
     # while the plugins' DEL runs left ipMasq rules behind. Wherever the kill lands, the next destroy
     # must leave no rule; the delays only spread the kills over the destroy, nothing is timed
     s = uuid.uuid4().hex[:6]
     bridge, name = f"hpd{s}", f"c-{s}"
-    file = write_file(tmp_path, registry, network_toml("lan", free_subnet(), bridge)
-                      + container_toml(test_images["sleeper"], name, "lan", f'ports = ["127.0.0.1:{free_port()}:80"]'))
+    file = write_file(
+        tmp_path,
+        registry,
+        network_toml("lan", free_subnet(), bridge)
+        + container_toml(test_images["sleeper"], name, "lan", f'ports = ["127.0.0.1:{free_port()}:80"]'),
+    )
     try:
         for i, delay in enumerate((0.05, 0.15, 0.25, 0.35, 0.45, 0.6, 0.8, 1.0)):
             applied = hp("apply", str(file), "--yes", state=state)
             assert applied.returncode == 0, applied.stderr
-            process = subprocess.Popen([HP, "destroy", str(file), "--yes", "--state-dir", str(state)],
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                [HP, "destroy", str(file), "--yes", "--state-dir", str(state)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             try:
                 process.wait(timeout=delay)
             except subprocess.TimeoutExpired:

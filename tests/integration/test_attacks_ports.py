@@ -38,7 +38,8 @@ def web_toml(image: str, name: str, bridge: str, ports: list[str], extra: str = 
     """A container serving "hello from NAME" on 8080, on a network of its own named after the bridge."""
     listed = ", ".join(f'"{p}"' for p in ports)
     return network_toml(bridge, free_subnet(), bridge) + (
-        f'[containers.{name}]\nimage = "{image}"\nnetwork = "{bridge}"\nports = [{listed}]\n{SERVE}{extra}\n')
+        f'[containers.{name}]\nimage = "{image}"\nnetwork = "{bridge}"\nports = [{listed}]\n{SERVE}{extra}\n'
+    )
 
 
 def host_listener(port: int) -> socket.socket:
@@ -82,7 +83,7 @@ def nothing_made(state: Path, before, bridge: str) -> None:
 
 
 def remove_all(state: Path) -> None:
-    for name in (os.listdir(state / "containers") if (state / "containers").exists() else []):
+    for name in os.listdir(state / "containers") if (state / "containers").exists() else []:
         subprocess.run([HP, "rm", "--force", name, "--state-dir", str(state)], capture_output=True, timeout=60)
     for mount in reversed(mounts_under(state)):
         subprocess.run(["umount", "-l", mount], capture_output=True)
@@ -101,8 +102,9 @@ def crun_status(state: Path, name: str) -> str:
     return "gone" if out.returncode else json.loads(out.stdout)["status"]
 
 
-def test_a_port_a_host_process_listens_on_is_refused_and_nothing_is_made(tmp_path, state, registry,
-                                                                          test_images) -> None:
+def test_a_port_a_host_process_listens_on_is_refused_and_nothing_is_made(
+    tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     web, bridge, port = f"web-{s}", f"hpp{s}", free_port()
     file = write_file(tmp_path, registry, web_toml(test_images["sleeper"], web, bridge, [f"127.0.0.1:{port}:8080"]))
@@ -112,11 +114,17 @@ def test_a_port_a_host_process_listens_on_is_refused_and_nothing_is_made(tmp_pat
     try:
         before = host_snapshot()
         for command in (("plan", str(file)), ("apply", str(file), "--yes")):
-            one_error_line(hp(*command, state=state), file, f"containers.{web}.ports[0]: host port "
-                                                            f"127.0.0.1:{port}/tcp {IN_USE} (a process listens there)")
+            one_error_line(
+                hp(*command, state=state),
+                file,
+                f"containers.{web}.ports[0]: host port 127.0.0.1:{port}/tcp {IN_USE} (a process listens there)",
+            )
         # every address includes 127.0.0.1
-        one_error_line(hp("plan", str(wildcard), state=state), wildcard,
-                       f"containers.{web}.ports[0]: host port {port}/tcp {IN_USE} (a process listens there)")
+        one_error_line(
+            hp("plan", str(wildcard), state=state),
+            wildcard,
+            f"containers.{web}.ports[0]: host port {port}/tcp {IN_USE} (a process listens there)",
+        )
         nothing_made(state, before, bridge)
         assert still_answers(listener)
     finally:
@@ -128,8 +136,9 @@ def test_a_port_a_host_process_listens_on_is_refused_and_nothing_is_made(tmp_pat
         assert hp("destroy", str(file), "--yes", state=state).returncode == 0
 
 
-def test_a_port_taken_while_its_container_was_stopped_is_refused_at_start(tmp_path, state, registry,
-                                                                          test_images) -> None:
+def test_a_port_taken_while_its_container_was_stopped_is_refused_at_start(
+    tmp_path, state, registry, test_images
+) -> None:
     """The apply-time check: `hp start` connects without planning; the sockets it binds see the host process."""
     s = uuid.uuid4().hex[:6]
     web, bridge, port = f"web-{s}", f"hpp{s}", free_port()
@@ -160,15 +169,18 @@ def test_two_state_dirs_cannot_publish_the_same_port(tmp_path, state, other_stat
     first, second = f"a-{s}", f"b-{s}"
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    file_a = write_file(tmp_path / "a", registry,
-                        web_toml(test_images["sleeper"], first, f"hpa{s}", [f"127.0.0.1:{port}:8080"]))
+    file_a = write_file(
+        tmp_path / "a", registry, web_toml(test_images["sleeper"], first, f"hpa{s}", [f"127.0.0.1:{port}:8080"])
+    )
     file_b = write_file(tmp_path / "b", registry, web_toml(test_images["sleeper"], second, f"hpb{s}", [f"{port}:8080"]))
 
     def refused(result: subprocess.CompletedProcess) -> None:
         error = the_error(result)
-        assert error.startswith(f"hp: error: {file_b}: containers.{second}.ports[0]: host port {port}/tcp {IN_USE} "
-                                f"(published by another container: CNI container {cni_id_prefix(state)}{first}, "
-                                "DNAT rule in chain CNI-DN-"), error
+        assert error.startswith(
+            f"hp: error: {file_b}: containers.{second}.ports[0]: host port {port}/tcp {IN_USE} "
+            f"(published by another container: CNI container {cni_id_prefix(state)}{first}, "
+            "DNAT rule in chain CNI-DN-"
+        ), error
 
     try:
         assert hp("apply", str(file_a), "--yes", state=state).returncode == 0
@@ -185,9 +197,11 @@ def test_two_state_dirs_cannot_publish_the_same_port(tmp_path, state, other_stat
         assert hp("apply", str(file_b), "--yes", state=other_state).returncode == 0
         assert wait_for(f"http://127.0.0.1:{port}/index.html") == f"hello from {second}\n"
         error = the_error(hp("start", first, state=state))
-        assert error.startswith(f"hp: error: containers.{first}.ports[0]: host port 127.0.0.1:{port}/tcp {IN_USE} "
-                                f"(published by another container: CNI container {cni_id_prefix(other_state)}{second}, "
-                                "DNAT rule in chain CNI-DN-"), error
+        assert error.startswith(
+            f"hp: error: containers.{first}.ports[0]: host port 127.0.0.1:{port}/tcp {IN_USE} "
+            f"(published by another container: CNI container {cni_id_prefix(other_state)}{second}, "
+            "DNAT rule in chain CNI-DN-"
+        ), error
         assert ps(state)[first]["status"] == "stopped"
         assert [r for r in _nat_rules() if cni_id_prefix(state) in r] == []
         assert fetch(f"http://127.0.0.1:{port}/index.html") == f"hello from {second}\n"
@@ -240,9 +254,11 @@ def test_a_udp_port_a_host_process_is_bound_to_is_refused(tmp_path, state, regis
     try:
         before = host_snapshot()
         for command in (("plan", str(file)), ("apply", str(file), "--yes")):
-            one_error_line(hp(*command, state=state), file,
-                           f"containers.{web}.ports[0]: host port {port}/udp is in use on this host "
-                           "(a process is bound to it)")
+            one_error_line(
+                hp(*command, state=state),
+                file,
+                f"containers.{web}.ports[0]: host port {port}/udp is in use on this host (a process is bound to it)",
+            )
         nothing_made(state, before, bridge)
     finally:
         held.close()

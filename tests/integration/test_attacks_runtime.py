@@ -74,6 +74,7 @@ def own_leaks(state: Path, before) -> dict[str, list[str]]:
 
 # ---- a failed crun create ----------------------------------------------------------------------
 
+
 def test_a_failed_crun_create_leaves_no_cgroup(tmp_path, state, registry, test_images) -> None:
     """Issue 9's case, given to crun behind the compiler's back (which now refuses it):
     pids_limit 2^63-1 makes crun fail writing pids.max, after it made the container's cgroup
@@ -94,8 +95,10 @@ def test_a_failed_crun_create_leaves_no_cgroup(tmp_path, state, registry, test_i
     resources = msgspec.structs.replace(linux.resources, pids=oci.Pids(limit=2**63 - 1))
     config = msgspec.structs.replace(new.config, linux=msgspec.structs.replace(linux, resources=resources))
     bundle = new.bundle
-    files = tuple(msgspec.structs.replace(f, content=encode_config(config)) if f.path == bundle.config_path else f
-                  for f in bundle.files)
+    files = tuple(
+        msgspec.structs.replace(f, content=encode_config(config)) if f.path == bundle.config_path else f
+        for f in bundle.files
+    )
     bundle = msgspec.structs.replace(bundle, files=files)
     before = host_snapshot()
     try:
@@ -108,15 +111,17 @@ def test_a_failed_crun_create_leaves_no_cgroup(tmp_path, state, registry, test_i
         hp("destroy", str(file), "--yes", state=state)
 
 
-def test_a_crun_create_refused_by_the_kernel_is_one_line_and_leaves_nothing(tmp_path, state, registry,
-                                                                             test_images) -> None:
+def test_a_crun_create_refused_by_the_kernel_is_one_line_and_leaves_nothing(
+    tmp_path, state, registry, test_images
+) -> None:
     """RLIMIT_NOFILE above the host's fs.nr_open (1048576 unless raised) is within what hp can
     check without the host, so crun refuses it when it creates the container."""
     name = f"nf-{uuid.uuid4().hex[:6]}"
     with open("/proc/sys/fs/nr_open") as f:
         too_many = int(f.read()) + 1
-    file = write_file(tmp_path, registry, container_toml(name, test_images["sleeper"],
-                                                         f"ulimits = {{ nofile = {too_many} }}\n"))
+    file = write_file(
+        tmp_path, registry, container_toml(name, test_images["sleeper"], f"ulimits = {{ nofile = {too_many} }}\n")
+    )
     before = host_snapshot()
     try:
         applied = hp("apply", str(file), "--yes", state=state)
@@ -135,8 +140,9 @@ def test_a_pids_limit_the_kernel_refuses_is_an_error_at_plan_time(tmp_path, stat
     """Issue 9's case: pids_limit = 2^63-1 made crun fail half-way ("writing file pids.max: Invalid
     argument"); it is now refused before anything is made, naming the field."""
     name = f"pl-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, container_toml(name, test_images["sleeper"],
-                                                         "pids_limit = 9223372036854775807\n"))
+    file = write_file(
+        tmp_path, registry, container_toml(name, test_images["sleeper"], "pids_limit = 9223372036854775807\n")
+    )
     planned = hp("plan", str(file), state=state)
     line = one_error_line(planned.stderr)
     assert planned.returncode == 1
@@ -145,6 +151,7 @@ def test_a_pids_limit_the_kernel_refuses_is_an_error_at_plan_time(tmp_path, stat
 
 
 # ---- a registry that accepts connections and never answers -----------------------------------
+
 
 @contextlib.contextmanager
 def silent_registry() -> Iterator[str]:
@@ -183,8 +190,10 @@ def test_a_registry_that_never_answers_fails_the_apply_within_its_timeout(tmp_pa
     name = f"silent-{uuid.uuid4().hex[:6]}"
     with silent_registry() as host:
         file = tmp_path / "hp.toml"
-        file.write_text(f'[registries."{host}"]\ninsecure = true\ntimeout = "3s"\n\n'
-                        + container_toml(name, f"{host}/hp-test/silent:1"))
+        file.write_text(
+            f'[registries."{host}"]\ninsecure = true\ntimeout = "3s"\n\n'
+            + container_toml(name, f"{host}/hp-test/silent:1")
+        )
         var_tmp = set(os.listdir("/var/tmp"))
         started = time.monotonic()
         applied = hp("apply", str(file), "--yes", state=state, timeout=HANG_BOUND * 2)
@@ -207,6 +216,7 @@ def test_a_registry_that_never_answers_fails_the_apply_within_its_timeout(tmp_pa
 
 # ---- time limits -------------------------------------------------------------------------------
 
+
 def test_a_command_past_its_time_limit_is_killed_with_all_it_started() -> None:
     """Before: only the child was killed, and its background child, holding the output pipe,
     kept hp waiting until it ended by itself."""
@@ -226,12 +236,17 @@ def test_a_command_past_its_time_limit_is_killed_with_all_it_started() -> None:
 BIG_ENV = 'env = { BIG = "' + "x" * (200 * 1024) + '" }\n'  # one string above MAX_ARG_STRLEN (128 KiB): E2BIG
 
 
-@pytest.mark.parametrize("image, extra, expected", [
-    ("sleeper", BIG_ENV, "Argument list too long"),
-    ("exiter", "", "exited 3"),
-], ids=["dies-at-exec-e2big", "exits-3-at-once"])
-def test_a_container_that_does_not_stay_up_fails_the_apply(image, extra, expected, tmp_path, state, registry,
-                                                           test_images) -> None:
+@pytest.mark.parametrize(
+    "image, extra, expected",
+    [
+        ("sleeper", BIG_ENV, "Argument list too long"),
+        ("exiter", "", "exited 3"),
+    ],
+    ids=["dies-at-exec-e2big", "exits-3-at-once"],
+)
+def test_a_container_that_does_not_stay_up_fails_the_apply(
+    image, extra, expected, tmp_path, state, registry, test_images
+) -> None:
     """Before: "created and started", exit 0, and `hp ps` said stopped (1)."""
     name = f"up-{uuid.uuid4().hex[:6]}"
     file = write_file(tmp_path, registry, container_toml(name, test_images[image], extra))
@@ -250,10 +265,14 @@ def test_a_container_that_does_not_stay_up_fails_the_apply(image, extra, expecte
     assert own_leaks(state, before) == {}
 
 
-@pytest.mark.parametrize("image, extra", [
-    ("sleeper", BIG_ENV),
-    ("exiter", ""),
-], ids=["dies-at-exec-e2big", "exits-3-at-once"])
+@pytest.mark.parametrize(
+    "image, extra",
+    [
+        ("sleeper", BIG_ENV),
+        ("exiter", ""),
+    ],
+    ids=["dies-at-exec-e2big", "exits-3-at-once"],
+)
 def test_must_run_false_expects_an_early_end(image, extra, tmp_path, state, registry, test_images) -> None:
     name = f"job-{uuid.uuid4().hex[:6]}"
     file = write_file(tmp_path, registry, container_toml(name, test_images[image], extra + "must_run = false\n"))
@@ -270,13 +289,16 @@ def test_must_run_false_expects_an_early_end(image, extra, tmp_path, state, regi
     assert own_leaks(state, before) == {}
 
 
-ONCE_ONLY = ('command = ["sh", "-c", "if [ -e /tmp/started-once ]; then echo second start refused; exit 4; fi; '
-             'touch /tmp/started-once; exec sleep 3600"]\nuser = "0:0"\n')
+ONCE_ONLY = (
+    'command = ["sh", "-c", "if [ -e /tmp/started-once ]; then echo second start refused; exit 4; fi; '
+    'touch /tmp/started-once; exec sleep 3600"]\nuser = "0:0"\n'
+)
 
 
 @pytest.mark.parametrize("must_run", [True, False], ids=["must-run", "may-end"])
-def test_hp_start_checks_the_container_stays_up_as_its_record_says(must_run, tmp_path, state, registry,
-                                                                   test_images) -> None:
+def test_hp_start_checks_the_container_stays_up_as_its_record_says(
+    must_run, tmp_path, state, registry, test_images
+) -> None:
     """The writable layer keeps /tmp/started-once across a stop, so the second start exits 4 at once:
     `hp start` fails with one line for a must_run container (before: exit 0 and a dead container),
     and accepts the early end of one whose hp.toml said must_run = false."""
@@ -302,8 +324,9 @@ def test_hp_start_checks_the_container_stays_up_as_its_record_says(must_run, tmp
     assert own_leaks(state, before) == {}
 
 
-def test_one_container_that_does_not_stay_up_fails_the_apply_and_its_peers_stay(tmp_path, state, registry,
-                                                                                 test_images) -> None:
+def test_one_container_that_does_not_stay_up_fails_the_apply_and_its_peers_stay(
+    tmp_path, state, registry, test_images
+) -> None:
     """An apply starts its containers together and confirms them together: the one that exits at
     once is the apply's error and is removed; the ones that stay up are created and running."""
     s = uuid.uuid4().hex[:6]

@@ -14,20 +14,31 @@ from .hprun import HP, hp, leftovers, ps, write_file
 pytestmark = pytest.mark.integration
 
 
-def exec_in(state, name: str, *words: str, stdin: str | None = None,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def exec_in(
+    state, name: str, *words: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """hp exec with `stdin` as hp's input (hprun.hp gives /dev/null)."""
-    return subprocess.run([HP, "exec", "--state-dir", str(state), name, *words], input=stdin or "",
-                          capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [HP, "exec", "--state-dir", str(state), name, *words],
+        input=stdin or "",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_exec_options_do_what_they_say(tmp_path, state, registry, test_images) -> None:
     web = f"web-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, f"""
+    file = write_file(
+        tmp_path,
+        registry,
+        f"""
 [containers.{web}]
-image = "{test_images['sleeper']}"
+image = "{test_images["sleeper"]}"
 network = "none"
-""")
+""",
+    )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         # as the container runs: the image's user app (1000, groups 1000 and 2000), /srv/www, MODE=image
@@ -43,12 +54,28 @@ network = "none"
         caps = exec_in(state, web, "grep", "CapEff", "/proc/self/status").stdout.split()
         assert int(caps[1], 16) == 0
         bad = exec_in(state, web, "-u", "nobody2", "id")
-        assert (bad.returncode, bad.stdout, bad.stderr) == \
-            (1, "", "hp: error: -u: user \"nobody2\" not found in the image's /etc/passwd\n")
+        assert (bad.returncode, bad.stdout, bad.stderr) == (
+            1,
+            "",
+            'hp: error: -u: user "nobody2" not found in the image\'s /etc/passwd\n',
+        )
 
         # -e: replaces in place or appends; -e NAME takes NAME from hp's environment, or is ignored
-        env = exec_in(state, web, "-e", "MODE=cli", "-e", "A=1", "-e", "FROM_HP", "-e", "NOT_IN_HP", "--", "env",
-                      env={"FROM_HP": "hp's value"}).stdout.splitlines()
+        env = exec_in(
+            state,
+            web,
+            "-e",
+            "MODE=cli",
+            "-e",
+            "A=1",
+            "-e",
+            "FROM_HP",
+            "-e",
+            "NOT_IN_HP",
+            "--",
+            "env",
+            env={"FROM_HP": "hp's value"},
+        ).stdout.splitlines()
         assert "MODE=cli" in env and "A=1" in env and "FROM_HP=hp's value" in env
         assert "MODE=image" not in env and not any(e.startswith("NOT_IN_HP") for e in env)
 
@@ -56,8 +83,10 @@ network = "none"
         assert exec_in(state, web, "-w", "/tmp", "pwd").stdout == "/tmp\n"
         assert exec_in(state, web, "pwd").stdout == "/srv/www\n"
         bad = exec_in(state, web, "-w", "tmp", "touch", "/tmp/ran")
-        assert (bad.returncode, bad.stderr) == \
-            (1, "hp: error: -w: directory \"tmp\" is not absolute (it must start with /)\n")
+        assert (bad.returncode, bad.stderr) == (
+            1,
+            'hp: error: -w: directory "tmp" is not absolute (it must start with /)\n',
+        )
         assert exec_in(state, web, "ls", "/tmp/ran").returncode != 0
 
         # -i: hp's stdin reaches the command; without it the command reads /dev/null
@@ -66,9 +95,29 @@ network = "none"
         assert exec_in(state, web, "cat", stdin="typed in\n").stdout == ""
 
         # the options before NAME too
-        before = subprocess.run([HP, "exec", "--state-dir", str(state), "-i", "-u", "root", "-e", "B=2", "-w", "/",
-                                 web, "sh", "-c", "id -u; pwd; echo $B; cat"],
-                                input="in\n", capture_output=True, text=True, timeout=60)
+        before = subprocess.run(
+            [
+                HP,
+                "exec",
+                "--state-dir",
+                str(state),
+                "-i",
+                "-u",
+                "root",
+                "-e",
+                "B=2",
+                "-w",
+                "/",
+                web,
+                "sh",
+                "-c",
+                "id -u; pwd; echo $B; cat",
+            ],
+            input="in\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert before.stdout == "0\n/\n2\nin\n", before.stderr
     finally:
         hp("destroy", str(file), "--yes", state=state)
@@ -78,12 +127,19 @@ network = "none"
 def test_restart_and_several_names(tmp_path, state, registry, test_images) -> None:
     s = uuid.uuid4().hex[:6]
     a, b, c = f"a-{s}", f"b-{s}", f"c-{s}"
-    file = write_file(tmp_path, registry, "".join(f"""
+    file = write_file(
+        tmp_path,
+        registry,
+        "".join(
+            f"""
 [containers.{n}]
-image = "{test_images['sleeper']}"
+image = "{test_images["sleeper"]}"
 network = "none"
 stop_timeout = 1
-""" for n in (a, b, c)))
+"""
+            for n in (a, b, c)
+        ),
+    )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         before = ps(state)
@@ -130,19 +186,29 @@ def test_env_file_values_arrive_and_an_edit_plans_a_replace(tmp_path, state, reg
     env_file = tmp_path / "conf" / "app.env"
     env_file.write_text("# app settings\nGREETING=hello world\nLEVEL=file\n\nMODE=from-file\n")
     (tmp_path / "override.env").write_text("LEVEL=override\n")
-    file = write_file(tmp_path, registry, f"""
+    file = write_file(
+        tmp_path,
+        registry,
+        f"""
 [containers.{web}]
-image = "{test_images['sleeper']}"
+image = "{test_images["sleeper"]}"
 network = "none"
 env_file = ["conf/app.env", "override.env"]
 env = {{ MODE = "from-toml" }}
-""")
+""",
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     try:
         # relative to hp.toml's directory, whatever the current directory
-        subprocess.run([HP, "apply", str(file), "--yes", "--state-dir", str(state)], cwd=elsewhere,
-                       capture_output=True, text=True, timeout=120, check=True)
+        subprocess.run(
+            [HP, "apply", str(file), "--yes", "--state-dir", str(state)],
+            cwd=elsewhere,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         env = hp("exec", web, "--", "env", state=state, check=True).stdout.splitlines()
         assert "GREETING=hello world" in env and "LEVEL=override" in env and "MODE=from-toml" in env
         assert hp("plan", str(file), "--detailed-exitcode", state=state).returncode == 0

@@ -37,18 +37,58 @@ IMAGE: dict[str, Any] = {
         "Volumes": {"/var/lib/db": {}},
     },
 }
-MASKED = defaults().masked_paths    # passed to the script as "$@"
+MASKED = defaults().masked_paths  # passed to the script as "$@"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # linux/capability.h
-CAP_BITS = {name: bit for bit, name in enumerate((
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
-))}
+CAP_BITS = {
+    name: bit
+    for bit, name in enumerate(
+        (
+            "CHOWN",
+            "DAC_OVERRIDE",
+            "DAC_READ_SEARCH",
+            "FOWNER",
+            "FSETID",
+            "KILL",
+            "SETGID",
+            "SETUID",
+            "SETPCAP",
+            "LINUX_IMMUTABLE",
+            "NET_BIND_SERVICE",
+            "NET_BROADCAST",
+            "NET_ADMIN",
+            "NET_RAW",
+            "IPC_LOCK",
+            "IPC_OWNER",
+            "SYS_MODULE",
+            "SYS_RAWIO",
+            "SYS_CHROOT",
+            "SYS_PTRACE",
+            "SYS_PACCT",
+            "SYS_ADMIN",
+            "SYS_BOOT",
+            "SYS_NICE",
+            "SYS_RESOURCE",
+            "SYS_TIME",
+            "SYS_TTY_CONFIG",
+            "MKNOD",
+            "LEASE",
+            "AUDIT_WRITE",
+            "AUDIT_CONTROL",
+            "SETFCAP",
+            "MAC_OVERRIDE",
+            "MAC_ADMIN",
+            "SYSLOG",
+            "WAKE_ALARM",
+            "BLOCK_SUSPEND",
+            "AUDIT_READ",
+            "PERFMON",
+            "BPF",
+            "CHECKPOINT_RESTORE",
+        )
+    )
+}
 
 
 @pytest.fixture
@@ -77,8 +117,9 @@ def spec(**fields: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_sh(crun: Crun, tmp_path: Path, script: str, image: dict[str, Any] = IMAGE,
-           **fields: Any) -> tuple[Bundle, subprocess.CompletedProcess[str]]:
+def run_sh(
+    crun: Crun, tmp_path: Path, script: str, image: dict[str, Any] = IMAGE, **fields: Any
+) -> tuple[Bundle, subprocess.CompletedProcess[str]]:
     """Compile a container whose command is `sh -c SCRIPT`, run it, return bundle and result."""
     bundle = make_bundle(tmp_path, spec(command=["sh", "-c", script], **fields), image)
     return bundle, crun.run(bundle)
@@ -112,14 +153,19 @@ def test_exit_status_and_output_pass_through(crun: Crun, tmp_path: Path) -> None
 SHOW_ARGV = 'printf "[%s]" "$0" "$@"'
 
 
-@pytest.mark.parametrize(("fields", "expected"), [
-    pytest.param({}, "[ep][a b][c]", id="image-entrypoint-and-cmd"),
-    pytest.param({"command": ["x y"]}, "[ep][x y]", id="command-replaces-cmd"),
-    pytest.param({"entrypoint": ["/bin/echo", "over"], "command": ["ride"]}, "over ride\n",
-                 id="entrypoint-drops-image-cmd"),
-    pytest.param({"entrypoint": [], "command": ["/bin/echo", "no", "entrypoint"]}, "no entrypoint\n",
-                 id="empty-entrypoint"),
-])
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param({}, "[ep][a b][c]", id="image-entrypoint-and-cmd"),
+        pytest.param({"command": ["x y"]}, "[ep][x y]", id="command-replaces-cmd"),
+        pytest.param(
+            {"entrypoint": ["/bin/echo", "over"], "command": ["ride"]}, "over ride\n", id="entrypoint-drops-image-cmd"
+        ),
+        pytest.param(
+            {"entrypoint": [], "command": ["/bin/echo", "no", "entrypoint"]}, "no entrypoint\n", id="empty-entrypoint"
+        ),
+    ],
+)
 def test_args_as_compiled_reach_the_process(crun: Crun, tmp_path: Path, fields: dict, expected: str) -> None:
     image = {"config": {"Entrypoint": ["/bin/sh", "-c", SHOW_ARGV, "ep"], "Cmd": ["a b", "c"]}}
     bundle = make_bundle(tmp_path, spec(**fields), image)
@@ -129,14 +175,18 @@ def test_args_as_compiled_reach_the_process(crun: Crun, tmp_path: Path, fields: 
 ID_SCRIPT = 'echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "groups=$(id -G)"; echo "home=$HOME"'
 
 
-@pytest.mark.parametrize(("user", "uid", "gid", "groups", "home"), [
-    pytest.param(None, 1000, 1000, [1000, 2000], "/home/app", id="image-USER-app"),
-    pytest.param("root", 0, 0, [0, 10], "/root", id="override-root"),
-    pytest.param("app:extra", 1000, 2000, [2000], "/home/app", id="override-explicit-group"),
-    pytest.param("1234:5678", 1234, 5678, [5678], "/", id="override-numeric-not-in-passwd"),
-])
-def test_user_and_groups(crun: Crun, tmp_path: Path, user: str | None, uid: int, gid: int,
-                         groups: list[int], home: str) -> None:
+@pytest.mark.parametrize(
+    ("user", "uid", "gid", "groups", "home"),
+    [
+        pytest.param(None, 1000, 1000, [1000, 2000], "/home/app", id="image-USER-app"),
+        pytest.param("root", 0, 0, [0, 10], "/root", id="override-root"),
+        pytest.param("app:extra", 1000, 2000, [2000], "/home/app", id="override-explicit-group"),
+        pytest.param("1234:5678", 1234, 5678, [5678], "/", id="override-numeric-not-in-passwd"),
+    ],
+)
+def test_user_and_groups(
+    crun: Crun, tmp_path: Path, user: str | None, uid: int, gid: int, groups: list[int], home: str
+) -> None:
     fields = {"user": user} if user is not None else {}
     bundle, result = run_sh(crun, tmp_path, ID_SCRIPT, **fields)
     assert bundle.config["process"]["user"] == {"uid": uid, "gid": gid, "additionalGids": groups, "umask": 0o022}
@@ -146,10 +196,13 @@ def test_user_and_groups(crun: Crun, tmp_path: Path, user: str | None, uid: int,
     assert seen["home"] == home
 
 
-@pytest.mark.parametrize(("fields", "cwd"), [
-    pytest.param({}, "/srv", id="image-WorkingDir"),
-    pytest.param({"workdir": "/work/../work/"}, "/work", id="workdir-normalised"),
-])
+@pytest.mark.parametrize(
+    ("fields", "cwd"),
+    [
+        pytest.param({}, "/srv", id="image-WorkingDir"),
+        pytest.param({"workdir": "/work/../work/"}, "/work", id="workdir-normalised"),
+    ],
+)
 def test_cwd(crun: Crun, tmp_path: Path, fields: dict, cwd: str) -> None:
     bundle, result = run_sh(crun, tmp_path, "pwd", **fields)
     assert bundle.config["process"]["cwd"] == cwd
@@ -163,12 +216,12 @@ def test_env_is_exactly_the_compiled_env(crun: Crun, tmp_path: Path) -> None:
     printed = ok(crun.run(bundle)).splitlines()
     assert printed == bundle.config["process"]["env"]
     env = keyed("\n".join(printed))
-    assert env["PATH"] == DEFAULT_PATH           # the image has no PATH
-    assert env["HOSTNAME"] == bundle.name        # the hostname defaults to the container's name
-    assert env["HOME"] == "/home/app"            # from the image USER's passwd entry
-    assert env["GREETING"] == "bye"              # overridden
-    assert env["EXTRA"] == "a = b"               # added, split on the first '='
-    assert "REMOVE_ME" not in env                # unset by a bare name
+    assert env["PATH"] == DEFAULT_PATH  # the image has no PATH
+    assert env["HOSTNAME"] == bundle.name  # the hostname defaults to the container's name
+    assert env["HOME"] == "/home/app"  # from the image USER's passwd entry
+    assert env["GREETING"] == "bye"  # overridden
+    assert env["EXTRA"] == "a = b"  # added, split on the first '='
+    assert "REMOVE_ME" not in env  # unset by a bare name
 
 
 def test_image_path_is_kept(crun: Crun, tmp_path: Path) -> None:
@@ -219,8 +272,14 @@ def test_read_only_root(crun: Crun, tmp_path: Path) -> None:
     bundle, result = run_sh(crun, tmp_path, script, user="root", read_only=True, mounts=mounts)
     assert bundle.config["root"] == {"path": "rootfs", "readonly": True}
     assert keyed(ok(result)) == {
-        "root": "1", "tmp": "1", "scratch": "0", "shm": "0", "volume": "0",
-        "hosts": "2", "hosts_write": "1", "root_ro": "0",
+        "root": "1",
+        "tmp": "1",
+        "scratch": "0",
+        "shm": "0",
+        "volume": "0",
+        "hosts": "2",
+        "hosts_write": "1",
+        "root_ro": "0",
     }
     assert not (bundle.rootfs / "x").exists()
 
@@ -230,8 +289,9 @@ def test_read_only_root(crun: Crun, tmp_path: Path) -> None:
 
 def test_user_tmpfs_mount(crun: Crun, tmp_path: Path) -> None:
     mounts = '[{ type = "tmpfs", target = "/scratch", size = "1m", mode = "0750" }]'
-    bundle, result = run_sh(crun, tmp_path, "grep ' /scratch ' /proc/mounts; stat -c %a /scratch",
-                            user="root", mounts=mounts)
+    bundle, result = run_sh(
+        crun, tmp_path, "grep ' /scratch ' /proc/mounts; stat -c %a /scratch", user="root", mounts=mounts
+    )
     line, mode = ok(result).splitlines()
     _, target, fstype, options = line.split()[:4]
     assert (target, fstype) == ("/scratch", "tmpfs")
@@ -240,8 +300,9 @@ def test_user_tmpfs_mount(crun: Crun, tmp_path: Path) -> None:
 
 
 def test_image_volume_is_a_bundle_directory(crun: Crun, tmp_path: Path) -> None:
-    bundle, result = run_sh(crun, tmp_path, "echo persisted > /var/lib/db/data; grep -c ' /var/lib/db ' /proc/mounts",
-                            user="root")
+    bundle, result = run_sh(
+        crun, tmp_path, "echo persisted > /var/lib/db/data; grep -c ' /var/lib/db ' /proc/mounts", user="root"
+    )
     assert ok(result) == "1\n"
     host_dir = bundle.volume_dir("/var/lib/db")
     assert host_dir == bundle.path / "volumes" / image_volume_name(bundle.name, "/var/lib/db") / "_data"
@@ -256,8 +317,10 @@ def test_user_bind_mounts(crun: Crun, tmp_path: Path) -> None:
     ro.mkdir()
     rw.mkdir()
     (ro / "file").write_text("from the host\n")
-    mounts = (f'[{{ type = "bind", source = {toml_value(str(ro))}, target = "/data", readonly = true }},'
-              f' {{ type = "bind", source = {toml_value(str(rw))}, target = "/out" }}]')
+    mounts = (
+        f'[{{ type = "bind", source = {toml_value(str(ro))}, target = "/data", readonly = true }},'
+        f' {{ type = "bind", source = {toml_value(str(rw))}, target = "/out" }}]'
+    )
     script = (
         "echo read=$(cat /data/file)\n"
         "touch /data/new 2>/dev/null; echo ro_write=$?\n"
@@ -277,7 +340,7 @@ def test_standard_mounts_devices_and_namespaces(crun: Crun, tmp_path: Path) -> N
         "echo null_write=$(echo x > /dev/null; echo $?)\n"
         "echo zero=$(head -c 3 /dev/zero 2>/dev/null | wc -c)\n"
         "for m in /proc /dev /dev/pts /dev/shm /dev/mqueue /sys /sys/fs/cgroup /proc/sys; do\n"
-        "  echo \"$m=$(grep \" $m \" /proc/mounts | tail -n 1 | cut -d ' ' -f 3,4 | cut -d , -f 1)\"\n"
+        '  echo "$m=$(grep " $m " /proc/mounts | tail -n 1 | cut -d \' \' -f 3,4 | cut -d , -f 1)"\n'
         "done\n"
         "echo cgroup_ro=$(grep -c ' /sys/fs/cgroup/[^ ]* cgroup ro,' /proc/mounts)\n"
         "echo cgroup_rw=$(grep -c ' /sys/fs/cgroup/[^ ]* cgroup rw,' /proc/mounts)\n"
@@ -285,8 +348,8 @@ def test_standard_mounts_devices_and_namespaces(crun: Crun, tmp_path: Path) -> N
     )
     bundle, result = run_sh(crun, tmp_path, script, user="root", memory="64m")
     seen = keyed(ok(result))
-    assert seen["pid"] == "1"                     # pid namespace
-    assert seen["net"] == "lo"                    # network namespace: loopback only
+    assert seen["pid"] == "1"  # pid namespace
+    assert seen["net"] == "lo"  # network namespace: loopback only
     assert seen["dev"] == "10"
     assert seen["null_write"] == "0"
     assert seen["zero"] == "3"
@@ -302,20 +365,33 @@ def test_standard_mounts_devices_and_namespaces(crun: Crun, tmp_path: Path) -> N
     assert seen["/sys/fs/cgroup"] == "tmpfs rw"
     assert int(seen["cgroup_ro"]) >= 5 and seen["cgroup_rw"] == "0"
     assert seen["limit_write"] == "1"
-    assert seen["/proc/sys"] == "proc ro"         # readonlyPaths
+    assert seen["/proc/sys"] == "proc ro"  # readonlyPaths
 
 
 def test_masked_paths_are_unreadable(crun: Crun, tmp_path: Path) -> None:
     """Each masked path that exists on this kernel reads as empty in the container (a file
     is covered by /dev/null, a directory by an empty read-only tmpfs). /proc/kcore in
     particular must give nothing, whether or not this kernel has it."""
-    bundle = make_bundle(tmp_path, spec(user="root", command=["sh", "-c", (
-        'for p in "$@"; do\n'
-        '  if [ -d "$p" ]; then echo "$p=dir:$(ls -A "$p" | wc -l)"\n'
-        '  elif [ -e "$p" ]; then echo "$p=file:$(cat "$p" 2>/dev/null | wc -c)"\n'
-        '  else echo "$p=absent"; fi\n'
-        "done\n"
-    ), "sh", *MASKED]), IMAGE)
+    bundle = make_bundle(
+        tmp_path,
+        spec(
+            user="root",
+            command=[
+                "sh",
+                "-c",
+                (
+                    'for p in "$@"; do\n'
+                    '  if [ -d "$p" ]; then echo "$p=dir:$(ls -A "$p" | wc -l)"\n'
+                    '  elif [ -e "$p" ]; then echo "$p=file:$(cat "$p" 2>/dev/null | wc -c)"\n'
+                    '  else echo "$p=absent"; fi\n'
+                    "done\n"
+                ),
+                "sh",
+                *MASKED,
+            ],
+        ),
+        IMAGE,
+    )
     masked = bundle.config["linux"]["maskedPaths"]
     assert masked == list(MASKED) and "/proc/kcore" in masked
     seen = keyed(ok(crun.run(bundle)))
@@ -342,19 +418,28 @@ CAPS_SCRIPT = (
 )
 
 
-@pytest.mark.parametrize(("fields", "can_chown"), [
-    pytest.param({"user": "root"}, True, id="root-default-set"),
-    pytest.param({"user": "root", "cap_drop": ["ALL"]}, False, id="root-cap_drop-ALL"),
-    pytest.param({"user": "root", "cap_add": ["net_admin"], "cap_drop": ["CAP_CHOWN"]}, False,
-                 id="root-add-and-drop"),
-    pytest.param({}, False, id="non-root-bounding-only"),
-])
+@pytest.mark.parametrize(
+    ("fields", "can_chown"),
+    [
+        pytest.param({"user": "root"}, True, id="root-default-set"),
+        pytest.param({"user": "root", "cap_drop": ["ALL"]}, False, id="root-cap_drop-ALL"),
+        pytest.param(
+            {"user": "root", "cap_add": ["net_admin"], "cap_drop": ["CAP_CHOWN"]}, False, id="root-add-and-drop"
+        ),
+        pytest.param({}, False, id="non-root-bounding-only"),
+    ],
+)
 def test_capabilities_match_the_config(crun: Crun, tmp_path: Path, fields: dict, can_chown: bool) -> None:
     bundle, result = run_sh(crun, tmp_path, CAPS_SCRIPT, **fields)
     caps = bundle.config["process"]["capabilities"]
     seen = keyed(ok(result))
-    for field, key in (("effective", "CapEff"), ("permitted", "CapPrm"), ("bounding", "CapBnd"),
-                       ("ambient", "CapAmb"), ("inheritable", "CapInh")):
+    for field, key in (
+        ("effective", "CapEff"),
+        ("permitted", "CapPrm"),
+        ("bounding", "CapBnd"),
+        ("ambient", "CapAmb"),
+        ("inheritable", "CapInh"),
+    ):
         assert int(seen[key], 16) == cap_mask(caps[field]), (field, caps[field], seen[key])
     assert seen["NoNewPrivs"] == "1"
     assert seen["chown"] == ("0" if can_chown else "1")
@@ -365,10 +450,13 @@ def test_capabilities_match_the_config(crun: Crun, tmp_path: Path, fields: dict,
         assert not int(seen["CapEff"], 16) & (1 << CAP_BITS["CHOWN"])
 
 
-@pytest.mark.parametrize(("ulimits", "soft", "hard"), [
-    pytest.param(None, 1024, 1024, id="default-nofile"),
-    pytest.param("{ nofile = [256, 512] }", 256, 512, id="ulimits-nofile"),
-])
+@pytest.mark.parametrize(
+    ("ulimits", "soft", "hard"),
+    [
+        pytest.param(None, 1024, 1024, id="default-nofile"),
+        pytest.param("{ nofile = [256, 512] }", 256, 512, id="ulimits-nofile"),
+    ],
+)
 def test_rlimits(crun: Crun, tmp_path: Path, ulimits: str | None, soft: int, hard: int) -> None:
     script = 'echo "soft=$(ulimit -Sn)"; echo "hard=$(ulimit -Hn)"'
     body = spec(command=["sh", "-c", script]) + (f"ulimits = {ulimits}\n" if ulimits else "")
@@ -397,9 +485,8 @@ def test_resources_are_applied_to_the_container_cgroup(crun: Crun, tmp_path: Pat
     assert (res["cpu"]["quota"], res["cpu"]["period"]) == (50000, 100000)
     assert res["pids"] == {"limit": 64}
     seen = keyed(ok(result))
-    assert seen.pop("cgroup").endswith(":memory:/")   # the process is in the namespace's root
-    assert seen == {"memory": str(64 << 20), "memsw": str(96 << 20), "pids": "64",
-                    "quota": "50000", "period": "100000"}
+    assert seen.pop("cgroup").endswith(":memory:/")  # the process is in the namespace's root
+    assert seen == {"memory": str(64 << 20), "memsw": str(96 << 20), "pids": "64", "quota": "50000", "period": "100000"}
 
 
 def test_host_cgroup_while_running_and_gone_after_delete(crun: Crun, tmp_path: Path) -> None:
@@ -432,4 +519,3 @@ def test_foreground_run_leaves_nothing_behind(crun: Crun, tmp_path: Path) -> Non
     ok(result)
     assert crun.state(bundle.name) == "absent"
     assert cgroup_dirs(bundle.name) == []
-

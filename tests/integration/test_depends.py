@@ -20,9 +20,11 @@ LOOP = "trap 'echo stop-$N >> /mark/log; exit 0' TERM; {before}echo start-$N >> 
 
 def container(name: str, image: str, marks: Path, version: str, before: str = "", extra: str = "") -> str:
     script = LOOP.format(before=before)
-    return (f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
-            f'env = {{ N = "{name.split("-")[0]}", V = "{version}" }}\nnetwork = "none"\n'
-            f'mounts = [{{ type = "bind", source = "{marks}", target = "/mark" }}]\n{extra}\n')
+    return (
+        f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
+        f'env = {{ N = "{name.split("-")[0]}", V = "{version}" }}\nnetwork = "none"\n'
+        f'mounts = [{{ type = "bind", source = "{marks}", target = "/mark" }}]\n{extra}\n'
+    )
 
 
 def marks(path: Path) -> list[str]:
@@ -33,12 +35,14 @@ def marks(path: Path) -> list[str]:
 def stack(tag: str, image: str, path: Path, version: str) -> str:
     # "web" sorts before "zapp" and starts at once; zapp takes 0.3 s to write its start: without
     # the order, web's start would come first
-    return (container(f"zapp-{tag}", image, path, version, before="sleep 0.3; ")
-            + container(f"web-{tag}", image, path, version, extra=f'depends_on = ["zapp-{tag}"]'))
+    return container(f"zapp-{tag}", image, path, version, before="sleep 0.3; ") + container(
+        f"web-{tag}", image, path, version, extra=f'depends_on = ["zapp-{tag}"]'
+    )
 
 
-def test_apply_starts_dependencies_first_and_destroy_stops_dependents_first(tmp_path, state, registry,
-                                                                           test_images) -> None:
+def test_apply_starts_dependencies_first_and_destroy_stops_dependents_first(
+    tmp_path, state, registry, test_images
+) -> None:
     tag = uuid.uuid4().hex[:6]
     path = tmp_path / "marks"
     path.mkdir()
@@ -71,8 +75,9 @@ def test_hp_start_refuses_while_a_dependency_is_stopped(tmp_path, state, registr
         hp("stop", f"zapp-{tag}", state=state, check=True)
         refused = hp("start", f"web-{tag}", state=state)
         assert refused.returncode == 1
-        assert refused.stderr == (f"hp: error: web-{tag}: depends on zapp-{tag}, which is not running "
-                                  f"(hp start zapp-{tag} first)\n")
+        assert refused.stderr == (
+            f"hp: error: web-{tag}: depends on zapp-{tag}, which is not running (hp start zapp-{tag} first)\n"
+        )
         hp("start", f"zapp-{tag}", state=state, check=True)
         hp("start", f"web-{tag}", state=state, check=True)
         before = len(marks(path))
@@ -92,9 +97,9 @@ def test_a_healthy_dependency_is_waited_for(tmp_path, state, registry, test_imag
     path.mkdir()
     image = test_images["exiter"]
     check = 'healthcheck = { test = ["CMD-SHELL", "test -f /tmp/ready"], interval = "1s", retries = 30 }'
-    text = (container(f"zapp-{tag}", image, path, "1", before="sleep 2; touch /tmp/ready; echo ready-$N >> "
-                      "/mark/log; ", extra=check)
-            + container(f"web-{tag}", image, path, "1", extra=f'depends_on = {{ zapp-{tag} = "healthy" }}'))
+    text = container(
+        f"zapp-{tag}", image, path, "1", before="sleep 2; touch /tmp/ready; echo ready-$N >> /mark/log; ", extra=check
+    ) + container(f"web-{tag}", image, path, "1", extra=f'depends_on = {{ zapp-{tag} = "healthy" }}')
     file = write_file(tmp_path, registry, text)
     try:
         applied = hp("apply", str(file), "--yes", state=state)
@@ -111,10 +116,16 @@ def test_a_healthy_dependency_without_a_check_is_a_plan_time_error(tmp_path, sta
     path = tmp_path / "marks"
     path.mkdir()
     image = test_images["exiter"]
-    file = write_file(tmp_path, registry, container(f"zapp-{tag}", image, path, "1")
-                      + container(f"web-{tag}", image, path, "1", extra=f'depends_on = {{ zapp-{tag} = "healthy" }}'))
+    file = write_file(
+        tmp_path,
+        registry,
+        container(f"zapp-{tag}", image, path, "1")
+        + container(f"web-{tag}", image, path, "1", extra=f'depends_on = {{ zapp-{tag} = "healthy" }}'),
+    )
     planned = hp("plan", str(file), state=state)
     assert planned.returncode == 1
-    assert planned.stderr.endswith(f'containers.web-{tag}.depends_on.zapp-{tag}: is "healthy", but zapp-{tag} has '
-                                   "no health check (neither its image nor hp.toml gives one)\n")
+    assert planned.stderr.endswith(
+        f'containers.web-{tag}.depends_on.zapp-{tag}: is "healthy", but zapp-{tag} has '
+        "no health check (neither its image nor hp.toml gives one)\n"
+    )
     assert not (state / "containers").exists() or not list((state / "containers").iterdir())

@@ -46,15 +46,17 @@ def test_a_device_is_there_with_the_hosts_numbers_and_opens(tmp_path, state, reg
     s = uuid.uuid4().hex[:6]
     given, bare = f"dev-{s}", f"bare-{s}"
     image = test_images["sleeper"]
-    file = write_file(tmp_path, registry, table(given, image, f'devices = ["{FUSE}", "{TUN}:/dev/xtun:r"]')
-                      + table(bare, image))
+    file = write_file(
+        tmp_path, registry, table(given, image, f'devices = ["{FUSE}", "{TUN}:/dev/xtun:r"]') + table(bare, image)
+    )
     try:
         result = hp("apply", str(file), "--yes", state=state)
         assert result.returncode == 0, result.stderr
         seen = sh(state, given, f"stat -c '%t:%T %a' {FUSE} /dev/xtun")
         assert seen.stdout.split("\n")[:2] == [
             f"{os.major(fuse.st_rdev):x}:{os.minor(fuse.st_rdev):x} {fuse.st_mode & 0o777:o}",
-            f"{os.major(tun.st_rdev):x}:{os.minor(tun.st_rdev):x} {tun.st_mode & 0o777:o}"], seen
+            f"{os.major(tun.st_rdev):x}:{os.minor(tun.st_rdev):x} {tun.st_mode & 0o777:o}",
+        ], seen
         assert sh(state, given, OPEN_READ.format(FUSE)).stdout == "opened\n"
         assert sh(state, given, OPEN_WRITE.format(FUSE)).stdout == "opened\n"
         # "r": reading opens, writing is refused by the devices cgroup
@@ -70,8 +72,7 @@ def test_a_device_is_there_with_the_hosts_numbers_and_opens(tmp_path, state, reg
     assert leftovers(state, [given, bare]) == []
 
 
-def test_privileged_sees_host_devices_all_capabilities_and_no_masks(tmp_path, state, registry,
-                                                                     test_images) -> None:
+def test_privileged_sees_host_devices_all_capabilities_and_no_masks(tmp_path, state, registry, test_images) -> None:
     needs(FUSE)
     needs(MASKED)
     s = uuid.uuid4().hex[:6]
@@ -87,13 +88,16 @@ def test_privileged_sees_host_devices_all_capabilities_and_no_masks(tmp_path, st
         caps = sh(state, priv, "grep -E '^Cap(Eff|Bnd):' /proc/self/status").stdout.split()
         assert caps == ["CapEff:", bounding, "CapBnd:", bounding]
         # /sys and its cgroup read-write; nothing masked or read-only under /proc
-        mounts = {line.split()[4]: line.split()[5] for line in
-                  sh(state, priv, "cat /proc/self/mountinfo").stdout.splitlines()}
+        mounts = {
+            line.split()[4]: line.split()[5] for line in sh(state, priv, "cat /proc/self/mountinfo").stdout.splitlines()
+        }
         assert mounts["/sys"].startswith("rw") and mounts["/sys/fs/cgroup"].startswith("rw")
         assert MASKED not in mounts and "/proc/sys" not in mounts
         # the same image, not privileged: masked, read-only, and no fuse
-        plain_mounts = {line.split()[4]: line.split()[5] for line in
-                        sh(state, plain, "cat /proc/self/mountinfo").stdout.splitlines()}
+        plain_mounts = {
+            line.split()[4]: line.split()[5]
+            for line in sh(state, plain, "cat /proc/self/mountinfo").stdout.splitlines()
+        }
         assert MASKED in plain_mounts and plain_mounts["/sys"].startswith("ro")
         assert sh(state, plain, f"test -e {FUSE}").returncode == 1
     finally:
@@ -101,11 +105,16 @@ def test_privileged_sees_host_devices_all_capabilities_and_no_masks(tmp_path, st
     assert leftovers(state, [priv, plain]) == []
 
 
-@pytest.mark.parametrize(("devices", "problem"), [
-    pytest.param('["/dev/nope-hp-test"]', "devices[0]: /dev/nope-hp-test does not exist on the host", id="missing"),
-    pytest.param('["/etc/hostname"]', "devices[0]: /etc/hostname is not a device (a regular file)", id="not-a-device"),
-    pytest.param('["/dev/null", "dev/zero"]', 'devices[1]: host path "dev/zero" is not absolute', id="relative"),
-])
+@pytest.mark.parametrize(
+    ("devices", "problem"),
+    [
+        pytest.param('["/dev/nope-hp-test"]', "devices[0]: /dev/nope-hp-test does not exist on the host", id="missing"),
+        pytest.param(
+            '["/etc/hostname"]', "devices[0]: /etc/hostname is not a device (a regular file)", id="not-a-device"
+        ),
+        pytest.param('["/dev/null", "dev/zero"]', 'devices[1]: host path "dev/zero" is not absolute', id="relative"),
+    ],
+)
 def test_a_bad_device_is_a_one_line_plan_error(devices, problem, tmp_path, state, registry, test_images) -> None:
     name = f"bad-{uuid.uuid4().hex[:6]}"
     file = write_file(tmp_path, registry, table(name, test_images["sleeper"], f"devices = {devices}"))

@@ -25,9 +25,11 @@ STUBBORN = "trap 'echo ignored-$V >> /mark/log' TERM; while :; do sleep 0.1; don
 
 
 def container(name: str, image: str, script: str, marks: Path, version: str, extra: str = "") -> str:
-    return (f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
-            f'env = {{ V = "{version}" }}\nnetwork = "none"\n'
-            f'mounts = [{{ type = "bind", source = "{marks}", target = "/mark" }}]\n{extra}\n')
+    return (
+        f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
+        f'env = {{ V = "{version}" }}\nnetwork = "none"\n'
+        f'mounts = [{{ type = "bind", source = "{marks}", target = "/mark" }}]\n{extra}\n'
+    )
 
 
 def marks_dir(tmp_path: Path) -> Path:
@@ -131,8 +133,7 @@ def test_a_kill_during_the_grace_wait_is_finished_by_the_next_apply(tmp_path, st
     assert leftovers(state, [name]) == []
 
 
-def test_prevent_destroy_blocks_replace_destroy_and_removal_until_unset(tmp_path, state, registry,
-                                                                       test_images) -> None:
+def test_prevent_destroy_blocks_replace_destroy_and_removal_until_unset(tmp_path, state, registry, test_images) -> None:
     name = f"keep-{uuid.uuid4().hex[:6]}"
     marks = marks_dir(tmp_path)
     image = test_images["stopsig"]
@@ -169,8 +170,9 @@ def test_prevent_destroy_blocks_replace_destroy_and_removal_until_unset(tmp_path
 def test_hp_stop_without_time_signals_then_kills_an_ignoring_container(tmp_path, state, registry, test_images) -> None:
     name = f"stop-{uuid.uuid4().hex[:6]}"
     marks = marks_dir(tmp_path)
-    file = write_file(tmp_path, registry, container(name, test_images["exiter"], STUBBORN, marks, "1",
-                                                    "stop_timeout = 1"))
+    file = write_file(
+        tmp_path, registry, container(name, test_images["exiter"], STUBBORN, marks, "1", "stop_timeout = 1")
+    )
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
         stopped = hp("stop", name, state=state, timeout=60)  # the trap runs, SIGKILL follows (durations not asserted)
@@ -182,18 +184,21 @@ def test_hp_stop_without_time_signals_then_kills_an_ignoring_container(tmp_path,
     assert leftovers(state, [name]) == []
 
 
-def test_the_stop_trap_writes_into_its_named_volume_on_replace_and_destroy(tmp_path, state, registry,
-                                                                           test_images) -> None:
+def test_the_stop_trap_writes_into_its_named_volume_on_replace_and_destroy(
+    tmp_path, state, registry, test_images
+) -> None:
     """The issue's case: a container that writes a marker into its volume when it is stopped finds the
     marker there after a replace (in the new container) and after a destroy (the volume is kept)."""
     name = f"volmark-{uuid.uuid4().hex[:6]}"
     image = test_images["stopsig"]
 
     def text(version: str) -> str:
-        return (f'[volumes.marks-{name}]\n\n[containers.{name}]\nimage = "{image}"\n'
-                'entrypoint = ["/bin/sh", "-c"]\n'
-                f'command = ["{GRACEFUL}"]\nenv = {{ V = "{version}" }}\nnetwork = "none"\nuser = "0:0"\n'
-                f'mounts = [{{ type = "volume", source = "marks-{name}", target = "/mark" }}]\n')
+        return (
+            f'[volumes.marks-{name}]\n\n[containers.{name}]\nimage = "{image}"\n'
+            'entrypoint = ["/bin/sh", "-c"]\n'
+            f'command = ["{GRACEFUL}"]\nenv = {{ V = "{version}" }}\nnetwork = "none"\nuser = "0:0"\n'
+            f'mounts = [{{ type = "volume", source = "marks-{name}", target = "/mark" }}]\n'
+        )
 
     file = write_file(tmp_path, registry, text("1"))
     try:

@@ -39,8 +39,21 @@ def health_image(registry, test_images, test_image_namespace, tmp_path_factory) 
     workdir = tmp_path_factory.mktemp("health-image")
     (workdir / "Containerfile").write_text(f"FROM {base}\n{IMAGE_CHECK}\n")
     try:
-        run(["podman", "build", "--quiet", "--format", "docker", "--tls-verify=false", "--pull=missing",
-             "--tag", ref, str(workdir)], timeout=120)
+        run(
+            [
+                "podman",
+                "build",
+                "--quiet",
+                "--format",
+                "docker",
+                "--tls-verify=false",
+                "--pull=missing",
+                "--tag",
+                ref,
+                str(workdir),
+            ],
+            timeout=120,
+        )
         run(["podman", "push", "--quiet", "--tls-verify=false", "--format", "v2s2", ref])
     finally:
         podman_rmi(ref, base)
@@ -48,8 +61,10 @@ def health_image(registry, test_images, test_image_namespace, tmp_path_factory) 
 
 
 def container(name: str, image: str, script: str, extra: str = "") -> str:
-    return (f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
-            f'network = "none"\n{extra}\n')
+    return (
+        f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
+        f'network = "none"\n{extra}\n'
+    )
 
 
 def health(state: Path, name: str) -> dict:
@@ -66,8 +81,9 @@ NEVER_READY = "exec sleep 3600"
 
 def test_image_healthcheck_shows_in_ps(tmp_path, state, registry, health_image, test_images) -> None:
     name, plain = f"hc-{uuid.uuid4().hex[:6]}", f"plain-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, container(name, health_image, READY)
-                      + container(plain, test_images["sleeper"], NEVER_READY))
+    file = write_file(
+        tmp_path, registry, container(name, health_image, READY) + container(plain, test_images["sleeper"], NEVER_READY)
+    )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         rows = ps(state)
@@ -78,8 +94,11 @@ def test_image_healthcheck_shows_in_ps(tmp_path, state, registry, health_image, 
         assert f"{name}: healthy" in result.stderr
         assert ps(state)[name]["health"] == "healthy"
         recorded = health(state, name)
-        assert (recorded["status"], recorded["run"], recorded["log"][-1]["exit_code"]) == \
-            ("healthy", run_state(state, name)["start"], 0)
+        assert (recorded["status"], recorded["run"], recorded["log"][-1]["exit_code"]) == (
+            "healthy",
+            run_state(state, name)["start"],
+            0,
+        )
         refused = hp("healthcheck", "run", plain, state=state)
         assert (refused.returncode, refused.stderr.strip()) == (1, f"hp: error: {plain}: has no health check")
         # a stopped container shows no health, and a new start begins again at "starting"
@@ -95,8 +114,11 @@ def test_image_healthcheck_shows_in_ps(tmp_path, state, registry, health_image, 
 def test_a_failing_check_makes_it_unhealthy_after_its_retries(tmp_path, state, registry, health_image) -> None:
     name = f"sick-{uuid.uuid4().hex[:6]}"
     # hp.toml's test over the image's; the image's interval (1 s) and retries (2) still apply
-    file = write_file(tmp_path, registry, container(name, health_image, NEVER_READY,
-                                                    'healthcheck = { test = "echo not ready; exit 3" }'))
+    file = write_file(
+        tmp_path,
+        registry,
+        container(name, health_image, NEVER_READY, 'healthcheck = { test = "echo not ready; exit 3" }'),
+    )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         first = hp("healthcheck", "run", name, state=state)
@@ -120,9 +142,11 @@ def test_a_failing_check_makes_it_unhealthy_after_its_retries(tmp_path, state, r
 
 def test_a_check_past_its_timeout_is_killed_and_fails(tmp_path, state, registry, health_image) -> None:
     name = f"slow-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, container(name, health_image, READY,
-                                                    'healthcheck = { test = ["CMD", "sleep", "300"], '
-                                                    'timeout = "1s" }'))
+    file = write_file(
+        tmp_path,
+        registry,
+        container(name, health_image, READY, 'healthcheck = { test = ["CMD", "sleep", "300"], timeout = "1s" }'),
+    )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         result = hp("healthcheck", "run", name, state=state, timeout=60)
@@ -139,8 +163,9 @@ def test_a_check_past_its_timeout_is_killed_and_fails(tmp_path, state, registry,
 @pytest.mark.parametrize("on_failure", ["restart", "kill"])
 def test_health_on_failure(tmp_path, state, registry, health_image, on_failure: str) -> None:
     name = f"{on_failure}-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, container(name, health_image, NEVER_READY,
-                                                    f'health_on_failure = "{on_failure}"'))
+    file = write_file(
+        tmp_path, registry, container(name, health_image, NEVER_READY, f'health_on_failure = "{on_failure}"')
+    )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         before = ps(state)[name]["pid"]
@@ -164,13 +189,15 @@ def test_health_on_failure(tmp_path, state, registry, health_image, on_failure: 
 
 def test_wait_healthy(tmp_path, state, registry, health_image) -> None:
     late, never, patient = (f"{w}-{uuid.uuid4().hex[:6]}" for w in ("late", "never", "patient"))
-    file = write_file(tmp_path, registry,
-                      # the image's retries (2) would make it unhealthy at the second failure, 2 s after its start
-                      container(late, health_image, "sleep 2; touch /tmp/ready; exec sleep 3600",
-                                'healthcheck = { retries = 10 }')
-                      + container(never, health_image, NEVER_READY)
-                      # failures within start_period do not count: it stays "starting" until the wait ends
-                      + container(patient, health_image, NEVER_READY, 'healthcheck = { start_period = "1h" }'))
+    file = write_file(
+        tmp_path,
+        registry,
+        # the image's retries (2) would make it unhealthy at the second failure, 2 s after its start
+        container(late, health_image, "sleep 2; touch /tmp/ready; exec sleep 3600", "healthcheck = { retries = 10 }")
+        + container(never, health_image, NEVER_READY)
+        # failures within start_period do not count: it stays "starting" until the wait ends
+        + container(patient, health_image, NEVER_READY, 'healthcheck = { start_period = "1h" }'),
+    )
     where = layout(str(state))
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
@@ -198,16 +225,21 @@ def test_a_changed_check_updates_the_record_only(tmp_path, state, registry, heal
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         pid = ps(state)[name]["pid"]
-        file = write_file(tmp_path, registry, container(name, health_image, READY,
-                                                        'healthcheck = { interval = "5s" }\n'
-                                                        'health_on_failure = "restart"'))
+        file = write_file(
+            tmp_path,
+            registry,
+            container(name, health_image, READY, 'healthcheck = { interval = "5s" }\nhealth_on_failure = "restart"'),
+        )
         plan = hp("plan", str(file), state=state, check=True).stdout
         assert "healthcheck: " in plan and "health_on_failure: none -> restart" in plan
         assert "0 to replace" in plan
         hp("apply", str(file), "--yes", state=state, check=True)
         record = json.loads((state / "containers" / name / "container.json").read_text())
-        assert (record["healthcheck"]["interval"], record["healthcheck"]["test"], record["health_on_failure"]) == \
-            (5.0, ["CMD-SHELL", "test -f /tmp/ready"], "restart")
+        assert (record["healthcheck"]["interval"], record["healthcheck"]["test"], record["health_on_failure"]) == (
+            5.0,
+            ["CMD-SHELL", "test -f /tmp/ready"],
+            "restart",
+        )
         assert ps(state)[name]["pid"] == pid  # not touched
         assert "No changes" in hp("plan", str(file), state=state, check=True).stdout
     finally:
@@ -221,16 +253,21 @@ def test_one_check_of_a_container_at_a_time(tmp_path, state, registry, health_im
     from .hprun import HP
 
     name = f"once-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, container(name, health_image, READY,
-                                                    'healthcheck = { test = "sleep 2" }'))
+    file = write_file(tmp_path, registry, container(name, health_image, READY, 'healthcheck = { test = "sleep 2" }'))
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
-        first = subprocess.Popen([HP, "healthcheck", "run", name, "--state-dir", str(state)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        first = subprocess.Popen(
+            [HP, "healthcheck", "run", name, "--state-dir", str(state)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             # its check is under way once its process file is in the container's directory
-            eventually(lambda: any(p.name.startswith(".health-") for p in (state / "containers" / name).iterdir()),
-                       "the first check running")
+            eventually(
+                lambda: any(p.name.startswith(".health-") for p in (state / "containers" / name).iterdir()),
+                "the first check running",
+            )
             second = hp("healthcheck", "run", name, state=state)
             assert second.returncode == 0 and second.stderr == ""  # it found the check busy and left it
         finally:

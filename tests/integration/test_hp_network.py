@@ -17,8 +17,10 @@ from .hprun import hp, ps, write_file
 
 pytestmark = pytest.mark.integration
 
-SERVE = ('command = ["sh", "-c", "mkdir -p /tmp/www && echo hello from $(hostname) > /tmp/www/index.html '
-         '&& exec httpd -f -p 8080 -h /tmp/www"]\nuser = "0:0"\n')
+SERVE = (
+    'command = ["sh", "-c", "mkdir -p /tmp/www && echo hello from $(hostname) > /tmp/www/index.html '
+    '&& exec httpd -f -p 8080 -h /tmp/www"]\nuser = "0:0"\n'
+)
 
 
 def free_subnet() -> ipaddress.IPv4Network:
@@ -82,13 +84,18 @@ def wait_for(url: str) -> str:
             time.sleep(0.1)
 
 
-def test_containers_reach_each_other_by_name_and_a_published_port_answers(tmp_path, state, registry,
-                                                                          test_images) -> None:
+def test_containers_reach_each_other_by_name_and_a_published_port_answers(
+    tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     subnet, bridge, port = free_subnet(), f"hpt{s}", free_port()
     web, client = f"web-{s}", f"client-{s}"
     image = test_images["sleeper"]
-    file = write_file(tmp_path, registry, network_toml("lan", subnet, bridge, 'dns = ["192.0.2.53"]') + f"""
+    file = write_file(
+        tmp_path,
+        registry,
+        network_toml("lan", subnet, bridge, 'dns = ["192.0.2.53"]')
+        + f"""
 [containers.{web}]
 image = "{image}"
 network = "lan"
@@ -97,7 +104,8 @@ ports = ["127.0.0.1:{port}:8080"]
 [containers.{client}]
 image = "{image}"
 network = "lan"
-""")
+""",
+    )
     before = links()
     try:
         applied = hp("apply", str(file), "--yes", state=state)
@@ -139,15 +147,19 @@ network = "lan"
 def test_network_none_is_loopback_only_and_host_is_the_hosts(tmp_path, state, registry, test_images) -> None:
     s = uuid.uuid4().hex[:6]
     alone, shared = f"alone-{s}", f"shared-{s}"
-    file = write_file(tmp_path, registry, f"""
+    file = write_file(
+        tmp_path,
+        registry,
+        f"""
 [containers.{alone}]
-image = "{test_images['sleeper']}"
+image = "{test_images["sleeper"]}"
 network = "none"
 
 [containers.{shared}]
-image = "{test_images['sleeper']}"
+image = "{test_images["sleeper"]}"
 network = "host"
-""")
+""",
+    )
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
         inside = hp("exec", alone, "--", "ip", "-o", "link", state=state).stdout.splitlines()
@@ -163,8 +175,9 @@ network = "host"
         assert hp("destroy", str(file), "--yes", state=state).returncode == 0
 
 
-def test_addresses_persist_across_hp_runs_and_are_never_handed_out_twice(tmp_path, state, registry,
-                                                                         test_images) -> None:
+def test_addresses_persist_across_hp_runs_and_are_never_handed_out_twice(
+    tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     subnet, bridge = free_subnet(), f"hpt{s}"
     names = [f"n{i}-{s}" for i in range(4)]
@@ -232,10 +245,10 @@ def test_network_mistakes_are_plan_time_errors(tmp_path, state, registry, test_i
     image = test_images["sleeper"]
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first = write_file(tmp_path / "a", registry,
-                       f'[containers.p-{s}]\nimage = "{image}"\nports = ["{port}:80"]\n')
-    second = write_file(tmp_path / "b", registry,
-                        f'[containers.q-{s}]\nimage = "{image}"\nports = ["127.0.0.1:{port}:81"]\n')
+    first = write_file(tmp_path / "a", registry, f'[containers.p-{s}]\nimage = "{image}"\nports = ["{port}:80"]\n')
+    second = write_file(
+        tmp_path / "b", registry, f'[containers.q-{s}]\nimage = "{image}"\nports = ["127.0.0.1:{port}:81"]\n'
+    )
     dummy, subnet = f"hpd{s}", free_subnet()
 
     def case_dir(name: str) -> Path:
@@ -248,16 +261,30 @@ def test_network_mistakes_are_plan_time_errors(tmp_path, state, registry, test_i
         subprocess.run(["ip", "link", "set", dummy, "up"], check=True)
         assert hp("apply", str(first), "--yes", state=state).returncode == 0
         cases = {
-            "port-of-another-file": (second, f"containers.q-{s}.ports[0]: host port {port}/tcp is already "
-                                             f"published by container p-{s} (another file's)"),
-            "subnet-on-a-host-route": (write_file(case_dir("route"), registry, network_toml("lan", subnet, f"hpt{s}")
-                                                  + f'[containers.r-{s}]\nimage = "{image}"\nnetwork = "lan"\n'),
-                                       f"networks.lan.subnet: {subnet} overlaps the host's route {subnet} dev {dummy}"),
-            "unknown-network": (write_file(case_dir("unknown"), registry, f'[containers.u-{s}]\nimage = "{image}"\n'
-                                                               'network = "nowhere"\n'),
-                                f'containers.u-{s}.network: no network named "nowhere"'),
-            "bad-cidr": (write_file(case_dir("cidr"), registry, '[networks.x]\nsubnet = "10.1.2.3/24"\n'),
-                         'networks.x.subnet: "10.1.2.3/24" has host bits set: did you mean "10.1.2.0/24"?'),
+            "port-of-another-file": (
+                second,
+                f"containers.q-{s}.ports[0]: host port {port}/tcp is already "
+                f"published by container p-{s} (another file's)",
+            ),
+            "subnet-on-a-host-route": (
+                write_file(
+                    case_dir("route"),
+                    registry,
+                    network_toml("lan", subnet, f"hpt{s}")
+                    + f'[containers.r-{s}]\nimage = "{image}"\nnetwork = "lan"\n',
+                ),
+                f"networks.lan.subnet: {subnet} overlaps the host's route {subnet} dev {dummy}",
+            ),
+            "unknown-network": (
+                write_file(
+                    case_dir("unknown"), registry, f'[containers.u-{s}]\nimage = "{image}"\nnetwork = "nowhere"\n'
+                ),
+                f'containers.u-{s}.network: no network named "nowhere"',
+            ),
+            "bad-cidr": (
+                write_file(case_dir("cidr"), registry, '[networks.x]\nsubnet = "10.1.2.3/24"\n'),
+                'networks.x.subnet: "10.1.2.3/24" has host bits set: did you mean "10.1.2.0/24"?',
+            ),
         }
         for case, (file, message) in cases.items():
             result = hp("plan", str(file), state=state)

@@ -52,8 +52,18 @@ def busybox_tree(root: Path) -> None:
 
 def import_image(tmp: Path, root: Path, changes: tuple[str, ...] = ()) -> str:
     tar = tmp / f"{root.name}.tar"
-    sh("tar", "--create", "--file", str(tar), "--directory", str(root), "--numeric-owner",
-       "--xattrs", "--xattrs-include=*", ".")
+    sh(
+        "tar",
+        "--create",
+        "--file",
+        str(tar),
+        "--directory",
+        str(root),
+        "--numeric-owner",
+        "--xattrs",
+        "--xattrs-include=*",
+        ".",
+    )
     ref = f"localhost/hp-test-images-{uuid.uuid4().hex[:10]}/{root.name}:1"
     argv = ["podman", "import"]
     for change in changes:
@@ -91,8 +101,11 @@ def built(tmp_path_factory):
         (root / "etc" / "labelled").write_text("x")
         os.setxattr(root / "etc" / "labelled", "user.hp.test", b"kept")
         os.link(root / "bin" / "busybox", root / "bin" / "hardlink")
-        main = import_image(tmp, root, ('ENTRYPOINT ["/bin/busybox"]', 'CMD ["sleep", "1"]', "USER app",
-                                        "WORKDIR /home/app", "ENV MODE=image"))
+        main = import_image(
+            tmp,
+            root,
+            ('ENTRYPOINT ["/bin/busybox"]', 'CMD ["sleep", "1"]', "USER app", "WORKDIR /home/app", "ENV MODE=image"),
+        )
         refs.append(main)
 
         # evil: /etc/passwd an absolute symlink to a host file; /etc/group climbs out with ".."
@@ -153,8 +166,11 @@ def volumes() -> set[str]:
 def leftovers(state, image: str, volumes_before: set[str]) -> list[str]:
     """Everything temporary an extraction of `image` could leave behind."""
     iid = image_id(image)
-    found = [f"container {n}" for n in sh("podman", "ps", "--all", "--format", "{{.Names}}").split()
-             if n.startswith(f"hp-ref-{iid[:12]}-")]
+    found = [
+        f"container {n}"
+        for n in sh("podman", "ps", "--all", "--format", "{{.Names}}").split()
+        if n.startswith(f"hp-ref-{iid[:12]}-")
+    ]
     mounted = json.loads(sh("podman", "image", "mount", "--format", "json") or "[]") or []
     found += [f"image mount {m.get('mountpoint')}" for m in mounted if m.get("id") == iid]
     found += [f"volume {v}" for v in volumes() - volumes_before]
@@ -171,12 +187,21 @@ def tree(root: str) -> list[tuple]:
         for name in dirs + files:
             path = os.path.join(dirpath, name)
             st = os.lstat(path)
-            xattrs = sorted((k, os.getxattr(path, k, follow_symlinks=False))
-                            for k in os.listxattr(path, follow_symlinks=False))
-            out.append((os.path.relpath(path, root), st.st_mode, st.st_uid, st.st_gid,
-                        0 if stat.S_ISDIR(st.st_mode) else st.st_size,
-                        st.st_nlink if stat.S_ISREG(st.st_mode) else 0,
-                        os.readlink(path) if stat.S_ISLNK(st.st_mode) else None, xattrs))
+            xattrs = sorted(
+                (k, os.getxattr(path, k, follow_symlinks=False)) for k in os.listxattr(path, follow_symlinks=False)
+            )
+            out.append(
+                (
+                    os.path.relpath(path, root),
+                    st.st_mode,
+                    st.st_uid,
+                    st.st_gid,
+                    0 if stat.S_ISDIR(st.st_mode) else st.st_size,
+                    st.st_nlink if stat.S_ISREG(st.st_mode) else 0,
+                    os.readlink(path) if stat.S_ISLNK(st.st_mode) else None,
+                    xattrs,
+                )
+            )
     return sorted(out)
 
 
@@ -195,7 +220,12 @@ def test_first_call_extracts_and_reads_the_facts(built, state) -> None:
     assert prepared.facts.group == GROUP
     config = prepared.facts.config
     assert (config.entrypoint, config.cmd, config.user, config.working_dir, config.env) == (
-        ("/bin/busybox",), ("sleep", "1"), "app", "/home/app", ("MODE=image",))
+        ("/bin/busybox",),
+        ("sleep", "1"),
+        "app",
+        "/home/app",
+        ("MODE=image",),
+    )
     saved = json.loads(Path(state.image_dir(iid), "image.json").read_text())
     assert saved[0]["Id"] == iid
     assert sorted(os.listdir(state.image_dir(iid))) == ["image.json", "rootfs"]
@@ -215,8 +245,11 @@ def test_second_call_reuses_the_rootfs(built, state, monkeypatch) -> None:
     second = images.ensure_image(built.main, state, method=COPY)
     after = os.stat(second.rootfs)
     assert second == first
-    assert (after.st_ino, after.st_mtime_ns, after.st_ctime_ns) == (before.st_ino, before.st_mtime_ns,
-                                                                    before.st_ctime_ns)
+    assert (after.st_ino, after.st_mtime_ns, after.st_ctime_ns) == (
+        before.st_ino,
+        before.st_mtime_ns,
+        before.st_ctime_ns,
+    )
     # the same inspect output is not written again either
     assert os.stat(f"{state.image_dir(first.image_id)}/image.json").st_ino == json_before.st_ino
 
@@ -299,8 +332,7 @@ def test_a_failed_extraction_leaves_nothing_behind(built, state, method, monkeyp
     """The copy step fails for real (its source does not exist) after the image was mounted:
     everything is undone."""
     before = volumes()
-    monkeypatch.setattr(images, "copy_tree_argv", lambda source, dest: (
-        "cp", "-a", f"{source}/missing/.", dest))
+    monkeypatch.setattr(images, "copy_tree_argv", lambda source, dest: ("cp", "-a", f"{source}/missing/.", dest))
     with pytest.raises(HpError) as caught:
         images.ensure_image(built.bare, state, method=method)
     assert "\n" not in str(caught.value)

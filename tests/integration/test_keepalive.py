@@ -85,8 +85,9 @@ def test_exit_nonzero_stops_the_container_with_that_status(tmp_path, hp_init, cr
     name = f"hp-ka-{uuid.uuid4().hex[:8]}"
     bundle = make_bundle(tmp_path, hp_init, name, ["sh", "-c", "echo failing; exit 3"])
     created.append(name)
-    run = subprocess.run(["crun", "--root", str(root), "run", "--bundle", str(bundle), name],
-                         capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        ["crun", "--root", str(root), "run", "--bundle", str(bundle), name], capture_output=True, text=True, timeout=30
+    )
     assert run.returncode == 3, run.stderr
     assert run.stdout == "failing\n"
 
@@ -98,20 +99,33 @@ def test_exit_zero_keeps_the_container_running_until_stopped(tmp_path, hp_init, 
     created.append(name)
     # the container inherits crun's stdio: a pipe here would never reach EOF
     with open(tmp_path / "output", "wb") as output:
-        subprocess.run(["crun", "--root", str(root), "run", "--detach", "--bundle", str(bundle), name],
-                       check=True, stdin=subprocess.DEVNULL, stdout=output, stderr=output, timeout=30)
+        subprocess.run(
+            ["crun", "--root", str(root), "run", "--detach", "--bundle", str(bundle), name],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            timeout=30,
+        )
     assert wait_for(root, name, "running") == "running"
     # the real command ran and finished: its marker exists and it is no longer a process
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        probe = subprocess.run(["crun", "--root", str(root), "exec", name, "/bin/busybox", "cat", "/tmp/marker"],
-                               capture_output=True, text=True)
+        probe = subprocess.run(
+            ["crun", "--root", str(root), "exec", name, "/bin/busybox", "cat", "/tmp/marker"],
+            capture_output=True,
+            text=True,
+        )
         if probe.stdout == "done\n":
             break
         time.sleep(0.05)
     assert probe.stdout == "done\n"
-    ps = subprocess.run(["crun", "--root", str(root), "exec", name, "/bin/busybox", "ps", "-o", "pid,args"],
-                        capture_output=True, text=True, check=True).stdout
+    ps = subprocess.run(
+        ["crun", "--root", str(root), "exec", name, "/bin/busybox", "ps", "-o", "pid,args"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     processes = [line.split(None, 1) for line in ps.splitlines()[1:]]
     others = [p for p in processes if not p[1].startswith("/bin/busybox ps")]
     assert [pid for pid, _ in others] == ["1"] and others[0][1].startswith("/run/hp-init --keep-alive -- ")
@@ -128,8 +142,9 @@ def test_an_image_without_a_shell_still_works(tmp_path, hp_init, crun_root) -> N
     bundle = make_bundle(tmp_path, hp_init, name, ["false"])
     assert not (bundle / "rootfs" / "bin" / "sh").exists()
     created.append(name)
-    run = subprocess.run(["crun", "--root", str(root), "run", "--bundle", str(bundle), name],
-                         capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        ["crun", "--root", str(root), "run", "--bundle", str(bundle), name], capture_output=True, text=True, timeout=30
+    )
     assert run.returncode == 1, run.stderr
 
 
@@ -141,7 +156,8 @@ def test_a_missing_command_is_a_clear_error(tmp_path, hp_init, crun_root) -> Non
     config["process"]["args"] = ["/run/hp-init", "--keep-alive", "--", "/no/such/program"]
     (bundle / "config.json").write_text(json.dumps(config))
     created.append(name)
-    run = subprocess.run(["crun", "--root", str(root), "run", "--bundle", str(bundle), name],
-                         capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        ["crun", "--root", str(root), "run", "--bundle", str(bundle), name], capture_output=True, text=True, timeout=30
+    )
     assert run.returncode == 127
     assert "hp-init: cannot run /no/such/program: No such file or directory" in run.stderr

@@ -39,8 +39,15 @@ TIMEOUT = 120  # a guard against a hang, never a speed check
 
 
 def podman(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=TIMEOUT, check=False,
-                            stdin=subprocess.DEVNULL, env={**os.environ, **env} if env else None)
+    result = subprocess.run(
+        ["podman", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env} if env else None,
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"podman {' '.join(args)} exited {result.returncode}: {result.stderr}")
     return result
@@ -51,13 +58,16 @@ def example_file(tmp_path: Path, registry, image: str, suffix: str, port: int) -
     text = EXAMPLE.read_text()
     assert text.count(EXAMPLE_IMAGE) == 2 and '"127.0.0.1:18080:8080"' in text
     text = text.replace(EXAMPLE_IMAGE, image).replace('"127.0.0.1:18080:8080"', f'"127.0.0.1:{port}:8080"')
-    text = text.replace('command = ["echo", "one-shot job done"]',
-                        'command = ["sh", "-c", "echo one-shot job done; exec sleep 3600"]')
+    text = text.replace(
+        'command = ["echo", "one-shot job done"]', 'command = ["sh", "-c", "echo one-shot job done; exec sleep 3600"]'
+    )
     text = text.replace("[containers.hello]", f'[containers.hello-{suffix}]\nnetwork = "kp{suffix}"')
     text = text.replace("[containers.oneshot]", f'[containers.oneshot-{suffix}]\nnetwork = "kp{suffix}"')
     path = tmp_path / "hp.toml"
-    path.write_text(f'[registries."{registry.host}"]\ninsecure = true\n\n'
-                    f'[networks.kp{suffix}]\nsubnet = "{free_subnet()}"\nbridge = "hpk{suffix}"\n\n' + text)
+    path.write_text(
+        f'[registries."{registry.host}"]\ninsecure = true\n\n'
+        f'[networks.kp{suffix}]\nsubnet = "{free_subnet()}"\nbridge = "hpk{suffix}"\n\n' + text
+    )
     return path
 
 
@@ -87,8 +97,7 @@ def eventually(check, what: str, timeout: float = 60.0):
         time.sleep(0.2)
 
 
-def test_the_exported_example_runs_under_podman_kube_play_as_under_hp(tmp_path, state, registry,
-                                                                      test_images) -> None:
+def test_the_exported_example_runs_under_podman_kube_play_as_under_hp(tmp_path, state, registry, test_images) -> None:
     s = uuid.uuid4().hex[:6]
     hello, oneshot, port = f"hello-{s}", f"oneshot-{s}", free_port()
     file = example_file(tmp_path, registry, test_images["sleeper"], s, port)
@@ -104,7 +113,11 @@ def test_the_exported_example_runs_under_podman_kube_play_as_under_hp(tmp_path, 
     assert f"hp: warning: containers.{oneshot}.keep_alive" in "\n".join(warnings)
     documents = list(yaml.safe_load_all(manifest.read_text()))
     assert [(d["kind"], d["metadata"]["name"]) for d in documents] == [
-        ("Service", hello), ("Deployment", hello), ("Service", oneshot), ("Deployment", oneshot)]
+        ("Service", hello),
+        ("Deployment", hello),
+        ("Service", oneshot),
+        ("Deployment", oneshot),
+    ]
 
     # under hp
     try:
@@ -115,8 +128,10 @@ def test_the_exported_example_runs_under_podman_kube_play_as_under_hp(tmp_path, 
             return hp("exec", name, "--", *argv, state=state, check=True).stdout
 
         under_hp = {name: inside(hp_run, name) for name in (hello, oneshot)}
-        assert eventually(lambda: "hello from hp-test" in fetch(f"http://127.0.0.1:{port}/index.html"),
-                          "hp's hello answers on its published port")
+        assert eventually(
+            lambda: "hello from hp-test" in fetch(f"http://127.0.0.1:{port}/index.html"),
+            "hp's hello answers on its published port",
+        )
     finally:
         destroyed = hp("destroy", str(file), "--yes", state=state, timeout=TIMEOUT)
     assert destroyed.returncode == 0, destroyed.stderr
@@ -128,17 +143,22 @@ def test_the_exported_example_runs_under_podman_kube_play_as_under_hp(tmp_path, 
         assert played.returncode == 0, played.stderr
         containers = {name: f"{pods[name]}-{name}" for name in (hello, oneshot)}
         for container in containers.values():
-            eventually(lambda c=container: podman("inspect", "--format", "{{.State.Running}}", c,
-                                                  env=podman_env).stdout.strip() == "true",
-                       f"{container} runs")
+            eventually(
+                lambda c=container: (
+                    podman("inspect", "--format", "{{.State.Running}}", c, env=podman_env).stdout.strip() == "true"
+                ),
+                f"{container} runs",
+            )
 
         def kube_run(name: str, *argv: str) -> str:
             return podman("exec", containers[name], *argv, env=podman_env).stdout
 
         under_kube = {name: inside(kube_run, name) for name in (hello, oneshot)}
         # the web container answers: through its pod's published port from the host ...
-        assert eventually(lambda: fetch(f"http://127.0.0.1:{port}/index.html"),
-                          "hello answers on its pod's port") == "hello from hp-test\n"
+        assert (
+            eventually(lambda: fetch(f"http://127.0.0.1:{port}/index.html"), "hello answers on its pod's port")
+            == "hello from hp-test\n"
+        )
         # ... and through its pod's address from its peer (podman kube play resolves no Service name)
         infra = json.loads(podman("pod", "inspect", pods[hello], env=podman_env).stdout)["InfraContainerID"]
         networks = json.loads(podman("inspect", infra, env=podman_env).stdout)[0]["NetworkSettings"]["Networks"]
@@ -162,39 +182,86 @@ def test_the_exported_example_runs_under_podman_kube_play_as_under_hp(tmp_path, 
 # ---- the command line: one error line, nothing half-written; stdout and --out agree ---------------------------
 
 
-@pytest.mark.parametrize("args, error", [
-    (["missing.toml"], "hp: error: missing.toml: cannot read: No such file or directory"),
-    (["hp.toml", "--container", "nope"], "hp: error: --container: no container named 'nope' in the file (it has: web)"),
-    (["hp.toml", "--image-map", "nothing"],
-     'hp: error: --image-map: expected OLD=NEW (a registry prefix and its replacement), got "nothing"'),
-    (["bad.toml"], ("hp: error: bad.toml: containers.web.memory: expected a size like \"256m\" (b, k, m or g) or a "
-                    'number of bytes, got "lots"')),
-    (["upper.toml"], ('hp: error: upper.toml: containers.Web: "Web" is not a Kubernetes name: use 1-63 lowercase '
-                      "letters, digits or '-', starting with a letter and ending with a letter or digit")),
-    (["hp.toml", "--out", "no/such/dir/out.yaml"], None),
-    (["hp.toml", "--image-map", "a.io=b.io", "--image-map", "a.io=c.io"],
-     "hp: error: --image-map: a.io is given more than once"),
-    (["nofile.toml"], None),  # seccomp = a profile that is not there: as hp plan, an error naming the field
-    (["badjson.toml"], None),
-    (["twoprofiles.toml"], ("hp: error: twoprofiles.toml: containers.b.seccomp: \"p.json\" and \"/abs/x/p.json\" "
-                            "would both be the node's seccomp/p.json: give the profiles different file names")),
-], ids=["no-file", "no-container", "bad-image-map", "bad-field", "bad-name", "bad-out", "image-map-twice",
-        "seccomp-no-file", "seccomp-bad-json", "seccomp-same-name"])
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (["missing.toml"], "hp: error: missing.toml: cannot read: No such file or directory"),
+        (
+            ["hp.toml", "--container", "nope"],
+            "hp: error: --container: no container named 'nope' in the file (it has: web)",
+        ),
+        (
+            ["hp.toml", "--image-map", "nothing"],
+            'hp: error: --image-map: expected OLD=NEW (a registry prefix and its replacement), got "nothing"',
+        ),
+        (
+            ["bad.toml"],
+            (
+                'hp: error: bad.toml: containers.web.memory: expected a size like "256m" (b, k, m or g) or a '
+                'number of bytes, got "lots"'
+            ),
+        ),
+        (
+            ["upper.toml"],
+            (
+                'hp: error: upper.toml: containers.Web: "Web" is not a Kubernetes name: use 1-63 lowercase '
+                "letters, digits or '-', starting with a letter and ending with a letter or digit"
+            ),
+        ),
+        (["hp.toml", "--out", "no/such/dir/out.yaml"], None),
+        (
+            ["hp.toml", "--image-map", "a.io=b.io", "--image-map", "a.io=c.io"],
+            "hp: error: --image-map: a.io is given more than once",
+        ),
+        (["nofile.toml"], None),  # seccomp = a profile that is not there: as hp plan, an error naming the field
+        (["badjson.toml"], None),
+        (
+            ["twoprofiles.toml"],
+            (
+                'hp: error: twoprofiles.toml: containers.b.seccomp: "p.json" and "/abs/x/p.json" '
+                "would both be the node's seccomp/p.json: give the profiles different file names"
+            ),
+        ),
+    ],
+    ids=[
+        "no-file",
+        "no-container",
+        "bad-image-map",
+        "bad-field",
+        "bad-name",
+        "bad-out",
+        "image-map-twice",
+        "seccomp-no-file",
+        "seccomp-bad-json",
+        "seccomp-same-name",
+    ],
+)
 def test_an_export_error_is_one_line_and_writes_nothing(tmp_path, state, registry, test_images, args, error) -> None:
     image = test_images["sleeper"]
-    (tmp_path / "hp.toml").write_text(f'[registries."{registry.host}"]\ninsecure = true\n'
-                                      f'[containers.web]\nimage = "{image}"\n')
+    (tmp_path / "hp.toml").write_text(
+        f'[registries."{registry.host}"]\ninsecure = true\n[containers.web]\nimage = "{image}"\n'
+    )
     (tmp_path / "bad.toml").write_text(f'[containers.web]\nimage = "{image}"\nmemory = "lots"\n')
     (tmp_path / "nofile.toml").write_text(f'[containers.web]\nimage = "{image}"\nseccomp = "nope.json"\n')
     (tmp_path / "broken.json").write_text("{ not json")
     (tmp_path / "badjson.toml").write_text(f'[containers.web]\nimage = "{image}"\nseccomp = "broken.json"\n')
-    (tmp_path / "twoprofiles.toml").write_text(f'[containers.a]\nimage = "{image}"\nseccomp = "/abs/x/p.json"\n'
-                                               f'[containers.b]\nimage = "{image}"\nseccomp = "p.json"\n')
-    (tmp_path / "upper.toml").write_text(f'[registries."{registry.host}"]\ninsecure = true\n'
-                                         f'[containers.Web]\nimage = "{image}"\n')
+    (tmp_path / "twoprofiles.toml").write_text(
+        f'[containers.a]\nimage = "{image}"\nseccomp = "/abs/x/p.json"\n'
+        f'[containers.b]\nimage = "{image}"\nseccomp = "p.json"\n'
+    )
+    (tmp_path / "upper.toml").write_text(
+        f'[registries."{registry.host}"]\ninsecure = true\n[containers.Web]\nimage = "{image}"\n'
+    )
     before = sorted(p.name for p in tmp_path.iterdir())
-    result = subprocess.run([HP, "export", "kube", *args, "--state-dir", str(state)], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL, check=False)
+    result = subprocess.run(
+        [HP, "export", "kube", *args, "--state-dir", str(state)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("hp: error: "), result.stderr
@@ -206,16 +273,22 @@ def test_an_export_error_is_one_line_and_writes_nothing(tmp_path, state, registr
 
 def test_stdout_and_out_give_the_same_yaml_and_warnings(tmp_path, state, registry, test_images) -> None:
     file = tmp_path / "hp.toml"
-    file.write_text(f'[registries."{registry.host}"]\ninsecure = true\n'
-                    f'[containers.web]\nimage = "{test_images["sleeper"]}"\npids_limit = 5\nports = ["8080:80"]\n')
+    file.write_text(
+        f'[registries."{registry.host}"]\ninsecure = true\n'
+        f'[containers.web]\nimage = "{test_images["sleeper"]}"\npids_limit = 5\nports = ["8080:80"]\n'
+    )
     printed = hp("export", "kube", str(file), state=state)
     written = hp("export", "kube", str(file), "--out", str(tmp_path / "web.yaml"), state=state)
     assert printed.returncode == written.returncode == 0
     assert printed.stdout == (tmp_path / "web.yaml").read_text() and written.stdout == ""
     lines = [line for line in printed.stderr.splitlines() if line.startswith("hp: warning: ")]
     assert lines == [line for line in written.stderr.splitlines() if line.startswith("hp: warning: ")]
-    fields = [f'registries."{registry.host}"', "containers.web.ports[0]", "containers.web.pids_limit",
-              'containers.web.image: Volumes["/data"]']
+    fields = [
+        f'registries."{registry.host}"',
+        "containers.web.ports[0]",
+        "containers.web.pids_limit",
+        'containers.web.image: Volumes["/data"]',
+    ]
     assert len(lines) == len(fields)
     assert all(line.startswith(f"hp: warning: {f}: ") for line, f in zip(lines, fields, strict=True))
     assert oct((tmp_path / "web.yaml").stat().st_mode & 0o777) == "0o600"

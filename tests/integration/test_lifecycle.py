@@ -20,27 +20,31 @@ pytestmark = pytest.mark.integration
 def test_apply_runs_containers_as_the_image_and_file_say(tmp_path, state, registry, test_images) -> None:
     s = uuid.uuid4().hex[:6]
     web, custom, ka_ok, ka_fail = f"web-{s}", f"custom-{s}", f"kaok-{s}", f"kafail-{s}"
-    file = write_file(tmp_path, registry, f"""
+    file = write_file(
+        tmp_path,
+        registry,
+        f"""
 [containers.{web}]
-image = "{test_images['sleeper']}"
+image = "{test_images["sleeper"]}"
 
 [containers.{custom}]
-image = "{test_images['sleeper']}"
+image = "{test_images["sleeper"]}"
 user = "0:0"
 workdir = "/tmp"
 env = {{ MODE = "file", EXTRA = "1" }}
 command = ["sh", "-c", "echo hello from {custom}; echo oops >&2; exec sleep 3600"]
 
 [containers.{ka_ok}]
-image = "{test_images['sleeper']}"
+image = "{test_images["sleeper"]}"
 keep_alive = true
 command = ["true"]
 
 [containers.{ka_fail}]
-image = "{test_images['exiter']}"
+image = "{test_images["exiter"]}"
 keep_alive = true
 must_run = false
-""")
+""",
+    )
     # the first use of the image pulls it, whatever ran before
     subprocess.run(["podman", "rmi", "--force", test_images["sleeper"]], capture_output=True)
     result = hp("apply", str(file), "--yes", state=state)
@@ -56,8 +60,11 @@ must_run = false
     assert hp("exec", web, "--", "pwd", state=state).stdout == "/srv/www\n"
     env = hp("exec", web, "--", "env", state=state).stdout.splitlines()
     assert "MODE=image" in env and f"HOSTNAME={web}" in env and "HOME=/home/app" in env
-    assert hp("exec", web, "--", "cat", "/proc/1/cmdline", state=state).stdout.split("\0")[:3] == \
-        ["/bin/busybox", "sleep", "3600"]
+    assert hp("exec", web, "--", "cat", "/proc/1/cmdline", state=state).stdout.split("\0")[:3] == [
+        "/bin/busybox",
+        "sleep",
+        "3600",
+    ]
     # the file's overrides
     assert hp("exec", custom, "--", "id", "-u", state=state).stdout == "0\n"
     assert hp("exec", custom, "--", "pwd", state=state).stdout == "/tmp\n"
@@ -102,11 +109,15 @@ must_run = false
 def test_stop_uses_the_image_stop_signal_then_kill(tmp_path, state, registry, test_images) -> None:
     name = f"stubborn-{uuid.uuid4().hex[:6]}"
     # ignores SIGTERM: stop must fall back to SIGKILL after --time
-    file = write_file(tmp_path, registry, f"""
+    file = write_file(
+        tmp_path,
+        registry,
+        f"""
 [containers.{name}]
-image = "{test_images['exiter']}"
+image = "{test_images["exiter"]}"
 command = ["trap '' TERM; while true; do sleep 1; done"]
-""")
+""",
+    )
     assert hp("apply", str(file), "--yes", state=state).returncode == 0
     assert hp("stop", name, "--time", "1", state=state).returncode == 0
     row = ps(state)[name]
@@ -161,14 +172,18 @@ def test_apply_without_yes_and_without_a_terminal_refuses(tmp_path, state, regis
 def test_image_volume_is_filled_from_the_image_and_survives_restart(tmp_path, state, registry, test_images) -> None:
     name = f"vol-{uuid.uuid4().hex[:6]}"
     nosh = f"nosh-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, f"""
+    file = write_file(
+        tmp_path,
+        registry,
+        f"""
 [containers.{name}]
-image = "{test_images['sleeper']}"
+image = "{test_images["sleeper"]}"
 
 [containers.{nosh}]
-image = "{test_images['noshell']}"
+image = "{test_images["noshell"]}"
 keep_alive = true
-""")
+""",
+    )
     assert hp("apply", str(file), "--yes", state=state).returncode == 0
     # the image's content and ownership: app (1000) can write to its own volume
     assert hp("exec", name, "--", "cat", "/data/seed", state=state).stdout == "from the image\n"
@@ -186,11 +201,15 @@ keep_alive = true
 
 def test_logs_follow_returns_when_the_container_stops(tmp_path, state, registry, test_images) -> None:
     name = f"talk-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, f"""
+    file = write_file(
+        tmp_path,
+        registry,
+        f"""
 [containers.{name}]
-image = "{test_images['sleeper']}"
+image = "{test_images["sleeper"]}"
 command = ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.2; done; echo bye >&2"]
-""")
+""",
+    )
     assert hp("apply", str(file), "--yes", state=state).returncode == 0
     followed = hp("logs", "--follow", name, state=state, timeout=30)
     assert followed.returncode == 0
@@ -203,7 +222,15 @@ def test_doctor_passes_on_a_prepared_host(state) -> None:
     result = hp("doctor", state=state)
     assert result.returncode == 0, result.stdout
     assert {line.split(":")[0].split(None, 1)[1] for line in result.stdout.splitlines()} >= {
-        "root", "crun", "podman", "overlayfs", "cgroups", "state dir", "CNI plugins", "default network"}
+        "root",
+        "crun",
+        "podman",
+        "overlayfs",
+        "cgroups",
+        "state dir",
+        "CNI plugins",
+        "default network",
+    }
     assert all(line.startswith("ok ") for line in result.stdout.splitlines())
 
 
@@ -248,8 +275,22 @@ def test_exec_with_a_terminal(tmp_path, state, registry, test_images) -> None:
     file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n')
     assert hp("apply", str(file), "--yes", state=state).returncode == 0
     try:
-        code, out = run_in_pty([HP, "exec", "--state-dir", str(state), "--tty", name, "--", "sh", "-c",
-                                "tty; test -t 0 && test -t 1 && echo both-terminals; exit 7"], b"", b"\0")
+        code, out = run_in_pty(
+            [
+                HP,
+                "exec",
+                "--state-dir",
+                str(state),
+                "--tty",
+                name,
+                "--",
+                "sh",
+                "-c",
+                "tty; test -t 0 && test -t 1 && echo both-terminals; exit 7",
+            ],
+            b"",
+            b"\0",
+        )
         assert code == 7, out
         assert b"/dev/pts/" in out and b"both-terminals" in out, out
         plain = hp("exec", name, "--", "sh", "-c", "test -t 1 || echo not-a-terminal", state=state)
@@ -260,15 +301,28 @@ def test_exec_with_a_terminal(tmp_path, state, registry, test_images) -> None:
 
 def test_sysctls_are_set_inside_the_container_only(tmp_path, state, registry, test_images) -> None:
     name = f"sysctl-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n'
-                                          'network = "none"\n'
-                                          'sysctls = { "net.ipv4.ip_forward" = "1", "kernel.shmmni" = "2048" }\n')
+    file = write_file(
+        tmp_path,
+        registry,
+        f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n'
+        'network = "none"\n'
+        'sysctls = { "net.ipv4.ip_forward" = "1", "kernel.shmmni" = "2048" }\n',
+    )
     with open("/proc/sys/kernel/shmmni") as f:
         host_shmmni = f.read()
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
-        inside = hp("exec", name, "--", "cat", "/proc/sys/net/ipv4/ip_forward", "/proc/sys/kernel/shmmni",
-                    "/proc/sys/net/ipv4/ping_group_range", state=state, check=True).stdout.split()
+        inside = hp(
+            "exec",
+            name,
+            "--",
+            "cat",
+            "/proc/sys/net/ipv4/ip_forward",
+            "/proc/sys/kernel/shmmni",
+            "/proc/sys/net/ipv4/ping_group_range",
+            state=state,
+            check=True,
+        ).stdout.split()
         assert inside == ["1", "2048", "0", "0"]  # and podman's default: root inside may ping
         with open("/proc/sys/kernel/shmmni") as f:
             assert f.read() == host_shmmni  # the host's own is untouched
@@ -276,13 +330,15 @@ def test_sysctls_are_set_inside_the_container_only(tmp_path, state, registry, te
         assert hp("destroy", str(file), "--yes", state=state).returncode == 0
 
 
-def test_the_container_starts_with_podmans_umask_whatever_hps_caller_has(tmp_path, state, registry,
-                                                                         test_images) -> None:
+def test_the_container_starts_with_podmans_umask_whatever_hps_caller_has(
+    tmp_path, state, registry, test_images
+) -> None:
     """process.user.umask 0022, as podman writes it: without it the runtime passes on the umask of whoever
     ran hp apply (077 here), and files the service creates would get modes nobody chose."""
     name = f"umask-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n'
-                                          'network = "none"\n')
+    file = write_file(
+        tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\nnetwork = "none"\n'
+    )
     caller = os.umask(0o077)
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0

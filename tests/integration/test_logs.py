@@ -32,8 +32,7 @@ PAD = "P=x; for k in 1 2 3 4 5 6 7 8 9 10; do P=$P$P; done"  # $P: 1024 x's
 
 def container(name: str, image: str, script: str, extra: str = "") -> str:
     """sh -c script, as root (the exiter image's entrypoint is /bin/sh -c)."""
-    return (f"[containers.{name}]\nimage = \"{image}\"\ncommand = ['{script}']\n"
-            f'network = "none"\n{extra}\n')
+    return f'[containers.{name}]\nimage = "{image}"\ncommand = [\'{script}\']\nnetwork = "none"\n{extra}\n'
 
 
 def logs(state: Path, name: str, *args: str) -> subprocess.CompletedProcess:
@@ -44,8 +43,13 @@ def logs(state: Path, name: str, *args: str) -> subprocess.CompletedProcess:
 
 def raw_logs(state: Path, name: str, *args: str) -> bytes:
     """hp logs' stdout as bytes: a terminal's \r\n as it is (text mode would make it \n)."""
-    result = subprocess.run([HP, "logs", name, *args, "--state-dir", str(state)], check=False, capture_output=True,
-                            timeout=WAIT, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [HP, "logs", name, *args, "--state-dir", str(state)],
+        check=False,
+        capture_output=True,
+        timeout=WAIT,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0 and result.stderr == b"", result.stderr
     return result.stdout
 
@@ -81,8 +85,9 @@ def applied(tmp_path, state, registry, test_images):
 
 
 def test_stderr_is_apart_from_stdout(state, applied) -> None:
-    name = applied("echo out1; echo err1 >&2; echo out2; echo err2 >&2; echo done; exec sleep 3600",
-                   'stop_timeout = 0\n')
+    name = applied(
+        "echo out1; echo err1 >&2; echo out2; echo err2 >&2; echo done; exec sleep 3600", "stop_timeout = 0\n"
+    )
     wait_for_line(state, name, "done")
     result = logs(state, name)
     assert result.stdout == "out1\nout2\ndone\n"
@@ -96,8 +101,12 @@ def test_stderr_is_apart_from_stdout(state, applied) -> None:
 def test_ctrl_c_ends_a_follow_quietly(state, applied) -> None:
     name = applied("echo ready; exec sleep 3600", "stop_timeout = 0\n")
     wait_for_line(state, name, "ready")
-    follower = subprocess.Popen([HP, "logs", "--follow", name, "--state-dir", str(state)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    follower = subprocess.Popen(
+        [HP, "logs", "--follow", name, "--state-dir", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         assert follower.stdout.readline() == b"ready\n"  # it is following now
         follower.send_signal(signal.SIGINT)
@@ -109,15 +118,19 @@ def test_ctrl_c_ends_a_follow_quietly(state, applied) -> None:
 
 
 def test_tail_of_a_20_mb_writer_with_a_bounded_log(state, applied) -> None:
-    script = (f'{PAD}; i=0; while [ $i -lt 20000 ]; do echo "$i $P"; i=$((i+1)); done; '
-              'echo finished; exec sleep 3600')
+    script = f'{PAD}; i=0; while [ $i -lt 20000 ]; do echo "$i $P"; i=$((i+1)); done; echo finished; exec sleep 3600'
     name = applied(script, 'log_max_size = "1m"\nstop_timeout = 0\n')
     wait_for_line(state, name, "finished")
     log = Path(layout(str(state)).log(name))
     assert log.stat().st_size <= 2 * 1024**2
     pad = "x" * 1024
     assert logs(state, name, "--tail", "5").stdout.splitlines() == [
-        f"19996 {pad}", f"19997 {pad}", f"19998 {pad}", f"19999 {pad}", "finished"]
+        f"19996 {pad}",
+        f"19997 {pad}",
+        f"19998 {pad}",
+        f"19999 {pad}",
+        "finished",
+    ]
     assert logs(state, name, "--tail", "0").stdout == ""
     kept = logs(state, name).stdout.splitlines()
     assert kept[-1] == "finished" and 0 < len(kept) < 20000  # the oldest output is gone
@@ -142,11 +155,17 @@ def test_follow_reads_across_rotations(state, applied) -> None:
     """~100-byte lines, 8 KiB per file: a rotation every ~80 lines. Lines come 20 ms apart, so a
     follower polling every 0.1 s is never a whole file behind."""
     count = 400
-    script = (f'{PAD}; P=$(echo $P | cut -c1-90); i=0; while [ $i -lt {count} ]; do echo "$i $P"; '
-              f'i=$((i+1)); usleep 20000; done; echo END')
+    script = (
+        f'{PAD}; P=$(echo $P | cut -c1-90); i=0; while [ $i -lt {count} ]; do echo "$i $P"; '
+        f"i=$((i+1)); usleep 20000; done; echo END"
+    )
     name = applied(script, 'log_max_size = "8k"\nmust_run = false\n')
-    follower = subprocess.Popen([HP, "logs", "-f", name, "--state-dir", str(state)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    follower = subprocess.Popen(
+        [HP, "logs", "-f", name, "--state-dir", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         out, err = follower.communicate(timeout=WAIT)  # it ends by itself once the container has ended
     finally:
@@ -162,8 +181,10 @@ def test_follow_reads_across_rotations(state, applied) -> None:
 
 
 def test_terminal_container_output_is_logged(state, applied) -> None:
-    name = applied("echo hello-tty; [ -t 1 ] && [ -t 2 ] && echo on-a-tty >&2; echo done; exec sleep 3600",
-                   "terminal = true\nstop_timeout = 0\n")
+    name = applied(
+        "echo hello-tty; [ -t 1 ] && [ -t 2 ] && echo on-a-tty >&2; echo done; exec sleep 3600",
+        "terminal = true\nstop_timeout = 0\n",
+    )
     wait_for_line(state, name, "done")
     # all of a terminal's output is one stream, stdout, with the terminal's line ends as written
     assert raw_logs(state, name) == b"hello-tty\r\non-a-tty\r\ndone\r\n"
@@ -183,6 +204,11 @@ def test_follow_goes_on_across_restarts_by_policy(state, applied) -> None:
     """A --follow of a container that its policy restarts reads every run's output, and ends
     once the policy gives up (restart_max)."""
     name = applied("echo run; sleep 1; exit 1", 'must_run = false\nrestart = "on-failure"\nrestart_max = 2\n')
-    follower = subprocess.run([HP, "logs", "-f", name, "--state-dir", str(state)], capture_output=True,
-                              timeout=WAIT, stdin=subprocess.DEVNULL, check=False)
+    follower = subprocess.run(
+        [HP, "logs", "-f", name, "--state-dir", str(state)],
+        capture_output=True,
+        timeout=WAIT,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert (follower.returncode, follower.stdout, follower.stderr) == (0, b"run\nrun\nrun\n", b"")

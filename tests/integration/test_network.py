@@ -103,13 +103,28 @@ class NetEnv:
         return cni.add(att, self.paths.attachment(att.container), self.cni_path)
 
     def in_netns(self, name: str, *argv: str, timeout: float = 20) -> subprocess.CompletedProcess:
-        return subprocess.run(["nsenter", f"--net={self.paths.netns(name)}", *argv],
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            ["nsenter", f"--net={self.paths.netns(name)}", *argv], capture_output=True, text=True, timeout=timeout
+        )
 
     def serve(self, name: str, port: int = 8080) -> None:
-        self.processes.append(subprocess.Popen(
-            ["nsenter", f"--net={self.paths.netns(name)}", BUSYBOX, "httpd", "-f", "-p", str(port),
-             "-h", str(self.www)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    "nsenter",
+                    f"--net={self.paths.netns(name)}",
+                    BUSYBOX,
+                    "httpd",
+                    "-f",
+                    "-p",
+                    str(port),
+                    "-h",
+                    str(self.www),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
 
     def cleanup(self) -> list[str]:
         problems = []
@@ -147,8 +162,9 @@ def wget(*argv_prefix: str, url: str, deadline: float = 10.0) -> str:
     Debian 12's busybox-static 1.35 wget crashes (SIGSEGV) with it; subprocess's timeout instead."""
     end = time.monotonic() + deadline
     while True:
-        done = subprocess.run([*argv_prefix, BUSYBOX, "wget", "-q", "-O", "-", url],
-                              capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            [*argv_prefix, BUSYBOX, "wget", "-q", "-O", "-", url], capture_output=True, text=True, timeout=20
+        )
         if done.returncode == 0 or time.monotonic() > end:
             assert done.returncode == 0, f"wget {url}: exit {done.returncode}: {done.stderr}"
             return done.stdout
@@ -175,12 +191,18 @@ def leftovers(env: NetEnv, att: pure.Attachment, address: str, host_veth: str | 
         if f.name != "lock" and not f.name.startswith("last_reserved_ip"):
             found.append(f"IP reservation {f.name}: {f.read_text()!r}")
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
-    found += [f"iptables: {line}" for line in rules.splitlines()
-              if att.container_id in line or f"{address}/32" in line or f"{address}:" in line]
+    found += [
+        f"iptables: {line}"
+        for line in rules.splitlines()
+        if att.container_id in line or f"{address}/32" in line or f"{address}:" in line
+    ]
     if shutil.which("nft"):
         ruleset = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
-        found += [f"nft: {line.strip()}" for line in ruleset.splitlines()
-                  if att.container_id in line or f"{address} " in line or line.rstrip().endswith(address)]
+        found += [
+            f"nft: {line.strip()}"
+            for line in ruleset.splitlines()
+            if att.container_id in line or f"{address} " in line or line.rstrip().endswith(address)
+        ]
     return found
 
 
@@ -191,6 +213,7 @@ def host_veth(result: pure.CniResult, bridge: str) -> str:
 
 
 # --------------------------------------------------------------------------- the tests
+
 
 def test_two_namespaces_talk_by_name(env: NetEnv) -> None:
     hp = env.hp_file({"a": [], "b": []})
@@ -258,8 +281,9 @@ def test_netns_dir_is_its_own_shared_mount(env: NetEnv) -> None:
     assert mount is not None and mount[1] == "shared"
     # a peer group of its own: not the one of the mount it sits on
     with open("/proc/self/mountinfo") as f:
-        groups = {line.split()[4]: [o for o in line.split(" - ")[0].split()[6:] if o.startswith("shared:")]
-                  for line in f}
+        groups = {
+            line.split()[4]: [o for o in line.split(" - ")[0].split()[6:] if o.startswith("shared:")] for line in f
+        }
     own = groups[os.path.realpath(env.paths.netns_dir)]
     assert own and all(own != g for path, g in groups.items() if path != os.path.realpath(env.paths.netns_dir))
 
@@ -288,8 +312,10 @@ def test_delete_releases_the_ip_when_the_namespace_is_gone(env: NetEnv) -> None:
     # namespace's interface, so with the namespace gone hp removes it by its comment
     att = env.attachment("web", [f"{free_port()}:8080"])
     result = env.attach(att)
-    assert any(att.container_id in line for line in
-               subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout.splitlines())
+    assert any(
+        att.container_id in line
+        for line in subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout.splitlines()
+    )
     netns.remove_netns(att.netns)
     Path(att.netns).touch()  # a stale file, as a reboot leaves one: not a namespace any more
     assert cni.delete(env.paths.attachment("web"), env.cni_path) is True
@@ -355,8 +381,13 @@ def test_killed_add_is_cleaned_by_delete(env: NetEnv) -> None:
     spec = env.tmp / "att.json"
     spec.write_bytes(msgspec.json.encode(att))
     record = env.paths.attachment("web")
-    proc = subprocess.Popen([sys.executable, "-c", ADD_SCRIPT, str(spec), record, *env.cni_path], cwd=ROOT,
-                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ADD_SCRIPT, str(spec), record, *env.cni_path],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         end = time.monotonic() + 30
         while (r := cni.read_record(record) if os.path.exists(record) else None) is None or r.added < 2:
@@ -390,9 +421,13 @@ def test_allocations_persist_and_are_never_handed_out_twice(env: NetEnv) -> None
         netns.create_netns(atts[n].netns)
         spec = env.tmp / f"{n}.json"
         spec.write_bytes(msgspec.json.encode(atts[n]))
-        procs[n] = subprocess.Popen([sys.executable, "-c", ADD_SCRIPT, str(spec), env.paths.attachment(n),
-                                     *env.cni_path], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
+        procs[n] = subprocess.Popen(
+            [sys.executable, "-c", ADD_SCRIPT, str(spec), env.paths.attachment(n), *env.cni_path],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     addresses = {}
     for n, p in procs.items():
         out, err = p.communicate(timeout=60)
@@ -436,8 +471,7 @@ def run_in_crun(env: NetEnv, crun, mode: str, script: str, netns_path: str, host
         body += f'network = "{mode}"\n'
     parent = env.tmp / f"bundles-{mode}"
     parent.mkdir(exist_ok=True)
-    bundle = make_bundle(parent, body, IMAGE,
-                         **({"hosts": hosts} if hosts is not None else {}))
+    bundle = make_bundle(parent, body, IMAGE, **({"hosts": hosts} if hosts is not None else {}))
     for applet in ("ip", "wget"):
         (bundle.rootfs / "bin" / applet).symlink_to("busybox")
     config = json.loads((bundle.path / "config.json").read_text())
@@ -454,8 +488,14 @@ def test_crun_container_starts_with_its_network_up(env: NetEnv, crun) -> None:
     wget("nsenter", f"--net={atts['b'].netns}", url=f"http://{addresses['a']}:8080/index.html")
     known = {n: (atts[n].network, address) for n, address in addresses.items()}
     hosts = container_hosts("b", "b", addresses["b"], hosts_peers(known, atts["b"].network, "b"))
-    done = run_in_crun(env, crun, "bridge", "ip -o -4 addr show dev eth0 && wget -q -O - http://a:8080/index.html",
-                       atts["b"].netns, hosts)
+    done = run_in_crun(
+        env,
+        crun,
+        "bridge",
+        "ip -o -4 addr show dev eth0 && wget -q -O - http://a:8080/index.html",
+        atts["b"].netns,
+        hosts,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"inet {addresses['b']}/24" in done.stdout
     assert done.stdout.endswith((env.www / "index.html").read_text())

@@ -39,8 +39,7 @@ def crun(state: Path, *args: str) -> None:
     subprocess.run(["crun", "--root", str(state / "crun"), *args], check=True, capture_output=True)
 
 
-def test_plan_apply_converges_through_create_replace_destroy_and_drift(tmp_path, state, registry,
-                                                                        test_images) -> None:
+def test_plan_apply_converges_through_create_replace_destroy_and_drift(tmp_path, state, registry, test_images) -> None:
     s = uuid.uuid4().hex[:6]
     a, b, c = f"a-{s}", f"b-{s}", f"c-{s}"
     image = test_images["sleeper"]
@@ -91,7 +90,9 @@ def test_plan_apply_converges_through_create_replace_destroy_and_drift(tmp_path,
     # hp show: the state, by file
     shown_state = json.loads(hp("show", "--json", state=state, check=True).stdout)
     assert {r["name"]: (r["phase"], r["file"]) for r in shown_state} == {
-        b: ("ready", str(file.resolve())), c: ("ready", str(file.resolve()))}
+        b: ("ready", str(file.resolve())),
+        c: ("ready", str(file.resolve())),
+    }
 
     destroy_plan = plan_json(file, state, "--destroy")
     assert destroy_plan["to_destroy"] == 2
@@ -109,8 +110,9 @@ def test_another_files_container_is_never_touched(tmp_path, state, registry, tes
     assert hp("apply", str(one), "--yes", state=state).returncode == 0
     clash = hp("plan", str(two), state=state)
     assert clash.returncode == 1
-    assert clash.stderr == (f"hp: error: {two}: containers.{name}: a container named {name} already exists, "
-                            f"managed by {one.resolve()}\n")
+    assert clash.stderr == (
+        f"hp: error: {two}: containers.{name}: a container named {name} already exists, managed by {one.resolve()}\n"
+    )
     other = write_file(tmp_path / "two", registry, "")
     assert actions(other, state) == {}  # the other file plans nothing for it
     assert hp("destroy", str(one), "--yes", state=state).returncode == 0
@@ -158,8 +160,7 @@ STALE_CASES = ["file", "state", "drift", "image", "image-gone", "edited", "not-a
 
 
 @pytest.mark.parametrize("case", STALE_CASES)
-def test_stale_or_edited_plan_is_refused_and_changes_nothing(case, tmp_path, state, registry,
-                                                             test_images) -> None:
+def test_stale_or_edited_plan_is_refused_and_changes_nothing(case, tmp_path, state, registry, test_images) -> None:
     s = uuid.uuid4().hex[:6]
     name, new = f"st-{s}", f"new-{s}"
     # a local tag of our own, so that re-pointing it (case "image") disturbs no other test
@@ -214,20 +215,34 @@ def test_two_concurrent_applies_serialise(tmp_path, state, registry, test_images
     s = uuid.uuid4().hex[:6]
     names = [f"cc{i}-{s}" for i in range(3)]
     file = write_file(tmp_path, registry, containers_toml(test_images["sleeper"], **{n: "" for n in names}))
-    procs = [subprocess.Popen([HP, "apply", str(file), "--yes", "--lock-timeout", "60", "--state-dir", str(state)],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [HP, "apply", str(file), "--yes", "--lock-timeout", "60", "--state-dir", str(state)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     summaries = sorted(err.strip().splitlines()[-1] for _, err in results)
-    assert summaries == ["hp: Apply complete: 3 created, 0 replaced, 0 destroyed, 0 restored.",
-                         "hp: nothing to do"]
+    assert summaries == ["hp: Apply complete: 3 created, 0 replaced, 0 destroyed, 0 restored.", "hp: nothing to do"]
     assert {n: r["status"] for n, r in ps(state).items()} == {n: "running" for n in names}
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0
 
 
-CREATE_POINTS = ["after-pull", "image-referenced", "after-dir", "after-mount", "after-netns", "after-cni-add",
-                 "after-crun-create", "after-start"]
+CREATE_POINTS = [
+    "after-pull",
+    "image-referenced",
+    "after-dir",
+    "after-mount",
+    "after-netns",
+    "after-cni-add",
+    "after-crun-create",
+    "after-start",
+]
 REMOVE_POINTS = ["removing", "after-stop", "after-gone"]
 
 
@@ -258,8 +273,10 @@ def test_apply_killed_at_any_point_is_finished_by_the_next(point, tmp_path, stat
     # nothing extra: one crun container and one overlay mount per container, no dot directories
     assert crun_names(state) == sorted(expected)
     assert sorted(mounts_under(state)) == sorted(
-        [str(state / "netns")] + [str(state / "containers" / n / "bundle" / "rootfs") for n in expected]
-        + [str(state / "netns" / n) for n in expected])
+        [str(state / "netns")]
+        + [str(state / "containers" / n / "bundle" / "rootfs") for n in expected]
+        + [str(state / "netns" / n) for n in expected]
+    )
     # one CNI attachment and one IP reservation per container
     assert sorted(os.listdir(state / "networks" / "attachments")) == sorted(f"{n}.json" for n in expected)
     reserved = [f for f in os.listdir(state / "networks" / "ipam" / "hp") if f[0].isdigit()]

@@ -20,12 +20,15 @@ pytestmark = pytest.mark.integration
 
 def secret_table(name: str, image: str, password: str, dsn_password: str) -> str:
     """A container whose POSTGRES_PASSWORD is hidden by its name, DSN by sensitive_env."""
-    return (f'[containers.{name}]\nimage = "{image}"\nnetwork = "none"\nsensitive_env = ["DSN"]\n'
-            f'env = {{ POSTGRES_PASSWORD = "{password}", DSN = "pg://u:{dsn_password}@db", PLAIN = "plain-{name}" }}\n')
+    return (
+        f'[containers.{name}]\nimage = "{image}"\nnetwork = "none"\nsensitive_env = ["DSN"]\n'
+        f'env = {{ POSTGRES_PASSWORD = "{password}", DSN = "pg://u:{dsn_password}@db", PLAIN = "plain-{name}" }}\n'
+    )
 
 
-def test_a_password_never_appears_in_a_plan_its_json_a_saved_plan_or_apply(tmp_path, state, registry,
-                                                                            test_images) -> None:
+def test_a_password_never_appears_in_a_plan_its_json_a_saved_plan_or_apply(
+    tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     db = f"db-{s}"
     old, new = f"0ld-{s}-pw", f"n3w-{s}-pw"  # unique: found only if hp wrote it
@@ -43,8 +46,14 @@ def test_a_password_never_appears_in_a_plan_its_json_a_saved_plan_or_apply(tmp_p
         out = hp("plan", str(file), "--out", str(saved), state=state, check=True)
         shown = hp("show", str(saved), state=state, check=True).stdout
         shown_json = hp("show", str(saved), "--json", state=state, check=True).stdout
-        outputs = {"plan": text, "plan --json": as_json, "plan --out": out.stdout + out.stderr,
-                   "saved plan": saved.read_text(), "show": shown, "show --json": shown_json}
+        outputs = {
+            "plan": text,
+            "plan --json": as_json,
+            "plan --out": out.stdout + out.stderr,
+            "saved plan": saved.read_text(),
+            "show": shown,
+            "show --json": shown_json,
+        }
         for what, output in outputs.items():
             assert old not in output and new not in output, what
         change = json.loads(as_json)["changes"][0]
@@ -65,12 +74,10 @@ def test_a_password_never_appears_in_a_plan_its_json_a_saved_plan_or_apply(tmp_p
     assert destroyed.returncode == 0, destroyed.stderr
 
 
-def test_a_container_hp_stop_stopped_is_counted_as_a_restore_not_drift(tmp_path, state, registry,
-                                                                      test_images) -> None:
+def test_a_container_hp_stop_stopped_is_counted_as_a_restore_not_drift(tmp_path, state, registry, test_images) -> None:
     s = uuid.uuid4().hex[:6]
     web = f"web-{s}"
-    file = write_file(tmp_path, registry, f'[containers.{web}]\nimage = "{test_images["sleeper"]}"\n'
-                                          'network = "none"\n')
+    file = write_file(tmp_path, registry, f'[containers.{web}]\nimage = "{test_images["sleeper"]}"\nnetwork = "none"\n')
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
         assert hp("stop", web, "--time", "1", state=state).returncode == 0
@@ -89,7 +96,11 @@ def test_ps_json_names_the_network(tmp_path, state, registry, test_images) -> No
     subnet, bridge = free_subnet(), f"hpt{s}"
     on_stack, alone = f"app-{s}", f"alone-{s}"
     image = test_images["sleeper"]
-    file = write_file(tmp_path, registry, network_toml(f"stack{s}", subnet, bridge) + f"""
+    file = write_file(
+        tmp_path,
+        registry,
+        network_toml(f"stack{s}", subnet, bridge)
+        + f"""
 [containers.{on_stack}]
 image = "{image}"
 network = "stack{s}"
@@ -97,7 +108,8 @@ network = "stack{s}"
 [containers.{alone}]
 image = "{image}"
 network = "none"
-""")
+""",
+    )
     try:
         applied = hp("apply", str(file), "--yes", state=state)
         assert applied.returncode == 0, applied.stderr

@@ -27,8 +27,18 @@ from .registry import pull_image, run
 
 pytestmark = pytest.mark.integration
 
-PODMAN_CREATE = ("podman", "create", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
-                 "--network", "none", "--user", "0:0")
+PODMAN_CREATE = (
+    "podman",
+    "create",
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+    "--network",
+    "none",
+    "--user",
+    "0:0",
+)
 
 
 @dataclass(frozen=True)
@@ -41,10 +51,14 @@ class Case:
 
 def _rule(rule: dict) -> str:
     """A seccomp rule as one canonical string: names as a set, args with runtime-spec's defaults."""
-    args = [{"index": a["index"], "value": a["value"], "valueTwo": a.get("valueTwo", 0), "op": a["op"]}
-            for a in rule.get("args") or ()]
-    return json.dumps({"names": sorted(rule["names"]), "action": rule["action"], "errnoRet": rule.get("errnoRet"),
-                       "args": args}, sort_keys=True)
+    args = [
+        {"index": a["index"], "value": a["value"], "valueTwo": a.get("valueTwo", 0), "op": a["op"]}
+        for a in rule.get("args") or ()
+    ]
+    return json.dumps(
+        {"names": sorted(rule["names"]), "action": rule["action"], "errnoRet": rule.get("errnoRet"), "args": args},
+        sort_keys=True,
+    )
 
 
 def seccomp(config: dict) -> Any:
@@ -52,9 +66,13 @@ def seccomp(config: dict) -> Any:
     s = (config.get("linux") or {}).get("seccomp")
     if s is None:
         return None
-    return {"defaultAction": s["defaultAction"], "defaultErrnoRet": s.get("defaultErrnoRet"),
-            "architectures": sorted(s.get("architectures") or ()), "flags": sorted(s.get("flags") or ()),
-            "syscalls": sorted(_rule(r) for r in s.get("syscalls") or ())}
+    return {
+        "defaultAction": s["defaultAction"],
+        "defaultErrnoRet": s.get("defaultErrnoRet"),
+        "architectures": sorted(s.get("architectures") or ()),
+        "flags": sorted(s.get("flags") or ()),
+        "syscalls": sorted(_rule(r) for r in s.get("syscalls") or ()),
+    }
 
 
 def capabilities(config: dict) -> Any:
@@ -91,6 +109,7 @@ def device_rules_hp_sets(podman: dict, hp: dict) -> tuple[Any, Any]:
 def masks_hp_sets(podman: dict, hp: dict) -> tuple[Any, Any]:
     """What podman masks or makes read-only, and how much of it hp hides at least as well (masked or
     read-only): equal when hp is never weaker. hp masks /proc/asound, which podman makes read-only."""
+
     def hidden(config: dict) -> set[str]:
         linux = config.get("linux") or {}
         return set(linux.get("maskedPaths") or ()) | set(linux.get("readonlyPaths") or ())
@@ -100,8 +119,11 @@ def masks_hp_sets(podman: dict, hp: dict) -> tuple[Any, Any]:
 
 def sys_mounts(config: dict) -> Any:
     """/sys and /sys/fs/cgroup: read-only or read-write."""
-    return {m["destination"]: "rw" if "rw" in (m.get("options") or ()) else "ro"
-            for m in config.get("mounts") or () if m["destination"] in ("/sys", "/sys/fs/cgroup")}
+    return {
+        m["destination"]: "rw" if "rw" in (m.get("options") or ()) else "ro"
+        for m in config.get("mounts") or ()
+        if m["destination"] in ("/sys", "/sys/fs/cgroup")
+    }
 
 
 # name -> (podman's config.json, hp's) -> (what podman has, what hp has)
@@ -119,15 +141,23 @@ DEVICE_PARTS = ("capabilities", "devices", "device_rules", "masks", "sys_mounts"
 CASES = [
     Case("default", ()),
     Case("cap-add-sys-admin", ("--cap-add", "SYS_ADMIN"), 'cap_add = ["SYS_ADMIN"]', ("capabilities",)),
-    Case("cap-add-conditional-rules", ("--cap-add", "SYS_PTRACE", "--cap-add", "SYS_BOOT", "--cap-add", "SYS_TIME"),
-         'cap_add = ["SYS_PTRACE", "SYS_BOOT", "SYS_TIME"]', ("capabilities",)),
+    Case(
+        "cap-add-conditional-rules",
+        ("--cap-add", "SYS_PTRACE", "--cap-add", "SYS_BOOT", "--cap-add", "SYS_TIME"),
+        'cap_add = ["SYS_PTRACE", "SYS_BOOT", "SYS_TIME"]',
+        ("capabilities",),
+    ),
     Case("cap-drop-chroot", ("--cap-drop", "SYS_CHROOT"), 'cap_drop = ["SYS_CHROOT"]', ("capabilities",)),
     Case("seccomp-unconfined", ("--security-opt", "seccomp=unconfined"), 'seccomp = "unconfined"'),
     Case("sysctl", ("--sysctl", "net.ipv4.ip_forward=1"), 'sysctls = { "net.ipv4.ip_forward" = "1" }', ("sysctl",)),
     Case("devices-none", (), "", DEVICE_PARTS),
     Case("device-fuse", ("--device", "/dev/fuse"), 'devices = ["/dev/fuse"]', DEVICE_PARTS),
-    Case("device-tun-elsewhere-read-only", ("--device", "/dev/net/tun:/dev/xtun:r"),
-         'devices = ["/dev/net/tun:/dev/xtun:r"]', DEVICE_PARTS),
+    Case(
+        "device-tun-elsewhere-read-only",
+        ("--device", "/dev/net/tun:/dev/xtun:r"),
+        'devices = ["/dev/net/tun:/dev/xtun:r"]',
+        DEVICE_PARTS,
+    ),
     Case("privileged", ("--privileged",), "privileged = true", DEVICE_PARTS),
 ]
 
@@ -141,8 +171,9 @@ def podman_config(image: str, options: tuple[str, ...]) -> dict:
         userdata = Path(run(["podman", "inspect", "--format", "{{.StaticDir}}", cid]).stdout.strip())
         return json.loads((userdata / "config.json").read_text())
     finally:
-        subprocess.run(["podman", "rm", "-f", cid], check=False, capture_output=True, timeout=60,
-                       stdin=subprocess.DEVNULL)
+        subprocess.run(
+            ["podman", "rm", "-f", cid], check=False, capture_output=True, timeout=60, stdin=subprocess.DEVNULL
+        )
 
 
 def hp_config(tmp_path: Path, image: str, toml: str) -> dict:

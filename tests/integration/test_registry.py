@@ -30,10 +30,16 @@ pytestmark = pytest.mark.integration
 
 # What `podman image inspect` must show for each test image; keys not listed must be unset.
 EXPECTED: dict[str, dict] = {
-    "sleeper": {"Entrypoint": ["/bin/busybox"], "Cmd": ["sleep", "3600"], "User": "app",
-                "WorkingDir": "/srv/www", "Env": ["MODE=image"], "Volumes": {"/data": {}},
-                "Labels": {"org.opencontainers.image.title": "hp-test-sleeper"},
-                "StopSignal": "9"},  # STOPSIGNAL SIGKILL: busybox sleep as PID 1 ignores SIGTERM
+    "sleeper": {
+        "Entrypoint": ["/bin/busybox"],
+        "Cmd": ["sleep", "3600"],
+        "User": "app",
+        "WorkingDir": "/srv/www",
+        "Env": ["MODE=image"],
+        "Volumes": {"/data": {}},
+        "Labels": {"org.opencontainers.image.title": "hp-test-sleeper"},
+        "StopSignal": "9",
+    },  # STOPSIGNAL SIGKILL: busybox sleep as PID 1 ignores SIGTERM
     "exiter": {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["exit 3"]},
     "noshell": {"Cmd": ["/bin/busybox", "true"]},
     # podman import stores STOPSIGNAL SIGUSR1 as the number, "10"
@@ -70,8 +76,9 @@ def test_registry_serves_the_v2_api(registry: Registry) -> None:
     assert registry.log.is_file()
 
 
-def test_every_test_image_is_in_the_catalog(registry: Registry, test_images: dict[str, str],
-                                             test_image_namespace: str) -> None:
+def test_every_test_image_is_in_the_catalog(
+    registry: Registry, test_images: dict[str, str], test_image_namespace: str
+) -> None:
     assert set(EXPECTED) <= set(test_images)
     catalog = registry.catalog()
     for name, ref in test_images.items():

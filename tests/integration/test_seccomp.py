@@ -23,8 +23,10 @@ pytestmark = pytest.mark.integration
 
 # an OCI LinuxSeccomp: everything allowed but sethostname, which fails with EAFNOSUPPORT (97)
 ODD_ERRNO = 97
-PROFILE = {"defaultAction": "SCMP_ACT_ALLOW",
-           "syscalls": [{"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": ODD_ERRNO}]}
+PROFILE = {
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": ODD_ERRNO}],
+}
 
 
 def table(name: str, image: str, extra: str = "") -> str:
@@ -53,10 +55,13 @@ def test_the_default_profile_filters_and_unconfined_does_not(tmp_path, state, re
     image = test_images["sleeper"]
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "odd.json").write_text(json.dumps(PROFILE))
-    file = write_file(tmp_path, registry,
-                      table(confined, image, 'cap_add = ["SYS_ADMIN"]')
-                      + table(free, image, 'cap_add = ["SYS_ADMIN"]\nseccomp = "unconfined"')
-                      + table(custom, image, 'cap_add = ["SYS_ADMIN"]\nseccomp = "profiles/odd.json"'))
+    file = write_file(
+        tmp_path,
+        registry,
+        table(confined, image, 'cap_add = ["SYS_ADMIN"]')
+        + table(free, image, 'cap_add = ["SYS_ADMIN"]\nseccomp = "unconfined"')
+        + table(custom, image, 'cap_add = ["SYS_ADMIN"]\nseccomp = "profiles/odd.json"'),
+    )
     try:
         result = hp("apply", str(file), "--yes", state=state)
         assert result.returncode == 0, result.stderr
@@ -80,10 +85,14 @@ def test_the_default_profile_filters_and_unconfined_does_not(tmp_path, state, re
 
 def test_a_bad_profile_is_a_one_line_plan_error(tmp_path, state, registry, test_images) -> None:
     name = f"sc-bad-{uuid.uuid4().hex[:6]}"
-    (tmp_path / "bad.json").write_text('{"defaultAction": "SCMP_ACT_ERRNO", "archMap": [], '
-                                       '"syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALOW"}]}')
-    for setting, problem in (("bad.json", 'bad.json: syscalls[0].action: unknown action "SCMP_ACT_ALOW"'),
-                             ("nope.json", "nope.json: cannot read: No such file or directory")):
+    (tmp_path / "bad.json").write_text(
+        '{"defaultAction": "SCMP_ACT_ERRNO", "archMap": [], '
+        '"syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALOW"}]}'
+    )
+    for setting, problem in (
+        ("bad.json", 'bad.json: syscalls[0].action: unknown action "SCMP_ACT_ALOW"'),
+        ("nope.json", "nope.json: cannot read: No such file or directory"),
+    ):
         file = write_file(tmp_path, registry, table(name, test_images["sleeper"], f'seccomp = "{setting}"'))
         result = hp("plan", str(file), state=state)
         assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
@@ -91,8 +100,9 @@ def test_a_bad_profile_is_a_one_line_plan_error(tmp_path, state, registry, test_
     assert leftovers(state, [name]) == []
 
 
-def test_a_changed_profile_is_a_replace_that_says_so_and_makes_a_saved_plan_stale(tmp_path, state, registry,
-                                                                                   test_images) -> None:
+def test_a_changed_profile_is_a_replace_that_says_so_and_makes_a_saved_plan_stale(
+    tmp_path, state, registry, test_images
+) -> None:
     name = f"sc-edit-{uuid.uuid4().hex[:6]}"
     profile = tmp_path / "odd.json"
     profile.write_text(json.dumps(PROFILE))

@@ -26,7 +26,7 @@ def security_lines(text: str, name: str) -> list[str]:
     start = next(i for i, line in enumerate(lines) if line.split()[1:2] == [name])
     out: list[str] = []
     heading = None
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if heading is None:
             if not line.startswith("   ") or not line.strip():
                 return []
@@ -39,32 +39,54 @@ def security_lines(text: str, name: str) -> list[str]:
     return out
 
 
-def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path, state, registry,
-                                                                      test_images) -> None:
+def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path, state, registry, test_images) -> None:
     s = uuid.uuid4().hex[:6]
     web, edge, plain, su, dev, own = (f"{n}-{s}" for n in ("web", "edge", "plain", "su", "dev", "own"))
     (tmp_path / "host").mkdir()
-    (tmp_path / "strict.json").write_text(json.dumps({
-        "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
-        "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]}))
+    (tmp_path / "strict.json").write_text(
+        json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}],
+            }
+        )
+    )
     image = test_images["sleeper"]  # USER app: not root unless hp.toml says so
-    file = write_file(tmp_path, registry, table(web, image, (
-        'cap_add = ["NET_ADMIN", "CHOWN"]\nuser = "0"\nseccomp = "unconfined"\n'
-        'sysctls = { "kernel.shmmax" = "65536" }\n'
-        f'mounts = [{{ type = "bind", source = "{tmp_path}/host", target = "/host" }},\n'
-        '  { type = "bind", source = "/etc/ssl", target = "/ssl", readonly = true }]\n'))
+    file = write_file(
+        tmp_path,
+        registry,
+        table(
+            web,
+            image,
+            (
+                'cap_add = ["NET_ADMIN", "CHOWN"]\nuser = "0"\nseccomp = "unconfined"\n'
+                'sysctls = { "kernel.shmmax" = "65536" }\n'
+                f'mounts = [{{ type = "bind", source = "{tmp_path}/host", target = "/host" }},\n'
+                '  { type = "bind", source = "/etc/ssl", target = "/ssl", readonly = true }]\n'
+            ),
+        )
         + f'[containers.{edge}]\nimage = "{image}"\nnetwork = "host"\n'
-        + table(plain, image) + table(su, image, "privileged = true\n")
-        + table(dev, image, 'devices = ["/dev/fuse:/dev/fuse:rw"]\n') + table(own, image, 'seccomp = "strict.json"\n'))
+        + table(plain, image)
+        + table(su, image, "privileged = true\n")
+        + table(dev, image, 'devices = ["/dev/fuse:/dev/fuse:rw"]\n')
+        + table(own, image, 'seccomp = "strict.json"\n'),
+    )
     text = hp("plan", str(file), state=state, check=True).stdout
     lines = {
-        web: ["capability CAP_NET_ADMIN (not in hp's default set)", "seccomp unconfined: no syscall filter",
-              "bind mount of host path /etc/ssl at /ssl (read-only)",
-              f"bind mount of host path {tmp_path}/host at /host (read-write)",
-              "sysctl kernel.shmmax=65536", "runs as root (uid 0)"],
+        web: [
+            "capability CAP_NET_ADMIN (not in hp's default set)",
+            "seccomp unconfined: no syscall filter",
+            "bind mount of host path /etc/ssl at /ssl (read-only)",
+            f"bind mount of host path {tmp_path}/host at /host (read-write)",
+            "sysctl kernel.shmmax=65536",
+            "runs as root (uid 0)",
+        ],
         edge: ["host network: the host's interfaces and ports, no network namespace of its own"],
-        su: ["privileged: every capability, the host's devices, no masked or read-only paths, /sys writable",
-             "seccomp unconfined: no syscall filter"],
+        su: [
+            "privileged: every capability, the host's devices, no masked or read-only paths, /sys writable",
+            "seccomp unconfined: no syscall filter",
+        ],
         dev: ["device /dev/fuse (c 10:229 rw)"],
         own: ["seccomp profile strict.json"],
     }
@@ -73,15 +95,18 @@ def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path,
     assert "CAP_CHOWN" not in text  # a default capability added again is no escalation
     assert security_lines(text, plain) == [] and f"  + {plain}" in text  # hp's default: no security heading
 
-    changes = {c["name"]: c for c in json.loads(hp("plan", str(file), "--json", state=state, check=True).stdout)
-               ["changes"]}
+    changes = {
+        c["name"]: c for c in json.loads(hp("plan", str(file), "--json", state=state, check=True).stdout)["changes"]
+    }
     assert {"kind": "capability", "detail": "CAP_NET_ADMIN"} in changes[web]["security"]
     assert {"kind": "bind-mount", "detail": f"{tmp_path}/host at /host (read-write)"} in changes[web]["security"]
     assert {"kind": "sysctl", "detail": "kernel.shmmax=65536"} in changes[web]["security"]
     assert {"kind": "root", "detail": ""} in changes[web]["security"]
     assert {"kind": "host-network", "detail": ""} in changes[edge]["security"]
-    assert changes[su]["security"] == [{"kind": "privileged", "detail": ""},
-                                       {"kind": "seccomp", "detail": "unconfined"}]
+    assert changes[su]["security"] == [
+        {"kind": "privileged", "detail": ""},
+        {"kind": "seccomp", "detail": "unconfined"},
+    ]
     assert changes[dev]["security"] == [{"kind": "device", "detail": "/dev/fuse (c 10:229 rw)"}]
     assert changes[own]["security"] == [{"kind": "seccomp", "detail": "strict.json"}]
     assert changes[web]["security_added"] == changes[web]["security"] and changes[web]["security_removed"] == []
@@ -92,11 +117,19 @@ def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path,
     error = denied.stderr.strip()
     assert error.startswith("hp: error: --deny-escalation: ") and error.endswith(" (less confined than hp's default)")
     # by container (in the plan's order), what each adds; the plain container adds nothing
-    added = {part.split(" adds ", 1)[0]: part.split(" adds ", 1)[1].split(", ")
-             for part in error[len("hp: error: --deny-escalation: "):-len(" (less confined than hp's default)")]
-             .split("; ")}
-    assert added[web] == ["capability CAP_NET_ADMIN", "seccomp unconfined", "bind-mount /etc/ssl at /ssl (read-only)",
-                          f"bind-mount {tmp_path}/host at /host (read-write)", "sysctl kernel.shmmax=65536"]
+    added = {
+        part.split(" adds ", 1)[0]: part.split(" adds ", 1)[1].split(", ")
+        for part in error[len("hp: error: --deny-escalation: ") : -len(" (less confined than hp's default)")].split(
+            "; "
+        )
+    }
+    assert added[web] == [
+        "capability CAP_NET_ADMIN",
+        "seccomp unconfined",
+        "bind-mount /etc/ssl at /ssl (read-only)",
+        f"bind-mount {tmp_path}/host at /host (read-write)",
+        "sysctl kernel.shmmax=65536",
+    ]
     assert added[edge] == ["host-network"] and plain not in added
     assert added[su] == ["privileged", "seccomp unconfined"] and added[dev] == ["device /dev/fuse (c 10:229 rw)"]
     # a create's root user does not count (most images run as root: podman's and Docker's default too)
@@ -104,8 +137,9 @@ def test_a_create_lists_each_escalation_in_text_and_json_and_is_denied(tmp_path,
     assert not (state / "containers").exists() or not list((state / "containers").iterdir())
 
 
-def test_a_replace_says_what_it_adds_and_removes_and_only_adding_is_denied(tmp_path, state, registry,
-                                                                          test_images) -> None:
+def test_a_replace_says_what_it_adds_and_removes_and_only_adding_is_denied(
+    tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     web = f"web-{s}"
     (tmp_path / "host").mkdir()
@@ -127,10 +161,13 @@ def test_a_replace_says_what_it_adds_and_removes_and_only_adding_is_denied(tmp_p
         assert change["security_removed"] == []
         denied = hp("plan", str(file), "--deny-escalation", "--detailed-exitcode", "--out", str(saved), state=state)
         assert denied.returncode == 1, denied.stderr
-        assert denied.stderr.splitlines()[-1] == (f"hp: error: --deny-escalation: {web} adds capability "
-                                                  "CAP_NET_ADMIN (less confined than hp's default)")
-        assert "+ capability CAP_NET_ADMIN (not in hp's default set)\n" in hp("show", str(saved), state=state,
-                                                                           check=True).stdout
+        assert denied.stderr.splitlines()[-1] == (
+            f"hp: error: --deny-escalation: {web} adds capability CAP_NET_ADMIN (less confined than hp's default)"
+        )
+        assert (
+            "+ capability CAP_NET_ADMIN (not in hp's default set)\n"
+            in hp("show", str(saved), state=state, check=True).stdout
+        )
         as_json = hp("plan", str(file), "--json", "--deny-escalation", state=state)
         assert as_json.returncode == 1 and json.loads(as_json.stdout)["changes"][0]["security_added"]
         # the gate is hp plan's: a saved plan (reviewed) is carried out as it is

@@ -26,10 +26,22 @@ pytestmark = pytest.mark.integration
 
 WAIT = 120  # seconds: the limit for a container to get ready, not a measured time
 MIB = 1024 * 1024
-SERVE_BIG = ('command = ["sh", "-c", "mkdir -p /tmp/www && head -c 1000000 /dev/zero > /tmp/www/big '
-             '&& echo serving && exec httpd -f -p 8080 -h /tmp/www"]\n')
-FIELDS = {"name", "cpu_percent", "memory_usage", "memory_limit", "memory_percent", "pids", "net_rx", "net_tx",
-          "block_read", "block_write"}
+SERVE_BIG = (
+    'command = ["sh", "-c", "mkdir -p /tmp/www && head -c 1000000 /dev/zero > /tmp/www/big '
+    '&& echo serving && exec httpd -f -p 8080 -h /tmp/www"]\n'
+)
+FIELDS = {
+    "name",
+    "cpu_percent",
+    "memory_usage",
+    "memory_limit",
+    "memory_percent",
+    "pids",
+    "net_rx",
+    "net_tx",
+    "block_read",
+    "block_write",
+}
 
 
 def wait_for_line(state: Path, name: str, line: str) -> None:
@@ -67,15 +79,18 @@ def applied(tmp_path, state, registry):
 
 def test_memory_usage_of_a_container_holding_40_mib(state, applied, test_images) -> None:
     name = f"mem-{uuid.uuid4().hex[:6]}"
-    applied(name, f"""
+    applied(
+        name,
+        f"""
 [containers.{name}]
-image = "{test_images['exiter']}"
+image = "{test_images["exiter"]}"
 command = ['head -c {40 * MIB} /dev/zero > /scratch/fill && echo filled && exec sleep 3600']
 network = "none"
 memory = "128m"
 stop_timeout = 0
 mounts = [{{ type = "tmpfs", target = "/scratch", size = "64m" }}]
-""")
+""",
+    )
     wait_for_line(state, name, "filled")
 
     [row] = stats_once(state, name)
@@ -108,13 +123,17 @@ mounts = [{{ type = "tmpfs", target = "/scratch", size = "64m" }}]
 def test_network_bytes_on_its_own_network(state, applied, test_images) -> None:
     s = uuid.uuid4().hex[:6]
     name, subnet = f"web-{s}", free_subnet()
-    applied(name, network_toml("lan", subnet, f"hpt{s}") + f"""
+    applied(
+        name,
+        network_toml("lan", subnet, f"hpt{s}")
+        + f"""
 [containers.{name}]
-image = "{test_images['sleeper']}"
+image = "{test_images["sleeper"]}"
 network = "lan"
 user = "0:0"
 stop_timeout = 0
-{SERVE_BIG}""")
+{SERVE_BIG}""",
+    )
     wait_for_line(state, name, "serving")
     address = ps(state)[name]["ip"]
 
@@ -128,16 +147,23 @@ stop_timeout = 0
 
 def test_a_json_stream_is_one_list_a_line_until_ctrl_c(state, applied, test_images) -> None:
     name = f"busy-{uuid.uuid4().hex[:6]}"
-    applied(name, f"""
+    applied(
+        name,
+        f"""
 [containers.{name}]
-image = "{test_images['exiter']}"
+image = "{test_images["exiter"]}"
 command = ['echo ready; while :; do :; done']
 network = "none"
 stop_timeout = 0
-""")
+""",
+    )
     wait_for_line(state, name, "ready")
-    streamer = subprocess.Popen([HP, "stats", "--json", name, "--state-dir", str(state)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    streamer = subprocess.Popen(
+        [HP, "stats", "--json", name, "--state-dir", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         samples = [json.loads(streamer.stdout.readline()) for _ in range(3)]
         streamer.send_signal(signal.SIGINT)
@@ -153,13 +179,16 @@ stop_timeout = 0
 
 def test_a_host_networked_container_has_no_network_figures(state, applied, test_images) -> None:
     name = f"hostnet-{uuid.uuid4().hex[:6]}"
-    applied(name, f"""
+    applied(
+        name,
+        f"""
 [containers.{name}]
-image = "{test_images['exiter']}"
+image = "{test_images["exiter"]}"
 command = ['echo ready; exec sleep 3600']
 network = "host"
 stop_timeout = 0
-""")
+""",
+    )
     wait_for_line(state, name, "ready")
     [row] = stats_once(state, name, name)  # a NAME given twice is shown once
     assert (row["net_rx"], row["net_tx"]) == (None, None)  # its interfaces are the host's, not its own

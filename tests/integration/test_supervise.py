@@ -35,8 +35,10 @@ def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> N
 
 
 def container(name: str, image: str, script: str, extra: str = "", network: str = "none") -> str:
-    return (f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
-            f'network = "{network}"\n{extra}\n')
+    return (
+        f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
+        f'network = "{network}"\n{extra}\n'
+    )
 
 
 def run_state(state: Path, name: str) -> dict:
@@ -45,8 +47,16 @@ def run_state(state: Path, name: str) -> dict:
 
 def test_on_failure_restarts_until_restart_max(tmp_path, state, registry, test_images) -> None:
     name = f"fail-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, container(name, test_images["exiter"], "echo run; sleep 0.2; exit 1",
-                                                    'restart = "on-failure"\nrestart_max = 2\nmust_run = false'))
+    file = write_file(
+        tmp_path,
+        registry,
+        container(
+            name,
+            test_images["exiter"],
+            "echo run; sleep 0.2; exit 1",
+            'restart = "on-failure"\nrestart_max = 2\nmust_run = false',
+        ),
+    )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         eventually(lambda: run_state(state, name).get("gave_up"), "the policy gave up")
@@ -63,8 +73,11 @@ def test_on_failure_restarts_until_restart_max(tmp_path, state, registry, test_i
 
 def test_on_failure_counts_restarts_without_a_limit(tmp_path, state, registry, test_images) -> None:
     name = f"loop-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, container(name, test_images["exiter"], "sleep 0.2; exit 3",
-                                                    'restart = "on-failure"\nmust_run = false'))
+    file = write_file(
+        tmp_path,
+        registry,
+        container(name, test_images["exiter"], "sleep 0.2; exit 3", 'restart = "on-failure"\nmust_run = false'),
+    )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         eventually(lambda: ps(state)[name]["restarts"] >= 3, "three restarts")
@@ -73,17 +86,18 @@ def test_on_failure_counts_restarts_without_a_limit(tmp_path, state, registry, t
     assert leftovers(state, [name]) == []
 
 
-def test_always_comes_back_after_an_outside_kill_but_not_after_hp_stop(tmp_path, state, registry,
-                                                                      test_images) -> None:
+def test_always_comes_back_after_an_outside_kill_but_not_after_hp_stop(tmp_path, state, registry, test_images) -> None:
     name = f"always-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, container(name, test_images["sleeper"], "exec sleep 3600",
-                                                    'restart = "always"'))
+    file = write_file(
+        tmp_path, registry, container(name, test_images["sleeper"], "exec sleep 3600", 'restart = "always"')
+    )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         first = ps(state)[name]["pid"]
         os.kill(first, signal.SIGKILL)  # from outside hp, as the OOM killer or a stray kill would
-        eventually(lambda: ps(state)[name]["status"] == "running" and ps(state)[name]["pid"] != first,
-                   "it came back by itself")
+        eventually(
+            lambda: ps(state)[name]["status"] == "running" and ps(state)[name]["pid"] != first, "it came back by itself"
+        )
         assert ps(state)[name]["restarts"] == 1
         hp("stop", name, state=state, check=True)
         time.sleep(1.5)  # what a restart would take (0.1 s back-off), several times over
@@ -106,8 +120,9 @@ def test_no_restart_follows_rm_destroy_or_a_replace(tmp_path, state, registry, t
     before = host_snapshot()
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
-        file = write_file(tmp_path, registry, container(name, test_images["sleeper"], script,
-                                                        'restart = "always"\nenv = { V = "2" }'))
+        file = write_file(
+            tmp_path, registry, container(name, test_images["sleeper"], script, 'restart = "always"\nenv = { V = "2" }')
+        )
         hp("apply", str(file), "--yes", state=state, check=True)  # a replace
         assert ps(state)[name]["restarts"] == 0
         hp("rm", name, state=state, check=True)
@@ -139,16 +154,24 @@ def test_monitors_outlive_the_cgroup_hp_ran_in(tmp_path, state, registry, test_i
     its cgroup is killed. The containers run on, and an exit after that is still recorded."""
     name = f"outlive-{uuid.uuid4().hex[:6]}"
     ender = f"ender-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry,
-                      container(name, test_images["sleeper"], "exec sleep 3600")
-                      + container(ender, test_images["exiter"], "sleep 3; exit 7", "must_run = false"))
+    file = write_file(
+        tmp_path,
+        registry,
+        container(name, test_images["sleeper"], "exec sleep 3600")
+        + container(ender, test_images["exiter"], "sleep 3; exit 7", "must_run = false"),
+    )
     caller = _caller_cgroup()
     try:
         shell = subprocess.Popen(["sleep", "600"])  # the session's other processes
         (caller / "cgroup.procs").write_text(str(shell.pid))
         hp_argv = [sys_hp(), "apply", str(file), "--yes", "--state-dir", str(state)]
-        applied = subprocess.run(hp_argv, capture_output=True, text=True, timeout=120,
-                                 preexec_fn=lambda: (caller / "cgroup.procs").write_text(str(os.getpid())))
+        applied = subprocess.run(
+            hp_argv,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=lambda: (caller / "cgroup.procs").write_text(str(os.getpid())),
+        )
         assert applied.returncode == 0, applied.stderr
         killed = _kill_cgroup(caller)
         shell.wait(timeout=10)
@@ -192,9 +215,15 @@ def _simulate_reboot(state: Path) -> None:
                 except ProcessLookupError:
                     pass
     for name in names:
-        eventually(lambda name=name: not any((c / "cgroup.procs").read_text().split()
-                                   for c in Path("/sys/fs/cgroup").glob(f"*/hp/{lay.cgroup_name(name)}")),
-                   f"{name}'s processes ended")
+        eventually(
+            lambda name=name: (
+                not any(
+                    (c / "cgroup.procs").read_text().split()
+                    for c in Path("/sys/fs/cgroup").glob(f"*/hp/{lay.cgroup_name(name)}")
+                )
+            ),
+            f"{name}'s processes ended",
+        )
     for mount in sorted(mounts_under(state), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount], check=True)
     for netns in (state / "netns").glob("*"):
@@ -209,12 +238,15 @@ def test_start_all_brings_back_what_a_reboot_took_down(tmp_path, state, registry
     subnet = free_subnet()
     network = f"rb{tag}"
     networks = f'[networks.{network}]\nsubnet = "{subnet}"\n\n[volumes.data{tag}]\n\n'
-    keep = (f'restart = "always"\n'
-            f'mounts = [{{ type = "volume", source = "data{tag}", target = "/data" }}]')
+    keep = f'restart = "always"\nmounts = [{{ type = "volume", source = "data{tag}", target = "/data" }}]'
     script = "echo up >> /data/boots; exec sleep 3600"
-    file = write_file(tmp_path, registry, networks
-                      + container(web, test_images["sleeper"], script, keep, network)
-                      + container(stopped, test_images["sleeper"], "exec sleep 3600", 'restart = "always"', network))
+    file = write_file(
+        tmp_path,
+        registry,
+        networks
+        + container(web, test_images["sleeper"], script, keep, network)
+        + container(stopped, test_images["sleeper"], "exec sleep 3600", 'restart = "always"', network),
+    )
     other = tmp_path / "other"
     other.mkdir()
     other_file = write_file(other, registry, container(plain, test_images["sleeper"], "exec sleep 3600"))

@@ -52,8 +52,9 @@ def volume_entries(state: Path) -> list[str]:
     return sorted(os.listdir(state / "volumes")) if (state / "volumes").exists() else []
 
 
-def test_image_volume_is_filled_once_and_survives_replaces_and_destroy(tmp_path, state, registry, test_images,
-                                                                       other_sleeper) -> None:
+def test_image_volume_is_filled_once_and_survives_replaces_and_destroy(
+    tmp_path, state, registry, test_images, other_sleeper
+) -> None:
     name = f"v-{uuid.uuid4().hex[:6]}"
     volume = image_volume_name(name, "/data")
     data = state / "volumes" / volume / "_data"
@@ -63,8 +64,10 @@ def test_image_volume_is_filled_once_and_survives_replaces_and_destroy(tmp_path,
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
         # filled from the image: its owner, mode and content at /data
-        assert sh(state, name, "stat -c '%u:%g %a' /data; cat /data/seed >/dev/null && echo seed") == \
-            "1000:1000 755\nseed\n"
+        assert (
+            sh(state, name, "stat -c '%u:%g %a' /data; cat /data/seed >/dev/null && echo seed")
+            == "1000:1000 755\nseed\n"
+        )
         sh(state, name, "echo one > /data/mine; rm /data/seed; echo two > /home/app/named")
         assert (data / "mine").read_text() == "one\n"
         assert not list((state / "containers" / name).rglob("mine"))  # outside the container's directory
@@ -87,13 +90,21 @@ def test_image_volume_is_filled_once_and_survives_replaces_and_destroy(tmp_path,
     assert leftovers(state, [name]) == []
 
 
-REPLACE_POINTS = ["removing", "after-stop", "after-gone", "after-dir", "after-mount", "after-netns",
-                  "after-cni-add", "after-crun-create", "after-start"]
+REPLACE_POINTS = [
+    "removing",
+    "after-stop",
+    "after-gone",
+    "after-dir",
+    "after-mount",
+    "after-netns",
+    "after-cni-add",
+    "after-crun-create",
+    "after-start",
+]
 
 
 @pytest.mark.parametrize("point", REPLACE_POINTS)
-def test_replace_killed_at_any_point_keeps_the_volume_data_once(point, tmp_path, state, registry,
-                                                                test_images) -> None:
+def test_replace_killed_at_any_point_keeps_the_volume_data_once(point, tmp_path, state, registry, test_images) -> None:
     name = f"k-{uuid.uuid4().hex[:6]}"
     image = test_images["sleeper"]
     net = network() + "[volumes.home]\n\n"
@@ -116,8 +127,9 @@ def test_replace_killed_at_any_point_keeps_the_volume_data_once(point, tmp_path,
     assert leftovers(state, [name]) == []
 
 
-def test_named_volume_is_filled_once_shared_and_survives_replace_and_destroy(tmp_path, state, registry,
-                                                                             test_images) -> None:
+def test_named_volume_is_filled_once_shared_and_survives_replace_and_destroy(
+    tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     a, b, volume = f"a-{s}", f"b-{s}", f"shared-{s}"
     image = test_images["sleeper"]
@@ -126,8 +138,12 @@ def test_named_volume_is_filled_once_shared_and_survives_replace_and_destroy(tmp
     net = network()
 
     def text(env: str = "1") -> str:
-        return (net + f"[volumes.{volume}]\n\n" + toml(image, a, f'{mount}\nenv = {{ V = "{env}" }}')
-                + toml(image, b, mount.replace("/data", "/srv/shared")))
+        return (
+            net
+            + f"[volumes.{volume}]\n\n"
+            + toml(image, a, f'{mount}\nenv = {{ V = "{env}" }}')
+            + toml(image, b, mount.replace("/data", "/srv/shared"))
+        )
 
     file = write_file(tmp_path, registry, text())
     try:
@@ -158,9 +174,15 @@ def test_volume_ls_inspect_and_rm(tmp_path, state, registry, test_images) -> Non
     name, volume = f"c-{s}", f"named-{s}"
     image_volume = image_volume_name(name, "/data")
     net = network()
-    file = write_file(tmp_path, registry, net + f"[volumes.{volume}]\n\n"
-                      + toml(test_images["sleeper"], name,
-                             f'mounts = [{{ type = "volume", source = "{volume}", target = "/home/app" }}]'))
+    file = write_file(
+        tmp_path,
+        registry,
+        net
+        + f"[volumes.{volume}]\n\n"
+        + toml(
+            test_images["sleeper"], name, f'mounts = [{{ type = "volume", source = "{volume}", target = "/home/app" }}]'
+        ),
+    )
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
         sh(state, name, "head -c 5000 /dev/zero > /home/app/five-k")
@@ -197,16 +219,23 @@ def test_volume_ls_inspect_and_rm(tmp_path, state, registry, test_images) -> Non
 
 
 def test_plans_name_kept_volumes_and_the_discarded_layer_and_destroy_volumes_deletes_them(
-        tmp_path, state, registry, test_images) -> None:
+    tmp_path, state, registry, test_images
+) -> None:
     s = uuid.uuid4().hex[:6]
     name, volume = f"p-{s}", f"pv-{s}"
     image_volume = image_volume_name(name, "/data")
     net = network()
 
     def text(env: str) -> str:
-        return net + f"[volumes.{volume}]\n\n" + toml(
-            test_images["sleeper"], name,
-            f'mounts = [{{ type = "volume", source = "{volume}", target = "/home/app" }}]\nenv = {{ V = "{env}" }}')
+        return (
+            net
+            + f"[volumes.{volume}]\n\n"
+            + toml(
+                test_images["sleeper"],
+                name,
+                f'mounts = [{{ type = "volume", source = "{volume}", target = "/home/app" }}]\nenv = {{ V = "{env}" }}',
+            )
+        )
 
     file = write_file(tmp_path, registry, text("1"))
     try:
@@ -214,8 +243,10 @@ def test_plans_name_kept_volumes_and_the_discarded_layer_and_destroy_volumes_del
         sh(state, name, "head -c 3000 /dev/zero > /tmp/scratch")  # in the writable layer
         file = write_file(tmp_path, registry, text("2"))
         shown = hp("plan", str(file), state=state, check=True).stdout
-        assert f"- keeps volumes {image_volume}, {volume}\n" in shown or \
-            f"- keeps volumes {volume}, {image_volume}\n" in shown, shown
+        assert (
+            f"- keeps volumes {image_volume}, {volume}\n" in shown
+            or f"- keeps volumes {volume}, {image_volume}\n" in shown
+        ), shown
         assert "- discards its writable layer (" in shown
         (change,) = json.loads(hp("plan", str(file), "--json", state=state, check=True).stdout)["changes"]
         assert change["action"] == "replace" and sorted(change["kept_volumes"]) == sorted([volume, image_volume])
@@ -237,15 +268,17 @@ def test_destroy_volumes_keeps_a_volume_another_files_container_uses(tmp_path, s
     mount = f'mounts = [{{ type = "volume", source = "{volume}", target = "/home/app" }}]'
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    file_a, file_b = (write_file(tmp_path / d, registry, net + f"[volumes.{volume}]\n\n"
-                                 + toml(test_images["sleeper"], name, mount))
-                      for d, name in (("a", mine), ("b", theirs)))
+    file_a, file_b = (
+        write_file(tmp_path / d, registry, net + f"[volumes.{volume}]\n\n" + toml(test_images["sleeper"], name, mount))
+        for d, name in (("a", mine), ("b", theirs))
+    )
     try:
         for file in (file_a, file_b):
             assert hp("apply", str(file), "--yes", state=state).returncode == 0
         destroyed = hp("destroy", str(file_a), "--volumes", "--yes", state=state)
         assert destroyed.returncode == 1 and destroyed.stderr.endswith(
-            f"hp: error: {volume}: volume is in use by container {theirs} (remove it first)\n"), destroyed.stderr
+            f"hp: error: {volume}: volume is in use by container {theirs} (remove it first)\n"
+        ), destroyed.stderr
         assert sorted(ps(state)) == [theirs]
         assert volume in volume_entries(state)
     finally:
@@ -255,18 +288,26 @@ def test_destroy_volumes_keeps_a_volume_another_files_container_uses(tmp_path, s
     assert volume_entries(state) == []
 
 
-@pytest.mark.parametrize("mount, where", [
-    ('{ type = "volume", source = "nope", target = "/x" }', "containers.c.mounts[0].source"),
-    ('{ type = "volume", source = "../v", target = "/x" }', "containers.c.mounts[0].source"),
-    ('{ type = "volume", source = "v" }', "containers.c.mounts[0].target"),
-    ('{ type = "volume", source = "v", target = "/x", readonly = "no" }', "containers.c.mounts[0].readonly"),
-    ('{ type = "volume", source = "v", target = "/x" }, { type = "volume", source = "v", target = "/x" }',
-     "containers.c.mounts[1].target"),
-], ids=["undeclared", "bad-name", "no-target", "readonly-not-bool", "duplicate-target"])
-def test_bad_volume_input_is_one_line_naming_the_field_and_makes_nothing(mount, where, tmp_path, state, registry,
-                                                                         test_images) -> None:
-    file = write_file(tmp_path, registry, f'[volumes.v]\n\n[containers.c]\nimage = "{test_images["sleeper"]}"\n'
-                                          f"mounts = [{mount}]\n")
+@pytest.mark.parametrize(
+    "mount, where",
+    [
+        ('{ type = "volume", source = "nope", target = "/x" }', "containers.c.mounts[0].source"),
+        ('{ type = "volume", source = "../v", target = "/x" }', "containers.c.mounts[0].source"),
+        ('{ type = "volume", source = "v" }', "containers.c.mounts[0].target"),
+        ('{ type = "volume", source = "v", target = "/x", readonly = "no" }', "containers.c.mounts[0].readonly"),
+        (
+            '{ type = "volume", source = "v", target = "/x" }, { type = "volume", source = "v", target = "/x" }',
+            "containers.c.mounts[1].target",
+        ),
+    ],
+    ids=["undeclared", "bad-name", "no-target", "readonly-not-bool", "duplicate-target"],
+)
+def test_bad_volume_input_is_one_line_naming_the_field_and_makes_nothing(
+    mount, where, tmp_path, state, registry, test_images
+) -> None:
+    file = write_file(
+        tmp_path, registry, f'[volumes.v]\n\n[containers.c]\nimage = "{test_images["sleeper"]}"\nmounts = [{mount}]\n'
+    )
     result = hp("apply", str(file), "--yes", state=state)
     assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"hp: error: {file}: {where}: "), result.stderr

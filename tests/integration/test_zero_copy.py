@@ -55,8 +55,17 @@ def layered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     work = tmp_path_factory.mktemp("zero-copy")
     base, ref = f"localhost/hp-zero-copy-base:{TAG}", f"localhost/hp-zero-copy:{TAG}"
     try:
-        podman("import", "--change", 'CMD ["sleep", "3600"]', "--change", "USER app",
-               "--change", "STOPSIGNAL SIGKILL", str(rootfs_tar(work / "rootfs.tar")), base)
+        podman(
+            "import",
+            "--change",
+            'CMD ["sleep", "3600"]',
+            "--change",
+            "USER app",
+            "--change",
+            "STOPSIGNAL SIGKILL",
+            str(rootfs_tar(work / "rootfs.tar")),
+            base,
+        )
         (work / "Containerfile").write_text(CONTAINERFILE.format(base=base, tag=TAG))
         podman("build", "--network=none", "-q", "-t", ref, str(work))
         yield podman("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
@@ -82,8 +91,9 @@ def toml(tmp_path: Path, image_id: str, name: str, extra: str = "") -> Path:
 
 def test_a_container_runs_on_podmans_layers_and_nothing_is_copied(tmp_path, state, layered) -> None:
     name = f"zc-{uuid.uuid4().hex[:6]}"
-    file = toml(tmp_path, layered, name, 'mounts = [{ type = "volume", source = "opq", target = "/opq" }]\n'
-                                         '[volumes.opq]\n')
+    file = toml(
+        tmp_path, layered, name, 'mounts = [{ type = "volume", source = "opq", target = "/opq" }]\n[volumes.opq]\n'
+    )
     lay = layout(str(state))
     try:
         applied = hp("apply", str(file), "--yes", state=state)
@@ -94,12 +104,23 @@ def test_a_container_runs_on_podmans_layers_and_nothing_is_copied(tmp_path, stat
         layers = json.loads(Path(lay.image_layers(layered)).read_text())
         driver = json.loads(podman("image", "inspect", layered).stdout)[0]["GraphDriver"]["Data"]
         assert layers == [driver["UpperDir"], *driver["LowerDir"].split(":")]
-        mount = next(line for line in Path("/proc/self/mountinfo").read_text().splitlines()
-                     if line.split()[4] == lay.rootfs(name))
+        mount = next(
+            line
+            for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if line.split()[4] == lay.rootfs(name)
+        )
         assert f"lowerdir={':'.join(layers)}," in mount
         # the container sees the merged image: the whiteout and the opaque dir hold
-        seen = hp("exec", name, "--", "sh", "-c", "ls /opq; test -e /etc/group || echo no-group; id -un",
-                  state=state, check=True).stdout.split()
+        seen = hp(
+            "exec",
+            name,
+            "--",
+            "sh",
+            "-c",
+            "ls /opq; test -e /etc/group || echo no-group; id -un",
+            state=state,
+            check=True,
+        ).stdout.split()
         assert seen == ["b", "no-group", "app"]  # user app: read from /etc/passwd through the layers
         assert os.listdir(lay.volume_data("opq")) == ["b"]  # a volume's first content: the merged view
         assert podman_image_mounted(layered) is False  # the mount for the volume's fill was undone
@@ -179,8 +200,9 @@ def test_killed_after_taking_the_reference_the_next_apply_finishes(tmp_path, sta
 
 def test_killed_while_the_image_is_mounted_for_a_volume_the_prune_unmounts_it(tmp_path, state, layered) -> None:
     name = f"zc-{uuid.uuid4().hex[:6]}"
-    file = toml(tmp_path, layered, name, 'mounts = [{ type = "volume", source = "zcvol", target = "/opq" }]\n'
-                                         '[volumes.zcvol]\n')
+    file = toml(
+        tmp_path, layered, name, 'mounts = [{ type = "volume", source = "zcvol", target = "/opq" }]\n[volumes.zcvol]\n'
+    )
     try:
         killed = hp("apply", str(file), "--yes", state=state, env={"HP_KILL_AT": "volume-image-mounted"})
         assert killed.returncode == -9
@@ -201,8 +223,11 @@ def test_a_rootfs_copied_by_an_older_hp_stays_in_use(tmp_path, state, layered) -
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
         assert references(layered) == []
-        mount = next(line for line in Path("/proc/self/mountinfo").read_text().splitlines()
-                     if line.split()[4] == lay.rootfs(name))
+        mount = next(
+            line
+            for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if line.split()[4] == lay.rootfs(name)
+        )
         assert f"lowerdir={lay.image_rootfs(layered)}," in mount
         assert hp("destroy", str(file), "--yes", state=state).returncode == 0
         assert not os.path.exists(lay.image_dir(layered))
@@ -211,6 +236,7 @@ def test_a_rootfs_copied_by_an_older_hp_stays_in_use(tmp_path, state, layered) -
 
 
 # ---- reading through layers, against the kernel's overlay of the same layers -----------------------
+
 
 def make_layers(tmp_path: Path) -> list[Path]:
     """Three layers, top first, with every overlay rule a passwd lookup can meet."""
@@ -237,8 +263,20 @@ def make_layers(tmp_path: Path) -> list[Path]:
     return [top, mid, low]
 
 
-PATHS = ("/etc/passwd", "/etc/group", "/etc/hosts", "/etc/shells", "/old/passwd", "/old/group",
-         "/file-then-dir", "/file-then-dir/x", "/escape", "/link-to-passwd", "/nope", "/etc")
+PATHS = (
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/hosts",
+    "/etc/shells",
+    "/old/passwd",
+    "/old/group",
+    "/file-then-dir",
+    "/file-then-dir/x",
+    "/escape",
+    "/link-to-passwd",
+    "/nope",
+    "/etc",
+)
 
 
 def outcome(read, *args) -> object:
@@ -255,8 +293,9 @@ def test_reading_through_layers_agrees_with_the_kernels_overlay(tmp_path) -> Non
     merged = tmp_path / "merged"
     merged.mkdir()
     lower = ":".join(str(p) for p in layers)
-    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"ro,lowerdir={lower}", str(merged)],
-                   check=True, timeout=30)
+    subprocess.run(
+        ["mount", "-t", "overlay", "overlay", "-o", f"ro,lowerdir={lower}", str(merged)], check=True, timeout=30
+    )
     try:
         dirs = [str(p) for p in layers]
         for path in PATHS:
