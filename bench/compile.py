@@ -17,19 +17,17 @@ Prints, in one run:
       the target applies: `hp compile` <= 6x `python -c pass`. The venv is built in a
       temporary directory from a copy of this tree (pip fetches the dependencies from the
       package index), or --installed VENV reuses one;
-  (c) whether the `hp compile` path imports plumbum or rich (target: neither),
+  (c) whether the `hp compile` path imports plumbum, rich or typer (target: none),
       and its slowest imports according to `python -X importtime`.
 
-Measured on the development VM (2 CPUs, shared with other test runs: absolute times swing;
-medians of 20): (b) editable: python -c pass 37 ms (the editable install's .pth files and
-import hook are most of it), hp compile 147 ms (4.0x), hp ps 152 ms; (b2) normal install:
-python -c pass 14 ms, hp compile 131 ms (9.5x), hp ps 134 ms (9.7x): the target is not met.
-Of hp compile's imports, typer (with click, inspect, typing, its completion machinery) and the
-compiler package take about equal shares; `python -c 'import typer'` alone is 5 to 6x the
-baseline in a normal install, so <= 6x needs the compile path without typer (or a lighter
-argument parser), not only deferred imports. Deferred already: executor.planning (and
-with it containers, networking, images, volumes and the plan: hp compile reads env files
-through executor.inputs), plumbum and rich.
+Measured on the development VM (2 CPUs, shared: absolute times swing; medians of 30), (b2)
+normal install: python -c pass 12.7 ms, hp compile 73.1 ms (5.75x: the target is met), hp ps
+138.4 ms (10.9x). Before this was met: hp compile 131 ms (9.5x). An ordinary `hp compile`
+command line now runs without typer (executor/compile_command.py; docs/design.md, start-up),
+without the garbage collector, and without hashlib or difflib; msgspec's own import is about a
+third of what is left. Deferred already: executor.planning (and with it containers,
+networking, images, volumes and the plan: hp compile reads env files through
+executor.inputs), plumbum and rich.
 
 The processes run with this environment as it is. Note PYTHONDONTWRITEBYTECODE:
 when it is set and compiler/ and executor/ have no __pycache__, every `hp` run
@@ -77,7 +75,7 @@ CONTAINERS = ("web", "worker")
 
 RATE_TARGET = 20_000  # configs per second, in-process
 RATIO_TARGET = 6.0  # hp compile wall time / python -c pass
-FORBIDDEN = ("plumbum", "rich")  # must not be imported by the compile path
+FORBIDDEN = ("plumbum", "rich", "typer")  # must not be imported by the compile path
 
 BIN = Path(sys.executable).parent
 PYTHON = str(BIN / "python")

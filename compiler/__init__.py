@@ -45,6 +45,23 @@ def compile_config_json(
     """
     try:
         hp_file = parse_hp_file(hp_toml)
+    except HpError as e:
+        raise e.from_source("spec") from None
+    return compile_hp_file(hp_file, container, image_config, passwd, group, netns_path, env_files, host)
+
+
+def compile_hp_file(
+    hp_file: HpFile,
+    container: str | None,
+    image_config: bytes | str,
+    passwd: str | None = None,
+    group: str | None = None,
+    netns_path: str | None = None,
+    env_files: Mapping[str, EnvFile] | None = None,
+    host: HostFacts | None = None,
+) -> bytes:
+    """compile_config_json of a file parsed already (parse_hp_file): its cross-table checks, then the config."""
+    try:
         check_networks(hp_file)
         check_volume_mounts(hp_file)
     except HpError as e:
@@ -96,6 +113,7 @@ __all__ = [
     "Settings",
     "check_file",
     "compile_config_json",
+    "compile_hp_file",
     "compile_container",
     "container_settings",
     "defaults",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -87,81 +87,12 @@ def compile_command(
     ),
 ) -> None:
     """Print the OCI runtime config.json for one container. Pure: nothing is pulled or run."""
-    from compiler import HpError, compile_config_json
-    from executor.inputs import read_input, read_text
+    # executor/main.py runs an ordinary `hp compile` command line without typer; this is the rest
+    from executor.compile_command import compile_command as run_compile
 
-    files = {"spec": file, "image": image_config, "passwd": passwd or "", "group": group or ""}
-    try:
-        labels = {"spec": "FILE", "image": "--image-config", "passwd": "--passwd", "group": "--group"}
-        from_stdin = [labels[k] for k, path in files.items() if path == "-"]
-        if len(from_stdin) > 1:
-            raise HpError(from_stdin[1], f"stdin (-) is already read for {from_stdin[0]}")
-        hp_toml = read_input(file)
-        image = read_input(image_config)
-        passwd_text = read_text(passwd, limit=10 * 1024 * 1024) if passwd else None
-        group_text = read_text(group, limit=10 * 1024 * 1024) if group else None
-        if netns is not None and not netns.startswith("/"):
-            raise HpError("--netns", f"{netns!r} is not an absolute path", source="option")
-        env_files = _compile_env_files(file, hp_toml, container)
-        host = _compile_host_facts(file, hp_toml, container, seccomp_profile, arch, kernel)
-        out = compile_config_json(hp_toml, container, image, passwd_text, group_text, netns, env_files, host)
-    except HpError as e:
-        raise _fail(e, files) from None
-    try:
-        sys.stdout.buffer.write(out)
-        sys.stdout.buffer.flush()
-    except OSError as e:
-        sys.stderr.write(f"hp: error: cannot write the config to stdout: {e.strerror or e}\n")
-        raise typer.Exit(1) from None
-
-
-def _compile_env_files(file: str, hp_toml: bytes, container: str | None) -> dict:
-    """The env files of the container `hp compile` compiles, relative to FILE's directory (the
-    current one when FILE is stdin), as hp plan reads them."""
-    from compiler import HpError, parse_hp_file, pick_container
-    from executor.inputs import read_env_files  # not executor.planning: hp compile needs none of its imports
-
-    try:
-        hp_file = parse_hp_file(hp_toml)
-    except HpError:
-        return {}  # compile_config_json reports it
-    name = pick_container(hp_file, container)
-    one = type(hp_file)(containers={name: hp_file.containers[name]})
-    return read_env_files("" if file == "-" else file, one)
-
-
-def _compile_host_facts(
-    file: str,
-    hp_toml: bytes,
-    container: str | None,
-    seccomp_profile: str | None = None,
-    arch: str | None = None,
-    kernel: str | None = None,
-) -> Any:
-    """The host's facts for the container `hp compile` compiles (executor/host.py), as hp plan
-    gathers them, with --seccomp-profile, --arch and --kernel over them (so a compile can be
-    reproduced on another host); None when the file does not parse (compile_config_json reports it)."""
-    import msgspec
-
-    from compiler import HpError, parse_hp_file, pick_container
-    from compiler.seccomp import kernel_version, machine_arch
-    from executor.host import host_facts
-
-    try:
-        if arch is not None:
-            machine_arch(arch, "--arch")
-        if kernel is not None:
-            kernel_version(kernel, "--kernel")
-    except HpError as e:
-        raise e.from_source("option") from None
-    try:
-        hp_file = parse_hp_file(hp_toml)
-        name = pick_container(hp_file, container)
-    except HpError:
-        return None
-    one = type(hp_file)(containers={name: hp_file.containers[name]})
-    host = host_facts(one, os.path.dirname("" if file == "-" else file), default_profile=seccomp_profile)
-    return msgspec.structs.replace(host, arch=arch or host.arch, kernel=kernel or host.kernel)
+    status = run_compile(file, image_config, container, passwd, group, netns, seccomp_profile, kernel, arch)
+    if status:
+        raise typer.Exit(status)
 
 
 # ---------------------------------------------------------------- running containers
@@ -210,7 +141,6 @@ def _emit_json(value) -> None:
 
 
 def _read(file: str, missing_ok: bool = False) -> bytes:
-    import os
 
     from compiler import HpError
     from executor.inputs import read_input
@@ -543,7 +473,6 @@ def stats_command(
 ) -> None:
     """Show running containers' CPU %, memory usage and limit, network and block I/O, and pids,
     every second until Ctrl-C (--no-stream: once). Without NAME: every running container."""
-    import os
 
     import msgspec
 
@@ -998,7 +927,6 @@ def logs_command(
     state_dir: str | None = STATE_DIR,
 ) -> None:
     """Print a container's output: its stdout lines to stdout, its stderr lines to stderr, in order."""
-    import os
     import time
 
     from compiler import HpError
@@ -1090,7 +1018,6 @@ def _exec_words(ctx: typer.Context, words: list[str], state_dir: str | None):
     """hp exec's options (those given before NAME first, as words) and the command: compiler.exec_process's
     parse_exec_words. An unknown option or a missing command is a usage error (exit 2); a bad value is
     one line naming the option (HpError)."""
-    import os
 
     from compiler.exec_process import ExecOptions, ExecUsageError, parse_exec_words
 
