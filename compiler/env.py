@@ -1,6 +1,7 @@
 """process.env: the image's Env, the container's env files, its env, then hp's few defaults."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: msgspec would evaluate every field's annotation
+# string on this module's first decode, ~1.7 ms of each hp compile (docs/design.md, start-up).
 
 from collections.abc import Mapping, Sequence
 

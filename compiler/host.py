@@ -4,7 +4,8 @@ The compiler never reads the host; `hp plan`/`hp compile` gather these once (exe
 and pass them in, and golden cases pass fixed ones, so a config depends on nothing else.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: msgspec would evaluate every field's annotation
+# string on this module's first decode, ~1.7 ms of each hp compile (docs/design.md, start-up).
 
 from typing import Literal
 

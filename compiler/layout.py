@@ -41,13 +41,13 @@ Host-wide, outside every state dir (BRIDGE_CLAIMS_DIR, on tmpfs: bridges do not 
 
 from __future__ import annotations
 
-import hashlib
-
 import msgspec
 
+from .digests import sha256_hex
 from .errors import HpError, quote
 from .names import check_container_name, check_volume_name
 from .network import check_interface_name
+from .volumes import VOLUMES, volume_source
 
 # the OCI bundle's own files besides config.json, by their names there (config.json binds them)
 HOSTS = "hosts"  # rewritten in place as peers come and go (executor/networking.py)
@@ -73,7 +73,7 @@ class Layout(msgspec.Struct, frozen=True):
     def tag(self) -> str:
         """12 hex digits naming this state dir in host-wide names (cgroups, CNI container IDs),
         so that two state dirs may hold containers of the same name."""
-        return hashlib.sha256(self.state_dir.encode()).hexdigest()[:12]
+        return sha256_hex(self.state_dir.encode())[:12]
 
     def cgroup_name(self, name: str) -> str:
         return f"{self.tag}-{check_container_name(name)}"
@@ -118,6 +118,9 @@ class Layout(msgspec.Struct, frozen=True):
 
     def image_rootfs(self, image_id: str) -> str:
         return f"{self.image_dir(image_id)}/rootfs"
+
+    def image_inspect(self, image_id: str) -> str:
+        return f"{self.image_dir(image_id)}/image.json"
 
     def image_layers(self, image_id: str) -> str:
         return f"{self.image_dir(image_id)}/layers.json"
@@ -189,14 +192,14 @@ class Layout(msgspec.Struct, frozen=True):
 
     @property
     def volumes_dir(self) -> str:
-        return f"{self.state_dir}/volumes"
+        return f"{self.state_dir}/{VOLUMES}"
 
     def volume_dir(self, volume: str) -> str:
         # as container_dir: every path of a volume is built on this one, from a checked name
         return f"{self.volumes_dir}/{check_volume_name(volume)}"
 
     def volume_data(self, volume: str) -> str:
-        return f"{self.volume_dir(volume)}/_data"
+        return volume_source(self.volumes_dir, check_volume_name(volume))  # what a mount of it binds
 
     def volume_origin(self, volume: str) -> str:
         return f"{self.volume_dir(volume)}/volume.json"

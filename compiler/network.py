@@ -16,7 +16,6 @@ executor does with a resolved network is in compiler/cni.py and docs/networking.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
@@ -25,6 +24,7 @@ from typing import Literal
 import msgspec
 
 from . import oci
+from .digests import sha256_hex
 from .errors import HpError, key_path, quote
 from .etc_files import hosts_file, resolv_conf
 from .spec import HpFile, NetworkSpec
@@ -97,7 +97,7 @@ def default_bridge(name: str) -> str:
     if name == DEFAULT_NETWORK:
         return DEFAULT_BRIDGE
     short = f"hp-{name}"
-    return short if _IFNAME.fullmatch(short) else "hp-" + hashlib.sha256(name.encode()).hexdigest()[:12]
+    return short if _IFNAME.fullmatch(short) else "hp-" + sha256_hex(name.encode())[:12]
 
 
 # ---- ports

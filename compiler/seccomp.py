@@ -19,7 +19,6 @@ only "<kernel>.<major>" count, so 6.1.0-18-amd64 is 6.1. docs/seccomp.md has the
 
 from __future__ import annotations
 
-import hashlib
 import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -28,6 +27,7 @@ import msgspec
 
 from . import oci
 from .capabilities import ALL_CAPABILITIES
+from .digests import sha256_hex
 from .errors import HpError, quote
 from .host import HostFacts, HostFile
 
@@ -624,7 +624,7 @@ def profile_file(setting: str, privileged: bool, host: HostFacts) -> HostFile | 
 
 def profile_digest(file: HostFile) -> str:
     """The sha256 of a profile's text: what a plan fingerprints and a container's record keeps."""
-    return "sha256:" + hashlib.sha256(file.text.encode("utf-8")).hexdigest()
+    return "sha256:" + sha256_hex(file.text.encode("utf-8"))
 
 
 def profile_digests(host: HostFacts) -> dict[str, str]:

@@ -9,15 +9,15 @@ use a volume is read from their configs (`volume_of_source`), never kept a secon
 
 from __future__ import annotations
 
-import hashlib
-
 import msgspec
 
+from .digests import sha256_hex
 from .errors import HpError, key_path, quote
 from .names import check_volume_name, is_volume_name
 from .resources import parse_size
 from .spec import HpFile, VolumeMount
 
+VOLUMES = "volumes"  # the state dir's directory of volumes (Layout.volumes_dir); hp compile's, relative
 DATA = "_data"
 _NAME_ROOM = 64 - 1 - 12  # a container name's characters kept in an image volume's name
 
@@ -25,7 +25,7 @@ _NAME_ROOM = 64 - 1 - 12  # a container name's characters kept in an image volum
 def image_volume_name(container: str, target: str) -> str:
     """`NAME.<12 hex digits of sha256(NAME, TARGET)>`: one per container name and target path
     (the digest covers the whole name, so a long name cut short still names only its own)."""
-    digest = hashlib.sha256(f"{container}\0{target}".encode()).hexdigest()[:12]
+    digest = sha256_hex(f"{container}\0{target}".encode())[:12]
     return f"{container[:_NAME_ROOM]}.{digest}"
 
 

@@ -3,7 +3,6 @@ and devices the containers need. Read once per plan, before anything is pulled."
 
 from __future__ import annotations
 
-import difflib
 import os
 
 from compiler.defaults import defaults
@@ -60,6 +59,8 @@ def seccomp_files(hp_file: HpFile, base_dir: str) -> dict[str, HostFile]:
         except HpError as e:
             hint = ""
             if "/" not in path and not path.endswith(".json"):
+                import difflib  # only for this message: ~1.5 ms of every hp compile's start otherwise
+
                 close = difflib.get_close_matches(path, ("default", "unconfined"), n=1)
                 hint = f' (did you mean "{close[0]}"?)' if close else ' (expected "default", "unconfined" or a file)'
             raise HpError(
