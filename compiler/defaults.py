@@ -8,6 +8,7 @@ import msgspec
 
 from .layout import ETC_FILES, INIT_HELPER
 from .oci import OCI_VERSION, DeviceRule, Mount, Rlimit
+from .volumes import VOLUMES
 
 
 class Defaults(msgspec.Struct, frozen=True):
@@ -99,7 +100,7 @@ _DEFAULTS = Defaults(
     rlimits=(Rlimit("RLIMIT_NOFILE", 1024, 1024),),
     cgroup_parent="/hp",
     etc_files=ETC_FILES,
-    volume_dir="volumes",
+    volume_dir=VOLUMES,
     init_path="/run/hp-init",
     init_source=INIT_HELPER,
     log_max_size=10 * 1024**2,  # "10m", as the issue and podman's k8s-file users expect

@@ -14,11 +14,11 @@ from .oci import Mount
 from .paths import absolute_path, depth, is_within, normalise
 from .resources import parse_mode, parse_size
 from .spec import BindMount, TmpfsMount, VolumeMount
-from .volumes import image_volume_name, volume_source
+from .volumes import VOLUMES, image_volume_name, volume_source
 
 
 def user_mounts(
-    mounts: Sequence[BindMount | TmpfsMount | VolumeMount], where: str, volume_dir: str = "volumes"
+    mounts: Sequence[BindMount | TmpfsMount | VolumeMount], where: str, volume_dir: str = VOLUMES
 ) -> tuple[Mount, ...]:
     """The container's own mounts as OCI mounts, checked: absolute, unique targets, never /;
     a volume mount binds its volume's directory under `volume_dir` (compiler/volumes.py)."""

@@ -174,7 +174,7 @@ def ensure_image(
         say(f"extracting {ref} ({image_id[:12]}) into {layout.images_dir}")
         extract_once(image_id, layout, EXTRACTORS["mount" if method == "layers" else method])
     prepared = PreparedImage(image_id, "" if layers else rootfs, ImageFacts(config, None, None), pulled, layers)
-    json_path = f"{layout.image_dir(image_id)}/image.json"
+    json_path = layout.image_inspect(image_id)
     data = inspect.encode()
     if read_or_none(json_path) != data:
         os.makedirs(layout.image_dir(image_id), mode=0o755, exist_ok=True)
@@ -190,7 +190,7 @@ def hold_image(layout: Layout, prepared: PreparedImage, say: Callable[[str], Non
     Nothing to do for an image whose root filesystem was copied out, or that is held already."""
     if not prepared.layers or _usable_layers(layout, prepared.image_id):
         return
-    inspect = read_or_none(f"{layout.image_dir(prepared.image_id)}/image.json")
+    inspect = read_or_none(layout.image_inspect(prepared.image_id))
     if inspect is None:
         raise HpError(
             f"image {prepared.image_id[:12]}", "its inspect record is missing from the state dir: run hp plan again"
