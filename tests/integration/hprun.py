@@ -1,4 +1,5 @@
-"""Running the real `hp` in integration tests, and looking for what it may have left behind."""
+"""Running the real `hp` in integration tests, and looking for what it may have left behind;
+the hp.toml tables, state-dir records and waits that several test files share."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from compiler.layout import Layout, layout
 
 HP = str(Path(sys.executable).with_name("hp"))
 
@@ -41,17 +48,13 @@ def mounts_under(path: Path) -> list[str]:
 
 def leftovers(state: Path, names: list[str]) -> list[str]:
     """Everything of these containers that should be gone after they are removed."""
+    where = layout(str(state))
     found = [f"mount {m}" for m in mounts_under(state)]
-    crun_root = state / "crun"
-    if crun_root.exists():
-        found += [f"crun state {n}" for n in os.listdir(crun_root)]
-    containers = state / "containers"
-    if containers.exists():
-        found += [f"directory {n}" for n in os.listdir(containers)]
-    from compiler.layout import layout
-
+    if os.path.exists(where.crun_root):
+        found += [f"crun state {n}" for n in os.listdir(where.crun_root)]
+    found += [f"directory {n}" for n in container_dirs(state)]
     for name in names:
-        cgroup = layout(str(state)).cgroup_name(name)
+        cgroup = where.cgroup_name(name)
         for controller in os.listdir("/sys/fs/cgroup"):
             if os.path.exists(f"/sys/fs/cgroup/{controller}/hp/{cgroup}"):
                 found.append(f"cgroup {controller}/hp/{cgroup}")
@@ -70,10 +73,11 @@ def podman_image_mounts() -> str:
 
 
 def crun_names(state: Path) -> list[str]:
-    if not (state / "crun").exists():
+    crun_root = Layout(str(state)).crun_root
+    if not os.path.exists(crun_root):
         return []
     out = subprocess.run(
-        ["crun", "--root", str(state / "crun"), "list", "--format", "json"], capture_output=True, text=True, check=True
+        ["crun", "--root", crun_root, "list", "--format", "json"], capture_output=True, text=True, check=True
     ).stdout
     return sorted(c["id"] for c in json.loads(out or "[]"))
 
@@ -106,3 +110,110 @@ def run_in_pty(argv: list[str], answer: bytes, prompt: bytes, timeout: float = 1
         _, status = os.waitpid(pid, 0)
         os.close(fd)
     return os.waitstatus_to_exitcode(status), out
+
+
+def container_dirs(state: Path) -> list[str]:
+    """The names of the container directories in the state dir (none when it has no containers dir)."""
+    containers = Layout(str(state)).containers_dir
+    return os.listdir(containers) if os.path.exists(containers) else []
+
+
+def _read_json(path: str) -> Any:
+    with open(path) as f:
+        return json.load(f)
+
+
+def container_record(state: Path, name: str) -> dict:
+    """hp's record of container `name` (container.json)."""
+    return _read_json(Layout(str(state)).record(name))
+
+
+def run_state(state: Path, name: str) -> dict:
+    """Container `name`'s run state (run.json): its runs, restarts, what hp wants of it."""
+    return _read_json(Layout(str(state)).run_state(name))
+
+
+def health_record(state: Path, name: str) -> dict:
+    """Container `name`'s health record (health.json): status, failing streak, the checks' log."""
+    return _read_json(Layout(str(state)).health(name))
+
+
+def sh_container(
+    name: str,
+    image: str,
+    script: str,
+    extra: str = "",
+    *,
+    network: str = "none",
+    env: dict[str, str] | None = None,
+    marks: Path | None = None,
+) -> str:
+    """hp.toml's table of container `name`: `image` running `/bin/sh -c script` (whatever the image's
+    entrypoint) with `env`, on `network`, with the host directory `marks` (mark_dir) bind-mounted at
+    /mark if given, then the `extra` lines. `script` goes in a TOML basic string: no double quotes."""
+    lines = [f"[containers.{name}]", f'image = "{image}"', 'entrypoint = ["/bin/sh", "-c"]', f'command = ["{script}"]']
+    if env:
+        lines.append("env = { " + ", ".join(f'{key} = "{value}"' for key, value in env.items()) + " }")
+    lines.append(f'network = "{network}"')
+    if marks is not None:
+        lines.append(f'mounts = [{{ type = "bind", source = "{marks}", target = "/mark" }}]')
+    return "\n".join(lines) + f"\n{extra}\n"
+
+
+def mark_dir(tmp_path: Path) -> Path:
+    """A new host directory for containers to write into at /mark (sh_container's `marks`): what
+    they wrote is there after hp removed them and their logs."""
+    path = tmp_path / "marks"
+    path.mkdir()
+    return path
+
+
+def marked(marks: Path) -> list[str]:
+    """The words the containers wrote to /mark/log, in order (none before the first)."""
+    log = marks / "log"
+    return log.read_text().split() if log.exists() else []
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
+    """Poll until check() holds; the limit only bounds a failing test, nothing is timed."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        time.sleep(0.1)
+
+
+def wait_for_line(state: Path, name: str, line: str, *logs_args: str, timeout: float = 120) -> None:
+    """Until `hp logs NAME *logs_args` (stdout) has `line`: the container has written everything
+    before it. The limit only bounds a failing test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = hp("logs", name, *logs_args, state=state, timeout=timeout)
+        assert result.returncode == 0, result.stderr
+        if line in result.stdout.splitlines():
+            return
+        assert time.monotonic() < deadline, f"{name} did not write {line!r} within {timeout:g} s"
+        time.sleep(0.2)
+
+
+@contextmanager
+def applying(tmp_path: Path, state: Path, registry, timeout: float = 120) -> Iterator[Callable[[str, str], None]]:
+    """apply(name, text) applies hp.toml `text` (the registry's part added, in a directory of its
+    own under tmp_path) that makes container `name`; on leaving, every file applied is destroyed,
+    and nothing of their containers may be left behind."""
+    made: list[tuple[Path, str]] = []
+
+    def apply(name: str, text: str) -> None:
+        directory = tmp_path / name
+        directory.mkdir()
+        file = write_file(directory, registry, text)
+        made.append((file, name))
+        result = hp("apply", str(file), "--yes", state=state, timeout=timeout)
+        assert result.returncode == 0, result.stderr
+
+    try:
+        yield apply
+    finally:
+        for file, _ in made:
+            hp("destroy", str(file), "--yes", state=state, timeout=timeout)
+    assert leftovers(state, [name for _, name in made]) == []

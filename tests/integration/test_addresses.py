@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from .hprun import hp, ps, write_file
+from .hprun import eventually, hp, ps, write_file
 from .leaks import host_snapshot, leaks
 from .test_hp_network import free_subnet, links, network_toml
-from .test_supervise import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .hprun import hp, leftovers, write_file
+from .hprun import container_dirs, hp, leftovers, mark_dir, marked, sh_container, write_file
 
 pytestmark = pytest.mark.integration
 
@@ -19,17 +19,9 @@ LOOP = "trap 'echo stop-$N >> /mark/log; exit 0' TERM; {before}echo start-$N >> 
 
 
 def container(name: str, image: str, marks: Path, version: str, before: str = "", extra: str = "") -> str:
-    script = LOOP.format(before=before)
-    return (
-        f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
-        f'env = {{ N = "{name.split("-")[0]}", V = "{version}" }}\nnetwork = "none"\n'
-        f'mounts = [{{ type = "bind", source = "{marks}", target = "/mark" }}]\n{extra}\n'
-    )
-
-
-def marks(path: Path) -> list[str]:
-    log = path / "log"
-    return log.read_text().split() if log.exists() else []
+    """LOOP in container `name`, whose marks say the part of its name before "-" ($N)."""
+    env = {"N": name.split("-")[0], "V": version}
+    return sh_container(name, image, LOOP.format(before=before), extra, env=env, marks=marks)
 
 
 def stack(tag: str, image: str, path: Path, version: str) -> str:
@@ -44,8 +36,7 @@ def test_apply_starts_dependencies_first_and_destroy_stops_dependents_first(
     tmp_path, state, registry, test_images
 ) -> None:
     tag = uuid.uuid4().hex[:6]
-    path = tmp_path / "marks"
-    path.mkdir()
+    path = mark_dir(tmp_path)
     image = test_images["exiter"]
     file = write_file(tmp_path, registry, stack(tag, image, path, "1"))
     try:
@@ -53,12 +44,12 @@ def test_apply_starts_dependencies_first_and_destroy_stops_dependents_first(
             file = write_file(tmp_path, registry, stack(tag, image, path, version))
             applied = hp("apply", str(file), "--yes", state=state)
             assert applied.returncode == 0, applied.stderr
-            starts = [m for m in marks(path) if m.startswith("start-")]
-            assert starts[-2:] == ["start-zapp", "start-web"], marks(path)
-        before = len(marks(path))
+            starts = [m for m in marked(path) if m.startswith("start-")]
+            assert starts[-2:] == ["start-zapp", "start-web"], marked(path)
+        before = len(marked(path))
         destroyed = hp("destroy", str(file), "--yes", state=state)
         assert destroyed.returncode == 0, destroyed.stderr
-        assert marks(path)[before:] == ["stop-web", "stop-zapp"]
+        assert marked(path)[before:] == ["stop-web", "stop-zapp"]
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [f"zapp-{tag}", f"web-{tag}"]) == []
@@ -66,8 +57,7 @@ def test_apply_starts_dependencies_first_and_destroy_stops_dependents_first(
 
 def test_hp_start_refuses_while_a_dependency_is_stopped(tmp_path, state, registry, test_images) -> None:
     tag = uuid.uuid4().hex[:6]
-    path = tmp_path / "marks"
-    path.mkdir()
+    path = mark_dir(tmp_path)
     file = write_file(tmp_path, registry, stack(tag, test_images["exiter"], path, "1"))
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
@@ -80,11 +70,11 @@ def test_hp_start_refuses_while_a_dependency_is_stopped(tmp_path, state, registr
         )
         hp("start", f"zapp-{tag}", state=state, check=True)
         hp("start", f"web-{tag}", state=state, check=True)
-        before = len(marks(path))
+        before = len(marked(path))
         hp("stop", "--all", state=state, check=True)  # dependents first
         # dependencies first, whatever the order given
         hp("start", f"web-{tag}", f"zapp-{tag}", state=state, check=True)
-        assert marks(path)[before:] == ["stop-web", "stop-zapp", "start-zapp", "start-web"]
+        assert marked(path)[before:] == ["stop-web", "stop-zapp", "start-zapp", "start-web"]
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [f"zapp-{tag}", f"web-{tag}"]) == []
@@ -93,8 +83,7 @@ def test_hp_start_refuses_while_a_dependency_is_stopped(tmp_path, state, registr
 def test_a_healthy_dependency_is_waited_for(tmp_path, state, registry, test_images) -> None:
     """app's check passes only once it wrote /tmp/ready, 2 s after its start: web starts after."""
     tag = uuid.uuid4().hex[:6]
-    path = tmp_path / "marks"
-    path.mkdir()
+    path = mark_dir(tmp_path)
     image = test_images["exiter"]
     check = 'healthcheck = { test = ["CMD-SHELL", "test -f /tmp/ready"], interval = "1s", retries = 30 }'
     text = container(
@@ -105,7 +94,7 @@ def test_a_healthy_dependency_is_waited_for(tmp_path, state, registry, test_imag
         applied = hp("apply", str(file), "--yes", state=state)
         assert applied.returncode == 0, applied.stderr
         assert f"zapp-{tag}: healthy" in applied.stderr
-        assert marks(path) == ["ready-zapp", "start-zapp", "start-web"]
+        assert marked(path) == ["ready-zapp", "start-zapp", "start-web"]
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [f"zapp-{tag}", f"web-{tag}"]) == []
@@ -113,8 +102,7 @@ def test_a_healthy_dependency_is_waited_for(tmp_path, state, registry, test_imag
 
 def test_a_healthy_dependency_without_a_check_is_a_plan_time_error(tmp_path, state, registry, test_images) -> None:
     tag = uuid.uuid4().hex[:6]
-    path = tmp_path / "marks"
-    path.mkdir()
+    path = mark_dir(tmp_path)
     image = test_images["exiter"]
     file = write_file(
         tmp_path,
@@ -128,4 +116,4 @@ def test_a_healthy_dependency_without_a_check_is_a_plan_time_error(tmp_path, sta
         f'containers.web-{tag}.depends_on.zapp-{tag}: is "healthy", but zapp-{tag} has '
         "no health check (neither its image nor hp.toml gives one)\n"
     )
-    assert not (state / "containers").exists() or not list((state / "containers").iterdir())
+    assert container_dirs(state) == []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .hprun import crun_names, hp, leftovers, ps, write_file
+from .hprun import container_record, crun_names, hp, leftovers, mark_dir, marked, ps, sh_container, write_file
 
 pytestmark = pytest.mark.integration
 
@@ -25,27 +25,13 @@ STUBBORN = "trap 'echo ignored-$V >> /mark/log' TERM; while :; do sleep 0.1; don
 
 
 def container(name: str, image: str, script: str, marks: Path, version: str, extra: str = "") -> str:
-    return (
-        f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
-        f'env = {{ V = "{version}" }}\nnetwork = "none"\n'
-        f'mounts = [{{ type = "bind", source = "{marks}", target = "/mark" }}]\n{extra}\n'
-    )
-
-
-def marks_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "marks"
-    path.mkdir()
-    return path
-
-
-def logged(marks: Path) -> list[str]:
-    log = marks / "log"
-    return log.read_text().split() if log.exists() else []
+    """`script` in container `name`, with $V the version, writing into `marks`."""
+    return sh_container(name, image, script, extra, env={"V": version}, marks=marks)
 
 
 def test_replace_and_destroy_stop_with_the_image_stop_signal(tmp_path, state, registry, test_images) -> None:
     name = f"grace-{uuid.uuid4().hex[:6]}"
-    marks = marks_dir(tmp_path)
+    marks = mark_dir(tmp_path)
     image = test_images["stopsig"]
     file = write_file(tmp_path, registry, container(name, image, GRACEFUL, marks, "1"))
     try:
@@ -53,13 +39,13 @@ def test_replace_and_destroy_stop_with_the_image_stop_signal(tmp_path, state, re
         file = write_file(tmp_path, registry, container(name, image, GRACEFUL, marks, "2"))
         replaced = hp("apply", str(file), "--yes", state=state)
         assert replaced.returncode == 0, replaced.stderr
-        assert logged(marks) == ["stopped-1"]  # the old one's trap ran before it was removed
+        assert marked(marks) == ["stopped-1"]  # the old one's trap ran before it was removed
         assert f"{name}: removing (stopping it: SIGUSR1, then SIGKILL after 10 s)" in replaced.stderr
         assert "- stopped first: SIGUSR1, then SIGKILL after 10 s" in replaced.stdout
         assert ps(state)[name]["status"] == "running"
         destroyed = hp("destroy", str(file), "--yes", state=state)
         assert destroyed.returncode == 0, destroyed.stderr
-        assert logged(marks) == ["stopped-1", "stopped-2"]
+        assert marked(marks) == ["stopped-1", "stopped-2"]
         assert leftovers(state, [name]) == []
     finally:
         hp("destroy", str(file), "--yes", state=state)
@@ -69,21 +55,21 @@ def test_stop_timeout_is_honoured_then_sigkill(tmp_path, state, registry, test_i
     """An ignored stop signal: the trap runs, and after stop_timeout (1 s) SIGKILL ends it; the
     apply and the destroy finish."""
     name = f"stub-{uuid.uuid4().hex[:6]}"
-    marks = marks_dir(tmp_path)
+    marks = mark_dir(tmp_path)
     image = test_images["exiter"]
     file = write_file(tmp_path, registry, container(name, image, STUBBORN, marks, "1", "stop_timeout = 1"))
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
-        record = json.loads((state / "containers" / name / "container.json").read_text())
+        record = container_record(state, name)
         assert (record["stop_timeout"], record["prevent_destroy"]) == (1, False)
         file = write_file(tmp_path, registry, container(name, image, STUBBORN, marks, "2", "stop_timeout = 1"))
         replaced = hp("apply", str(file), "--yes", state=state, timeout=60)
         assert replaced.returncode == 0, replaced.stderr
         assert "then SIGKILL after 1 s)" in replaced.stderr
-        assert logged(marks) == ["ignored-1"]
+        assert marked(marks) == ["ignored-1"]
         destroyed = hp("destroy", str(file), "--yes", state=state, timeout=60)
         assert destroyed.returncode == 0, destroyed.stderr
-        assert logged(marks) == ["ignored-1", "ignored-2"]
+        assert marked(marks) == ["ignored-1", "ignored-2"]
         assert leftovers(state, [name]) == [] and crun_names(state) == []
     finally:
         hp("destroy", str(file), "--yes", state=state)
@@ -93,18 +79,18 @@ def test_removal_from_the_file_and_rm_stop_gracefully(tmp_path, state, registry,
     s = uuid.uuid4().hex[:6]
     gone, removed = f"gone-{s}", f"rmd-{s}"
     image = test_images["stopsig"]
-    marks = marks_dir(tmp_path)
+    marks = mark_dir(tmp_path)
     both = container(gone, image, GRACEFUL, marks, gone) + container(removed, image, GRACEFUL, marks, removed)
     file = write_file(tmp_path, registry, both)
     try:
         assert hp("apply", str(file), "--yes", state=state).returncode == 0
         rm = hp("rm", removed, state=state)  # no --force: stopped as hp stop does, then removed
         assert rm.returncode == 0, rm.stderr
-        assert logged(marks) == [f"stopped-{removed}"]
+        assert marked(marks) == [f"stopped-{removed}"]
         file.write_text(file.read_text().replace(both, ""))
         applied = hp("apply", str(file), "--yes", state=state)
         assert applied.returncode == 0, applied.stderr
-        assert logged(marks) == [f"stopped-{removed}", f"stopped-{gone}"]
+        assert marked(marks) == [f"stopped-{removed}", f"stopped-{gone}"]
         assert leftovers(state, [gone, removed]) == []
     finally:
         file.write_text(both)
@@ -113,7 +99,7 @@ def test_removal_from_the_file_and_rm_stop_gracefully(tmp_path, state, registry,
 
 def test_a_kill_during_the_grace_wait_is_finished_by_the_next_apply(tmp_path, state, registry, test_images) -> None:
     name = f"wait-{uuid.uuid4().hex[:6]}"
-    marks = marks_dir(tmp_path)
+    marks = mark_dir(tmp_path)
     image = test_images["exiter"]
     file = write_file(tmp_path, registry, container(name, image, STUBBORN, marks, "1", "stop_timeout = 1"))
     try:
@@ -121,7 +107,7 @@ def test_a_kill_during_the_grace_wait_is_finished_by_the_next_apply(tmp_path, st
         file = write_file(tmp_path, registry, container(name, image, STUBBORN, marks, "2", "stop_timeout = 1"))
         killed = hp("apply", str(file), "--yes", state=state, env={"HP_KILL_AT": "stop-signalled"})
         assert killed.returncode == -9, killed.stderr
-        assert json.loads((state / "containers" / name / "container.json").read_text())["phase"] == "removing"
+        assert container_record(state, name)["phase"] == "removing"
         finished = hp("apply", str(file), "--yes", state=state)
         assert finished.returncode == 0, finished.stderr
         assert "phase removing" in finished.stdout
@@ -135,7 +121,7 @@ def test_a_kill_during_the_grace_wait_is_finished_by_the_next_apply(tmp_path, st
 
 def test_prevent_destroy_blocks_replace_destroy_and_removal_until_unset(tmp_path, state, registry, test_images) -> None:
     name = f"keep-{uuid.uuid4().hex[:6]}"
-    marks = marks_dir(tmp_path)
+    marks = mark_dir(tmp_path)
     image = test_images["stopsig"]
     protected = container(name, image, GRACEFUL, marks, "1", "prevent_destroy = true")
     file = write_file(tmp_path, registry, protected)
@@ -152,7 +138,7 @@ def test_prevent_destroy_blocks_replace_destroy_and_removal_until_unset(tmp_path
         refused = hp(command, str(file), "--yes", state=state)
         assert refused.returncode == 1, (what, refused.stderr)
         assert refused.stderr.startswith(where) and refused.stderr.count("\n") == 1, (what, refused.stderr)
-        assert ps(state)[name] == before and logged(marks) == [], what  # nothing changed, not even stopped
+        assert ps(state)[name] == before and marked(marks) == [], what  # nothing changed, not even stopped
     write_file(tmp_path, registry, attempts["replace"][1])
     planned = hp("plan", str(file), state=state)  # plan itself fails, as Terraform's does
     assert planned.returncode == 1 and planned.stderr.startswith(where)
@@ -164,12 +150,12 @@ def test_prevent_destroy_blocks_replace_destroy_and_removal_until_unset(tmp_path
     assert "prevent_destroy: true -> false" in unset.stdout and "1 updated" in unset.stderr
     assert ps(state)[name] == before
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0
-    assert logged(marks) == ["stopped-1"] and leftovers(state, [name]) == []
+    assert marked(marks) == ["stopped-1"] and leftovers(state, [name]) == []
 
 
 def test_hp_stop_without_time_signals_then_kills_an_ignoring_container(tmp_path, state, registry, test_images) -> None:
     name = f"stop-{uuid.uuid4().hex[:6]}"
-    marks = marks_dir(tmp_path)
+    marks = mark_dir(tmp_path)
     file = write_file(
         tmp_path, registry, container(name, test_images["exiter"], STUBBORN, marks, "1", "stop_timeout = 1")
     )
@@ -178,7 +164,7 @@ def test_hp_stop_without_time_signals_then_kills_an_ignoring_container(tmp_path,
         stopped = hp("stop", name, state=state, timeout=60)  # the trap runs, SIGKILL follows (durations not asserted)
         assert stopped.returncode == 0, stopped.stderr
         row = ps(state)[name]
-        assert (row["status"], row["exit_code"]) == ("stopped", 137) and logged(marks) == ["ignored-1"]
+        assert (row["status"], row["exit_code"]) == ("stopped", 137) and marked(marks) == ["ignored-1"]
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [name]) == []

@@ -9,7 +9,6 @@ network = "none" everywhere: the default bridge may be another state dir's."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
@@ -19,9 +18,18 @@ from compiler.errors import HpError
 from compiler.layout import layout
 from executor.health import wait_healthy
 
-from .hprun import hp, leftovers, ps, write_file
+from .hprun import (
+    container_record,
+    eventually,
+    health_record,
+    hp,
+    leftovers,
+    ps,
+    run_state,
+    sh_container,
+    write_file,
+)
 from .registry import podman_rmi, run
-from .test_supervise import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -60,21 +68,6 @@ def health_image(registry, test_images, test_image_namespace, tmp_path_factory) 
     return ref
 
 
-def container(name: str, image: str, script: str, extra: str = "") -> str:
-    return (
-        f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
-        f'network = "none"\n{extra}\n'
-    )
-
-
-def health(state: Path, name: str) -> dict:
-    return json.loads((state / "containers" / name / "health.json").read_text())
-
-
-def run_state(state: Path, name: str) -> dict:
-    return json.loads((state / "containers" / name / "run.json").read_text())
-
-
 READY = "touch /tmp/ready; exec sleep 3600"
 NEVER_READY = "exec sleep 3600"
 
@@ -82,7 +75,9 @@ NEVER_READY = "exec sleep 3600"
 def test_image_healthcheck_shows_in_ps(tmp_path, state, registry, health_image, test_images) -> None:
     name, plain = f"hc-{uuid.uuid4().hex[:6]}", f"plain-{uuid.uuid4().hex[:6]}"
     file = write_file(
-        tmp_path, registry, container(name, health_image, READY) + container(plain, test_images["sleeper"], NEVER_READY)
+        tmp_path,
+        registry,
+        sh_container(name, health_image, READY) + sh_container(plain, test_images["sleeper"], NEVER_READY),
     )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
@@ -93,7 +88,7 @@ def test_image_healthcheck_shows_in_ps(tmp_path, state, registry, health_image, 
         assert result.returncode == 0, result.stderr
         assert f"{name}: healthy" in result.stderr
         assert ps(state)[name]["health"] == "healthy"
-        recorded = health(state, name)
+        recorded = health_record(state, name)
         assert (recorded["status"], recorded["run"], recorded["log"][-1]["exit_code"]) == (
             "healthy",
             run_state(state, name)["start"],
@@ -117,14 +112,14 @@ def test_a_failing_check_makes_it_unhealthy_after_its_retries(tmp_path, state, r
     file = write_file(
         tmp_path,
         registry,
-        container(name, health_image, NEVER_READY, 'healthcheck = { test = "echo not ready; exit 3" }'),
+        sh_container(name, health_image, NEVER_READY, 'healthcheck = { test = "echo not ready; exit 3" }'),
     )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         first = hp("healthcheck", "run", name, state=state)
         assert first.returncode == 1
         assert ps(state)[name]["health"] == "starting"  # one failure of two
-        last = health(state, name)["log"][-1]
+        last = health_record(state, name)["log"][-1]
         assert (last["exit_code"], last["output"]) == (3, "not ready\n")
 
         def timer_run() -> bool:  # the timer's way: only a due check runs (1 s after the last one began)
@@ -132,7 +127,7 @@ def test_a_failing_check_makes_it_unhealthy_after_its_retries(tmp_path, state, r
             return ps(state)[name]["health"] == "unhealthy"
 
         eventually(timer_run, "the second failure")
-        recorded = health(state, name)
+        recorded = health_record(state, name)
         assert (recorded["failing_streak"], [r["exit_code"] for r in recorded["log"]]) == (2, [3, 3])
         assert ps(state)[name]["status"] == "running"  # health_on_failure = "none": nothing is done to it
     finally:
@@ -145,13 +140,13 @@ def test_a_check_past_its_timeout_is_killed_and_fails(tmp_path, state, registry,
     file = write_file(
         tmp_path,
         registry,
-        container(name, health_image, READY, 'healthcheck = { test = ["CMD", "sleep", "300"], timeout = "1s" }'),
+        sh_container(name, health_image, READY, 'healthcheck = { test = ["CMD", "sleep", "300"], timeout = "1s" }'),
     )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         result = hp("healthcheck", "run", name, state=state, timeout=60)
         assert result.returncode == 1
-        last = health(state, name)["log"][-1]
+        last = health_record(state, name)["log"][-1]
         assert (last["exit_code"], last["output"]) == (-1, "Health check exceeded timeout (1s)")
         processes = hp("exec", name, "--", "ps", "-o", "args", state=state, check=True).stdout
         assert "sleep 300" not in processes  # the check went with crun exec
@@ -164,7 +159,7 @@ def test_a_check_past_its_timeout_is_killed_and_fails(tmp_path, state, registry,
 def test_health_on_failure(tmp_path, state, registry, health_image, on_failure: str) -> None:
     name = f"{on_failure}-{uuid.uuid4().hex[:6]}"
     file = write_file(
-        tmp_path, registry, container(name, health_image, NEVER_READY, f'health_on_failure = "{on_failure}"')
+        tmp_path, registry, sh_container(name, health_image, NEVER_READY, f'health_on_failure = "{on_failure}"')
     )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
@@ -179,7 +174,10 @@ def test_health_on_failure(tmp_path, state, registry, health_image, on_failure: 
         if on_failure == "restart":
             assert (row["status"], row["health"]) == ("running", "starting")
             assert row["pid"] != before and run_state(state, name)["start"] == start + 1
-            assert f"{name}: unhealthy (the last check exited 1): restarted" in (state / "apply.log").read_text()
+            assert (
+                f"{name}: unhealthy (the last check exited 1): restarted"
+                in Path(layout(str(state)).apply_log).read_text()
+            )
         else:
             assert (row["status"], row["health"], run_state(state, name)["want"]) == ("stopped", "-", "stopped")
     finally:
@@ -193,10 +191,10 @@ def test_wait_healthy(tmp_path, state, registry, health_image) -> None:
         tmp_path,
         registry,
         # the image's retries (2) would make it unhealthy at the second failure, 2 s after its start
-        container(late, health_image, "sleep 2; touch /tmp/ready; exec sleep 3600", "healthcheck = { retries = 10 }")
-        + container(never, health_image, NEVER_READY)
+        sh_container(late, health_image, "sleep 2; touch /tmp/ready; exec sleep 3600", "healthcheck = { retries = 10 }")
+        + sh_container(never, health_image, NEVER_READY)
         # failures within start_period do not count: it stays "starting" until the wait ends
-        + container(patient, health_image, NEVER_READY, 'healthcheck = { start_period = "1h" }'),
+        + sh_container(patient, health_image, NEVER_READY, 'healthcheck = { start_period = "1h" }'),
     )
     where = layout(str(state))
     try:
@@ -221,20 +219,20 @@ def test_wait_healthy(tmp_path, state, registry, health_image) -> None:
 
 def test_a_changed_check_updates_the_record_only(tmp_path, state, registry, health_image) -> None:
     name = f"upd-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, container(name, health_image, READY))
+    file = write_file(tmp_path, registry, sh_container(name, health_image, READY))
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         pid = ps(state)[name]["pid"]
         file = write_file(
             tmp_path,
             registry,
-            container(name, health_image, READY, 'healthcheck = { interval = "5s" }\nhealth_on_failure = "restart"'),
+            sh_container(name, health_image, READY, 'healthcheck = { interval = "5s" }\nhealth_on_failure = "restart"'),
         )
         plan = hp("plan", str(file), state=state, check=True).stdout
         assert "healthcheck: " in plan and "health_on_failure: none -> restart" in plan
         assert "0 to replace" in plan
         hp("apply", str(file), "--yes", state=state, check=True)
-        record = json.loads((state / "containers" / name / "container.json").read_text())
+        record = container_record(state, name)
         assert (record["healthcheck"]["interval"], record["healthcheck"]["test"], record["health_on_failure"]) == (
             5.0,
             ["CMD-SHELL", "test -f /tmp/ready"],
@@ -253,7 +251,8 @@ def test_one_check_of_a_container_at_a_time(tmp_path, state, registry, health_im
     from .hprun import HP
 
     name = f"once-{uuid.uuid4().hex[:6]}"
-    file = write_file(tmp_path, registry, container(name, health_image, READY, 'healthcheck = { test = "sleep 2" }'))
+    directory = Path(layout(str(state)).container_dir(name))
+    file = write_file(tmp_path, registry, sh_container(name, health_image, READY, 'healthcheck = { test = "sleep 2" }'))
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         first = subprocess.Popen(
@@ -265,7 +264,7 @@ def test_one_check_of_a_container_at_a_time(tmp_path, state, registry, health_im
         try:
             # its check is under way once its process file is in the container's directory
             eventually(
-                lambda: any(p.name.startswith(".health-") for p in (state / "containers" / name).iterdir()),
+                lambda: any(p.name.startswith(".health-") for p in directory.iterdir()),
                 "the first check running",
             )
             second = hp("healthcheck", "run", name, state=state)
@@ -273,8 +272,8 @@ def test_one_check_of_a_container_at_a_time(tmp_path, state, registry, health_im
         finally:
             _, said = first.communicate(timeout=60)
         assert first.returncode == 0 and f"{name}: healthy" in said
-        assert len(health(state, name)["log"]) == 1
-        assert not [p for p in (state / "containers" / name).iterdir() if p.name.startswith(".health-")]
+        assert len(health_record(state, name)["log"]) == 1
+        assert not [p for p in directory.iterdir() if p.name.startswith(".health-")]
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leftovers(state, [name]) == []

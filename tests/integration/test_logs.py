@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 from compiler.layout import layout
 from compiler.logs import rfc3339_nanos
 
-from .hprun import HP, hp, leftovers, write_file
+from .hprun import HP, applying, hp, wait_for_line
 
 pytestmark = pytest.mark.integration
 
@@ -54,41 +53,25 @@ def raw_logs(state: Path, name: str, *args: str) -> bytes:
     return result.stdout
 
 
-def wait_for_line(state: Path, name: str, line: str) -> None:
-    """Until `hp logs` (stdout) has `line`: the container has written everything before it."""
-    deadline = time.monotonic() + WAIT
-    while line not in logs(state, name, "--tail", "3").stdout.splitlines():
-        assert time.monotonic() < deadline, f"{name} did not write {line!r} within {WAIT} s"
-        time.sleep(0.2)
-
-
 @pytest.fixture
 def applied(tmp_path, state, registry, test_images):
     """apply(name, script, extra) makes one container; all are destroyed at the end, and leave
     nothing behind."""
-    made: list[tuple[Path, str]] = []
+    with applying(tmp_path, state, registry, timeout=WAIT) as apply_file:
 
-    def apply(script: str, extra: str = "") -> str:
-        name = f"log-{uuid.uuid4().hex[:6]}"
-        directory = tmp_path / name
-        directory.mkdir()
-        file = write_file(directory, registry, container(name, test_images["exiter"], script, extra))
-        made.append((file, name))
-        result = hp("apply", str(file), "--yes", state=state, timeout=WAIT)
-        assert result.returncode == 0, result.stderr
-        return name
+        def apply(script: str, extra: str = "") -> str:
+            name = f"log-{uuid.uuid4().hex[:6]}"
+            apply_file(name, container(name, test_images["exiter"], script, extra))
+            return name
 
-    yield apply
-    for file, _ in made:
-        hp("destroy", str(file), "--yes", state=state, timeout=WAIT)
-    assert leftovers(state, [name for _, name in made]) == []
+        yield apply
 
 
 def test_stderr_is_apart_from_stdout(state, applied) -> None:
     name = applied(
         "echo out1; echo err1 >&2; echo out2; echo err2 >&2; echo done; exec sleep 3600", "stop_timeout = 0\n"
     )
-    wait_for_line(state, name, "done")
+    wait_for_line(state, name, "done", "--tail", "3", timeout=WAIT)
     result = logs(state, name)
     assert result.stdout == "out1\nout2\ndone\n"
     assert result.stderr == "err1\nerr2\n"
@@ -100,7 +83,7 @@ def test_stderr_is_apart_from_stdout(state, applied) -> None:
 
 def test_ctrl_c_ends_a_follow_quietly(state, applied) -> None:
     name = applied("echo ready; exec sleep 3600", "stop_timeout = 0\n")
-    wait_for_line(state, name, "ready")
+    wait_for_line(state, name, "ready", "--tail", "3", timeout=WAIT)
     follower = subprocess.Popen(
         [HP, "logs", "--follow", name, "--state-dir", str(state)],
         stdout=subprocess.PIPE,
@@ -120,7 +103,7 @@ def test_ctrl_c_ends_a_follow_quietly(state, applied) -> None:
 def test_tail_of_a_20_mb_writer_with_a_bounded_log(state, applied) -> None:
     script = f'{PAD}; i=0; while [ $i -lt 20000 ]; do echo "$i $P"; i=$((i+1)); done; echo finished; exec sleep 3600'
     name = applied(script, 'log_max_size = "1m"\nstop_timeout = 0\n')
-    wait_for_line(state, name, "finished")
+    wait_for_line(state, name, "finished", "--tail", "3", timeout=WAIT)
     log = Path(layout(str(state)).log(name))
     assert log.stat().st_size <= 2 * 1024**2
     pad = "x" * 1024
@@ -139,7 +122,7 @@ def test_tail_of_a_20_mb_writer_with_a_bounded_log(state, applied) -> None:
 def test_since_and_timestamps(state, applied) -> None:
     # a pause between the lines: conmon gives all the lines of one read the same time
     name = applied("echo first; sleep 1; echo second; sleep 1; echo third; exec sleep 3600", "stop_timeout = 0\n")
-    wait_for_line(state, name, "third")
+    wait_for_line(state, name, "third", "--tail", "3", timeout=WAIT)
     stamped = [STAMP.fullmatch(line) for line in logs(state, name, "-t").stdout.splitlines()]
     assert [m[2] for m in stamped] == ["first", "second", "third"]
     second = stamped[1][1]
@@ -185,7 +168,7 @@ def test_terminal_container_output_is_logged(state, applied) -> None:
         "echo hello-tty; [ -t 1 ] && [ -t 2 ] && echo on-a-tty >&2; echo done; exec sleep 3600",
         "terminal = true\nstop_timeout = 0\n",
     )
-    wait_for_line(state, name, "done")
+    wait_for_line(state, name, "done", "--tail", "3", timeout=WAIT)
     # all of a terminal's output is one stream, stdout, with the terminal's line ends as written
     assert raw_logs(state, name) == b"hello-tty\r\non-a-tty\r\ndone\r\n"
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
-from .hprun import HP, hp, leftovers, ps, write_file
+from .hprun import HP, applying, hp, ps, wait_for_line
 from .test_hp_network import free_subnet, network_toml
 
 pytestmark = pytest.mark.integration
@@ -44,13 +43,6 @@ FIELDS = {
 }
 
 
-def wait_for_line(state: Path, name: str, line: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while line not in hp("logs", name, state=state).stdout.splitlines():
-        assert time.monotonic() < deadline, f"{name} did not write {line!r} within {WAIT} s"
-        time.sleep(0.2)
-
-
 def stats_once(state: Path, *names: str) -> list[dict]:
     result = hp("stats", "--no-stream", "--json", *names, state=state)
     assert result.returncode == 0 and result.stderr == "", result.stderr
@@ -61,20 +53,8 @@ def stats_once(state: Path, *names: str) -> list[dict]:
 def applied(tmp_path, state, registry):
     """apply(name, text) applies a file that makes container `name`; it is destroyed at the end,
     leaving nothing behind."""
-    made: list[tuple[Path, str]] = []
-
-    def apply(name: str, text: str) -> None:
-        directory = tmp_path / name
-        directory.mkdir()
-        file = write_file(directory, registry, text)
-        made.append((file, name))
-        result = hp("apply", str(file), "--yes", state=state, timeout=WAIT)
-        assert result.returncode == 0, result.stderr
-
-    yield apply
-    for file, _ in made:
-        hp("destroy", str(file), "--yes", state=state, timeout=WAIT)
-    assert leftovers(state, [name for _, name in made]) == []
+    with applying(tmp_path, state, registry, timeout=WAIT) as apply:
+        yield apply
 
 
 def test_memory_usage_of_a_container_holding_40_mib(state, applied, test_images) -> None:
@@ -91,7 +71,7 @@ stop_timeout = 0
 mounts = [{{ type = "tmpfs", target = "/scratch", size = "64m" }}]
 """,
     )
-    wait_for_line(state, name, "filled")
+    wait_for_line(state, name, "filled", timeout=WAIT)
 
     [row] = stats_once(state, name)
     assert set(row) == FIELDS and row["name"] == name
@@ -134,7 +114,7 @@ user = "0:0"
 stop_timeout = 0
 {SERVE_BIG}""",
     )
-    wait_for_line(state, name, "serving")
+    wait_for_line(state, name, "serving", timeout=WAIT)
     address = ps(state)[name]["ip"]
 
     [before] = stats_once(state, name)
@@ -157,7 +137,7 @@ network = "none"
 stop_timeout = 0
 """,
     )
-    wait_for_line(state, name, "ready")
+    wait_for_line(state, name, "ready", timeout=WAIT)
     streamer = subprocess.Popen(
         [HP, "stats", "--json", name, "--state-dir", str(state)],
         stdout=subprocess.PIPE,
@@ -189,7 +169,7 @@ network = "host"
 stop_timeout = 0
 """,
     )
-    wait_for_line(state, name, "ready")
+    wait_for_line(state, name, "ready", timeout=WAIT)
     [row] = stats_once(state, name, name)  # a NAME given twice is shown once
     assert (row["net_rx"], row["net_tx"]) == (None, None)  # its interfaces are the host's, not its own
     assert row["pids"] >= 1 and row["memory_usage"] > 0

@@ -7,42 +7,22 @@ dir's while tests run side by side."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .hprun import hp, leftovers, mounts_under, ps, write_file
+from compiler.layout import layout
+
+from .hprun import eventually, hp, leftovers, mounts_under, ps, run_state, sh_container, write_file
 from .leaks import host_snapshot, leaks
 from .test_hp_network import free_subnet
 
 pytestmark = pytest.mark.integration
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll until check() holds; the limit only bounds a failing test, nothing is timed."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g} s: {what}")
-        time.sleep(0.1)
-
-
-def container(name: str, image: str, script: str, extra: str = "", network: str = "none") -> str:
-    return (
-        f'[containers.{name}]\nimage = "{image}"\nentrypoint = ["/bin/sh", "-c"]\ncommand = ["{script}"]\n'
-        f'network = "{network}"\n{extra}\n'
-    )
-
-
-def run_state(state: Path, name: str) -> dict:
-    return json.loads((state / "containers" / name / "run.json").read_text())
 
 
 def test_on_failure_restarts_until_restart_max(tmp_path, state, registry, test_images) -> None:
@@ -50,7 +30,7 @@ def test_on_failure_restarts_until_restart_max(tmp_path, state, registry, test_i
     file = write_file(
         tmp_path,
         registry,
-        container(
+        sh_container(
             name,
             test_images["exiter"],
             "echo run; sleep 0.2; exit 1",
@@ -64,7 +44,7 @@ def test_on_failure_restarts_until_restart_max(tmp_path, state, registry, test_i
         assert (row["status"], row["exit_code"], row["restart"], row["restarts"]) == ("stopped", 1, "on-failure", 2)
         logs = hp("logs", name, state=state, check=True).stdout
         assert logs.split() == ["run", "run", "run"]  # the first run and two restarts
-        apply_log = (state / "apply.log").read_text()
+        apply_log = Path(layout(str(state)).apply_log).read_text()
         assert f"{name}: exited 1: restart_max = 2 reached" in apply_log
     finally:
         hp("destroy", str(file), "--yes", state=state)
@@ -76,7 +56,7 @@ def test_on_failure_counts_restarts_without_a_limit(tmp_path, state, registry, t
     file = write_file(
         tmp_path,
         registry,
-        container(name, test_images["exiter"], "sleep 0.2; exit 3", 'restart = "on-failure"\nmust_run = false'),
+        sh_container(name, test_images["exiter"], "sleep 0.2; exit 3", 'restart = "on-failure"\nmust_run = false'),
     )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
@@ -89,7 +69,7 @@ def test_on_failure_counts_restarts_without_a_limit(tmp_path, state, registry, t
 def test_always_comes_back_after_an_outside_kill_but_not_after_hp_stop(tmp_path, state, registry, test_images) -> None:
     name = f"always-{uuid.uuid4().hex[:6]}"
     file = write_file(
-        tmp_path, registry, container(name, test_images["sleeper"], "exec sleep 3600", 'restart = "always"')
+        tmp_path, registry, sh_container(name, test_images["sleeper"], "exec sleep 3600", 'restart = "always"')
     )
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
@@ -116,18 +96,20 @@ def test_always_comes_back_after_an_outside_kill_but_not_after_hp_stop(tmp_path,
 def test_no_restart_follows_rm_destroy_or_a_replace(tmp_path, state, registry, test_images) -> None:
     name = f"norestart-{uuid.uuid4().hex[:6]}"
     script = "exec sleep 3600"
-    file = write_file(tmp_path, registry, container(name, test_images["sleeper"], script, 'restart = "always"'))
+    file = write_file(tmp_path, registry, sh_container(name, test_images["sleeper"], script, 'restart = "always"'))
     before = host_snapshot()
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         file = write_file(
-            tmp_path, registry, container(name, test_images["sleeper"], script, 'restart = "always"\nenv = { V = "2" }')
+            tmp_path,
+            registry,
+            sh_container(name, test_images["sleeper"], script, 'restart = "always"\nenv = { V = "2" }'),
         )
         hp("apply", str(file), "--yes", state=state, check=True)  # a replace
         assert ps(state)[name]["restarts"] == 0
         hp("rm", name, state=state, check=True)
         time.sleep(1.0)
-        assert not (state / "containers" / name).exists()  # no exit handler brought anything back
+        assert not os.path.exists(layout(str(state)).container_dir(name))  # no exit handler brought anything back
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert leaks(state, before) == {}
@@ -157,8 +139,8 @@ def test_monitors_outlive_the_cgroup_hp_ran_in(tmp_path, state, registry, test_i
     file = write_file(
         tmp_path,
         registry,
-        container(name, test_images["sleeper"], "exec sleep 3600")
-        + container(ender, test_images["exiter"], "sleep 3; exit 7", "must_run = false"),
+        sh_container(name, test_images["sleeper"], "exec sleep 3600")
+        + sh_container(ender, test_images["exiter"], "sleep 3; exit 7", "must_run = false"),
     )
     caller = _caller_cgroup()
     try:
@@ -196,10 +178,8 @@ def sys_hp() -> str:
 def _simulate_reboot(state: Path) -> None:
     """What a reboot takes: every container process and its monitor (SIGKILL, monitors first so
     none of them records an exit), the overlay mounts, the network namespaces, crun's state."""
-    from compiler.layout import layout
-
     lay = layout(str(state))
-    names = sorted(os.listdir(state / "containers"))
+    names = sorted(os.listdir(lay.containers_dir))
     for name in names:
         pid_file = Path(lay.conmon_pid_file(name))
         if pid_file.exists():
@@ -226,9 +206,9 @@ def _simulate_reboot(state: Path) -> None:
         )
     for mount in sorted(mounts_under(state), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount], check=True)
-    for netns in (state / "netns").glob("*"):
+    for netns in Path(lay.netns_dir).glob("*"):
         netns.unlink()
-    for entry in (state / "crun").iterdir():
+    for entry in Path(lay.crun_root).iterdir():
         subprocess.run(["rm", "-rf", str(entry)], check=True)
 
 
@@ -244,12 +224,12 @@ def test_start_all_brings_back_what_a_reboot_took_down(tmp_path, state, registry
         tmp_path,
         registry,
         networks
-        + container(web, test_images["sleeper"], script, keep, network)
-        + container(stopped, test_images["sleeper"], "exec sleep 3600", 'restart = "always"', network),
+        + sh_container(web, test_images["sleeper"], script, keep, network=network)
+        + sh_container(stopped, test_images["sleeper"], "exec sleep 3600", 'restart = "always"', network=network),
     )
     other = tmp_path / "other"
     other.mkdir()
-    other_file = write_file(other, registry, container(plain, test_images["sleeper"], "exec sleep 3600"))
+    other_file = write_file(other, registry, sh_container(plain, test_images["sleeper"], "exec sleep 3600"))
     before = host_snapshot()
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
