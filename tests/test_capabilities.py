@@ -1,6 +1,6 @@
 """process.capabilities (compiler/capabilities.py), against issue 2's rule: podman's default
-set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP, SETGID,
-SETPCAP, SETUID, SYS_CHROOT) with cap_add / cap_drop (with or without CAP_, any case,
+set (stated once, in test_default_set_is_podmans; the other tests take it from
+compiler.defaults) with cap_add / cap_drop (with or without CAP_, any case,
 ALL); a non-root user gets them in the bounding set only. Also runtime-tools'
 invariants (oci-conversion.md §2.1, pitfall 17): effective ⊆ permitted, ambient ⊆
 permitted ∩ inheritable; names are CAP_-prefixed upper case. docs/conversion.md: a
@@ -17,23 +17,11 @@ from compiler.defaults import defaults
 from compiler.errors import HpError
 
 WHERE = "containers.web"
-PODMAN = (
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SETFCAP",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETUID",
-    "CAP_SYS_CHROOT",
-)
+DEFAULT = defaults().capabilities  # what it is: test_default_set_is_podmans
 
 
 def sets(add=(), drop=(), *, root=True) -> Capabilities:
-    return capability_sets(PODMAN, list(add), list(drop), root=root, where=WHERE)
+    return capability_sets(DEFAULT, list(add), list(drop), root=root, where=WHERE)
 
 
 def check_invariants(caps: Capabilities) -> None:
@@ -47,7 +35,20 @@ def check_invariants(caps: Capabilities) -> None:
 
 
 def test_default_set_is_podmans() -> None:
-    assert sorted(defaults().capabilities) == sorted(PODMAN)
+    """The pin: podman's default_capabilities (containers.conf), stated here and nowhere else."""
+    assert sorted(DEFAULT) == [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SETFCAP",
+        "CAP_SETGID",
+        "CAP_SETPCAP",
+        "CAP_SETUID",
+        "CAP_SYS_CHROOT",
+    ]
 
 
 def test_all_capabilities_is_the_kernels_list() -> None:
@@ -102,22 +103,22 @@ def test_canonical_unknown(name: str) -> None:
 @pytest.mark.parametrize(
     "add, drop, expected",
     [
-        ((), (), set(PODMAN)),
-        ((), ("CHOWN",), set(PODMAN) - {"CAP_CHOWN"}),
-        (("NET_ADMIN",), (), set(PODMAN) | {"CAP_NET_ADMIN"}),
+        ((), (), set(DEFAULT)),
+        ((), ("CHOWN",), set(DEFAULT) - {"CAP_CHOWN"}),
+        (("NET_ADMIN",), (), set(DEFAULT) | {"CAP_NET_ADMIN"}),
         (
             ("net_admin", "CAP_NET_RAW"),
             ("cap_chown", "Kill"),
-            set(PODMAN) - {"CAP_CHOWN", "CAP_KILL"} | {"CAP_NET_ADMIN", "CAP_NET_RAW"},
+            set(DEFAULT) - {"CAP_CHOWN", "CAP_KILL"} | {"CAP_NET_ADMIN", "CAP_NET_RAW"},
         ),
-        (("CHOWN",), (), set(PODMAN)),
-        ((), ("SYS_ADMIN",), set(PODMAN)),
+        (("CHOWN",), (), set(DEFAULT)),
+        ((), ("SYS_ADMIN",), set(DEFAULT)),
         ((), ("ALL",), set()),
         (("NET_ADMIN",), ("ALL",), {"CAP_NET_ADMIN"}),
         (("ALL",), (), set(ALL_CAPABILITIES)),
         (("ALL",), ("SYS_ADMIN", "NET_RAW"), set(ALL_CAPABILITIES) - {"CAP_SYS_ADMIN", "CAP_NET_RAW"}),
-        (("NET_ADMIN", "net_admin", "CAP_NET_ADMIN"), (), set(PODMAN) | {"CAP_NET_ADMIN"}),
-        ((), ("CHOWN", "chown"), set(PODMAN) - {"CAP_CHOWN"}),
+        (("NET_ADMIN", "net_admin", "CAP_NET_ADMIN"), (), set(DEFAULT) | {"CAP_NET_ADMIN"}),
+        ((), ("CHOWN", "chown"), set(DEFAULT) - {"CAP_CHOWN"}),
     ],
     ids=[
         "defaults",
@@ -147,9 +148,9 @@ def test_root_gets_the_set_in_bounding_effective_permitted(add, drop, expected: 
 @pytest.mark.parametrize(
     "add, drop, bounding, explicit",
     [
-        ((), (), set(PODMAN), set()),
-        ((), ("CHOWN",), set(PODMAN) - {"CAP_CHOWN"}, set()),
-        (("NET_BIND_SERVICE",), (), set(PODMAN), {"CAP_NET_BIND_SERVICE"}),
+        ((), (), set(DEFAULT), set()),
+        ((), ("CHOWN",), set(DEFAULT) - {"CAP_CHOWN"}, set()),
+        (("NET_BIND_SERVICE",), (), set(DEFAULT), {"CAP_NET_BIND_SERVICE"}),
         (("NET_ADMIN",), ("ALL",), {"CAP_NET_ADMIN"}, {"CAP_NET_ADMIN"}),
         (
             ("ALL",),
@@ -194,6 +195,6 @@ def test_order_of_the_lists_does_not_matter() -> None:
 
 
 def test_result_is_independent_of_the_default_order() -> None:
-    forward = capability_sets(PODMAN, ["NET_ADMIN"], ["CHOWN"], root=True, where=WHERE)
-    backward = capability_sets(tuple(reversed(PODMAN)), ["NET_ADMIN"], ["CHOWN"], root=True, where=WHERE)
+    forward = capability_sets(DEFAULT, ["NET_ADMIN"], ["CHOWN"], root=True, where=WHERE)
+    backward = capability_sets(tuple(reversed(DEFAULT)), ["NET_ADMIN"], ["CHOWN"], root=True, where=WHERE)
     assert forward == backward

@@ -34,6 +34,7 @@ def merge(
 
 
 def test_default_path_is_the_pinned_one() -> None:
+    """The pin: the value stated here and nowhere else; other tests import DEFAULT_PATH."""
     assert DEFAULT_PATH == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
