@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from compiler.defaults import defaults
+from compiler.env import DEFAULT_PATH  # its value: tests/test_env.py's pin
 from compiler.volumes import image_volume_name
 
 from .bundle import CGROUP_V1, Bundle, Crun, cgroup_dirs, make_bundle, require_host
@@ -38,7 +39,6 @@ IMAGE: dict[str, Any] = {
     },
 }
 MASKED = defaults().masked_paths  # passed to the script as "$@"
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # linux/capability.h
 CAP_BITS = {
