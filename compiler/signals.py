@@ -43,6 +43,7 @@ SIGNALS = {
     "SYS": 31,
 }
 SIGRTMIN, SIGRTMAX = 34, 64
+SIGKILL = SIGNALS["KILL"]  # what ends a stop that took longer than its stop_timeout
 DEFAULT_STOP_SIGNAL = SIGNALS["TERM"]  # an image without StopSignal, and a container without a record
 DEFAULT_STOP_TIMEOUT = 10  # seconds from the stop signal to SIGKILL, unless hp.toml sets stop_timeout
 _RT = re.compile(r"RTM(IN|AX)([+-][0-9]+)?", re.ASCII)
@@ -77,7 +78,7 @@ def image_stop_signal(stop_signal: str, ref: str) -> int:
 def describe_stop(signal: int, timeout: int) -> str:
     """How hp stops a running container, for plans and progress lines: "SIGTERM, then SIGKILL
     after 10 s", "SIGTERM, then SIGKILL at once" (timeout 0), "SIGKILL, at once"."""
-    if signal == 9:
+    if signal == SIGKILL:
         return "SIGKILL, at once"
     if timeout == 0:
         return f"{signal_name(signal)}, then SIGKILL at once"

@@ -24,7 +24,7 @@ from compiler.cni import NetworkSetup
 from compiler.errors import HpError
 from compiler.health import HealthCheck
 from compiler.layout import INIT_HELPER, Layout
-from compiler.signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT
+from compiler.signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, SIGKILL
 from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode_record
 from compiler.supervision import RunState, Supervision, decode_run_state, encode_run_state
 
@@ -295,11 +295,11 @@ def stop(layout: Layout, name: str, timeout: float | None = None) -> None:
     _stop_watching(layout, name)
     if status in ("running", "created", "paused"):
         if status == "created":
-            signal = 9
+            signal = SIGKILL
         run_status(commands.crun_kill(layout, name, signal), timeout=CRUN_TIMEOUT)
         checkpoint("stop-signalled")
         if not wait_until(lambda: crun_status(layout, name) in ("stopped", None), timeout):
-            run_status(commands.crun_kill(layout, name, 9), timeout=CRUN_TIMEOUT)
+            run_status(commands.crun_kill(layout, name, SIGKILL), timeout=CRUN_TIMEOUT)
             wait_until(lambda: crun_status(layout, name) in ("stopped", None), 10)
         wait_until(lambda: os.path.exists(layout.exit_file(name)), EXIT_FILE_WAIT)
     monitor.wait_gone(layout, name, MONITOR_END_WAIT)
