@@ -10,6 +10,8 @@ from .layout import ETC_FILES, INIT_HELPER
 from .oci import OCI_VERSION, DeviceRule, Mount, Rlimit
 from .volumes import VOLUMES
 
+DEFAULT_LOG_MAX_SIZE = 10 * 1024**2  # "10m", as the issue and podman's k8s-file users expect
+
 
 class Defaults(msgspec.Struct, frozen=True):
     oci_version: str
@@ -103,7 +105,7 @@ _DEFAULTS = Defaults(
     volume_dir=VOLUMES,
     init_path="/run/hp-init",
     init_source=INIT_HELPER,
-    log_max_size=10 * 1024**2,  # "10m", as the issue and podman's k8s-file users expect
+    log_max_size=DEFAULT_LOG_MAX_SIZE,
     umask=0o022,
     pids_limit=2048,  # podman's default (containers.conf pids_limit): a fork bomb stays inside its container
     # podman's default_sysctls: root inside may ping (ICMP echo sockets) without CAP_NET_RAW

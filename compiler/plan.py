@@ -13,6 +13,7 @@ from typing import Literal
 
 import msgspec
 
+from .defaults import DEFAULT_LOG_MAX_SIZE
 from .depends import describe as describe_depends
 from .errors import HpError, key_path
 from .masking import masked_configs
@@ -56,7 +57,7 @@ class Desired(msgspec.Struct, frozen=True):
     prevent_destroy: bool = False
     restart: str = "no"
     restart_max: int = 0
-    log_max_size: int = 10 * 1024**2
+    log_max_size: int = DEFAULT_LOG_MAX_SIZE
     sensitive_env: tuple[str, ...] = ()  # hp.toml's: env names whose values a plan never shows (compiler.masking)
     depends_on: dict[str, str] = msgspec.field(default_factory=dict)  # name -> "started" | "healthy"
     healthcheck: str = "none"  # the effective check, in words (compiler.health.describe)
@@ -84,7 +85,7 @@ class Current(msgspec.Struct, frozen=True):
     layer_size: int | None = None  # bytes in its writable layer (upper/), None if not known
     restart: str = "no"  # the record's
     restart_max: int = 0  # the record's
-    log_max_size: int = 10 * 1024**2  # the record's
+    log_max_size: int = DEFAULT_LOG_MAX_SIZE  # the record's
     stopped_by_hp: bool = False  # `hp stop` stopped it (its run state says so), not something outside hp
     depends_on: dict[str, str] = msgspec.field(default_factory=dict)  # the record's
     healthcheck: str = "none"  # the record's, in words (compiler.health.describe)

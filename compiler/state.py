@@ -16,6 +16,7 @@ from typing import Literal
 
 import msgspec
 
+from .defaults import DEFAULT_LOG_MAX_SIZE
 from .health import HealthCheck
 from .signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT
 
@@ -36,7 +37,7 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     prevent_destroy: bool = False  # a plan that would replace or destroy it fails
     restart: str = "no"  # hp.toml's restart policy (compiler/supervision.py), read by the exit handler
     restart_max: int = 0
-    log_max_size: int = 10 * 1024**2  # bytes, passed to conmon at each start
+    log_max_size: int = DEFAULT_LOG_MAX_SIZE  # bytes, passed to conmon at each start
     healthcheck: HealthCheck | None = None  # the effective check (compiler/health.py), run by hp
     health_on_failure: str = "none"  # hp.toml's: "none", "restart" or "kill"
     # hp.toml's depends_on (name -> "started" | "healthy"): stop and destroy go in reverse order,

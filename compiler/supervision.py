@@ -15,7 +15,7 @@ from typing import Literal
 
 import msgspec
 
-from .defaults import Defaults, defaults
+from .defaults import DEFAULT_LOG_MAX_SIZE, Defaults, defaults
 from .errors import HpError, key_path
 from .resources import parse_size
 from .spec import ContainerSpec
@@ -33,7 +33,7 @@ class Supervision(msgspec.Struct, frozen=True):
 
     restart: RestartPolicy = "no"
     restart_max: int = 0
-    log_max_size: int = 10 * 1024**2
+    log_max_size: int = DEFAULT_LOG_MAX_SIZE
 
 
 def supervision(name: str, spec: ContainerSpec, d: Defaults | None = None) -> Supervision:
@@ -45,7 +45,9 @@ def supervision(name: str, spec: ContainerSpec, d: Defaults | None = None) -> Su
     if spec.log_max_size is not None:
         size = parse_size(spec.log_max_size, f"{where}.log_max_size")
         if size < MIN_LOG_SIZE:
-            raise HpError(f"{where}.log_max_size", f"{spec.log_max_size} is below the minimum of 4k")
+            raise HpError(
+                f"{where}.log_max_size", f"{spec.log_max_size} is below the minimum of {MIN_LOG_SIZE // 1024}k"
+            )
     return Supervision(spec.restart, spec.restart_max, size)
 
 

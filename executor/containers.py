@@ -55,7 +55,8 @@ def exists(layout: Layout, name: str) -> bool:
 
 
 class NewContainer(msgspec.Struct, frozen=True):
-    """Everything a container is made from, decided before anything is made (by planning)."""
+    """Everything a container is made from, decided before anything is made (by planning, which
+    gives every field: hp.toml's defaults are the spec's, not repeated here)."""
 
     name: str
     ref: str
@@ -64,15 +65,15 @@ class NewContainer(msgspec.Struct, frozen=True):
     bundle: Bundle  # its directory, as it is to be written (compiler/bundle.py): hp-init in it for keep_alive
     stop_signal: int
     network: NetworkSetup
-    file: str = ""  # the hp.toml that manages it
-    must_run: bool = True  # False: ending soon after its start is expected (hp.toml must_run)
-    stop_timeout: int = DEFAULT_STOP_TIMEOUT  # hp.toml's: seconds from the stop signal to SIGKILL
-    prevent_destroy: bool = False  # hp.toml's
-    supervision: Supervision = Supervision()  # hp.toml's restart, restart_max, log_max_size
-    depends_on: dict[str, str] = msgspec.field(default_factory=dict)  # hp.toml's, normalized
-    healthcheck: HealthCheck | None = None  # the effective check (compiler/health.py)
-    health_on_failure: str = "none"  # hp.toml's
-    seccomp_profile: str = ""  # the profile its filter is compiled from (compiler.seccomp.profile_identity)
+    file: str  # the hp.toml that manages it
+    must_run: bool  # False: ending soon after its start is expected (hp.toml must_run)
+    stop_timeout: int  # hp.toml's: seconds from the stop signal to SIGKILL
+    prevent_destroy: bool  # hp.toml's
+    supervision: Supervision  # hp.toml's restart, restart_max, log_max_size
+    depends_on: dict[str, str]  # hp.toml's, normalized
+    healthcheck: HealthCheck | None  # the effective check (compiler/health.py)
+    health_on_failure: str  # hp.toml's
+    seccomp_profile: str  # the profile its filter is compiled from (compiler.seccomp.profile_identity)
 
     @property
     def config_json(self) -> bytes:
