@@ -26,8 +26,16 @@ FORMAT_VERSION = "1.0"
 
 Action = Literal["create", "replace", "destroy", "restore", "update", "no-op"]
 SYMBOLS = {"create": "  +", "replace": "-/+", "destroy": "  -", "restore": "  ~", "update": "  *", "no-op": "   "}
-# apply's phases, in order: each finishes before the next begins (the actions of one run together)
-PHASES: tuple[tuple[Action, ...], ...] = (("destroy",), ("replace",), ("restore", "update", "create"))
+# what a change does to its container, by action
+REMOVES: tuple[Action, ...] = ("destroy", "replace")  # the container (if it is there) is removed
+CREATES: tuple[Action, ...] = ("replace", "create")  # a new container is made from the file
+STARTS: tuple[Action, ...] = ("replace", "restore", "create")  # it is started: its ports and dependencies are needed
+REWRITES_SETTINGS: tuple[Action, ...] = ("restore", "update")  # its record stays and takes the file's SETTINGS
+# apply's phases, in order: each finishes before the next begins (the actions of one run together).
+# The destroys come first, all of them; the others run layer by layer of the file's depends_on.
+DESTROY_PHASE: tuple[Action, ...] = ("destroy",)
+LAYERED_PHASES: tuple[tuple[Action, ...], ...] = (("replace",), ("restore", "update", "create"))
+PHASES: tuple[tuple[Action, ...], ...] = (DESTROY_PHASE, *LAYERED_PHASES)
 ORDER = {action: i for i, action in enumerate((*(a for phase in PHASES for a in phase), "no-op"))}
 # hp.toml settings that only hp reads (kept in the record): a change rewrites the record, nothing more
 SETTINGS = (
@@ -174,7 +182,7 @@ def plan(
 def _with_data(change: Change, have: Current | None, remove_volumes: bool) -> Change:
     """A replace or destroy says what happens to the container's data: its volumes are kept (or,
     with remove_volumes, a destroy deletes them); its writable layer is discarded."""
-    if have is None or change.action not in ("replace", "destroy"):
+    if have is None or change.action not in REMOVES:
         return change
     size = f" ({human_size(have.layer_size)})" if have.layer_size is not None else ""
     removed = remove_volumes and change.action == "destroy"
@@ -190,7 +198,7 @@ def _with_data(change: Change, have: Current | None, remove_volumes: bool) -> Ch
 def _with_security(change: Change, want: Desired | None, have: Current | None, volumes_dir: str | None) -> Change:
     """A create or replace lists the container's escalations (compiler.security), and a replace which it
     adds and removes compared with the recorded container."""
-    if want is None or change.action not in ("create", "replace"):
+    if want is None or change.action not in CREATES:
         return change
     if have is None:
         review = review_create(want.config_json, volumes_dir=volumes_dir, seccomp=want.seccomp)

@@ -19,7 +19,7 @@ import msgspec
 from compiler import depends
 from compiler.errors import HpError
 from compiler.layout import Layout
-from compiler.plan import PHASES, Change
+from compiler.plan import CREATES, DESTROY_PHASE, LAYERED_PHASES, REMOVES, REWRITES_SETTINGS, STARTS, Change
 from compiler.signals import describe_stop
 from compiler.state import encode_record
 
@@ -91,12 +91,12 @@ def _apply(
         name = change.name
         started = None
         try:
-            if change.action in ("destroy", "replace") and containers.exists(layout, name):
+            if change.action in REMOVES and containers.exists(layout, name):
                 say(f"{name}: removing{_stopping(layout, name)}")
                 containers.remove(layout, name)
-            if change.action in ("restore", "update"):
+            if change.action in REWRITES_SETTINGS:
                 _write_settings(layout, planned.new[name])
-            if change.action in ("replace", "create"):
+            if change.action in CREATES:
                 say(f"{name}: creating")
                 started = containers.create(layout, planned.new[name], confirm=False)
             elif change.action == "restore":
@@ -129,7 +129,7 @@ def _apply(
             raise (e.within(change.name) if change.name not in e.where else e) from None
         done(change)
 
-    for change in sorted((c for c in todo if c.action in ("replace", "create")), key=lambda c: c.name):
+    for change in sorted((c for c in todo if c.action in CREATES), key=lambda c: c.name):
         containers.make_volumes(layout, planned.new[change.name])
     try:
         for batch in _batches(layout, planned, todo):
@@ -170,7 +170,6 @@ def _apply(
     return Applied(count["create"], count["replace"], count["destroy"], count["restore"], count["update"])
 
 
-STARTS = ("replace", "restore", "create")  # the actions that start a container
 HEALTHY_WAIT = 300.0  # how long an apply waits for a dependency to turn healthy
 
 
@@ -178,8 +177,8 @@ def _batches(layout: Layout, planned: Planned, todo: list[Change]) -> list[list[
     """The changes in the order they run, each batch in parallel: destroys first, dependents
     before what they depend on (the records' depends_on); then, layer by layer of the file's
     depends_on (compiler/depends.py), that layer's replaces, then its restores, updates and
-    creates. Without any depends_on: destroys, replaces, the rest (PHASES)."""
-    destroys = [c for c in todo if c.action == "destroy"]
+    creates. Without any depends_on: destroys, replaces, the rest (compiler.plan's PHASES)."""
+    destroys = [c for c in todo if c.action in DESTROY_PHASE]
     records = {c.name: read_record(layout, c.name) for c in destroys}
     removing = {
         name: {d: "started" for d in (r.depends_on if r else {}) if d in records} for name, r in records.items()
@@ -187,7 +186,7 @@ def _batches(layout: Layout, planned: Planned, todo: list[Change]) -> list[list[
     batches = [[c for c in destroys if c.name in layer] for layer in reversed(depends.layers(removing))]
     graph = {name: dict(new.depends_on) for name, new in planned.new.items()}
     for layer in depends.layers(graph):
-        for phase in PHASES[1:]:
+        for phase in LAYERED_PHASES:
             batches.append([c for c in todo if c.action in phase and c.name in layer])
     return [batch for batch in batches if batch]
 

@@ -26,7 +26,7 @@ from compiler.commands import iptables_save_argv
 from compiler.errors import HpError, key_path
 from compiler.layout import Layout
 from compiler.network import PortMapping
-from compiler.plan import Plan
+from compiler.plan import STARTS, Plan
 from compiler.ports import bound_already, first_forward, forwarded, listening_ports, nat_forwards, not_bindable
 
 from .run import run
@@ -34,18 +34,18 @@ from .run import run
 if TYPE_CHECKING:
     from .containers import NewContainer  # which imports this module, through networking
 
-CHECKED = ("create", "replace", "restore")  # no-ops keep the ports they have
 RULES_TIMEOUT = 30.0
 
 
 def check_plan(layout: Layout, plan: Plan, new: dict[str, NewContainer]) -> None:
-    """Plan time: HpError at containers.NAME.ports[i] for the first port in use. A rule of a
+    """Plan time: HpError at containers.NAME.ports[i] for the first port in use, of the containers the
+    plan starts (compiler.plan.STARTS: no-ops keep the ports they have). A rule of a
     container this plan removes (destroys, replaces) or restarts (cni.add deletes its old
     attachment first) is not in the way: it is gone before the port is taken again."""
     wanted = [
         (c.name, i, port)
         for c in plan.changes
-        if c.action in CHECKED and c.name in new and (attachment := new[c.name].network.attachment) is not None
+        if c.action in STARTS and c.name in new and (attachment := new[c.name].network.attachment) is not None
         for i, port in enumerate(attachment.port_mappings)
     ]
     if not wanted:
