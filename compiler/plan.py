@@ -20,7 +20,7 @@ from .masking import masked_configs
 from .seccomp import changed_profile
 from .security import Escalation, counts_against, review_create, review_replace
 from .signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, describe_stop
-from .state import config_hash
+from .state import SETTINGS, config_hash
 
 FORMAT_VERSION = "1.0"
 
@@ -37,17 +37,6 @@ DESTROY_PHASE: tuple[Action, ...] = ("destroy",)
 LAYERED_PHASES: tuple[tuple[Action, ...], ...] = (("replace",), ("restore", "update", "create"))
 PHASES: tuple[tuple[Action, ...], ...] = (DESTROY_PHASE, *LAYERED_PHASES)
 ORDER = {action: i for i, action in enumerate((*(a for phase in PHASES for a in phase), "no-op"))}
-# hp.toml settings that only hp reads (kept in the record): a change rewrites the record, nothing more
-SETTINGS = (
-    "stop_timeout",
-    "prevent_destroy",
-    "restart",
-    "restart_max",
-    "log_max_size",
-    "depends_on",
-    "healthcheck",
-    "health_on_failure",
-)
 # a restore's reason for a container `hp stop` stopped: no drift, but the file wants it running
 STOPPED_BY_HP = "stopped by hp stop: will start it again"
 

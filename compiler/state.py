@@ -12,15 +12,29 @@ side effect, so an hp killed at any moment leaves a record that says what was in
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from collections.abc import Mapping
+from typing import Literal, Protocol
 
 import msgspec
 
 from .defaults import DEFAULT_LOG_MAX_SIZE
 from .health import HealthCheck
 from .signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT
+from .supervision import Supervision
 
 Phase = Literal["creating", "ready", "removing"]
+# hp.toml settings that only hp reads (kept in the record): a change rewrites the record, nothing more
+# (compiler.plan compares them, with_settings writes them)
+SETTINGS = (
+    "stop_timeout",
+    "prevent_destroy",
+    "restart",
+    "restart_max",
+    "log_max_size",
+    "depends_on",
+    "healthcheck",
+    "health_on_failure",
+)
 
 
 class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -67,6 +81,70 @@ class ContainerStatus(msgspec.Struct, frozen=True):
     restart: str = "no"
     restarts: int = 0
     health: str = "-"  # "starting", "healthy", "unhealthy", or "-" (no health check, or not running)
+
+
+class Made(Protocol):
+    """What a container is made from, as planning decided it (the executor's NewContainer): what its
+    record is written from."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def ref(self) -> str: ...  # the image as hp.toml names it
+    @property
+    def image_id(self) -> str: ...
+    @property
+    def config_json(self) -> bytes: ...
+    @property
+    def stop_signal(self) -> int: ...
+    @property
+    def file(self) -> str: ...
+    @property
+    def must_run(self) -> bool: ...
+    @property
+    def stop_timeout(self) -> int: ...
+    @property
+    def prevent_destroy(self) -> bool: ...
+    @property
+    def supervision(self) -> Supervision: ...
+    @property
+    def depends_on(self) -> Mapping[str, str]: ...
+    @property
+    def healthcheck(self) -> HealthCheck | None: ...
+    @property
+    def health_on_failure(self) -> str: ...
+    @property
+    def seccomp_profile(self) -> str: ...
+
+
+def new_record(made: Made) -> ContainerRecord:
+    """The record of a container about to be made: phase "creating" until it has started."""
+    return ContainerRecord(
+        made.name,
+        made.ref,
+        made.image_id,
+        config_hash(made.config_json),
+        made.stop_signal,
+        made.file,
+        "creating",
+        made.must_run,
+        stop_timeout=made.stop_timeout,
+        prevent_destroy=made.prevent_destroy,
+        restart=made.supervision.restart,
+        restart_max=made.supervision.restart_max,
+        log_max_size=made.supervision.log_max_size,
+        depends_on=dict(made.depends_on),
+        healthcheck=made.healthcheck,
+        health_on_failure=made.health_on_failure,
+        seccomp_profile=made.seccomp_profile,
+    )
+
+
+def with_settings(record: ContainerRecord, made: Made) -> ContainerRecord:
+    """`record` with each of SETTINGS as the file now gives it (`made`), the rest kept: what an
+    update or a restore writes."""
+    new = new_record(made)
+    return msgspec.structs.replace(record, **{field: getattr(new, field) for field in SETTINGS})
 
 
 def config_hash(config_json: bytes) -> str:

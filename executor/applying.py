@@ -21,7 +21,7 @@ from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.plan import CREATES, DESTROY_PHASE, LAYERED_PHASES, REMOVES, REWRITES_SETTINGS, STARTS, Change
 from compiler.signals import describe_stop
-from compiler.state import encode_record
+from compiler.state import encode_record, with_settings
 
 from . import containers
 from .images import prune_unused
@@ -216,21 +216,11 @@ def _stopping(layout: Layout, name: str) -> str:
 
 
 def _write_settings(layout: Layout, new: containers.NewContainer) -> None:
-    """The record takes the file's stop_timeout and prevent_destroy (they are read from it)."""
+    """The record takes the file's SETTINGS (compiler.state: hp reads them from the record)."""
     record = read_record(layout, new.name)
     if record is None:
         return
-    updated = msgspec.structs.replace(
-        record,
-        stop_timeout=new.stop_timeout,
-        prevent_destroy=new.prevent_destroy,
-        restart=new.supervision.restart,
-        restart_max=new.supervision.restart_max,
-        log_max_size=new.supervision.log_max_size,
-        depends_on=dict(new.depends_on),
-        healthcheck=new.healthcheck,
-        health_on_failure=new.health_on_failure,
-    )
+    updated = with_settings(record, new)
     if updated != record:
         write_atomic(layout.record(new.name), encode_record(updated))
 

@@ -25,7 +25,7 @@ from compiler.errors import HpError
 from compiler.health import HealthCheck
 from compiler.layout import INIT_HELPER, Layout
 from compiler.signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, SIGKILL
-from compiler.state import ContainerRecord, ContainerStatus, config_hash, encode_record
+from compiler.state import ContainerStatus, encode_record, new_record
 from compiler.supervision import RunState, Supervision, decode_run_state, encode_run_state
 
 from . import monitor, networking, volumes
@@ -79,6 +79,10 @@ class NewContainer(msgspec.Struct, frozen=True):
     def config_json(self) -> bytes:
         return self.bundle.config_json
 
+    @property
+    def image_id(self) -> str:
+        return self.image.image_id
+
 
 class Started(msgspec.Struct, frozen=True):
     """A container just started: confirm_running(layout, started) tells whether it stayed up."""
@@ -95,25 +99,7 @@ def create(layout: Layout, new: NewContainer, *, confirm: bool | None = None) ->
     name = new.name
     if exists(layout, name):
         raise HpError(name, f"a container named {name!r} already exists (hp rm {name} first)")
-    record = ContainerRecord(
-        name,
-        new.ref,
-        new.image.image_id,
-        config_hash(new.config_json),
-        new.stop_signal,
-        new.file,
-        "creating",
-        new.must_run,
-        stop_timeout=new.stop_timeout,
-        prevent_destroy=new.prevent_destroy,
-        restart=new.supervision.restart,
-        restart_max=new.supervision.restart_max,
-        log_max_size=new.supervision.log_max_size,
-        depends_on=dict(new.depends_on),
-        healthcheck=new.healthcheck,
-        health_on_failure=new.health_on_failure,
-        seccomp_profile=new.seccomp_profile,
-    )
+    record = new_record(new)
     hold_image(layout, new.image)  # the image's layers stay while a container of this state dir uses them
     os.makedirs(layout.containers_dir, exist_ok=True)
     # filled under a dot name, then renamed: a directory named NAME always holds a record

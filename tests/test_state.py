@@ -1,0 +1,78 @@
+"""compiler/state.py: a container's record as it is made from what planning decided, and as an
+update rewrites it (SETTINGS)."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from compiler.health import HealthCheck
+from compiler.plan import Current, Desired
+from compiler.state import SETTINGS, ContainerRecord, config_hash, new_record, with_settings
+from compiler.supervision import Supervision
+
+
+class Made(msgspec.Struct, frozen=True):
+    """A container as planning decides it: every value unlike a record's default."""
+
+    name: str = "web"
+    ref: str = "nginx:1"
+    image_id: str = "sha256:" + "a" * 64
+    config_json: bytes = b'{"ociVersion": "1.0.2"}'
+    stop_signal: int = 3
+    file: str = "/srv/hp.toml"
+    must_run: bool = False
+    stop_timeout: int = 42
+    prevent_destroy: bool = True
+    supervision: Supervision = Supervision("on-failure", 3, 4096)
+    depends_on: dict[str, str] = msgspec.field(default_factory=lambda: {"db": "healthy"})
+    healthcheck: HealthCheck | None = HealthCheck(("CMD", "true"), 1.0, 2.0, 3.0, 4)
+    health_on_failure: str = "restart"
+    seccomp_profile: str = "/etc/p.json sha256:" + "b" * 64
+
+
+def test_new_record_takes_every_field() -> None:
+    """No field of the record is left at its default: a field the record gains must be taken from
+    the container too (else an update would never write it, and the plan say "update" forever)."""
+    made = Made()
+    record = new_record(made)
+    for field in msgspec.structs.fields(ContainerRecord):
+        if field.default is not msgspec.NODEFAULT:
+            assert getattr(record, field.name) != field.default, field.name
+    assert record.phase == "creating"
+    assert record.config_hash == config_hash(made.config_json)
+    assert (record.name, record.image, record.image_id) == (made.name, made.ref, made.image_id)
+
+
+def test_settings_are_fields_of_the_record_and_the_plan() -> None:
+    """compiler.plan compares SETTINGS between Desired and Current; with_settings writes them."""
+    for struct in (ContainerRecord, Desired, Current):
+        assert set(SETTINGS) <= {f.name for f in msgspec.structs.fields(struct)}, struct.__name__
+
+
+OLD = ContainerRecord("web", "nginx:0", "sha256:old", "sha256:oldconfig", 15, "/srv/hp.toml", "ready", True)
+
+# (name, the file's container, what with_settings writes over OLD)
+REWRITES = [
+    ("nothing-changed", Made(stop_timeout=10, prevent_destroy=False, supervision=Supervision(), depends_on={},
+                             healthcheck=None, health_on_failure="none"), {}),
+    ("stop-timeout", Made(stop_timeout=30, prevent_destroy=False, supervision=Supervision(), depends_on={},
+                          healthcheck=None, health_on_failure="none"), {"stop_timeout": 30}),
+    ("every-setting", Made(), {
+        "stop_timeout": 42,
+        "prevent_destroy": True,
+        "restart": "on-failure",
+        "restart_max": 3,
+        "log_max_size": 4096,
+        "depends_on": {"db": "healthy"},
+        "healthcheck": Made().healthcheck,
+        "health_on_failure": "restart",
+    }),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,made,changed", REWRITES, ids=[r[0] for r in REWRITES])
+def test_with_settings(name: str, made: Made, changed: dict[str, object]) -> None:
+    """Only SETTINGS are taken from the file; the image, config, phase, stop signal, must_run and
+    seccomp profile stay the record's (a replace changes those)."""
+    assert with_settings(OLD, made) == msgspec.structs.replace(OLD, **changed)
