@@ -18,6 +18,8 @@ from .errors import HpError, key_path, quote
 
 Condition = Literal["started", "healthy"]
 CONDITIONS: tuple[Condition, ...] = ("started", "healthy")
+# seconds a start waits for a "healthy" dependency to pass its check: an apply's, `hp start`'s and a boot's
+HEALTHY_WAIT = 300.0
 
 
 def normalize(value: tuple[str, ...] | Mapping[str, str] | None, where: str) -> dict[str, Condition]:

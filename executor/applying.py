@@ -170,9 +170,6 @@ def _apply(
     return Applied(count["create"], count["replace"], count["destroy"], count["restore"], count["update"])
 
 
-HEALTHY_WAIT = 300.0  # how long an apply waits for a dependency to turn healthy
-
-
 def _batches(layout: Layout, planned: Planned, todo: list[Change]) -> list[list[Change]]:
     """The changes in the order they run, each batch in parallel: destroys first, dependents
     before what they depend on (the records' depends_on); then, layer by layer of the file's
@@ -193,15 +190,15 @@ def _batches(layout: Layout, planned: Planned, todo: list[Change]) -> list[list[
 
 def _wait_for(layout: Layout, dependency: str, condition: str, say: Callable[[str], None]) -> None:
     """A dependency's condition, before what depends on it starts: "healthy" waits (running its
-    health checks) up to HEALTHY_WAIT; "started" needs nothing more, as it started in an earlier
-    batch (or was running already) and must_run confirmed it."""
+    health checks) up to compiler.depends.HEALTHY_WAIT; "started" needs nothing more, as it
+    started in an earlier batch (or was running already) and must_run confirmed it."""
     if condition != "healthy":
         return
     from .health import wait_healthy
 
     say(f"{dependency}: waiting for it to be healthy")
     try:
-        wait_healthy(layout, dependency, HEALTHY_WAIT)
+        wait_healthy(layout, dependency, depends.HEALTHY_WAIT)
     except HpError as e:
         raise (e if dependency in e.where else e.within(dependency)) from None
     say(f"{dependency}: healthy")

@@ -61,9 +61,6 @@ def start_all(layout: Layout, say: Callable[[str], None]) -> tuple[list[str], li
     return started, failed
 
 
-DEPENDENCY_WAIT = 300.0  # for a "healthy" dependency, as apply waits
-
-
 def wait_for_dependencies(layout: Layout, name: str, deps: dict[str, str]) -> None:
     """Before `name` starts by hand (`hp start`) or at boot: each dependency it lists runs, and a
     "healthy" one passes its health check (waited for, as apply does). A dependency that is not
@@ -76,7 +73,7 @@ def wait_for_dependencies(layout: Layout, name: str, deps: dict[str, str]) -> No
         if condition == "healthy":
             from .health import wait_healthy
 
-            wait_healthy(layout, dep, DEPENDENCY_WAIT)
+            wait_healthy(layout, dep, depends.HEALTHY_WAIT)
 
 
 def in_dependency_order(layout: Layout, names: list[str], reverse: bool = False) -> list[str]:
