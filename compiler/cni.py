@@ -33,7 +33,8 @@ Command = Literal["ADD", "DEL", "CHECK"]
 
 def container_id(state_dir: str, name: str) -> str:
     """The CNI container ID of container `name`: unique per state directory, because the
-    plugins key host-wide things by it (portmap's and ipMasq's iptables chains)."""
+    plugins key host-wide things by it (portmap's and ipMasq's iptables chains). "hp-<state tag>-<name>":
+    same_state_dir tells the IDs of one state dir by the part before the name."""
     return f"hp-{Layout(state_dir).cgroup_name(name)}"
 
 
@@ -175,6 +176,12 @@ def attachment(paths: Layout, name: str, net: ContainerNetwork) -> Attachment:
         conflist=conflist(net.network, paths.ipam_dir),
         port_mappings=net.ports,
     )
+
+
+def same_state_dir(att: Attachment, other_id: str) -> bool:
+    """Whether CNI container ID `other_id` (say, a nat rule's owner) is of a container of the same
+    state dir as `att`'s: it starts as container_id starts att's, "hp-<state tag>-"."""
+    return other_id.startswith(att.container_id.removesuffix(att.container))
 
 
 class AttachmentRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
-from compiler.cni import Attachment, container_id
+from compiler.cni import Attachment, container_id, same_state_dir
 from compiler.commands import iptables_save_argv
 from compiler.errors import HpError, key_path
 from compiler.layout import Layout
@@ -69,8 +69,7 @@ def reserved(att: Attachment) -> Iterator[None]:
         for name, i, port in wanted:
             held.enter_context(_bound(name, i, port))
         if wanted:
-            ours = att.container_id.removesuffix(att.container)  # "hp-<state tag>-", as compiler.cni names IDs
-            _check_rules(wanted, lambda owner: owner.startswith(ours))
+            _check_rules(wanted, lambda owner: same_state_dir(att, owner))
         yield
 
 
