@@ -94,6 +94,20 @@ class Layout(msgspec.Struct, frozen=True):
         return f"{self.state_dir}/serial"
 
     @property
+    def subdirs(self) -> tuple[str, ...]:
+        """The state dir's own directories: hp makes each of them (never as a symlink) and creates and
+        deletes in them, so executor/session.py refuses one that another user could change."""
+        return (
+            self.bin_dir,
+            self.crun_root,
+            self.images_dir,
+            self.containers_dir,
+            self.volumes_dir,
+            self.netns_dir,
+            self.networks_dir,
+        )
+
+    @property
     def crun_root(self) -> str:
         return f"{self.state_dir}/crun"
 

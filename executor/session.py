@@ -47,8 +47,8 @@ def check_state_dir(layout: Layout) -> None:
       a symlink on the way is owned by root or by us, and the directories above its target
       follow the same rule;
     - the state dir itself, if it exists, is a directory owned by us, not writable by group
-      or others; so is each of its subdirectories that exists (bin/, crun/, containers/ ...),
-      and none of those is a symlink;
+      or others; so is each of its subdirectories that exists (Layout.subdirs: bin/, crun/,
+      containers/, volumes/ ...), and none of those is a symlink;
     - it is not under /proc, /sys or /dev.
     Raises HpError naming the path and the problem."""
     path = layout.state_dir
@@ -62,7 +62,7 @@ def check_state_dir(layout: Layout) -> None:
         if not os.path.lexists(path):
             return
         _check_own_dir(path, os.stat(path), "the state dir")
-        for sub in _state_subdirs(layout):
+        for sub in layout.subdirs:
             if os.path.lexists(sub):
                 info = os.lstat(sub)
                 if stat.S_ISLNK(info.st_mode):
@@ -82,17 +82,6 @@ def check_trusted_dir(path: str) -> None:
     if stat.S_ISLNK(info.st_mode):
         raise HpError(shown(path), "a symlink in the state dir (hp makes none): remove it")
     _check_own_dir(path, info, "a directory of the state dir")
-
-
-def _state_subdirs(layout: Layout) -> tuple[str, ...]:
-    return (
-        layout.bin_dir,
-        layout.crun_root,
-        layout.images_dir,
-        layout.containers_dir,
-        layout.netns_dir,
-        layout.networks_dir,
-    )
 
 
 def _refuse_virtual(path: str, candidate: str) -> None:
