@@ -47,7 +47,7 @@ from .digests import sha256_hex
 from .errors import HpError, quote
 from .names import check_container_name, check_volume_name
 from .network import check_interface_name
-from .volumes import VOLUMES, volume_source
+from .volumes import VOLUMES, origin_path, volume_source
 
 # the OCI bundle's own files besides config.json, by their names there (config.json binds them)
 HOSTS = "hosts"  # rewritten in place as peers come and go (executor/networking.py)
@@ -60,6 +60,17 @@ BRIDGE_CLAIMS_LOCK = "/run/hp/bridges.lock"
 
 def bridge_claim(bridge: str) -> str:
     return f"{BRIDGE_CLAIMS_DIR}/{check_interface_name(bridge)}"
+
+
+def bundle_path(container_dir: str) -> str:
+    """The OCI bundle in a container's directory: STATE/containers/NAME, or one hp is filling or
+    deleting under a dot name (executor/store.py)."""
+    return f"{container_dir}/bundle"
+
+
+def rootfs_path(container_dir: str) -> str:
+    """Where the container's overlay is mounted, in its directory (as bundle_path)."""
+    return f"{bundle_path(container_dir)}/rootfs"
 
 
 # overlayfs takes lowerdir/upperdir/workdir in one option string: these would split it
@@ -147,7 +158,7 @@ class Layout(msgspec.Struct, frozen=True):
         return f"{self.containers_dir}/{check_container_name(name)}"
 
     def bundle(self, name: str) -> str:
-        return f"{self.container_dir(name)}/bundle"
+        return bundle_path(self.container_dir(name))
 
     def bundle_file(self, name: str, file: str) -> str:
         """A file directly in the OCI bundle: config.json, one of ETC_FILES, INIT_HELPER."""
@@ -159,7 +170,7 @@ class Layout(msgspec.Struct, frozen=True):
         return self.bundle_file(name, "config.json")
 
     def rootfs(self, name: str) -> str:
-        return f"{self.bundle(name)}/rootfs"
+        return rootfs_path(self.container_dir(name))
 
     def upper(self, name: str) -> str:
         return f"{self.container_dir(name)}/upper"
@@ -216,7 +227,7 @@ class Layout(msgspec.Struct, frozen=True):
         return volume_source(self.volumes_dir, check_volume_name(volume))  # what a mount of it binds
 
     def volume_origin(self, volume: str) -> str:
-        return f"{self.volume_dir(volume)}/volume.json"
+        return origin_path(self.volume_dir(volume))
 
     @property
     def netns_dir(self) -> str:

@@ -18,7 +18,8 @@ from .resources import parse_size
 from .spec import HpFile, VolumeMount
 
 VOLUMES = "volumes"  # the state dir's directory of volumes (Layout.volumes_dir); hp compile's, relative
-DATA = "_data"
+DATA = "_data"  # in a volume's directory: what the container sees
+ORIGIN = "volume.json"  # in a volume's directory: how it was made (VolumeOrigin)
 _NAME_ROOM = 64 - 1 - 12  # a container name's characters kept in an image volume's name
 
 
@@ -44,9 +45,20 @@ def check_volume_mounts(hp_file: HpFile) -> None:
                 )
 
 
+def data_path(volume_dir: str) -> str:
+    """The data directory in a volume's directory: STATE/volumes/NAME, or one hp is filling under a
+    dot name (executor/volumes.py)."""
+    return f"{volume_dir}/{DATA}"
+
+
+def origin_path(volume_dir: str) -> str:
+    """The volume.json in a volume's directory (as data_path)."""
+    return f"{volume_dir}/{ORIGIN}"
+
+
 def volume_source(volumes_dir: str, volume: str) -> str:
     """The directory a mount of `volume` binds."""
-    return f"{volumes_dir}/{volume}/{DATA}"
+    return data_path(f"{volumes_dir}/{volume}")
 
 
 def volume_of_source(volumes_dir: str, source: str | None) -> str | None:

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 
-from compiler.layout import Layout
+from compiler.layout import Layout, rootfs_path
 from compiler.names import is_container_name
 from compiler.state import ContainerRecord, decode_record
 
@@ -104,11 +104,22 @@ def sweep_leftovers(layout: Layout) -> list[str]:
     for entry in entries:
         if entry.startswith((NEW_PREFIX, GONE_PREFIX)):
             path = f"{layout.containers_dir}/{entry}"
-            if os.path.ismount(f"{path}/bundle/rootfs"):  # never expected; never delete through a mount
-                continue
+            if any(os.path.ismount(rootfs_path(d)) for d in _container_dirs(path)):
+                continue  # never expected; never delete through a mount
             shutil.rmtree(path, ignore_errors=True)
             swept.append(entry)
     return swept
+
+
+def _container_dirs(leftover: str) -> list[str]:
+    """The container directories in a dot-named leftover: a .new- one is the directory being filled
+    (compiler.bundle's Bundle.under), a .gone- one holds STATE/containers/NAME renamed into it."""
+    if os.path.basename(leftover).startswith(NEW_PREFIX):
+        return [leftover]
+    try:
+        return [f"{leftover}/{entry}" for entry in sorted(os.listdir(leftover))]
+    except OSError:
+        return []
 
 
 def apply_log_entry(message: str) -> str:

@@ -20,7 +20,7 @@ from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.names import check_volume_name
 from compiler.spec import parse_hp_file
-from compiler.volumes import DATA, VolumeOrigin, decode_origin, encode_origin, volume_of_source
+from compiler.volumes import VolumeOrigin, data_path, decode_origin, encode_origin, origin_path, volume_of_source
 
 from .images import COPY_TIMEOUT
 from .run import run
@@ -37,8 +37,8 @@ def ensure(layout: Layout, origin: VolumeOrigin, image_rootfs: str, destination:
     staging = tempfile.mkdtemp(prefix=f"{NEW_PREFIX}{name}-", dir=layout.volumes_dir)
     try:
         os.chmod(staging, 0o700)
-        _fill(f"{staging}/{DATA}", image_rootfs, destination)
-        write_atomic(f"{staging}/volume.json", encode_origin(origin))
+        _fill(data_path(staging), image_rootfs, destination)
+        write_atomic(origin_path(staging), encode_origin(origin))
         try:
             os.rename(staging, layout.volume_dir(name))
         except OSError:
