@@ -70,8 +70,9 @@ def _cni_plugins() -> Check:
 
     from .cni import find_plugin
 
+    needed = _plugins_called()
     missing = []
-    for plugin in ("bridge", "host-local", "portmap", "firewall"):
+    for plugin in needed:
         try:
             find_plugin(plugin)
         except Exception:
@@ -82,7 +83,21 @@ def _cni_plugins() -> Check:
             False,
             f"{', '.join(missing)} not in {':'.join(CNI_PATH)}: apt-get install containernetworking-plugins",
         )
-    return Check("CNI plugins", True, "bridge, host-local, portmap, firewall")
+    return Check("CNI plugins", True, ", ".join(needed))
+
+
+def _plugins_called() -> tuple[str, ...]:
+    """The CNI plugins hp calls, in order: the types in a network's configuration list (the same
+    for every network: compiler.cni.conflist), each plugin's IPAM plugin after it."""
+    from compiler.cni import conflist
+    from compiler.network import default_network
+
+    types: dict[str, None] = {}
+    for plugin in conflist(default_network(), "").plugins:
+        types[plugin.type] = None
+        if plugin.ipam is not None:
+            types[plugin.ipam.type] = None
+    return tuple(types)
 
 
 def _default_network() -> Check:
@@ -105,8 +120,10 @@ def _default_network() -> Check:
 
 
 def _cgroups() -> Check:
-    unified = "/sys/fs/cgroup/unified/cgroup.controllers"
-    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+    from compiler.cgroups import CGROUP_ROOT
+
+    unified = f"{CGROUP_ROOT}/unified/cgroup.controllers"
+    if os.path.exists(f"{CGROUP_ROOT}/cgroup.controllers"):
         return Check("cgroups", True, "cgroup v2 (unified)")
     try:
         with open(unified) as f:
@@ -115,7 +132,7 @@ def _cgroups() -> Check:
         return Check("cgroups", True, "cgroup v1")
     if controllers:
         fix = "; ".join(
-            f"mkdir -p /sys/fs/cgroup/{c} && mount -t cgroup -o {c} cgroup /sys/fs/cgroup/{c}" for c in controllers
+            f"mkdir -p {CGROUP_ROOT}/{c} && mount -t cgroup -o {c} cgroup {CGROUP_ROOT}/{c}" for c in controllers
         )
         return Check(
             "cgroups",
