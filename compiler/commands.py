@@ -161,23 +161,6 @@ def image_unmount_argv(image: str) -> tuple[str, ...]:
     return ("podman", "image", "unmount", image)
 
 
-_TAR_KEEP = ("--numeric-owner", "--xattrs", "--xattrs-include=*")
-
-
-def tar_extract_argv(tar_file: str, directory: str) -> tuple[str, ...]:
-    return (
-        "tar",
-        "--extract",
-        "--file",
-        tar_file,
-        "--directory",
-        directory,
-        *_TAR_KEEP,
-        "--preserve-permissions",
-        "--same-owner",
-    )
-
-
 def copy_tree_argv(source: str, dest: str) -> tuple[str, ...]:
     # SOURCE/. into DEST: the contents (and the root's own attributes), not a subdirectory
     return ("cp", "-a", "--preserve=all", "--no-target-directory", f"{source}/.", dest)

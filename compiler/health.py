@@ -62,17 +62,6 @@ class HealthCheck(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 # ---------------------------------------------------------------- the effective check
 
 
-def has_check(spec: ContainerSpec, image_healthcheck: ImageHealthcheck | None) -> bool:
-    """Whether the container has a health check: hp.toml's test if it sets one, else the image's
-    (none, [] and ["NONE"] are no check). Checks nothing else: effective_check does."""
-    own = spec.healthcheck.test if spec.healthcheck is not None else None
-    if own is not None:
-        test: tuple[str, ...] = (own,) if isinstance(own, str) else own
-    else:
-        test = image_healthcheck.test if image_healthcheck is not None else ()
-    return bool(test) and test[0] != "NONE"
-
-
 def check_spec(name: str, spec: ContainerSpec) -> None:
     """What can be checked of hp.toml's healthcheck and health_on_failure without the image."""
     own = spec.healthcheck

@@ -72,18 +72,6 @@ def check_state_dir(layout: Layout) -> None:
         raise HpError(shown(e.filename or path), f"cannot check the state dir: {e.strerror or e}") from None
 
 
-def check_trusted_dir(path: str) -> None:
-    """`path`, a directory hp runs programs from, is a real directory owned by us that no other
-    user can write to (the state dir's rule, checked again where it matters)."""
-    try:
-        info = os.lstat(path)
-    except OSError as e:
-        raise HpError(shown(path), f"cannot check: {e.strerror or e}") from None
-    if stat.S_ISLNK(info.st_mode):
-        raise HpError(shown(path), "a symlink in the state dir (hp makes none): remove it")
-    _check_own_dir(path, info, "a directory of the state dir")
-
-
 def _refuse_virtual(path: str, candidate: str) -> None:
     for root in VIRTUAL_ROOTS:
         if candidate == root or candidate.startswith(root + "/"):

@@ -155,8 +155,5 @@ def test_only_an_insecure_registry_is_pulled_from_without_tls(insecure: bool) ->
 
 
 def test_rootfs_copies_keep_owners_modes_and_xattrs() -> None:
-    extract = commands.tar_extract_argv("/t.tar", "/d")
-    kept = {"--numeric-owner", "--xattrs", "--xattrs-include=*", "--same-owner", "--preserve-permissions"}
-    assert kept <= set(extract)
     assert commands.copy_tree_argv("/m", "/d")[-2:] == ("/m/.", "/d")
     assert "--preserve=all" in commands.copy_volume_argv("/a", "/b")

@@ -17,7 +17,6 @@ from compiler.health import (
     effective_check,
     encode_health,
     for_run,
-    has_check,
     is_due,
     last_words,
     next_due,
@@ -92,7 +91,6 @@ def spec(extra: str = ""):
 )
 def test_effective_check(toml: str, image, expected) -> None:
     assert effective_check("web", spec(toml), image, "img") == expected
-    assert has_check(spec(toml), image) == (expected is not None)
 
 
 @pytest.mark.parametrize(
