@@ -32,7 +32,6 @@ OPTIONS = {
 }
 SHORT_OPTIONS = {"-c": "--container", "-i": "--image-config"}
 REQUIRED = ("file", "image_config")
-INPUT_LIMIT = 10 * 1024 * 1024  # --passwd and --group
 
 
 def parse_args(args: list[str]) -> dict[str, str] | None:
@@ -80,7 +79,7 @@ def compile_command(
     """Print the config.json for one container; the exit status (an error is one line on stderr)."""
     from compiler import HpError, compile_hp_file, parse_hp_file
     from compiler.errors import StalePlan, error_line
-    from executor.inputs import read_input, read_text
+    from executor.inputs import ACCOUNTS_LIMIT, read_input, read_text
 
     files = {"spec": file, "image": image_config, "passwd": passwd or "", "group": group or ""}
     try:
@@ -90,8 +89,8 @@ def compile_command(
             raise HpError(from_stdin[1], f"stdin (-) is already read for {from_stdin[0]}")
         hp_toml = read_input(file)
         image = read_input(image_config)
-        passwd_text = read_text(passwd, limit=INPUT_LIMIT) if passwd else None
-        group_text = read_text(group, limit=INPUT_LIMIT) if group else None
+        passwd_text = read_text(passwd, limit=ACCOUNTS_LIMIT) if passwd else None
+        group_text = read_text(group, limit=ACCOUNTS_LIMIT) if group else None
         if netns is not None and not netns.startswith("/"):
             raise HpError("--netns", f"{netns!r} is not an absolute path", source="option")
         try:  # parsed once; a file that does not parse is reported after the options are checked

@@ -21,6 +21,7 @@ def shown(path: str) -> str:
 
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
+ACCOUNTS_LIMIT = 10 * 1024 * 1024  # passwd and group files, an image's or --passwd/--group: containerd/moby's cap
 
 
 def read_input(path: str, *, limit: int = MAX_INPUT_BYTES) -> bytes:

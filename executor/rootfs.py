@@ -38,10 +38,9 @@ from collections.abc import Sequence
 
 from compiler.errors import HpError
 
-from .inputs import shown
+from .inputs import ACCOUNTS_LIMIT, shown
 
 MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS: the 41st symlink in one lookup is ELOOP
-DEFAULT_LIMIT = 10 * 1024 * 1024  # containerd/moby's cap on passwd and group files
 _MIB = 1024 * 1024
 
 _PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -58,7 +57,7 @@ _KINDS = (
 )
 
 
-def read_in_root(root: str, path: str, *, limit: int = DEFAULT_LIMIT) -> bytes | None:
+def read_in_root(root: str, path: str, *, limit: int = ACCOUNTS_LIMIT) -> bytes | None:
     """The bytes of the regular file at `path` inside the tree `root`, resolved as if
     `root` were "/" (symlinks included), or None if it does not exist.
 
@@ -70,7 +69,7 @@ def read_in_root(root: str, path: str, *, limit: int = DEFAULT_LIMIT) -> bytes |
     return _read_in((root,), path, limit, overlay=False)
 
 
-def read_in_layers(layers: Sequence[str], path: str, *, limit: int = DEFAULT_LIMIT) -> bytes | None:
+def read_in_layers(layers: Sequence[str], path: str, *, limit: int = ACCOUNTS_LIMIT) -> bytes | None:
     """read_in_root of the tree that overlayfs makes of `layers` (an image's layer diff
     directories, top first), without mounting it: a name is looked up in each layer where its
     directory exists, top first; the first non-directory wins, unless it is a whiteout (a
