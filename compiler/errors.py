@@ -34,7 +34,13 @@ class HpError(Exception):
 
 class StalePlan(HpError):
     """A saved plan that may not be applied: edited, or made for a world that changed since.
-    The CLI exits 3 for it (1 for any other HpError)."""
+    The CLI exits 3 for it (1 for any other HpError: exit_status)."""
+
+
+def exit_status(err: HpError) -> int:
+    """hp's exit status for `err`: 3 for a refused saved plan (a script may make a new plan and
+    try again), 1 for any other error."""
+    return 3 if isinstance(err, StalePlan) else 1
 
 
 def quote(value: object) -> str:

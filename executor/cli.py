@@ -115,10 +115,10 @@ LOCK_TIMEOUT = typer.Option(
 
 def _fail(e: HpError, files: dict[str, str] | None = None) -> typer.Exit:
     """Print the one error line; exit 3 for a refused saved plan, 1 for anything else."""
-    from compiler.errors import StalePlan, error_line
+    from compiler.errors import error_line, exit_status
 
     sys.stderr.write(error_line(e, files or {}) + "\n")
-    return typer.Exit(3 if isinstance(e, StalePlan) else 1)
+    return typer.Exit(exit_status(e))
 
 
 def _print_table(table: Sequence[tuple[str, ...]]) -> None:

@@ -78,7 +78,7 @@ def compile_command(
 ) -> int:
     """Print the config.json for one container; the exit status (an error is one line on stderr)."""
     from compiler import HpError, compile_hp_file, parse_hp_file
-    from compiler.errors import StalePlan, error_line
+    from compiler.errors import error_line, exit_status
     from executor.inputs import ACCOUNTS_LIMIT, read_input, read_text
 
     files = {"spec": file, "image": image_config, "passwd": passwd or "", "group": group or ""}
@@ -105,7 +105,7 @@ def compile_command(
         out = compile_hp_file(hp_file, container, image, passwd_text, group_text, netns, env_files, host)
     except HpError as e:
         sys.stderr.write(error_line(e, files) + "\n")
-        return 3 if isinstance(e, StalePlan) else 1
+        return exit_status(e)
     try:
         sys.stdout.buffer.write(out)
         sys.stdout.buffer.flush()
