@@ -11,7 +11,7 @@ parallel), and stops in the reverse order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Literal
 
 from .errors import HpError, key_path, quote
@@ -69,6 +69,20 @@ def check(graph: Mapping[str, Mapping[str, Condition]]) -> None:
     for name in sorted(graph):
         if name not in state:
             visit(name, [name])
+
+
+def check_healthy(graph: Mapping[str, Mapping[str, str]], without_check: Collection[str]) -> None:
+    """A "healthy" dependency must have a health check (its image's or hp.toml's), known only once
+    the images are: an HpError (source "spec") at the first that has none. `without_check`: the
+    file's containers that have none."""
+    for name in sorted(graph):
+        for dep, condition in graph[name].items():
+            if condition == "healthy" and dep in without_check:
+                raise HpError(
+                    key_path(f"{key_path('containers', name)}.depends_on", dep),
+                    f'is "healthy", but {dep} has no health check (neither its image nor hp.toml gives one)',
+                    source="spec",
+                )
 
 
 def layers(graph: Mapping[str, Mapping[str, str]]) -> tuple[tuple[str, ...], ...]:

@@ -20,7 +20,7 @@ from .masking import masked_configs
 from .seccomp import changed_profile
 from .security import Escalation, counts_against, review_create, review_replace
 from .signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, describe_stop
-from .state import SETTINGS, config_hash
+from .state import SETTINGS, config_hash, is_running
 
 FORMAT_VERSION = "1.0"
 
@@ -88,6 +88,15 @@ class Current(msgspec.Struct, frozen=True):
     healthcheck: str = "none"  # the record's, in words (compiler.health.describe)
     health_on_failure: str = "none"  # the record's
     seccomp_profile: str = ""  # the record's
+
+
+def current_status(crun: str | None, exit_code: int | None) -> str:
+    """Current.status from crun's status (None: crun has no such container) and the exit status
+    conmon recorded (None: none): `hp stop` deletes the crun container and its exit file stays, so
+    one without crun state is "stopped" if it has an exit status, else "missing"."""
+    if crun is not None:
+        return crun
+    return "stopped" if exit_code is not None else "missing"
 
 
 class Change(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -299,7 +308,7 @@ def _change(name: str, want: Desired | None, have: Current | None, gone: str) ->
 
 def _stopping(have: Current) -> tuple[str, ...]:
     """How a running container is stopped before it is removed, as `hp stop` does."""
-    if have.status not in ("running", "paused"):
+    if not is_running(have.status):
         return ()
     return (f"stopped first: {describe_stop(have.stop_signal, have.stop_timeout)}",)
 

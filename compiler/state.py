@@ -20,7 +20,7 @@ import msgspec
 from .defaults import DEFAULT_LOG_MAX_SIZE
 from .health import HealthCheck
 from .signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT
-from .supervision import Supervision
+from .supervision import RunState, Supervision
 
 Phase = Literal["creating", "ready", "removing"]
 # hp.toml settings that only hp reads (kept in the record): a change rewrites the record, nothing more
@@ -63,7 +63,8 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class ContainerStatus(msgspec.Struct, frozen=True):
-    """One row of `hp ps`. status: "created", "running" or "stopped"; exit_code and pid may be None.
+    """One row of `hp ps`. status: "created", "running", "stopped" or "restarting" (shown_status);
+    exit_code and pid may be None.
     network: what it is on, as hp.toml's `network` names it: the network's name ("hp" for the default
     one, "stack" for [networks.stack]), or "none" or "host"; network_mode: "bridge", "none" or "host"
     ("" for both when hp has no network record for it); ip: its address on a bridge network while
@@ -145,6 +146,31 @@ def with_settings(record: ContainerRecord, made: Made) -> ContainerRecord:
     update or a restore writes."""
     new = new_record(made)
     return msgspec.structs.replace(record, **{field: getattr(new, field) for field in SETTINGS})
+
+
+def is_running(status: str | None) -> bool:
+    """Whether crun's status of a container (None: crun has none) counts as running: "running" or
+    "paused" (`hp ps` shows a paused container as running)."""
+    return status in ("running", "paused")
+
+
+def has_process(status: str | None) -> bool:
+    """Whether crun's status says the container's process is there: running, paused, or "created"
+    (crun's init waiting to exec the entrypoint)."""
+    return status == "created" or is_running(status)
+
+
+def shown_status(crun: str | None, run_state: RunState | None) -> str:
+    """`hp ps`'s STATUS: "created" or "running" as crun says (a paused container is running);
+    otherwise "restarting" if its exit was handled and a restart by its policy waits out its
+    back-off (compiler.supervision), else "stopped"."""
+    if crun == "created":
+        return "created"
+    if is_running(crun):
+        return "running"
+    if run_state is not None and run_state.restarting and run_state.want == "running":
+        return "restarting"
+    return "stopped"
 
 
 def config_hash(config_json: bytes) -> str:

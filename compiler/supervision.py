@@ -79,6 +79,28 @@ class RunState(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     gave_up: str = ""
 
 
+def wanted_running(state: RunState | None) -> bool:
+    """hp started it and has not stopped it since."""
+    return state is not None and state.want == "running"
+
+
+def stopped_by_hp(state: RunState | None) -> bool:
+    """hp stopped it (stop, rm, destroy, a replace) and has not started it since."""
+    return state is not None and state.want == "stopped"
+
+
+def same_run(state: RunState | None, start: int) -> bool:
+    """Run number `start` is still the latest: hp has not started the container anew since (it may
+    have stopped it)."""
+    return state is not None and state.start == start
+
+
+def is_current_run(state: RunState | None, start: int) -> bool:
+    """Run number `start` is still the latest and hp has not stopped it: what is done about that run
+    (a restart after its exit, health_on_failure) still applies."""
+    return same_run(state, start) and wanted_running(state)
+
+
 def encode_run_state(state: RunState) -> bytes:
     return msgspec.json.encode(state) + b"\n"
 

@@ -21,7 +21,7 @@ from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.plan import CREATES, DESTROY_PHASE, LAYERED_PHASES, REMOVES, REWRITES_SETTINGS, STARTS, Change
 from compiler.signals import describe_stop
-from compiler.state import encode_record, with_settings
+from compiler.state import encode_record, is_running, with_settings
 
 from . import containers
 from .images import prune_unused
@@ -207,7 +207,7 @@ def _wait_for(layout: Layout, dependency: str, condition: str, say: Callable[[st
 def _stopping(layout: Layout, name: str) -> str:
     """How a running container will be stopped first, for the progress line."""
     record = read_record(layout, name)
-    if record is None or containers.crun_status(layout, name) not in ("running", "paused"):
+    if record is None or not is_running(containers.crun_status(layout, name)):
         return ""
     return f" (stopping it: {describe_stop(record.stop_signal, record.stop_timeout)})"
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from compiler import depends
 from compiler.errors import HpError
 from compiler.layout import Layout
+from compiler.state import is_running
 from compiler.supervision import Supervision, comes_back_at_boot
 
 from . import containers
@@ -36,7 +37,7 @@ def start_all(layout: Layout, say: Callable[[str], None]) -> tuple[list[str], li
     graph = {name: dict(r.depends_on) if r else {} for name, r in records.items()}
     for name in (n for layer in depends.layers(graph) for n in layer):  # dependencies first
         record = records[name]
-        if record is None or record.phase != "ready" or statuses.get(name) in ("running", "paused"):
+        if record is None or record.phase != "ready" or is_running(statuses.get(name)):
             continue
         policy = Supervision(
             record.restart,  # type: ignore[arg-type]  # a record's restart is hp.toml's Literal
@@ -68,7 +69,7 @@ def wait_for_dependencies(layout: Layout, name: str, deps: dict[str, str]) -> No
     `hp apply`)."""
     statuses = containers.crun_statuses(layout)
     for dep, condition in sorted(deps.items()):
-        if statuses.get(dep) not in ("running", "paused"):
+        if not is_running(statuses.get(dep)):
             raise HpError(name, f"depends on {dep}, which is not running (hp start {dep} first)")
         if condition == "healthy":
             from .health import wait_healthy

@@ -25,7 +25,7 @@ from compiler.errors import HpError
 from compiler.health import HealthCheck
 from compiler.layout import INIT_HELPER, Layout
 from compiler.signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, SIGKILL
-from compiler.state import ContainerStatus, encode_record, new_record
+from compiler.state import ContainerStatus, encode_record, has_process, is_running, new_record, shown_status
 from compiler.supervision import RunState, Supervision, decode_run_state, encode_run_state
 
 from . import monitor, networking, volumes
@@ -256,7 +256,7 @@ def confirm_running(layout: Layout, started: Started) -> None:
     name, log_size = started.name, started.log_offset
     left = max(0.0, started.at + START_GRACE - time.monotonic())
     ended = wait_until(lambda: os.path.exists(layout.exit_file(name)), left)
-    if not ended and crun_status(layout, name) in ("running", "paused"):
+    if not ended and is_running(crun_status(layout, name)):
         return
     wait_until(lambda: os.path.exists(layout.exit_file(name)), EXIT_FILE_WAIT)
     code = read_int(layout.exit_file(name))
@@ -280,7 +280,7 @@ def stop(layout: Layout, name: str, timeout: float | None = None) -> None:
         timeout = record.stop_timeout if record else DEFAULT_STOP_TIMEOUT
     status = crun_status(layout, name)
     _stop_watching(layout, name)
-    if status in ("running", "created", "paused"):
+    if has_process(status):
         if status == "created":
             signal = SIGKILL
         run_status(commands.crun_kill(layout, name, signal), timeout=CRUN_TIMEOUT)
@@ -398,17 +398,13 @@ class CrunState(msgspec.Struct, frozen=True):
 def status(layout: Layout, name: str) -> ContainerStatus:
     record = read_record(layout, name)
     state = crun_status(layout, name)
-    shown = state if state in ("created", "running") else "stopped"
-    if state == "paused":
-        shown = "running"
-    pid = read_int(layout.pid_file(name)) if shown in ("created", "running") else None
-    exit_code = read_int(layout.exit_file(name)) if shown == "stopped" else None
+    pid = read_int(layout.pid_file(name)) if has_process(state) else None
+    exit_code = read_int(layout.exit_file(name)) if not has_process(state) else None
     setup = networking.read_setup(layout, name)
     ip = networking.address_of(layout, name) if setup is not None and setup.attachment is not None else None
     ports = tuple(str(p) for p in setup.attachment.port_mappings) if setup and setup.attachment else ()
     run_state = read_run_state(layout, name)
-    if shown == "stopped" and run_state is not None and run_state.restarting and run_state.want == "running":
-        shown = "restarting"  # its exit was handled; the restart waits out its back-off
+    shown = shown_status(state, run_state)
     from .health import health_of  # it runs checks with this module's functions
 
     return ContainerStatus(

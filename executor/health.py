@@ -40,6 +40,7 @@ from compiler.health import (
     timed_out,
 )
 from compiler.layout import Layout
+from compiler.supervision import is_current_run, same_run, wanted_running
 
 from . import containers
 from .lock import GaveUp, flock_within, state_lock
@@ -85,14 +86,14 @@ def run_check(layout: Layout, name: str, *, only_if_due: bool = True, wait: floa
     check = record.healthcheck
     with _checking(layout, name, wait) as mine:
         run_state = containers.read_run_state(layout, name)
-        if run_state is None or run_state.want != "running" or containers.crun_status(layout, name) != "running":
+        if run_state is None or not wanted_running(run_state) or containers.crun_status(layout, name) != "running":
             return None
         state = for_run(read_health(layout, name), run_state.start)
         if not mine or (only_if_due and not is_due(check, state, run_state.started_at, time.time())):
             return Checked(name, state, False)
         result = _exec(layout, name, check)
         now = containers.read_run_state(layout, name)
-        if now is None or now.start != run_state.start or containers.crun_status(layout, name) != "running":
+        if not same_run(now, run_state.start) or containers.crun_status(layout, name) != "running":
             return None
         state = after_check(check, state, run_state.started_at, result)
         try:
@@ -226,8 +227,7 @@ def act_on_failure(layout: Layout, name: str, state: HealthState) -> str:
         return ""
 
     def superseded() -> bool:
-        run_state = containers.read_run_state(layout, name)
-        return run_state is None or run_state.start != state.run or run_state.want != "running"
+        return not is_current_run(containers.read_run_state(layout, name), state.run)
 
     try:
         with state_lock(layout, timeout=ACTION_LOCK_WAIT, give_up=superseded, brief=True):

@@ -16,6 +16,7 @@ from typing import BinaryIO
 from compiler import logs
 from compiler.errors import HpError
 from compiler.layout import Layout
+from compiler.state import has_process
 from compiler.supervision import RunState, decode_run_state
 
 from . import containers
@@ -27,7 +28,6 @@ CHUNK = 1 << 16
 # a container whose policy restarts, stopped while its run state still says running (no exit
 # recorded), may be about to be restarted by its exit handler: follow it this many polls longer
 SETTLE_POLLS = 30
-ALIVE = ("running", "created", "paused")
 
 
 def show_logs(
@@ -93,7 +93,7 @@ def _liveness(layout: Layout, name: str) -> str:
     wrote last, or running its exit command, which may restart it), or a restart by its policy
     is due; "settling" while a container whose policy restarts has stopped with its exit not
     yet handled; else "stopped"."""
-    if containers.crun_status(layout, name) in ALIVE or _monitor_busy(layout, name):
+    if has_process(containers.crun_status(layout, name)) or _monitor_busy(layout, name):
         return "alive"
     run = _run_state(layout, name)
     if run is None or run.want == "stopped":

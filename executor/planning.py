@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from compiler import HpFile, check_file, compile_container, parse_hp_file
+from compiler import HpFile, check_file, compile_container, depends, parse_hp_file
 from compiler.bundle import container_bundle
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
 from compiler.commands import route_list_argv
@@ -24,13 +24,13 @@ from compiler.health import describe as describe_check
 from compiler.host import HostFacts
 from compiler.layout import Layout
 from compiler.network import container_network, parse_routes
-from compiler.plan import Current, Desired, Plan, plan
+from compiler.plan import Current, Desired, Plan, current_status, plan
 from compiler.saved_plan import Fingerprint, file_sha256
 from compiler.seccomp import check_profiles, profile_digests, profile_file, profile_identity
 from compiler.shared_networks import bridge_of_another_network, default_hint, shared_network_problem
 from compiler.signals import image_stop_signal
 from compiler.spec import ContainerSpec
-from compiler.supervision import supervision
+from compiler.supervision import stopped_by_hp, supervision
 
 from . import __version__, bridges, ports
 from .containers import NewContainer, crun_statuses, read_run_state
@@ -109,7 +109,9 @@ def make_plan(
             say(f"pulled {ref}")
     new = _compile_all(layout, hp_file, images, owner, env_files, host) if hp_file.containers else {}
     _check_shared_networks(layout, hp_file, new, theirs)
-    _check_healthy_dependencies(new)
+    depends.check_healthy(
+        {n: c.depends_on for n, c in new.items()}, {n for n, c in new.items() if c.healthcheck is None}
+    )
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
     graph = dependency_graph(hp_file)
     desired = {
@@ -233,10 +235,8 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
     current = {}
     for name, record in records.items():
         config_json = read_or_none(layout.config_json(name)) or b""
-        status = statuses.get(name)
         exit_code = read_int(layout.exit_file(name))
-        if status is None:  # `hp stop` deletes the crun container; its exit file stays
-            status = "stopped" if exit_code is not None else "missing"
+        status = current_status(statuses.get(name), exit_code)
         network_json = read_or_none(layout.network_file(name)) or b""
         current[name] = Current(
             record.image,
@@ -254,31 +254,13 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
             record.restart,
             record.restart_max,
             record.log_max_size,
-            _stopped_by_hp(layout, name),
+            stopped_by_hp(read_run_state(layout, name)),
             depends_on=dict(record.depends_on),
             healthcheck=describe_check(record.healthcheck),
             health_on_failure=record.health_on_failure,
             seccomp_profile=record.seccomp_profile,
         )
     return current
-
-
-def _check_healthy_dependencies(new: dict[str, NewContainer]) -> None:
-    """A "healthy" dependency must have a health check (its image's or hp.toml's): known only
-    once the images are."""
-    for name, container in sorted(new.items()):
-        for dep, condition in container.depends_on.items():
-            if condition == "healthy" and dep in new and new[dep].healthcheck is None:
-                raise HpError(
-                    key_path(f"{key_path('containers', name)}.depends_on", dep),
-                    f'is "healthy", but {dep} has no health check (neither its image nor hp.toml gives one)',
-                    source="spec",
-                )
-
-
-def _stopped_by_hp(layout: Layout, name: str) -> bool:
-    run_state = read_run_state(layout, name)
-    return run_state is not None and run_state.want == "stopped"
 
 
 def _check_shared_networks(

@@ -17,13 +17,13 @@ from compiler.cgroups import cgroups_path
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.names import check_container_name, is_container_name
+from compiler.state import is_running
 from compiler.stats import CgroupFiles, Reading, Stats
 
 from . import containers, networking
 from .lifecycle import require
 from .store import read_int
 
-RUNNING = ("running", "paused")  # as hp ps: a paused container is shown as running
 STREAM_INTERVAL = 1.0  # seconds between two tables (or JSON lines)
 SAMPLE_GAP = 0.5  # --no-stream: seconds between the two readings CPU % is measured over
 _READ_LIMIT = 1 << 20  # a cgroup or /proc file is a few kB; never read more
@@ -64,11 +64,11 @@ def running(layout: Layout, names: tuple[str, ...]) -> list[str]:
         return sorted(
             name
             for name, status in statuses.items()
-            if status in RUNNING and is_container_name(name) and containers.exists(layout, name)
+            if is_running(status) and is_container_name(name) and containers.exists(layout, name)
         )
     for name in names:
         require(layout, name)
-        if statuses.get(name) not in RUNNING:
+        if not is_running(statuses.get(name)):
             raise HpError(name, "not running")
     return list(dict.fromkeys(names))
 

@@ -17,7 +17,7 @@ import time
 
 from compiler.errors import HpError
 from compiler.layout import Layout
-from compiler.supervision import RunState, Supervision, after_exit, encode_run_state
+from compiler.supervision import RunState, Supervision, after_exit, encode_run_state, is_current_run
 
 from . import containers
 from .lock import GaveUp, state_lock
@@ -41,8 +41,7 @@ def container_exited(layout: Layout, name: str, start: int) -> str:
     )
 
     def superseded() -> bool:
-        now = containers.read_run_state(layout, name)
-        return now is None or now.start != start or now.want != "running"
+        return not is_current_run(containers.read_run_state(layout, name), start)
 
     if superseded() or policy.restart == "no":
         return f"{name}: run {start} ended; nothing to do"

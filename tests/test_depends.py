@@ -87,3 +87,29 @@ def test_every_acyclic_graph_layers_each_name_after_its_dependencies(raw) -> Non
     order = {n: i for i, layer in enumerate(depends.layers(graph)) for n in layer}
     assert sorted(order) == sorted(graph)
     assert all(order[d] < order[n] for n, deps in graph.items() for d in deps)
+
+
+# (name, depends_on per container, the containers without a health check, the error's where or None)
+HEALTHY = [
+    ("healthy-with-a-check", {"web": {"db": "healthy"}, "db": {}}, set(), None),
+    ("healthy-without-a-check", {"web": {"db": "healthy"}, "db": {}}, {"db"}, "containers.web.depends_on.db"),
+    ("started-needs-no-check", {"web": {"db": "started"}, "db": {}}, {"db"}, None),
+    (
+        "first-by-name",
+        {"b": {"x": "healthy"}, "a": {"x": "healthy"}, "x": {}},
+        {"x"},
+        "containers.a.depends_on.x",
+    ),
+    ("no-dependencies", {"web": {}}, {"web"}, None),
+]
+
+
+@pytest.mark.parametrize("name,graph,without_check,where", HEALTHY, ids=[c[0] for c in HEALTHY])
+def test_a_healthy_dependency_needs_a_health_check(name, graph, without_check, where) -> None:
+    if where is None:
+        depends.check_healthy(graph, without_check)
+        return
+    with pytest.raises(HpError) as error:
+        depends.check_healthy(graph, without_check)
+    assert (error.value.where, error.value.source) == (where, "spec")
+    assert "has no health check" in error.value.problem

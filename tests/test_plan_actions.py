@@ -1,5 +1,6 @@
 """What each plan action does to its container (compiler.plan's REMOVES, CREATES, STARTS,
-REWRITES_SETTINGS) and apply's phases: the sets the executor acts on, pinned per action."""
+REWRITES_SETTINGS) and apply's phases: the sets the executor acts on, pinned per action; and a
+recorded container's status as the plan sees it (current_status)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from compiler.plan import (
     REWRITES_SETTINGS,
     STARTS,
     Action,
+    current_status,
 )
 
 # action, removes, creates, starts, rewrites its record's settings
@@ -51,3 +53,18 @@ def test_phases() -> None:
     actions = [a for phase in PHASES for a in phase]
     assert sorted(actions) == sorted(a for a in typing.get_args(Action) if a != "no-op")
     assert list(ORDER) == [*actions, "no-op"]
+
+
+# (name, crun's status, recorded exit status, Current.status)
+CURRENT = [
+    ("running", "running", None, "running"),
+    ("paused", "paused", None, "paused"),
+    ("exited-crun-state-kept", "stopped", 1, "stopped"),
+    ("stopped-by-hp-stop", None, 143, "stopped"),
+    ("removed-outside-hp", None, None, "missing"),
+]
+
+
+@pytest.mark.parametrize("name,crun,exit_code,expected", CURRENT, ids=[c[0] for c in CURRENT])
+def test_current_status(name: str, crun: str | None, exit_code: int | None, expected: str) -> None:
+    assert current_status(crun, exit_code) == expected

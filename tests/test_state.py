@@ -1,5 +1,5 @@
 """compiler/state.py: a container's record as it is made from what planning decided, and as an
-update rewrites it (SETTINGS)."""
+update rewrites it (SETTINGS); what crun's status of a container means, and what `hp ps` shows."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ import pytest
 
 from compiler.health import HealthCheck
 from compiler.plan import Current, Desired
-from compiler.state import SETTINGS, ContainerRecord, config_hash, new_record, with_settings
-from compiler.supervision import Supervision
+from compiler.state import (
+    SETTINGS,
+    ContainerRecord,
+    config_hash,
+    has_process,
+    is_running,
+    new_record,
+    shown_status,
+    with_settings,
+)
+from compiler.supervision import RunState, Supervision
 
 
 class Made(msgspec.Struct, frozen=True):
@@ -76,3 +85,39 @@ def test_with_settings(name: str, made: Made, changed: dict[str, object]) -> Non
     """Only SETTINGS are taken from the file; the image, config, phase, stop signal, must_run and
     seccomp profile stay the record's (a replace changes those)."""
     assert with_settings(OLD, made) == msgspec.structs.replace(OLD, **changed)
+
+
+# crun's status (None: crun has no such container) -> (is_running, has_process)
+CRUN = [
+    ("running", "running", True, True),
+    ("paused-counts-as-running", "paused", True, True),
+    ("created-has-a-process", "created", False, True),
+    ("stopped", "stopped", False, False),
+    ("no-crun-state", None, False, False),
+]
+
+
+@pytest.mark.parametrize("name,crun,running,process", CRUN, ids=[c[0] for c in CRUN])
+def test_crun_status(name: str, crun: str | None, running: bool, process: bool) -> None:
+    assert (is_running(crun), has_process(crun)) == (running, process)
+
+
+WAITING = RunState(start=2, want="running", restarting=True)
+# (name, crun's status, run state, hp ps's STATUS)
+SHOWN = [
+    ("running", "running", RunState(start=1), "running"),
+    ("paused-shows-running", "paused", RunState(start=1), "running"),
+    ("created", "created", None, "created"),
+    ("stopped", "stopped", RunState(start=1), "stopped"),
+    ("gone-from-crun", None, RunState(start=1, want="stopped"), "stopped"),
+    ("no-run-state", None, None, "stopped"),
+    ("waiting-to-restart", "stopped", WAITING, "restarting"),
+    ("waiting-to-restart-no-crun-state", None, WAITING, "restarting"),
+    ("restart-cancelled-by-hp", "stopped", msgspec.structs.replace(WAITING, want="stopped"), "stopped"),
+    ("running-again", "running", WAITING, "running"),
+]
+
+
+@pytest.mark.parametrize("name,crun,run_state,expected", SHOWN, ids=[c[0] for c in SHOWN])
+def test_shown_status(name: str, crun: str | None, run_state: RunState | None, expected: str) -> None:
+    assert shown_status(crun, run_state) == expected
