@@ -10,6 +10,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+# the defaults the help text names (the compiler loaded here costs only `hp --help` and `hp --version` time:
+# every command loads it anyway)
+from compiler.defaults import defaults
+from compiler.signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, signal_name
+from executor.session import DEFAULT_STATE_DIR
+
 if TYPE_CHECKING:  # imported where used: each command loads only what it needs
     from compiler.errors import HpError
 
@@ -71,7 +77,7 @@ def compile_command(
         "--seccomp-profile",
         metavar="FILE",
         help="The default seccomp profile (containers-common's format); default: the host's, "
-        "/usr/share/containers/seccomp.json.",
+        f"{defaults().seccomp_profile}.",
     ),
     kernel: str | None = typer.Option(
         None,
@@ -102,7 +108,7 @@ STATE_DIR = typer.Option(
     "--state-dir",
     envvar="HP_STATE_DIR",
     metavar="DIR",
-    help="hp's state directory (default /var/lib/hp).",
+    help=f"hp's state directory (default {DEFAULT_STATE_DIR}).",
 )
 YES = typer.Option(False, "--yes", "-y", help="Do it without asking.")
 LOCK_TIMEOUT = typer.Option(
@@ -657,19 +663,21 @@ STOP_TIME = typer.Option(
     "-t",
     min=0,
     help="Seconds to wait after the stop signal before SIGKILL "
-    "(default: the container's stop_timeout, 10 s unless set).",
+    f"(default: the container's stop_timeout, {DEFAULT_STOP_TIMEOUT} s unless set).",
 )
 
 
-@app.command("stop")
+@app.command(
+    "stop",
+    help=f"Stop containers: each one's stop signal (default {signal_name(DEFAULT_STOP_SIGNAL)}), then SIGKILL after "
+    "--time. A container\nhp stopped stays stopped: not restarted by its policy, nor by `hp start --all` at boot.",
+)
 def stop_command(
     names: list[str] | None = NAMES,
     all_: bool = typer.Option(False, "--all", help="Stop every container hp has (of every file)."),
     time_: float | None = STOP_TIME,
     state_dir: str | None = STATE_DIR,
 ) -> None:
-    """Stop containers: each one's stop signal (default SIGTERM), then SIGKILL after --time. A container
-    hp stopped stays stopped: not restarted by its policy, nor by `hp start --all` at boot."""
     from executor import containers, lifecycle
 
     def act(layout, name):
