@@ -65,7 +65,8 @@ class Desired(msgspec.Struct, frozen=True):
 
 class Current(msgspec.Struct, frozen=True):
     """A container as hp made it (its record and config.json: b"" if gone) and as it is now.
-    status: "running", "created", "stopped", "paused", or "missing" (crun has no such container).
+    status: "running", "created", "stopped", "paused", or "missing" (crun has no such container):
+    current_status.
     phase: the record's (see compiler.state)."""
 
     image: str
