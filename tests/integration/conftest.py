@@ -16,14 +16,13 @@ every local image under this session's namespace (pulled by a test or by hp) is 
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from ..needs import missing
-from .hprun import HP, mounts_under
+from .hprun import remove_everything
 from .registry import (
     Registry,
     local_images,
@@ -68,8 +67,4 @@ def state(tmp_path):
         missing("root")
     path = tmp_path / "state"
     yield path
-    # whatever a failed test left: remove it all
-    for name in os.listdir(path / "containers") if (path / "containers").exists() else []:
-        subprocess.run([HP, "rm", "--force", name, "--state-dir", str(path)], capture_output=True, timeout=60)
-    for mount in reversed(mounts_under(path)):
-        subprocess.run(["umount", "-l", mount], capture_output=True)
+    remove_everything(path)

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from compiler.cgroups import CGROUP_ROOT, cgroups_path
+from compiler.cni import container_id
 from compiler.layout import Layout, layout
 
 HP = str(Path(sys.executable).with_name("hp"))
@@ -55,10 +57,24 @@ def leftovers(state: Path, names: list[str]) -> list[str]:
     found += [f"directory {n}" for n in container_dirs(state)]
     for name in names:
         cgroup = where.cgroup_name(name)
-        for controller in os.listdir("/sys/fs/cgroup"):
-            if os.path.exists(f"/sys/fs/cgroup/{controller}/hp/{cgroup}"):
-                found.append(f"cgroup {controller}/hp/{cgroup}")
+        for controller in os.listdir(CGROUP_ROOT):
+            if os.path.exists(f"{CGROUP_ROOT}/{controller}{cgroups_path(cgroup)}"):
+                found.append(f"cgroup {controller}{cgroups_path(cgroup)}")
     return found
+
+
+def remove_everything(state: Path) -> None:
+    """Whatever a failed test left in a state dir: its containers (hp rm --force), then its mounts."""
+    for name in container_dirs(state):
+        subprocess.run([HP, "rm", "--force", name, "--state-dir", str(state)], capture_output=True, timeout=60)
+    for mount in reversed(mounts_under(state)):
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+
+
+def cni_id_prefix(state: Path) -> str:
+    """What the CNI container ID (compiler.cni.container_id) of every container of the state dir
+    starts with, "hp-TAG-": host-wide things named by it (portmap's iptables rules) are its."""
+    return container_id(str(state), "x")[:-1]  # an empty name is no container name
 
 
 def write_file(tmp_path: Path, registry, text: str) -> Path:

@@ -22,7 +22,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .hprun import crun_names, mounts_under
+from compiler.cgroups import CGROUP_ROOT, cgroups_path, monitor_cgroup_path
+from compiler.layout import BRIDGE_CLAIMS_DIR, Layout, layout
+
+from .hprun import cni_id_prefix, crun_names, mounts_under
 
 TABLES = ("nat", "filter", "mangle")
 
@@ -55,10 +58,10 @@ def host_snapshot() -> HostSnapshot:
     return HostSnapshot(frozenset(_veths()), frozenset(chains))
 
 
-def _tag(state: Path) -> str:
-    from compiler.layout import layout
-
-    return layout(str(state)).tag
+def _containers_cgroup(tag: str) -> str:
+    """The start of every cgroup path of the state dir tagged `tag`'s containers: /hp/<tag>-
+    (Layout.cgroup_name joins the tag and the name with "-"; it has no prefix of its own)."""
+    return cgroups_path(f"{tag}-")
 
 
 def _processes(state: Path, tag: str) -> list[str]:
@@ -78,14 +81,14 @@ def _processes(state: Path, tag: str) -> list[str]:
                 cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:  # ended meanwhile
             continue
-        if f"/hp/{tag}-" in cgroup or f"/hp/conmon-{tag}" in cgroup or str(state) in cmdline:
+        if _containers_cgroup(tag) in cgroup or monitor_cgroup_path(tag) in cgroup or str(state) in cmdline:
             found.append(f"{pid} {cmdline[:120]}")
     return found
 
 
-def _ip_reservations(state: Path) -> list[str]:
+def _ip_reservations(where: Layout) -> list[str]:
     found = []
-    for path in glob.glob(f"{state}/networks/ipam/*/*"):
+    for path in glob.glob(f"{where.ipam_dir}/*/*"):  # each network's store: Layout.ipam_store
         try:
             ipaddress.ip_address(os.path.basename(path))
         except ValueError:
@@ -95,8 +98,6 @@ def _ip_reservations(state: Path) -> list[str]:
 
 
 def _claims(state: Path) -> list[str]:
-    from compiler.layout import BRIDGE_CLAIMS_DIR
-
     found = []
     for path in glob.glob(f"{BRIDGE_CLAIMS_DIR}/*"):
         try:
@@ -109,31 +110,36 @@ def _claims(state: Path) -> list[str]:
     return found
 
 
+def _entries(directory: str) -> list[str]:
+    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+
+
 def leaks(state: Path, before: HostSnapshot) -> dict[str, list[str]]:
     """Everything of `state`'s that is still on the host, by kind; {} when nothing is."""
-    tag = _tag(state)
+    where = layout(str(state))
+    tag = where.tag
+    # on cgroup v2 the hierarchy is CGROUP_ROOT itself; on v1 one directory under it per controller
+    cgroups = [f"{_containers_cgroup(tag)}*", monitor_cgroup_path(tag)]
     found: dict[str, list[str]] = {
         "mounts": mounts_under(state),
-        "netns": sorted(os.listdir(state / "netns")) if (state / "netns").is_dir() else [],
+        "netns": _entries(where.netns_dir),
         "veths": sorted(_veths() - before.veths),
         "cgroups": sorted(
-            glob.glob(f"/sys/fs/cgroup/hp/{tag}-*")
-            + glob.glob(f"/sys/fs/cgroup/*/hp/{tag}-*")
-            + glob.glob(f"/sys/fs/cgroup/hp/conmon-{tag}")
-            + glob.glob(f"/sys/fs/cgroup/*/hp/conmon-{tag}")
+            path
+            for cgroup in cgroups
+            for root in (CGROUP_ROOT, f"{CGROUP_ROOT}/*")
+            for path in glob.glob(root + cgroup)
         ),
         "processes": _processes(state, tag),
         "crun": crun_names(state),
-        "ipam": _ip_reservations(state),
-        "bridge records": sorted(os.listdir(state / "networks" / "bridges"))
-        if (state / "networks" / "bridges").is_dir()
-        else [],
+        "ipam": _ip_reservations(where),
+        "bridge records": _entries(where.bridges_dir),
         "bridge claims": _claims(state),
     }
-    rules, chains = [], set()
+    rules, chains, cni_ids = [], set(), cni_id_prefix(state)
     for table in TABLES:
         text = _iptables_save(table)
-        rules += [f"{table}: {line}" for line in text.splitlines() if f"hp-{tag}-" in line]
+        rules += [f"{table}: {line}" for line in text.splitlines() if cni_ids in line]
         chains |= _chains(table, text)
     found["iptables rules"] = rules
     found["iptables chains"] = sorted(chains - before.chains)
