@@ -18,7 +18,7 @@ import pytest
 from compiler.cni import container_chains, container_id
 from compiler.layout import bridge_claim, layout
 
-from .hprun import HP, hp, leftovers, mounts_under, ps, write_file
+from .hprun import HP, hp, leftovers, ps, remove_everything, write_file
 from .test_hp_network import free_port, free_subnet, links, network_toml
 
 pytestmark = pytest.mark.integration
@@ -64,10 +64,7 @@ def one_error_line(result: subprocess.CompletedProcess, file: Path, where_and_pr
 def remove_state(other: Path, file: Path) -> None:
     """Whatever a failed test left in a second state dir: its containers, then its mounts."""
     hp("destroy", str(file), "--yes", state=other)
-    for name in os.listdir(other / "containers") if (other / "containers").exists() else []:
-        subprocess.run([HP, "rm", "--force", name, "--state-dir", str(other)], capture_output=True, timeout=60)
-    for mount in reversed(mounts_under(other)):
-        subprocess.run(["umount", "-l", mount], capture_output=True)
+    remove_everything(other)
 
 
 # ---- item 1: interfaces hp did not make -----------------------------------------------------
@@ -91,8 +88,9 @@ def test_a_bridge_naming_an_interface_that_is_not_a_bridge_is_refused_at_plan_ti
         one_error_line(hp("plan", str(file), state=state), file, message)
         one_error_line(hp("apply", str(file), "--yes", state=state), file, message)
         assert ps(state) == {} and leftovers(state, [name]) == []
-        assert not (state / "images").exists() or os.listdir(state / "images") == []  # refused before any pull
-        assert not (state / "networks" / "bridges").exists() and claim(veth) is None
+        where = layout(str(state))
+        assert not os.path.exists(where.images_dir) or os.listdir(where.images_dir) == []  # refused before any pull
+        assert not os.path.exists(where.bridges_dir) and claim(veth) is None
         # the apply-time check, for a veth that appears between plan and apply: refused, nothing recorded
         from compiler.errors import HpError
         from executor import bridges

@@ -18,20 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from .hprun import HP, hp, mounts_under, ps, write_file
+from compiler.layout import Layout
+
+from .hprun import cni_id_prefix, hp, ps, remove_everything, write_file
 from .leaks import host_snapshot, leaks
 from .test_hp_network import SERVE, fetch, free_port, free_subnet, links, network_toml, wait_for
 
 pytestmark = pytest.mark.integration
 
 IN_USE = "is in use on this host"
-
-
-def cni_id_prefix(state: Path) -> str:
-    """What the CNI container IDs of a state dir's containers start with (compiler.cni.container_id)."""
-    from compiler.layout import layout
-
-    return f"hp-{layout(str(state)).tag}-"
 
 
 def web_toml(image: str, name: str, bridge: str, ports: list[str], extra: str = "") -> str:
@@ -75,18 +70,12 @@ def nothing_made(state: Path, before, bridge: str) -> None:
     """Nothing of the state dir's: no container directory or attachment, and no leak of any kind
     (leaks.py) but the host-wide veths and chains, which a test running alongside may make:
     this state dir's would hang off its bridge, and carry its CNI ids in their rules."""
-    for directory in ("containers", "networks/attachments"):
-        assert not (state / directory).exists() or os.listdir(state / directory) == [], directory
+    where = Layout(str(state))
+    for directory in (where.containers_dir, where.attachments_dir):
+        assert not os.path.exists(directory) or os.listdir(directory) == [], directory
     assert bridge not in links()
     found = leaks(state, before)
     assert {kind: items for kind, items in found.items() if kind not in ("veths", "iptables chains")} == {}
-
-
-def remove_all(state: Path) -> None:
-    for name in os.listdir(state / "containers") if (state / "containers").exists() else []:
-        subprocess.run([HP, "rm", "--force", name, "--state-dir", str(state)], capture_output=True, timeout=60)
-    for mount in reversed(mounts_under(state)):
-        subprocess.run(["umount", "-l", mount], capture_output=True)
 
 
 @pytest.fixture
@@ -94,11 +83,13 @@ def other_state(tmp_path: Path) -> Iterator[Path]:
     """A second state dir, cleaned up like `state`."""
     path = tmp_path / "other-state"
     yield path
-    remove_all(path)
+    remove_everything(path)
 
 
 def crun_status(state: Path, name: str) -> str:
-    out = subprocess.run(["crun", "--root", str(state / "crun"), "state", name], capture_output=True, text=True)
+    out = subprocess.run(
+        ["crun", "--root", Layout(str(state)).crun_root, "state", name], capture_output=True, text=True
+    )
     return "gone" if out.returncode else json.loads(out.stdout)["status"]
 
 
@@ -151,8 +142,9 @@ def test_a_port_taken_while_its_container_was_stopped_is_refused_at_start(
             message = f"containers.{web}.ports[0]: host port 127.0.0.1:{port}/tcp {IN_USE} (a process listens there)"
             one_error_line(hp("start", web, state=state), None, message)
             assert ps(state)[web]["status"] == "stopped"
-            assert not (state / "netns").is_dir() or os.listdir(state / "netns") == []
-            assert os.listdir(state / "networks" / "attachments") == []
+            where = Layout(str(state))
+            assert not os.path.isdir(where.netns_dir) or os.listdir(where.netns_dir) == []
+            assert os.listdir(where.attachments_dir) == []
             assert [r for r in _nat_rules() if cni_id_prefix(state) in r] == []
             assert still_answers(listener)
         finally:
@@ -229,7 +221,8 @@ def test_a_replaced_or_restored_container_keeps_its_own_port(tmp_path, state, re
         assert wait_for(f"http://127.0.0.1:{port}/index.html") == f"hello from {web}\n"
 
         # killed outside hp: its DNAT rules are still there, and they are its own
-        subprocess.run(["crun", "--root", str(state / "crun"), "kill", web, "KILL"], check=True, capture_output=True)
+        crun = ["crun", "--root", Layout(str(state)).crun_root]
+        subprocess.run([*crun, "kill", web, "KILL"], check=True, capture_output=True)
         for _ in range(200):
             if crun_status(state, web) == "stopped":
                 break

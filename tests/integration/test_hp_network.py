@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .hprun import hp, ps, write_file
+from compiler.layout import Layout
+
+from .hprun import cni_id_prefix, hp, ps, write_file
 
 pytestmark = pytest.mark.integration
 
@@ -58,13 +60,6 @@ def links() -> set[str]:
 def nat_rules_naming(text: str) -> list[str]:
     out = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if text in line]
-
-
-def cni_id_prefix(state: Path) -> str:
-    """What the CNI container ID of every container of the state dir starts with: "hp-TAG-"."""
-    from compiler.cni import container_id
-
-    return container_id(str(state), "x")[:-1]  # an empty name is no container name
 
 
 def network_toml(name: str, subnet: ipaddress.IPv4Network, bridge: str, dns: str = "") -> str:
@@ -135,10 +130,11 @@ network = "lan"
     # nothing of the network is left: no bridge or veth, namespace, reservation or iptables rule
     assert bridge not in links()
     assert links() <= before
-    assert not (state / "netns").exists() or os.listdir(state / "netns") == []
-    reserved = state / "networks" / "ipam" / "lan"
-    assert not reserved.exists() or [f for f in os.listdir(reserved) if f[0].isdigit()] == []
-    assert os.listdir(state / "networks" / "attachments") == []
+    where = Layout(str(state))
+    assert not os.path.exists(where.netns_dir) or os.listdir(where.netns_dir) == []
+    reserved = where.ipam_store("lan")
+    assert not os.path.exists(reserved) or [f for f in os.listdir(reserved) if f[0].isdigit()] == []
+    assert os.listdir(where.attachments_dir) == []
     assert nat_rules_naming(cni_id_prefix(state)) == []
     with pytest.raises(OSError):
         fetch(f"http://127.0.0.1:{port}/index.html")
@@ -169,7 +165,7 @@ network = "host"
         rows = ps(state)
         assert (rows[alone]["network"], rows[alone]["ip"]) == ("none", None)
         assert (rows[shared]["network"], rows[shared]["ip"]) == ("host", None)
-        config = (state / "containers" / shared / "bundle" / "config.json").read_text()
+        config = Path(Layout(str(state)).config_json(shared)).read_text()
         assert '"type":"network"' not in config.replace(" ", "")
     finally:
         assert hp("destroy", str(file), "--yes", state=state).returncode == 0
@@ -204,7 +200,7 @@ def test_addresses_persist_across_hp_runs_and_are_never_handed_out_twice(
         assert again.returncode == 0, again.stderr
         all_ips = [r["ip"] for r in ps(state).values()]
         assert len(all_ips) == 5 and len(set(all_ips)) == 5
-        reserved = sorted(f for f in os.listdir(state / "networks" / "ipam" / "lan") if f[0].isdigit())
+        reserved = sorted(f for f in os.listdir(Layout(str(state)).ipam_store("lan")) if f[0].isdigit())
         assert reserved == sorted(all_ips)
         # the other file's container is a peer on the same network
         assert f"\to-{s}" in hp("exec", names[0], "--", "cat", "/etc/hosts", state=state).stdout
