@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from compiler.layout import Layout
+
 from .hprun import hp, ps, write_file
 from .leaks import host_snapshot, leaks
 
@@ -52,7 +54,7 @@ def processes_naming(text: str) -> list[str]:
 
 
 def lock_is_free(state: Path) -> bool:
-    with open(state / "lock", "a+") as f:
+    with open(Layout(str(state)).lock, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -105,7 +107,7 @@ def test_a_failed_crun_create_leaves_no_cgroup(tmp_path, state, registry, test_i
         with pytest.raises(HpError) as info:
             containers.create(lay, msgspec.structs.replace(new, config=config, bundle=bundle))
         assert "pids.max" in str(info.value) and "\n" not in str(info.value)
-        assert not (state / "containers" / name).exists()
+        assert not os.path.exists(Layout(str(state)).container_dir(name))
         assert own_leaks(state, before) == {}
     finally:
         hp("destroy", str(file), "--yes", state=state)
@@ -128,7 +130,7 @@ def test_a_crun_create_refused_by_the_kernel_is_one_line_and_leaves_nothing(
         line = one_error_line(applied.stderr)
         assert applied.returncode == 1
         assert f"creating {name}" in line and "RLIMIT_NOFILE" in line, line
-        assert not (state / "containers" / name).exists()
+        assert not os.path.exists(Layout(str(state)).container_dir(name))
         assert own_leaks(state, before) == {}
     finally:
         destroyed = hp("destroy", str(file), "--yes", state=state)
@@ -203,10 +205,10 @@ def test_a_registry_that_never_answers_fails_the_apply_within_its_timeout(tmp_pa
         assert f"pulling image {host}/hp-test/silent:1" in line and "3 s" in line, line
         assert took < HANG_BOUND, took
         assert lock_is_free(state)
-        assert not (state / "containers" / name).exists()
+        assert not os.path.exists(Layout(str(state)).container_dir(name))
         assert processes_naming(host) == []
         # podman, killed, leaves its download directory: hp gave it one of its own, and removed it
-        assert os.listdir(state / "images") == []
+        assert os.listdir(Layout(str(state)).images_dir) == []
         assert {e for e in set(os.listdir("/var/tmp")) - var_tmp if e.startswith("storage")} == set()
         # the lock was released: the next run gets as far as the same pull, not "state is locked"
         again = hp("plan", str(file), state=state, timeout=HANG_BOUND * 2)
@@ -257,7 +259,7 @@ def test_a_container_that_does_not_stay_up_fails_the_apply(
         assert applied.returncode == 1, applied.stderr
         assert f"starting {name}" in line and expected in line and "must_run = false" in line, line
         assert "created and started" not in applied.stdout + applied.stderr
-        assert not (state / "containers" / name).exists()
+        assert not os.path.exists(Layout(str(state)).container_dir(name))
         assert own_leaks(state, before) == {}
     finally:
         destroyed = hp("destroy", str(file), "--yes", state=state)

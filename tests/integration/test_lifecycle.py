@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
+from compiler.layout import Layout
 from compiler.volumes import image_volume_name
 
 from .hprun import HP, hp, leftovers, ps, run_in_pty, write_file
@@ -147,7 +149,8 @@ def test_failures_are_one_line_and_leave_nothing(case, tmp_path, state, registry
     assert "Traceback" not in result.stderr
     assert {"missing-image": "pull", "registry-down": "pull", "crun-error": "crun create"}[case] in result.stderr
     assert leftovers(state, [name]) == []
-    assert not (state / "images").exists() or case == "crun-error" or os.listdir(state / "images") == []
+    images = Layout(str(state)).images_dir
+    assert not os.path.exists(images) or case == "crun-error" or os.listdir(images) == []
 
 
 def test_rm_cleans_up_a_half_made_container(tmp_path, state, registry, test_images) -> None:
@@ -155,7 +158,7 @@ def test_rm_cleans_up_a_half_made_container(tmp_path, state, registry, test_imag
     name = f"half-{uuid.uuid4().hex[:6]}"
     file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n')
     assert hp("apply", str(file), "--yes", state=state).returncode == 0
-    subprocess.run(["crun", "--root", str(state / "crun"), "delete", "--force", name], check=True)
+    subprocess.run(["crun", "--root", Layout(str(state)).crun_root, "delete", "--force", name], check=True)
     assert ps(state)[name]["status"] == "stopped"
     assert hp("rm", name, state=state).returncode == 0
     assert leftovers(state, [name]) == []
@@ -188,7 +191,7 @@ keep_alive = true
     # the image's content and ownership: app (1000) can write to its own volume
     assert hp("exec", name, "--", "cat", "/data/seed", state=state).stdout == "from the image\n"
     assert hp("exec", name, "--", "touch", "/data/written", state=state).returncode == 0
-    volume = state / "volumes" / image_volume_name(name, "/data") / "_data"  # outside the container's directory
+    volume = Path(Layout(str(state)).volume_data(image_volume_name(name, "/data")))  # outside the container's directory
     assert (volume / "written").exists() and (volume / "seed").stat().st_uid == 1000
     assert hp("stop", name, "--time", "1", state=state).returncode == 0
     assert hp("start", name, state=state).returncode == 0
@@ -240,9 +243,9 @@ def test_unknown_container_is_one_line(state) -> None:
         assert result.returncode == 1 and result.stderr == "hp: error: ghost: no such container\n", argv
 
 
-HOLD_LOCK = """
+HOLD_LOCK = """  # argv: the state dir's lock file (Layout.lock), then how long to hold it
 import fcntl, os, sys, time
-fd = os.open(sys.argv[1] + "/lock", os.O_RDWR | os.O_CREAT)
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
 fcntl.flock(fd, fcntl.LOCK_EX)
 os.ftruncate(fd, 0); os.pwrite(fd, f"{os.getpid()}\\n".encode(), 0)
 print("locked", flush=True)
@@ -254,7 +257,9 @@ def test_a_second_hp_on_the_same_state_fails_at_once_or_waits(tmp_path, state, r
     name = f"lock-{uuid.uuid4().hex[:6]}"
     file = write_file(tmp_path, registry, f'[containers.{name}]\nimage = "{test_images["sleeper"]}"\n')
     state.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(state), "1.5"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, Layout(str(state)).lock, "1.5"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline() == "locked\n"
         refused = hp("apply", str(file), "--yes", state=state)

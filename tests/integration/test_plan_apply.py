@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from compiler.layout import Layout
+from compiler.network import DEFAULT_NETWORK
+
 from .hprun import HP, crun_names, hp, leftovers, mounts_under, podman_image_mounts, ps, run_in_pty, write_file
 
 pytestmark = pytest.mark.integration
@@ -36,7 +39,7 @@ def exec_env(state: Path, name: str) -> list[str]:
 
 
 def crun(state: Path, *args: str) -> None:
-    subprocess.run(["crun", "--root", str(state / "crun"), *args], check=True, capture_output=True)
+    subprocess.run(["crun", "--root", Layout(str(state)).crun_root, *args], check=True, capture_output=True)
 
 
 def test_plan_apply_converges_through_create_replace_destroy_and_drift(tmp_path, state, registry, test_images) -> None:
@@ -98,7 +101,8 @@ def test_plan_apply_converges_through_create_replace_destroy_and_drift(tmp_path,
     assert destroy_plan["to_destroy"] == 2
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0
     assert leftovers(state, [a, b, c]) == []
-    assert not (state / "images").exists() or os.listdir(state / "images") == []  # unused rootfs pruned
+    images = Layout(str(state)).images_dir
+    assert not os.path.exists(images) or os.listdir(images) == []  # unused rootfs pruned
 
 
 def test_another_files_container_is_never_touched(tmp_path, state, registry, test_images) -> None:
@@ -126,7 +130,7 @@ def test_emit_writes_exactly_what_apply_runs(tmp_path, state, registry, test_ima
     assert sorted(os.listdir(out / name)) == ["config.json", "hostname", "hosts", "resolv.conf"]
     assert (out / name / "hostname").read_text() == "box\n"
     assert hp("apply", str(file), "--yes", state=state).returncode == 0
-    bundle = state / "containers" / name / "bundle"
+    bundle = Path(Layout(str(state)).bundle(name))
     for f in ("config.json", "hostname", "resolv.conf"):
         assert (out / name / f).read_bytes() == (bundle / f).read_bytes(), f
     # /etc/hosts gains the container's own address, known only once CNI gave it one
@@ -197,13 +201,14 @@ def test_stale_or_edited_plan_is_refused_and_changes_nothing(case, tmp_path, sta
             saved.write_text(saved.read_text().replace('"create"', '"destroy"', 1))
         elif case == "not-a-plan":
             saved.write_text('{"format": "hp-plan/1", "plan": 1}')
-        before = (ps(state), sorted(os.listdir(state / "containers")))
+        containers = Layout(str(state)).containers_dir
+        before = (ps(state), sorted(os.listdir(containers)))
         refused = hp("apply", str(saved), state=state)
         assert refused.returncode == 3, refused.stderr
         assert refused.stderr.startswith(f"hp: error: {saved}: ") and refused.stderr.count("\n") == 1
         assert expected in refused.stderr
         assert "Traceback" not in refused.stderr
-        after = (ps(state), sorted(os.listdir(state / "containers")))
+        after = (ps(state), sorted(os.listdir(containers)))
         assert {n: r["status"] for n, r in after[0].items()} == {n: r["status"] for n, r in before[0].items()}
         assert after[1] == before[1] and new not in after[0]
     finally:
@@ -272,18 +277,18 @@ def test_apply_killed_at_any_point_is_finished_by_the_next(point, tmp_path, stat
         assert "V=2" in exec_env(state, victim)
     # nothing extra: one crun container and one overlay mount per container, no dot directories
     assert crun_names(state) == sorted(expected)
+    where = Layout(str(state))
     assert sorted(mounts_under(state)) == sorted(
-        [str(state / "netns")]
-        + [str(state / "containers" / n / "bundle" / "rootfs") for n in expected]
-        + [str(state / "netns" / n) for n in expected]
+        [where.netns_dir] + [where.rootfs(n) for n in expected] + [where.netns(n) for n in expected]
     )
     # one CNI attachment and one IP reservation per container
-    assert sorted(os.listdir(state / "networks" / "attachments")) == sorted(f"{n}.json" for n in expected)
-    reserved = [f for f in os.listdir(state / "networks" / "ipam" / "hp") if f[0].isdigit()]
+    attachments = sorted(os.path.join(where.attachments_dir, f) for f in os.listdir(where.attachments_dir))
+    assert attachments == sorted(where.attachment(n) for n in expected)
+    reserved = [f for f in os.listdir(where.ipam_store(DEFAULT_NETWORK)) if f[0].isdigit()]
     assert len(reserved) == len(expected), reserved
-    assert sorted(os.listdir(state / "containers")) == sorted(expected)
-    assert [e for e in os.listdir(state / "images") if e.startswith(".")] == []
-    image_ids = os.listdir(state / "images")
+    assert sorted(os.listdir(where.containers_dir)) == sorted(expected)
+    assert [e for e in os.listdir(where.images_dir) if e.startswith(".")] == []
+    image_ids = os.listdir(where.images_dir)
     assert not any(i in podman_image_mounts() for i in image_ids)
 
     assert hp("destroy", str(file), "--yes", state=state).returncode == 0

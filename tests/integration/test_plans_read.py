@@ -12,6 +12,8 @@ import uuid
 
 import pytest
 
+from compiler.layout import Layout
+
 from .hprun import hp, ps, write_file
 from .test_hp_network import free_subnet, links, network_toml
 
@@ -120,4 +122,5 @@ network = "none"
         destroyed = hp("destroy", str(file), "--yes", state=state)
     assert destroyed.returncode == 0, destroyed.stderr
     assert bridge not in links()
-    assert not (state / "netns").exists() or os.listdir(state / "netns") == []
+    netns = Layout(str(state)).netns_dir
+    assert not os.path.exists(netns) or os.listdir(netns) == []
