@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from compiler.layout import Layout
+
 from .hprun import eventually, hp, ps, write_file
 from .leaks import host_snapshot, leaks
 from .test_hp_network import free_subnet, links, network_toml
@@ -68,7 +70,7 @@ def test_hp_stop_then_start_keeps_the_address_and_no_other_container_gets_it(lan
         lan.apply(lan.file("one", "a", "b"))
         first = lan.addresses()
         assert sorted(first.values()) == [lan.host(2), lan.host(3)]  # the lowest free ones
-        assert (state / "containers" / a / "address").read_text() == f"{first[a]}\n"
+        assert Path(Layout(str(state)).address_file(a)).read_text() == f"{first[a]}\n"
 
         assert hp("stop", a, state=state).returncode == 0
         # another file's container made while a is stopped: a's address is a's, not the lowest free one
@@ -103,10 +105,11 @@ def test_after_a_reboot_of_its_network_a_container_comes_back_on_its_address(lan
 
         # what a reboot does to it: its processes are gone, and so is its namespace's bind mount
         # (the namespace file, the attachment record and host-local's reservation are on disk)
-        crun = ["crun", "--root", str(state / "crun")]
+        where = Layout(str(state))
+        crun = ["crun", "--root", where.crun_root]
         subprocess.run([*crun, "kill", a, "KILL"], check=True, timeout=30)
         _wait_stopped(crun, a)
-        netns = state / "netns" / a
+        netns = Path(where.netns(a))
         subprocess.run(["umount", str(netns)], check=True, timeout=30)
         netns.unlink()
 
@@ -134,12 +137,13 @@ def test_a_restart_by_policy_keeps_the_network_as_it_is(lan: Lan, state: Path) -
     try:
         lan.apply(path)
         mine, first = lan.addresses()[a], ps(state)[a]["pid"]
-        record = (state / "networks" / "attachments" / f"{a}.json").read_bytes()
+        attachment = Path(Layout(str(state)).attachment(a))
+        record = attachment.read_bytes()
         os.kill(first, signal.SIGKILL)
         eventually(lambda: ps(state)[a]["status"] == "running" and ps(state)[a]["pid"] != first, "it came back")
         assert ps(state)[a]["restarts"] == 1
         assert lan.addresses()[a] == mine
-        assert (state / "networks" / "attachments" / f"{a}.json").read_bytes() == record
+        assert attachment.read_bytes() == record
     finally:
         lan.destroy_all()
 
@@ -151,7 +155,8 @@ def test_an_address_file_that_holds_no_address_of_the_network_is_one_line_and_no
     try:
         lan.apply(lan.file("one", "a"))
         assert hp("stop", a, state=state).returncode == 0
-        kept = state / "containers" / a / "address"
+        where = Layout(str(state))
+        kept = Path(where.address_file(a))
         for text, problem in (
             (f"{lan.host(7)};IP={lan.host(9)}", "is not an IPv4 address"),
             ("10.0.0.1" if not lan.subnet.overlaps(_TEN_ZERO) else "10.1.0.1", "is outside"),
@@ -162,8 +167,8 @@ def test_an_address_file_that_holds_no_address_of_the_network_is_one_line_and_no
             lines = started.stderr.strip().splitlines()
             assert lines[-1].startswith(f"hp: error: {kept}: ") and problem in lines[-1], started.stderr
             assert "Traceback" not in started.stderr
-            assert not (state / "netns" / a).exists()
-            assert not (state / "networks" / "attachments" / f"{a}.json").exists()
+            assert not os.path.exists(where.netns(a))
+            assert not os.path.exists(where.attachment(a))
         kept.unlink()  # as the message says: hp chooses again
         assert hp("start", a, state=state).returncode == 0
         assert lan.addresses()[a] == lan.host(2)
@@ -204,7 +209,7 @@ def _wait_stopped(crun: list[str], name: str) -> None:
 
 def _reservation_owners(state: Path, network: str) -> dict[str, str]:
     """host-local's reservations: address -> the container ID holding it."""
-    store = state / "networks" / "ipam" / network
+    store = Path(Layout(str(state)).ipam_store(network))
     return {f: (store / f).read_text().splitlines()[0] for f in os.listdir(store) if f[0].isdigit()}
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from compiler.layout import Layout
+
 from ..needs import missing
 from .hprun import HP, hp, leftovers, ps, write_file
 
@@ -110,14 +112,15 @@ def test_hostile_names_touch_nothing(tmp_path, state, registry, test_images) -> 
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         pid = ps(state)[name]["pid"]
-        entries = sorted(os.listdir(state / "containers"))
+        containers = Layout(str(state)).containers_dir
+        entries = sorted(os.listdir(containers))
         for command in (["rm"], ["rm", "--force"], ["start"], ["stop", "--time", "0"], ["logs"], ["exec"]):
             for bad in HOSTILE:
                 tail = ["--", "true"] if command == ["exec"] else []
                 result = run_hp([*command, "--state-dir", str(state), "--", bad, *tail])
                 assert_one_line(result, "invalid container name")
                 assert snapshot(victim) == before, (command, bad)
-                assert sorted(os.listdir(state / "containers")) == entries, (command, bad)
+                assert sorted(os.listdir(containers)) == entries, (command, bad)
         row = ps(state)[name]
         assert (row["status"], row["pid"]) == ("running", pid)
     finally:
@@ -160,22 +163,26 @@ def _parent_a_foreign_symlink(state: Path) -> None:
     os.lchown(state.parent, NOBODY, NOBODY)  # in a sticky /tmp, its owner could point it elsewhere
 
 
+def _bin(state: Path) -> Path:
+    return Path(Layout(str(state)).bin_dir)
+
+
 def _bin_world_writable(state: Path) -> None:
     state.mkdir(mode=0o700)
-    (state / "bin").mkdir()
-    (state / "bin").chmod(0o777)
+    _bin(state).mkdir()
+    _bin(state).chmod(0o777)
 
 
 def _bin_owned_by_nobody(state: Path) -> None:
     state.mkdir(mode=0o700)
-    (state / "bin").mkdir(mode=0o700)
-    os.chown(state / "bin", NOBODY, NOBODY)
+    _bin(state).mkdir(mode=0o700)
+    os.chown(_bin(state), NOBODY, NOBODY)
 
 
 def _containers_a_symlink(state: Path) -> None:
     state.mkdir(mode=0o700)
     (state.parent / "elsewhere").mkdir()
-    (state / "containers").symlink_to(state.parent / "elsewhere")
+    Path(Layout(str(state)).containers_dir).symlink_to(state.parent / "elsewhere")
 
 
 UNSAFE = [
@@ -250,7 +257,7 @@ def test_a_state_dir_in_a_sticky_directory_is_fine_and_made_private(tmp_path) ->
 
 def helper_path(state: Path, program: str) -> Path:
     """Where an older hp built its helpers, in the state dir: hp runs nothing from there now."""
-    return state / "bin" / f"{program}-{hashlib.sha256(program.encode()).hexdigest()[:16]}"
+    return _bin(state) / f"{program}-{hashlib.sha256(program.encode()).hexdigest()[:16]}"
 
 
 def plant(path: Path, marker: Path, how: str) -> None:
@@ -277,18 +284,18 @@ def test_a_planted_helper_is_never_run(tmp_path, state, registry, test_images, h
     file = one_container(tmp_path, registry, name, test_images["sleeper"], "keep_alive = true\n")
     marker = tmp_path / "marker"
     state.mkdir(mode=0o700)
-    (state / "bin").mkdir(mode=0o700)
+    _bin(state).mkdir(mode=0o700)
     planted = [helper_path(state, p) for p in ("hp-init", "hp-monitor")]
     for path in planted:
         plant(path, marker, how)
-    before = snapshot(state / "bin")
+    before = snapshot(_bin(state))
     try:
         hp("apply", str(file), "--yes", state=state, check=True)
         assert ps(state)[name]["status"] == "running"
     finally:
         hp("destroy", str(file), "--yes", state=state)
     assert not marker.exists()
-    assert snapshot(state / "bin") == before  # neither run nor removed
+    assert snapshot(_bin(state)) == before  # neither run nor removed
     assert leftovers(state, [name]) == []
 
 
@@ -304,15 +311,15 @@ def test_a_state_dir_made_by_another_user_never_runs_their_helper(tmp_path, regi
     base.chmod(0o1777)
     state = base / "state"
     state.mkdir()
-    (state / "bin").mkdir()
+    _bin(state).mkdir()
     for path in [helper_path(state, p) for p in ("hp-init", "hp-monitor")]:
         plant(path, marker, "nobody")
-    for path in (state, state / "bin"):
+    for path in (state, _bin(state)):
         os.chown(path, NOBODY, NOBODY)
     result = hp("apply", str(file), "--yes", state=state)
     assert_one_line(result, str(state), "owned by uid 65534")
     assert not marker.exists()
-    assert sorted(os.listdir(state)) == ["bin"]
+    assert sorted(os.listdir(state)) == [_bin(state).name]
 
 
 # ---------------------------------------------------------------- plan --emit

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from compiler.layout import Layout
 from compiler.volumes import image_volume_name
 
 from .hprun import hp, leftovers, ps, write_file
@@ -49,7 +50,8 @@ def toml(image: str, name: str, extra: str = "") -> str:
 
 
 def volume_entries(state: Path) -> list[str]:
-    return sorted(os.listdir(state / "volumes")) if (state / "volumes").exists() else []
+    volumes = Layout(str(state)).volumes_dir
+    return sorted(os.listdir(volumes)) if os.path.exists(volumes) else []
 
 
 def test_image_volume_is_filled_once_and_survives_replaces_and_destroy(
@@ -57,7 +59,8 @@ def test_image_volume_is_filled_once_and_survives_replaces_and_destroy(
 ) -> None:
     name = f"v-{uuid.uuid4().hex[:6]}"
     volume = image_volume_name(name, "/data")
-    data = state / "volumes" / volume / "_data"
+    where = Layout(str(state))
+    data = Path(where.volume_data(volume))
     net = network() + "[volumes.home]\n\n"
     mount = 'mounts = [{ type = "volume", source = "home", target = "/home/app" }]\n'
     file = write_file(tmp_path, registry, net + toml(test_images["sleeper"], name, mount))
@@ -70,7 +73,7 @@ def test_image_volume_is_filled_once_and_survives_replaces_and_destroy(
         )
         sh(state, name, "echo one > /data/mine; rm /data/seed; echo two > /home/app/named")
         assert (data / "mine").read_text() == "one\n"
-        assert not list((state / "containers" / name).rglob("mine"))  # outside the container's directory
+        assert not list(Path(where.container_dir(name)).rglob("mine"))  # outside the container's directory
 
         # a replace for an env change, then for a new image: the same data, never filled again
         for text in (toml(test_images["sleeper"], name, mount + 'env = { V = "2" }'), toml(other_sleeper, name, mount)):
@@ -153,7 +156,7 @@ def test_named_volume_is_filled_once_shared_and_survives_replace_and_destroy(
         sh(state, a, "echo from-a > /data/a")
         sh(state, b, "echo from-b > /srv/shared/b")
         assert sh(state, a, "cat /data/b") == "from-b\n" and sh(state, b, "cat /srv/shared/a") == "from-a\n"
-        assert (state / "volumes" / volume / "_data" / "a").read_text() == "from-a\n"
+        assert (Path(Layout(str(state)).volume_data(volume)) / "a").read_text() == "from-a\n"
 
         file = write_file(tmp_path, registry, text("2"))
         assert hp("apply", str(file), "--yes", state=state).returncode == 0  # replaces a
@@ -196,13 +199,13 @@ def test_volume_ls_inspect_and_rm(tmp_path, state, registry, test_images) -> Non
         assert table[0].split() == ["NAME", "SIZE", "CONTAINERS", "DECLARED", "KIND"]
         assert any(line.split()[:3] == [volume, "4.9", "KiB"] and name in line for line in table)
         inspected = json.loads(hp("volume", "inspect", volume, state=state, check=True).stdout)
-        assert inspected["path"] == str(state / "volumes" / volume / "_data")
+        assert inspected["path"] == Layout(str(state)).volume_data(volume)
 
         # in use: refused, one line, nothing removed
         refused = hp("volume", "rm", volume, state=state)
         assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
         assert refused.stderr.startswith(f"hp: error: {volume}: volume is in use by container {name}")
-        assert (state / "volumes" / volume / "_data" / "five-k").exists()
+        assert os.path.exists(f"{Layout(str(state)).volume_data(volume)}/five-k")
 
         assert hp("destroy", str(file), "--yes", state=state).returncode == 0
         assert json.loads(hp("volume", "inspect", volume, state=state, check=True).stdout)["containers"] == []
@@ -311,4 +314,4 @@ def test_bad_volume_input_is_one_line_naming_the_field_and_makes_nothing(
     result = hp("apply", str(file), "--yes", state=state)
     assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"hp: error: {file}: {where}: "), result.stderr
-    assert volume_entries(state) == [] and not (state / "containers").exists()
+    assert volume_entries(state) == [] and not os.path.exists(Layout(str(state)).containers_dir)
