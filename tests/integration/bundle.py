@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler import ImageFacts, compile_container, encode_config, parse_hp_file, parse_image_config
+from compiler.cgroups import CGROUP_ROOT, cgroups_path
 from compiler.defaults import defaults
 from compiler.volumes import image_volume_name, volume_source
 
@@ -24,7 +25,7 @@ from ..host_facts import TEST_HOST
 from ..needs import missing
 
 BUSYBOX = Path("/bin/busybox")
-CGROUP_V1 = Path("/sys/fs/cgroup")
+CGROUP_V1 = Path(CGROUP_ROOT)
 UNIFIED_CONTROLLERS = CGROUP_V1 / "unified" / "cgroup.controllers"
 
 APPLETS = (
@@ -154,8 +155,7 @@ def make_bundle(
 
 def cgroup_dirs(name: str) -> list[Path]:
     """Every cgroup directory (any v1 controller, or the v2 tree) named /hp/<name>."""
-    parent = defaults().cgroup_parent.strip("/")
-    return [d for d in CGROUP_V1.glob(f"*/{parent}/{name}") if d.is_dir()]
+    return [d for d in CGROUP_V1.glob(f"*{cgroups_path(name)}") if d.is_dir()]
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from compiler.cgroups import CGROUP_ROOT, cgroups_path
 from compiler.layout import layout
 
 from .hprun import eventually, hp, leftovers, mounts_under, ps, run_state, sh_container, write_file
@@ -116,7 +117,7 @@ def test_no_restart_follows_rm_destroy_or_a_replace(tmp_path, state, registry, t
 
 
 def _caller_cgroup() -> Path:
-    path = Path(f"/sys/fs/cgroup/pids/hp-test-caller-{uuid.uuid4().hex[:8]}")
+    path = Path(f"{CGROUP_ROOT}/pids/hp-test-caller-{uuid.uuid4().hex[:8]}")
     path.mkdir()
     return path
 
@@ -188,7 +189,7 @@ def _simulate_reboot(state: Path) -> None:
             except ProcessLookupError:
                 pass
     for name in names:
-        for cgroup in Path("/sys/fs/cgroup").glob(f"*/hp/{lay.cgroup_name(name)}"):
+        for cgroup in Path(CGROUP_ROOT).glob(f"*{cgroups_path(lay.cgroup_name(name))}"):
             for pid in (cgroup / "cgroup.procs").read_text().split():
                 try:
                     os.kill(int(pid), signal.SIGKILL)
@@ -199,7 +200,7 @@ def _simulate_reboot(state: Path) -> None:
             lambda name=name: (
                 not any(
                     (c / "cgroup.procs").read_text().split()
-                    for c in Path("/sys/fs/cgroup").glob(f"*/hp/{lay.cgroup_name(name)}")
+                    for c in Path(CGROUP_ROOT).glob(f"*{cgroups_path(lay.cgroup_name(name))}")
                 )
             ),
             f"{name}'s processes ended",
