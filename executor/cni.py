@@ -29,7 +29,7 @@ from compiler.cni import (
     parse_result,
     plugin_call,
 )
-from compiler.commands import cni_plugin_argv, iptables_argv, iptables_save_argv, link_delete_argv, link_show_argv
+from compiler.commands import cni_plugin_argv, iptables_argv, iptables_save_argv
 from compiler.errors import HpError
 
 from .netns import is_netns
@@ -166,16 +166,6 @@ def write_conflist(path: str, data: bytes) -> None:
     container's copy in its attachment)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_atomic(path, data)
-
-
-def remove_bridge(name: str) -> bool:
-    """Delete the bridge interface `name` (the bridge plugin creates it, never deletes it);
-    call once no container is on it. False if there was none."""
-    code, _, _ = run_status(link_show_argv(name))
-    if code != 0:
-        return False
-    run(link_delete_argv(name), f"deleting bridge {name}")
-    return True
 
 
 def find_plugin(name: str, cni_path: Sequence[str] = CNI_PATH) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from compiler.cgroups import CGROUP_ROOT, cgroups_path
 from compiler.cni import container_id
+from compiler.commands import link_delete_argv, link_show_argv
 from compiler.layout import Layout, layout
 
 HP = str(Path(sys.executable).with_name("hp"))
@@ -233,3 +234,12 @@ def applying(tmp_path: Path, state: Path, registry, timeout: float = 120) -> Ite
         for file, _ in made:
             hp("destroy", str(file), "--yes", state=state, timeout=timeout)
     assert leftovers(state, [name for _, name in made]) == []
+
+
+def delete_bridge(name: str) -> bool:
+    """Delete the bridge interface `name` that a test made through CNI directly, without hp's claims
+    (hp itself deletes only bridges it recorded: executor/bridges.py). False if there was none."""
+    if subprocess.run(link_show_argv(name), capture_output=True, timeout=30).returncode != 0:
+        return False
+    subprocess.run(link_delete_argv(name), capture_output=True, timeout=30, check=True)
+    return True

@@ -18,7 +18,7 @@ import pytest
 from compiler.cni import container_chains, container_id
 from compiler.layout import bridge_claim, layout
 
-from .hprun import HP, hp, leftovers, ps, remove_everything, write_file
+from .hprun import HP, delete_bridge, hp, leftovers, ps, remove_everything, write_file
 from .test_hp_network import free_port, free_subnet, links, network_toml
 
 pytestmark = pytest.mark.integration
@@ -267,7 +267,7 @@ def test_delete_finds_a_leaked_rule_of_an_earlier_run_in_its_way(tmp_path) -> No
         netns.remove_netns(att.netns)
         if os.path.isdir(paths.netns_dir):
             netns.release_netns_dir(paths.netns_dir)
-        cni.remove_bridge(net.bridge)
+        delete_bridge(net.bridge)
 
 
 # ---- item 9d: a bridge is one state dir's ------------------------------------------------------

@@ -34,6 +34,8 @@ from compiler.spec import parse_hp_file
 from executor import cni, netns
 from tests.needs import missing
 
+from .hprun import delete_bridge
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,7 +144,7 @@ class NetEnv:
             netns.remove_netns(str(path))
         if netns_dir.is_dir():
             netns.release_netns_dir(str(netns_dir))
-        cni.remove_bridge(self.bridge)
+        delete_bridge(self.bridge)
         return problems
 
 
@@ -302,9 +304,9 @@ def test_destroy_leaves_nothing(env: NetEnv) -> None:
     # again, as after a crash right after it: nothing to do, nothing fails
     assert cni.delete(env.paths.attachment("web"), env.cni_path) is False
     netns.remove_netns(att.netns)
-    assert cni.remove_bridge(env.bridge) is True
+    assert delete_bridge(env.bridge) is True
     assert subprocess.run(["ip", "link", "show", env.bridge], capture_output=True).returncode != 0
-    assert cni.remove_bridge(env.bridge) is False
+    assert delete_bridge(env.bridge) is False
 
 
 def test_delete_releases_the_ip_when_the_namespace_is_gone(env: NetEnv) -> None:
