@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
+from .digests import sha256_hex
 from .errors import HpError, key_path, quote
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -80,6 +81,31 @@ def file_env(paths: Sequence[str], texts: Mapping[str, EnvFile], where: str) -> 
             raise HpError(f"{where}[{i}]", f"{quote(path)} was not read (the caller passes its text)", source="spec")
         pairs.extend(parse_env_file(texts[path]))
     return tuple(pairs)
+
+
+def env_file_identities(paths: Sequence[str], texts: Mapping[str, EnvFile]) -> tuple[str, ...]:
+    """ "PATH sha256:HEX" for each of a container's env files (each once), in the env_file list's order:
+    PATH as written there, HEX the sha256 of the file's text. What its record keeps, so that a replace can
+    say which file changed (changed_env_files); never anything of the text but its digest."""
+    return tuple(f"{path} sha256:{sha256_hex(texts[path].text.encode('utf-8'))}" for path in dict.fromkeys(paths))
+
+
+def changed_env_files(before: Sequence[str], after: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """(PATH, "changed" | "added" | "removed") for each env file that differs between two
+    env_file_identities values: the files of `after` in its order, then those only `before` had. PATH as
+    messages show it (quoted if it holds a control character). Nothing when `before` is empty: a record
+    older than the field says nothing of its files (a first env file is in the config diff anyway)."""
+    if not before:
+        return ()
+    old, new = _by_path(before), _by_path(after)
+    changes = [(p, "added" if p not in old else "changed") for p in new if old.get(p) != new[p]]
+    changes += [(p, "removed") for p in old if p not in new]
+    return tuple((p if p.isprintable() else quote(p), how) for p, how in changes)
+
+
+def _by_path(identities: Sequence[str]) -> dict[str, str]:
+    """env_file_identities' values as {PATH: "sha256:HEX"} (a PATH may hold blanks, the digest none)."""
+    return {path: digest for path, _, digest in (i.rpartition(" ") for i in identities)}
 
 
 def merge_env(

@@ -15,6 +15,7 @@ import msgspec
 
 from .defaults import DEFAULT_LOG_MAX_SIZE
 from .depends import describe as describe_depends
+from .env import changed_env_files
 from .errors import HpError, key_path
 from .masking import masked_configs
 from .seccomp import changed_profile
@@ -61,6 +62,7 @@ class Desired(msgspec.Struct, frozen=True):
     health_on_failure: str = "none"
     seccomp: str = "default"  # hp.toml's: "default", "unconfined" or a profile's path (compiler.security)
     seccomp_profile: str = ""  # the profile file its filter is compiled from (compiler.seccomp.profile_identity)
+    env_files: tuple[str, ...] = ()  # its env files, by path and digest (compiler.env.env_file_identities)
 
 
 class Current(msgspec.Struct, frozen=True):
@@ -89,6 +91,7 @@ class Current(msgspec.Struct, frozen=True):
     healthcheck: str = "none"  # the record's, in words (compiler.health.describe)
     health_on_failure: str = "none"  # the record's
     seccomp_profile: str = ""  # the record's
+    env_files: tuple[str, ...] = ()  # the record's
 
 
 def current_status(crun: str | None, exit_code: int | None) -> str:
@@ -275,6 +278,8 @@ def _change(name: str, want: Desired | None, have: Current | None, gone: str) ->
         profile = changed_profile(have.seccomp_profile, want.seccomp_profile)
         if profile is not None:
             reasons.append(f"seccomp profile {profile} changed")
+        if "process.env" in fields:  # only what an env file can change: else it is not why
+            reasons += [f"env file {path} {how}" for path, how in changed_env_files(have.env_files, want.env_files)]
         diff = config_diff(name, *masked_configs(have.config_json, want.config_json, want.sensitive_env))
     if want.network_json != have.network_json:
         net_fields = changed_fields(have.network_json or b"{}", want.network_json or b"{}")

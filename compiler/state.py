@@ -60,6 +60,9 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # the seccomp profile its filter was compiled from, "PATH sha256:HEX" ("" for none): a replace that a
     # changed profile causes says so (compiler.seccomp.changed_profile)
     seccomp_profile: str = ""
+    # its env_file list's files, "PATH sha256:HEX" each, in hp.toml's order (compiler.env.env_file_identities;
+    # () for none, or a record older than the field): a replace that a changed env file causes says so
+    env_files: tuple[str, ...] = ()
 
 
 class ContainerStatus(msgspec.Struct, frozen=True):
@@ -116,6 +119,8 @@ class Made(Protocol):
     def health_on_failure(self) -> str: ...
     @property
     def seccomp_profile(self) -> str: ...
+    @property
+    def env_files(self) -> tuple[str, ...]: ...
 
 
 def new_record(made: Made) -> ContainerRecord:
@@ -138,6 +143,7 @@ def new_record(made: Made) -> ContainerRecord:
         healthcheck=made.healthcheck,
         health_on_failure=made.health_on_failure,
         seccomp_profile=made.seccomp_profile,
+        env_files=made.env_files,
     )
 
 

@@ -74,6 +74,7 @@ class NewContainer(msgspec.Struct, frozen=True):
     healthcheck: HealthCheck | None  # the effective check (compiler/health.py)
     health_on_failure: str  # hp.toml's
     seccomp_profile: str  # the profile its filter is compiled from (compiler.seccomp.profile_identity)
+    env_files: tuple[str, ...]  # its env files, by path and digest (compiler.env.env_file_identities)
 
     @property
     def config_json(self) -> bytes:

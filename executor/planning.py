@@ -17,7 +17,7 @@ from compiler.bundle import container_bundle
 from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
 from compiler.commands import route_list_argv
 from compiler.compile import dependency_graph
-from compiler.env import EnvFile
+from compiler.env import EnvFile, env_file_identities
 from compiler.errors import HpError, key_path
 from compiler.health import HealthCheck, effective_check
 from compiler.health import describe as describe_check
@@ -133,6 +133,7 @@ def make_plan(
             health_on_failure=c.health_on_failure,
             seccomp=hp_file.containers[name].seccomp,
             seccomp_profile=c.seccomp_profile,
+            env_files=c.env_files,
         )
         for name, c in new.items()
     }
@@ -218,6 +219,7 @@ def _compile_all(
             healthcheck=_healthcheck(name, spec, image),
             health_on_failure=spec.health_on_failure,
             seccomp_profile=profile_identity(profile_file(spec.seccomp, spec.privileged, host)),
+            env_files=env_file_identities(spec.env_file, env_files),
         )
     return new
 
@@ -259,6 +261,7 @@ def _current(layout: Layout, records: dict) -> dict[str, Current]:
             healthcheck=describe_check(record.healthcheck),
             health_on_failure=record.health_on_failure,
             seccomp_profile=record.seccomp_profile,
+            env_files=record.env_files,
         )
     return current
 
