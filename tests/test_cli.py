@@ -13,6 +13,7 @@ import re
 import stat
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -108,7 +109,7 @@ def image(config: str, os_: str = "linux") -> bytes:
 # ---------------------------------------------------------------- helpers
 
 
-def write(root: Path, files: dict[str, bytes | str]) -> None:
+def write(root: Path, files: Mapping[str, bytes | str]) -> None:
     for name, content in files.items():
         path = root / name
         if content is DIR:
@@ -116,6 +117,7 @@ def write(root: Path, files: dict[str, bytes | str]) -> None:
         elif content is FIFO:
             os.mkfifo(path)
         else:
+            assert isinstance(content, bytes)  # the only str contents are DIR and FIFO
             path.write_bytes(content)
 
 
@@ -278,7 +280,7 @@ def test_compile_is_deterministic_across_runs_and_hash_seeds(tmp_path: Path) -> 
 @dataclass
 class Bad:
     id: str
-    files: dict[str, bytes | str]
+    files: Mapping[str, bytes | str]
     expect: tuple[str, ...]  # parts of the error line: the file and/or the field path, and the gist
     args: list[str] = field(default_factory=lambda: list(WEB))
     bug: str | None = None  # the CLI gets this wrong today: xfail(strict) with this reason

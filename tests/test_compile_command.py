@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from executor.cli import app
 from executor.compile_command import OPTIONS, SHORT_OPTIONS, parse_args
 
-try:
-    from click import exceptions as click_exceptions
-except ImportError:  # typer 0.28 carries its own copy of click
-    from typer._click import exceptions as click_exceptions  # type: ignore[no-redef]  # the same classes
+try:  # typer 0.28 carries its own copy of click, and raises its exceptions even where click is installed too
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # typer < 0.28 uses click itself
+    from click import exceptions as click_exceptions  # type: ignore[import-not-found, no-redef]  # typer < 0.28's click
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -121,7 +121,7 @@ def test_anything_else_is_left_to_typer(args):
     assert parse_args(args) is None
 
 
-def test_the_quick_path_knows_every_option_the_cli_declares():
+def test_the_quick_path_knows_every_option_the_cli_declares() -> None:
     command = typer.main.get_command(app).commands["compile"]  # type: ignore[attr-defined]  # hp's app is a group
     declared = {opt for p in command.params if p.param_type_name == "option" for opt in p.opts}
     assert declared == set(OPTIONS) | set(SHORT_OPTIONS)

@@ -78,7 +78,9 @@ def test_a_list_means_started_and_a_table_is_sorted() -> None:
 
 @given(st.dictionaries(st.sampled_from("abcdefg"), st.sets(st.sampled_from("abcdefg"), max_size=3), max_size=7))
 def test_every_acyclic_graph_layers_each_name_after_its_dependencies(raw) -> None:
-    graph = {n: {d: "started" for d in deps if d in raw and d != n} for n, deps in raw.items()}
+    graph: dict[str, dict[str, depends.Condition]] = {
+        n: {d: "started" for d in deps if d in raw and d != n} for n, deps in raw.items()
+    }
     try:
         depends.check(graph)
     except HpError as e:

@@ -238,7 +238,8 @@ def test_device_at_stats_a_node_and_names_what_is_not_one(tmp_path) -> None:
         device_at(str(tmp_path / "file"), f"{W}[0]")
     assert e.value.where == f"{W}[0]" and e.value.problem.endswith("is not a device (a regular file)")
     os.symlink("/dev/null", tmp_path / "link")
-    assert device_at(str(tmp_path / "link"), W).path == str(tmp_path / "link")  # followed, as podman does
+    link = device_at(str(tmp_path / "link"), W)
+    assert link is not None and link.path == str(tmp_path / "link")  # followed, as podman does
 
 
 def test_the_walk_follows_podmans_order_and_skips(tmp_path) -> None:

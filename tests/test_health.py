@@ -211,7 +211,7 @@ def bad(at: float, code: int = 1) -> CheckRun:
 
 def states(results: list[CheckRun], check: HealthCheck = CHECK) -> list[tuple[str, int]]:
     state = HealthState(run=1)
-    out = []
+    out: list[tuple[str, int]] = []
     for result in results:
         state = after_check(check, state, STARTED, result)
         out.append((state.status, state.failing_streak))

@@ -208,7 +208,11 @@ def test_user_mount(spec, expected: Mount) -> None:
 
 
 def test_user_mounts_keep_the_files_order() -> None:
-    specs = [TmpfsMount(target="/z"), BindMount(source="/s", target="/a"), TmpfsMount(target="/m")]
+    specs: list[TmpfsMount | BindMount] = [
+        TmpfsMount(target="/z"),
+        BindMount(source="/s", target="/a"),
+        TmpfsMount(target="/m"),
+    ]
     assert dests(user_mounts(specs, WHERE)) == ["/z", "/a", "/m"]
 
 
@@ -350,7 +354,10 @@ def test_own_mount_replaces_an_image_volume() -> None:
 def test_keep_alive_reserves_the_init_target() -> None:
     """keep_alive needs its init at /run/hp-init: a mount of the container's there is an
     error naming it, rather than a silent replacement that would lose the init."""
-    own = [TmpfsMount(target="/data"), BindMount(source="/opt/init", target="/run/hp-init", readonly=True)]
+    own: list[TmpfsMount | BindMount] = [
+        TmpfsMount(target="/data"),
+        BindMount(source="/opt/init", target="/run/hp-init", readonly=True),
+    ]
     with pytest.raises(HpError) as info:
         assemble(own=own, keep_alive=True)
     assert info.value.where.endswith("[1].target")

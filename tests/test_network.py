@@ -874,6 +874,7 @@ def test_any_file_gives_clean_network_errors_or_a_deterministic_conflist(text: s
     for name in sorted(hp.containers):
         net = container_network(hp, name)
         if net.mode == "bridge":
+            assert net.network is not None  # set exactly when mode is "bridge"
             att = cni.attachment(paths, name, net)
             data = cni.encode_conflist(att.conflist)
             assert data == cni.encode_conflist(cni.attachment(paths, name, container_network(hp, name)).conflist)

@@ -378,7 +378,8 @@ def test_socket_is_refused(tmp_path: Path) -> None:
 
 def test_size_known_only_by_reading() -> None:
     """procfs files claim size 0: the limit is enforced on the bytes read, not on fstat."""
-    assert read_in_root("/proc/self", "status").startswith(b"Name:")
+    status = read_in_root("/proc/self", "status")
+    assert status is not None and status.startswith(b"Name:")
     with pytest.raises(HpError, match="larger than 10 bytes"):
         read_in_root("/proc/self", "status", limit=10)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import msgspec
 import pytest
@@ -88,7 +89,7 @@ def test_bad_kernel_release_is_an_error(release) -> None:
 
 # ------------------------------------------------------------------ the rules podman keeps
 
-RULES = [
+RULES: list[dict[str, Any]] = [
     {"names": ["always"], "action": "SCMP_ACT_ALLOW"},
     {"names": ["if_admin"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
     {"names": ["unless_admin"], "action": "SCMP_ACT_ERRNO", "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
@@ -274,6 +275,7 @@ def test_default_profile_as_podman_compiles_it_for_default_caps() -> None:
 )
 def test_a_capability_in_bounding_allows_its_syscalls(cap, allows) -> None:
     before, after = compiled(DEFAULT_PROFILE), compiled(DEFAULT_PROFILE, caps=DEFAULT_CAPS + (cap,))
+    assert before is not None and after is not None  # the default profile is a filter with or without the cap
     denied = {n for r in before.syscalls or () if r.action == "SCMP_ACT_ERRNO" for n in r.names or ()}
     allowed = {n for r in after.syscalls or () if r.action == "SCMP_ACT_ALLOW" for n in r.names or ()}
     assert allows in denied and allows in allowed

@@ -57,6 +57,7 @@ def test_a_port_another_file_publishes(ports, clash) -> None:
     problem = port_published_elsewhere("web", atts["web"], THEIRS)
     assert (problem is not None) == clash
     if clash:
+        assert problem is not None
         assert (problem.where, problem.problem) == (
             "containers.web.ports[0]",
             "host port 8080/tcp is already published by container a (another file's)",
@@ -109,6 +110,8 @@ def test_problems_come_container_by_container_then_network_by_network() -> None:
         '[containers.web]\nimage = "x"\nports = ["8080:80"]\n[containers.alone]\nimage = "x"\nnetwork = "none"\n'
     )
     routes = (("10.10.0.0/16", "eth0"),)
-    assert shared_network_problem(hp, nets, atts, THEIRS, routes).where == "containers.web.ports[0]"
-    assert shared_network_problem(hp, nets, atts, {}, routes).where == "networks"
+    first = shared_network_problem(hp, nets, atts, THEIRS, routes)
+    assert first is not None and first.where == "containers.web.ports[0]"
+    network = shared_network_problem(hp, nets, atts, {}, routes)
+    assert network is not None and network.where == "networks"
     assert shared_network_problem(hp, nets, atts, {}, ()) is None
