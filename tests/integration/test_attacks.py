@@ -211,7 +211,7 @@ def _one_line_error(result: subprocess.CompletedProcess) -> str:
 
 
 @pytest.fixture
-def victim(tmp_path) -> Path:
+def victim(tmp_path) -> Iterator[Path]:
     """A host directory with a file, at a path an image may name in a symlink."""
     path = Path(f"/root/hp-attack-victim-{uuid.uuid4().hex[:8]}")
     path.mkdir()

@@ -94,6 +94,7 @@ def test_a_failed_crun_create_leaves_no_cgroup(tmp_path, state, registry, test_i
     lay = layout(str(state))
     new = make_plan(lay, str(file), file.read_bytes()).new[name]
     linux = new.config.linux
+    assert linux is not None and linux.resources is not None  # what the replace below edits
     resources = msgspec.structs.replace(linux.resources, pids=oci.Pids(limit=2**63 - 1))
     config = msgspec.structs.replace(new.config, linux=msgspec.structs.replace(linux, resources=resources))
     bundle = new.bundle

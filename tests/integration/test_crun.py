@@ -187,7 +187,7 @@ ID_SCRIPT = 'echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "groups=$(id -G)"; e
 def test_user_and_groups(
     crun: Crun, tmp_path: Path, user: str | None, uid: int, gid: int, groups: list[int], home: str
 ) -> None:
-    fields = {"user": user} if user is not None else {}
+    fields: dict[str, Any] = {"user": user} if user is not None else {}
     bundle, result = run_sh(crun, tmp_path, ID_SCRIPT, **fields)
     assert bundle.config["process"]["user"] == {"uid": uid, "gid": gid, "additionalGids": groups, "umask": 0o022}
     seen = keyed(ok(result))
@@ -235,7 +235,7 @@ def test_image_path_is_kept(crun: Crun, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("hostname", [None, "web-1"], ids=["default-is-the-name", "explicit"])
 def test_hostname(crun: Crun, tmp_path: Path, hostname: str | None) -> None:
-    fields = {"hostname": hostname} if hostname else {}
+    fields: dict[str, Any] = {"hostname": hostname} if hostname else {}
     bundle, result = run_sh(crun, tmp_path, "cat /etc/hostname; hostname", **fields)
     expected = hostname or bundle.name
     assert bundle.config["hostname"] == expected

@@ -36,7 +36,7 @@ def free_subnet() -> ipaddress.IPv4Network:
             continue
     while True:
         seed = uuid.uuid4().int
-        net = ipaddress.ip_network(f"10.{200 + seed % 55}.{(seed >> 8) % 256}.0/24")
+        net = ipaddress.IPv4Network(f"10.{200 + seed % 55}.{(seed >> 8) % 256}.0/24")
         if not any(net.overlaps(t) for t in taken):
             return net
 

@@ -71,7 +71,7 @@ def example_file(tmp_path: Path, registry, image: str, suffix: str, port: int) -
     return path
 
 
-def inside(run, name: str) -> dict[str, object]:
+def inside(run, name: str) -> dict[str, str | list[str]]:
     """`id`, `pwd` and `env` in the container, as `run(name, *argv)` gives them."""
     env = sorted(run(name, "env").splitlines())
     return {"id": run(name, "id").strip(), "pwd": run(name, "pwd").strip(), "env": env}

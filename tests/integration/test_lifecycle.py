@@ -261,6 +261,7 @@ def test_a_second_hp_on_the_same_state_fails_at_once_or_waits(tmp_path, state, r
         [sys.executable, "-c", HOLD_LOCK, Layout(str(state)).lock, "1.5"], stdout=subprocess.PIPE, text=True
     )
     try:
+        assert holder.stdout is not None  # stdout=PIPE
         assert holder.stdout.readline() == "locked\n"
         refused = hp("apply", str(file), "--yes", state=state)
         assert refused.returncode == 1

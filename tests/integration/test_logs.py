@@ -29,6 +29,13 @@ STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:
 PAD = "P=x; for k in 1 2 3 4 5 6 7 8 9 10; do P=$P$P; done"  # $P: 1024 x's
 
 
+def stamped_line(line: str) -> re.Match[str]:
+    """A line of `hp logs --timestamps`: [1] its time, [2] the line as written."""
+    match = STAMP.fullmatch(line)
+    assert match is not None, line
+    return match
+
+
 def container(name: str, image: str, script: str, extra: str = "") -> str:
     """sh -c script, as root (the exiter image's entrypoint is /bin/sh -c)."""
     return f'[containers.{name}]\nimage = "{image}"\ncommand = [\'{script}\']\nnetwork = "none"\n{extra}\n'
@@ -76,9 +83,9 @@ def test_stderr_is_apart_from_stdout(state, applied) -> None:
     assert result.stdout == "out1\nout2\ndone\n"
     assert result.stderr == "err1\nerr2\n"
     stamped = logs(state, name, "--timestamps")
-    times = [rfc3339_nanos(STAMP.fullmatch(line)[1]) for line in stamped.stdout.splitlines()]
+    times = [rfc3339_nanos(stamped_line(line)[1]) for line in stamped.stdout.splitlines()]
     assert times == sorted(times)
-    assert [STAMP.fullmatch(line)[2] for line in stamped.stderr.splitlines()] == ["err1", "err2"]
+    assert [stamped_line(line)[2] for line in stamped.stderr.splitlines()] == ["err1", "err2"]
 
 
 def test_ctrl_c_ends_a_follow_quietly(state, applied) -> None:
@@ -91,6 +98,7 @@ def test_ctrl_c_ends_a_follow_quietly(state, applied) -> None:
         stdin=subprocess.DEVNULL,
     )
     try:
+        assert follower.stdout is not None  # stdout=PIPE
         assert follower.stdout.readline() == b"ready\n"  # it is following now
         follower.send_signal(signal.SIGINT)
         out, err = follower.communicate(timeout=WAIT)
@@ -123,7 +131,7 @@ def test_since_and_timestamps(state, applied) -> None:
     # a pause between the lines: conmon gives all the lines of one read the same time
     name = applied("echo first; sleep 1; echo second; sleep 1; echo third; exec sleep 3600", "stop_timeout = 0\n")
     wait_for_line(state, name, "third", "--tail", "3", timeout=WAIT)
-    stamped = [STAMP.fullmatch(line) for line in logs(state, name, "-t").stdout.splitlines()]
+    stamped = [stamped_line(line) for line in logs(state, name, "-t").stdout.splitlines()]
     assert [m[2] for m in stamped] == ["first", "second", "third"]
     second = stamped[1][1]
     assert logs(state, name, "--since", second).stdout == "second\nthird\n"

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import msgspec
@@ -29,7 +29,7 @@ import pytest
 
 from compiler import cni as pure
 from compiler.layout import Layout
-from compiler.network import container_hosts, container_network, hosts_peers, parse_routes
+from compiler.network import Mode, container_hosts, container_network, hosts_peers, parse_routes
 from compiler.spec import parse_hp_file
 from executor import cni, netns
 from tests.needs import missing
@@ -96,7 +96,7 @@ class NetEnv:
             text += f'[containers.{cname}]\nimage = "x"\nnetwork = "{self.name}"\nports = {json.dumps(ports)}\n'
         return parse_hp_file(text)
 
-    def attachment(self, name: str, ports: list[str] = ()) -> pure.Attachment:
+    def attachment(self, name: str, ports: Sequence[str] = ()) -> pure.Attachment:
         hp = self.hp_file({name: list(ports)})
         return pure.attachment(self.paths, name, container_network(hp, name))
 
@@ -173,6 +173,13 @@ def wget(*argv_prefix: str, url: str, deadline: float = 10.0) -> str:
         time.sleep(0.1)
 
 
+def address_of(result: pure.CniResult) -> str:
+    """The container's address in the result of an ADD: every ADD these tests make gives one."""
+    address = result.address
+    assert address is not None, result
+    return address
+
+
 def leftovers(env: NetEnv, att: pure.Attachment, address: str, host_veth: str | None) -> list[str]:
     """Everything of `att` still on the host."""
     found = []
@@ -221,7 +228,7 @@ def test_two_namespaces_talk_by_name(env: NetEnv) -> None:
     hp = env.hp_file({"a": [], "b": []})
     atts = {n: pure.attachment(env.paths, n, container_network(hp, n)) for n in ("a", "b")}
     results = {n: env.attach(att) for n, att in atts.items()}
-    addresses = {n: r.address for n, r in results.items()}
+    addresses = {n: address_of(r) for n, r in results.items()}
     subnet = ipaddress.ip_network(env.subnet)
     assert addresses["a"] != addresses["b"]
     assert all(ipaddress.ip_address(a) in subnet for a in addresses.values())
@@ -294,13 +301,13 @@ def test_destroy_leaves_nothing(env: NetEnv) -> None:
     att = env.attachment("web", [f"{free_port()}:8080"])
     result = env.attach(att)
     veth = host_veth(result, env.bridge)
-    before = leftovers(env, att, result.address, veth)
+    before = leftovers(env, att, address_of(result), veth)
     assert any("veth" in f for f in before) and any("IP reservation" in f for f in before)
     assert any(att.container_id in f for f in before)  # the checks below can see what they look for
 
     assert cni.delete(env.paths.attachment("web"), env.cni_path) is True
     netns.remove_netns(att.netns)
-    assert leftovers(env, att, result.address, veth) == []
+    assert leftovers(env, att, address_of(result), veth) == []
     # again, as after a crash right after it: nothing to do, nothing fails
     assert cni.delete(env.paths.attachment("web"), env.cni_path) is False
     netns.remove_netns(att.netns)
@@ -324,7 +331,7 @@ def test_delete_releases_the_ip_when_the_namespace_is_gone(env: NetEnv) -> None:
     netns.remove_netns(att.netns)
     # the kernel frees an unmounted, empty namespace (and the veth in it) asynchronously
     end = time.monotonic() + 10
-    while (left := leftovers(env, att, result.address, None)) and time.monotonic() < end:
+    while (left := leftovers(env, att, address_of(result), None)) and time.monotonic() < end:
         time.sleep(0.05)
     assert left == []
 
@@ -398,7 +405,8 @@ def test_killed_add_is_cleaned_by_delete(env: NetEnv) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    address = pure.parse_result(r.result).address
+    assert r.result is not None  # added twice: the ADD finished
+    address = address_of(pure.parse_result(r.result))
     assert any("IP reservation" in f for f in leftovers(env, att, address, None))
     assert cni.delete(record, env.cni_path) is True
     netns.remove_netns(att.netns)
@@ -436,7 +444,7 @@ def test_allocations_persist_and_are_never_handed_out_twice(env: NetEnv) -> None
         assert p.returncode == 0, err
         addresses[n] = out.strip()
     # a later process (hp run again) sees them all in host-local's store
-    addresses[names[4]] = env.attach(atts[names[4]]).address
+    addresses[names[4]] = address_of(env.attach(atts[names[4]]))
     assert len(set(addresses.values())) == 5, addresses
     ipam = Path(env.paths.ipam_dir) / env.name
     for n, address in addresses.items():
@@ -460,7 +468,7 @@ def crun(tmp_path: Path):
         assert c.cleanup() == []
 
 
-def run_in_crun(env: NetEnv, crun, mode: str, script: str, netns_path: str, hosts: str | None = None):
+def run_in_crun(env: NetEnv, crun, mode: Mode, script: str, netns_path: str, hosts: str | None = None):
     """`script` in a container compiled by hp, its config.json's network namespace as
     compiler.network.namespaces makes it for `mode`."""
     from compiler.defaults import defaults
@@ -485,7 +493,7 @@ def run_in_crun(env: NetEnv, crun, mode: str, script: str, netns_path: str, host
 def test_crun_container_starts_with_its_network_up(env: NetEnv, crun) -> None:
     hp = env.hp_file({"a": [], "b": []})
     atts = {n: pure.attachment(env.paths, n, container_network(hp, n)) for n in ("a", "b")}
-    addresses = {n: env.attach(att).address for n, att in atts.items()}
+    addresses = {n: address_of(env.attach(att)) for n, att in atts.items()}
     env.serve("a")
     wget("nsenter", f"--net={atts['b'].netns}", url=f"http://{addresses['a']}:8080/index.html")
     known = {n: (atts[n].network, address) for n, address in addresses.items()}

@@ -145,6 +145,7 @@ stop_timeout = 0
         stdin=subprocess.DEVNULL,
     )
     try:
+        assert streamer.stdout is not None  # stdout=PIPE
         samples = [json.loads(streamer.stdout.readline()) for _ in range(3)]
         streamer.send_signal(signal.SIGINT)
         _, err = streamer.communicate(timeout=WAIT)

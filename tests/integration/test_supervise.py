@@ -196,15 +196,14 @@ def _simulate_reboot(state: Path) -> None:
                 except ProcessLookupError:
                     pass
     for name in names:
-        eventually(
-            lambda name=name: (
-                not any(
-                    (c / "cgroup.procs").read_text().split()
-                    for c in Path(CGROUP_ROOT).glob(f"*{cgroups_path(lay.cgroup_name(name))}")
-                )
-            ),
-            f"{name}'s processes ended",
-        )
+
+        def ended(name: str = name) -> bool:
+            return not any(
+                (c / "cgroup.procs").read_text().split()
+                for c in Path(CGROUP_ROOT).glob(f"*{cgroups_path(lay.cgroup_name(name))}")
+            )
+
+        eventually(ended, f"{name}'s processes ended")
     for mount in sorted(mounts_under(state), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount], check=True)
     for netns in Path(lay.netns_dir).glob("*"):
