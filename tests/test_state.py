@@ -38,6 +38,7 @@ class Made(msgspec.Struct, frozen=True):
     healthcheck: HealthCheck | None = HealthCheck(("CMD", "true"), 1.0, 2.0, 3.0, 4)
     health_on_failure: str = "restart"
     seccomp_profile: str = "/etc/p.json sha256:" + "b" * 64
+    env_files: tuple[str, ...] = ("/srv/web.env sha256:" + "c" * 64,)
 
 
 def test_new_record_takes_every_field() -> None:
