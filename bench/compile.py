@@ -22,12 +22,13 @@ Prints, in one run:
 
 Measured on the development VM (2 CPUs, shared: absolute times swing; medians of 30), (b2)
 normal install: python -c pass 12.7 ms, hp compile 73.1 ms (5.75x: the target is met), hp ps
-138.4 ms (10.9x). Before this was met: hp compile 131 ms (9.5x). An ordinary `hp compile`
-command line now runs without typer (executor/compile_command.py; docs/design.md, start-up),
-without the garbage collector, and without hashlib or difflib; msgspec's own import is about a
-third of what is left. Deferred already: executor.planning (and with it containers,
-networking, images, volumes and the plan: hp compile reads env files through
-executor.inputs), plumbum and rich.
+138.4 ms (10.9x); a later, quieter run (2026-12-02): 11.9 ms, 64.7 ms (5.42x), hp ps 117.2 ms
+(9.82x), and in-process 24,404 configs/s compile only, 5,124/s parse + compile. Before this
+was met: hp compile 131 ms (9.5x). An ordinary `hp compile` command line now runs without
+typer (executor/compile_command.py; docs/design.md, start-up), without the garbage collector,
+and without hashlib or difflib; msgspec's own import is about a third of what is left.
+Deferred already: executor.planning (and with it containers, networking, images, volumes and
+the plan: hp compile reads env files through executor.inputs), plumbum and rich.
 
 The processes run with this environment as it is. Note PYTHONDONTWRITEBYTECODE:
 when it is set and compiler/ and executor/ have no __pycache__, every `hp` run
