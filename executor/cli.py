@@ -439,11 +439,10 @@ def ps_command(
     from compiler import HpError
     from executor import containers
     from executor.session import state_layout
-    from executor.store import container_names
 
     try:
         layout = state_layout(state_dir)
-        rows = [containers.status(layout, name) for name in container_names(layout)]
+        rows = containers.statuses(layout)
     except HpError as e:
         raise _fail(e) from None
     if json_output:

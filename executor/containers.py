@@ -33,7 +33,7 @@ from .faults import checkpoint
 from .helpers import init_program
 from .images import PreparedImage, hold_image, lower_of, merged_root
 from .run import run, run_status
-from .store import GONE_PREFIX, NEW_PREFIX, read_int, read_record, write_atomic
+from .store import GONE_PREFIX, NEW_PREFIX, container_names, read_int, read_record, write_atomic
 from .waiting import wait_until
 
 CRUN_TIMEOUT = 30.0  # crun start, state, list, kill, delete: quick unless something is badly stuck
@@ -379,10 +379,15 @@ def crun_status(layout: Layout, name: str) -> str | None:
 
 
 def crun_statuses(layout: Layout) -> dict[str, str]:
-    """crun's status of every container under hp's root, from one `crun list`."""
+    """crun's status of every container under hp's root, from one `crun list`. One status file
+    crun cannot parse fails its whole list, so then each container hp has is asked alone
+    (crun_status), and one crun cannot tell is left out, as crun_status leaves it."""
     if not os.path.isdir(layout.crun_root):
         return {}
-    out = run(commands.crun_list(layout), "listing crun's containers", timeout=CRUN_TIMEOUT)
+    code, out, _ = run_status(commands.crun_list(layout), timeout=CRUN_TIMEOUT)
+    if code != 0:
+        asked = {name: crun_status(layout, name) for name in container_names(layout)}
+        return {name: status for name, status in asked.items() if status is not None}
     try:
         return {c.id: c.status for c in msgspec.json.decode(out or "[]", type=list[CrunState])}
     except msgspec.DecodeError:
@@ -396,9 +401,15 @@ class CrunState(msgspec.Struct, frozen=True):
     status: str
 
 
-def status(layout: Layout, name: str) -> ContainerStatus:
+def statuses(layout: Layout) -> list[ContainerStatus]:
+    """`hp ps`'s rows: each container hp has, by name, with crun asked once for them all."""
+    crun = crun_statuses(layout)
+    return [status(layout, name, crun.get(name)) for name in container_names(layout)]
+
+
+def status(layout: Layout, name: str, state: str | None) -> ContainerStatus:
+    """What `hp ps` shows of `name`, whose status crun gives as `state` (crun_status)."""
     record = read_record(layout, name)
-    state = crun_status(layout, name)
     pid = read_int(layout.pid_file(name)) if has_process(state) else None
     exit_code = read_int(layout.exit_file(name)) if not has_process(state) else None
     setup = networking.read_setup(layout, name)

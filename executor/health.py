@@ -169,7 +169,7 @@ def wait_healthy(layout: Layout, name: str, timeout: float) -> None:
 
 
 def _exit_of(layout: Layout, name: str) -> str:
-    code = containers.status(layout, name).exit_code
+    code = containers.status(layout, name, containers.crun_status(layout, name)).exit_code
     return f" (it exited {code})" if code is not None else ""
 
 
