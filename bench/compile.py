@@ -23,7 +23,8 @@ Prints, in one run:
 Measured on the development VM (2 CPUs, shared: absolute times swing; medians of 30), (b2)
 normal install: python -c pass 12.7 ms, hp compile 73.1 ms (5.75x: the target is met), hp ps
 138.4 ms (10.9x); a later, quieter run (2026-12-02): 11.9 ms, 64.7 ms (5.42x), hp ps 117.2 ms
-(9.82x), and in-process 24,404 configs/s compile only, 5,124/s parse + compile. Before this
+(9.82x), and in-process 24,404 configs/s compile only, 5,124/s parse + compile; with hp ps's
+quick path (executor/ps_command.py): hp compile 58.8 ms (5.09x), hp ps 83.6 ms (7.25x). Before this
 was met: hp compile 131 ms (9.5x). An ordinary `hp compile` command line now runs without
 typer (executor/compile_command.py; docs/design.md, start-up), without the garbage collector,
 and without hashlib or difflib; msgspec's own import is about a third of what is left.
@@ -534,6 +535,7 @@ def main() -> None:
         print("\n(c) imports (executor.main run in-process with sys.argv set, as the hp script does)")
         probes = [
             ("hp compile", HP_COMPILE_ARGS),
+            ("hp ps (empty state dir)", ["ps", "--state-dir", EMPTY_STATE]),
             ("hp --version", ["--version"]),
             ("usage error (no -i)", ["compile", str(HP_TOML)]),
         ]

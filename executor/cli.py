@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import typer
@@ -125,13 +124,6 @@ def _fail(e: HpError, files: dict[str, str] | None = None) -> typer.Exit:
 
     sys.stderr.write(error_line(e, files or {}) + "\n")
     return typer.Exit(exit_status(e))
-
-
-def _print_table(table: Sequence[tuple[str, ...]]) -> None:
-    """A header row and rows, in columns aligned by their widest cell."""
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
 
 
 def _say(message: str) -> None:
@@ -434,35 +426,11 @@ def ps_command(
 ) -> None:
     """List hp's containers: name, image, status, exit code, health, pid, IP address, published ports,
     restart policy and restarts by it."""
-    import msgspec
+    from executor.ps_command import ps_command
 
-    from compiler import HpError
-    from executor import containers
-    from executor.session import state_layout
-
-    try:
-        layout = state_layout(state_dir)
-        rows = containers.statuses(layout)
-    except HpError as e:
-        raise _fail(e) from None
-    if json_output:
-        sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(rows), indent=2) + b"\n")
-        return
-    table = [("NAME", "IMAGE", "STATUS", "HEALTH", "PID", "IP", "PORTS", "RESTART", "RESTARTS")] + [
-        (
-            r.name,
-            r.image,
-            r.status + (f" ({r.exit_code})" if r.exit_code is not None else ""),
-            r.health,
-            str(r.pid) if r.pid else "-",
-            r.ip or ("host" if r.network == "host" else "-"),
-            ",".join(r.ports) or "-",
-            r.restart,
-            str(r.restarts),
-        )
-        for r in rows
-    ]
-    _print_table(table)
+    code = ps_command(json_output, state_dir)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("stats")
@@ -486,6 +454,7 @@ def stats_command(
     from executor.main import Interrupted
     from executor.session import state_layout
     from executor.stats import watch
+    from executor.tables import print_table
 
     clear = sys.stdout.isatty() and not json_output and not no_stream
 
@@ -498,7 +467,7 @@ def stats_command(
         else:
             if clear:
                 sys.stdout.write("\x1b[H\x1b[2J")  # home, then clear the screen: the table is redrawn in place
-            _print_table([HEADER] + [table_row(s) for s in rows])
+            print_table([HEADER] + [table_row(s) for s in rows])
         sys.stdout.flush()
 
     try:
@@ -852,6 +821,7 @@ def volume_ls_command(
     from compiler import HpError
     from executor import volumes
     from executor.session import state_layout
+    from executor.tables import print_table
 
     try:
         layout = state_layout(state_dir)
@@ -871,7 +841,7 @@ def volume_ls_command(
         )
         for r in rows
     ]
-    _print_table(table)
+    print_table(table)
 
 
 @volume_app.command("inspect")

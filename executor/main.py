@@ -32,18 +32,26 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _interrupted)
     try:
         # a signal during the imports is an interruption too
-        if sys.argv[1:2] == ["compile"]:
-            # the command scripts run in a loop starts without typer when its command line is ordinary,
-            # and without the cyclic garbage collector: a short run that frees everything at exit
-            # (collections during its imports cost ~3 ms of a ~70 ms start)
+        if sys.argv[1:2] in (["compile"], ["ps"]):
+            # the commands scripts and watch loops run start without typer when their command line is
+            # ordinary, and without the cyclic garbage collector: a short run that frees everything at
+            # exit (collections during its imports cost ~3 ms of a ~70 ms start)
             import gc
 
             gc.disable()
-            from executor.compile_command import compile_command, parse_args
+            if sys.argv[1] == "compile":
+                from executor.compile_command import compile_command, parse_args
 
-            params = parse_args(sys.argv[2:])
-            if params is not None:
-                sys.exit(compile_command(**params))
+                params = parse_args(sys.argv[2:])
+                if params is not None:
+                    sys.exit(compile_command(**params))
+            else:
+                from executor.ps_command import parse_args as parse_ps_args
+                from executor.ps_command import ps_command
+
+                ps_params = parse_ps_args(sys.argv[2:])
+                if ps_params is not None:
+                    sys.exit(ps_command(**ps_params))
         from executor.cli import app
 
         app()

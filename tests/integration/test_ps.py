@@ -1,5 +1,6 @@
 """`hp ps` asks crun once for every container (`crun list`), and still answers, as `hp plan` does,
-when crun's list fails whole because one state under hp's crun root cannot be read."""
+when crun's list fails whole because one state under hp's crun root cannot be read; its quick path
+prints what the typer CLI prints."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from compiler import commands
 from compiler.layout import Layout
 
-from .hprun import eventually, hp, leftovers, ps, write_file
+from .hprun import HP, eventually, hp, leftovers, ps, write_file
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +33,11 @@ def test_ps_shows_each_status_from_one_list_and_survives_a_broken_crun_state(
     eventually(lambda: ps(state)[down]["status"] == "stopped", f"{down} to exit")
     expected = {up: ("running", None), down: ("stopped", 3)}
     assert {n: (r["status"], r["exit_code"]) for n, r in ps(state).items()} == expected
+    for flag in ([], ["--json"]):  # the quick path (executor/ps_command.py) prints what typer's does
+        quick = subprocess.run([HP, "ps", "--state-dir", str(state), *flag], capture_output=True, timeout=60)
+        full = subprocess.run([HP, "ps", "--state-dir", str(state), *flag, "--"], capture_output=True, timeout=60)
+        assert quick.returncode == full.returncode == 0, quick.stderr + full.stderr
+        assert quick.stdout == full.stdout and up.encode() in quick.stdout
 
     layout = Layout(str(state))
     broken = Path(layout.crun_root) / "broken"  # not a name hp gives: only crun reads it
