@@ -18,9 +18,9 @@ from typing import Literal, Protocol
 import msgspec
 
 from .defaults import DEFAULT_LOG_MAX_SIZE
-from .health import HealthCheck
+from .health import HealthCheck, OnFailure
 from .signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT
-from .supervision import RunState, Supervision
+from .supervision import RestartPolicy, RunState, Supervision
 
 Phase = Literal["creating", "ready", "removing"]
 # hp.toml settings that only hp reads (kept in the record): a change rewrites the record, nothing more
@@ -49,11 +49,11 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # hp.toml's, kept here because `hp destroy` does not read the file's content
     stop_timeout: int = DEFAULT_STOP_TIMEOUT  # seconds between the stop signal and SIGKILL
     prevent_destroy: bool = False  # a plan that would replace or destroy it fails
-    restart: str = "no"  # hp.toml's restart policy (compiler/supervision.py), read by the exit handler
+    restart: RestartPolicy = "no"  # hp.toml's restart policy (compiler/supervision.py), read by the exit handler
     restart_max: int = 0
     log_max_size: int = DEFAULT_LOG_MAX_SIZE  # bytes, passed to conmon at each start
     healthcheck: HealthCheck | None = None  # the effective check (compiler/health.py), run by hp
-    health_on_failure: str = "none"  # hp.toml's: "none", "restart" or "kill"
+    health_on_failure: OnFailure = "none"  # hp.toml's: "none", "restart" or "kill"
     # hp.toml's depends_on (name -> "started" | "healthy"): stop and destroy go in reverse order,
     # `hp start` and a boot in this order, even for a container the file no longer lists
     depends_on: dict[str, str] = msgspec.field(default_factory=dict)
@@ -63,6 +63,11 @@ class ContainerRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # its env_file list's files, "PATH sha256:HEX" each, in hp.toml's order (compiler.env.env_file_identities;
     # () for none, or a record older than the field): a replace that a changed env file causes says so
     env_files: tuple[str, ...] = ()
+
+    @property
+    def supervision(self) -> Supervision:
+        """The restart policy and log size it keeps, as the exit handler and a boot apply them."""
+        return Supervision(self.restart, self.restart_max, self.log_max_size)
 
 
 class ContainerStatus(msgspec.Struct, frozen=True):
@@ -116,7 +121,7 @@ class Made(Protocol):
     @property
     def healthcheck(self) -> HealthCheck | None: ...
     @property
-    def health_on_failure(self) -> str: ...
+    def health_on_failure(self) -> OnFailure: ...
     @property
     def seccomp_profile(self) -> str: ...
     @property

@@ -20,7 +20,7 @@ from compiler import depends
 from compiler.errors import HpError
 from compiler.layout import Layout
 from compiler.state import is_running
-from compiler.supervision import Supervision, comes_back_at_boot
+from compiler.supervision import comes_back_at_boot
 
 from . import containers
 from .applying import tidy
@@ -39,11 +39,7 @@ def start_all(layout: Layout, say: Callable[[str], None]) -> tuple[list[str], li
         record = records[name]
         if record is None or record.phase != "ready" or is_running(statuses.get(name)):
             continue
-        policy = Supervision(
-            record.restart,  # type: ignore[arg-type]  # a record's restart is hp.toml's Literal
-            record.restart_max,
-            record.log_max_size,
-        )
+        policy = record.supervision
         exited = os.path.exists(layout.exit_file(name))
         if not comes_back_at_boot(policy, containers.read_run_state(layout, name), exited):
             continue

@@ -22,7 +22,7 @@ from compiler.bundle import Bundle
 from compiler.cgroups import cgroup_mounts, cgroups_path, container_cgroup_dirs
 from compiler.cni import NetworkSetup
 from compiler.errors import HpError
-from compiler.health import HealthCheck
+from compiler.health import HealthCheck, OnFailure
 from compiler.layout import INIT_HELPER, Layout
 from compiler.signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, SIGKILL
 from compiler.state import ContainerStatus, encode_record, has_process, is_running, new_record, shown_status
@@ -72,7 +72,7 @@ class NewContainer(msgspec.Struct, frozen=True):
     supervision: Supervision  # hp.toml's restart, restart_max, log_max_size
     depends_on: dict[str, str]  # hp.toml's, normalized
     healthcheck: HealthCheck | None  # the effective check (compiler/health.py)
-    health_on_failure: str  # hp.toml's
+    health_on_failure: OnFailure  # hp.toml's
     seccomp_profile: str  # the profile its filter is compiled from (compiler.seccomp.profile_identity)
     env_files: tuple[str, ...]  # its env files, by path and digest (compiler.env.env_file_identities)
 

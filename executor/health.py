@@ -223,7 +223,7 @@ def act_on_failure(layout: Layout, name: str, state: HealthState) -> str:
     record = read_record(layout, name)
     if record is None:
         return ""
-    if action(record.health_on_failure, state) == "none":  # type: ignore[arg-type]  # hp.toml's Literal, recorded
+    if action(record.health_on_failure, state) == "none":
         return ""
 
     def superseded() -> bool:

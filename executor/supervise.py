@@ -17,7 +17,7 @@ import time
 
 from compiler.errors import HpError
 from compiler.layout import Layout
-from compiler.supervision import RunState, Supervision, after_exit, encode_run_state, is_current_run
+from compiler.supervision import RunState, after_exit, encode_run_state, is_current_run
 
 from . import containers
 from .lock import GaveUp, state_lock
@@ -34,11 +34,7 @@ def container_exited(layout: Layout, name: str, start: int) -> str:
     state = containers.read_run_state(layout, name)
     if record is None or state is None:
         return f"{name}: no record or run state: nothing to do"
-    policy = Supervision(
-        record.restart,  # type: ignore[arg-type]  # a record's restart is hp.toml's Literal
-        record.restart_max,
-        record.log_max_size,
-    )
+    policy = record.supervision
 
     def superseded() -> bool:
         return not is_current_run(containers.read_run_state(layout, name), start)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from compiler.health import HealthCheck
+from compiler.health import HealthCheck, OnFailure
 from compiler.plan import Current, Desired
 from compiler.state import (
     SETTINGS,
@@ -36,7 +36,7 @@ class Made(msgspec.Struct, frozen=True):
     supervision: Supervision = Supervision("on-failure", 3, 4096)
     depends_on: dict[str, str] = msgspec.field(default_factory=lambda: {"db": "healthy"})
     healthcheck: HealthCheck | None = HealthCheck(("CMD", "true"), 1.0, 2.0, 3.0, 4)
-    health_on_failure: str = "restart"
+    health_on_failure: OnFailure = "restart"
     seccomp_profile: str = "/etc/p.json sha256:" + "b" * 64
     env_files: tuple[str, ...] = ("/srv/web.env sha256:" + "c" * 64,)
 
@@ -50,6 +50,7 @@ def test_new_record_takes_every_field() -> None:
         if field.default is not msgspec.NODEFAULT:
             assert getattr(record, field.name) != field.default, field.name
     assert record.phase == "creating"
+    assert record.supervision == made.supervision  # what the exit handler and a boot apply
     assert record.config_hash == config_hash(made.config_json)
     assert (record.name, record.image, record.image_id) == (made.name, made.ref, made.image_id)
 
