@@ -13,15 +13,19 @@ from typing import Literal
 
 import msgspec
 
+from .cni import NetworkSetup, encode_setup
+from .cni import describe as describe_network
 from .defaults import DEFAULT_LOG_MAX_SIZE
 from .depends import describe as describe_depends
 from .env import changed_env_files
 from .errors import HpError, key_path
+from .health import describe as describe_check
 from .masking import masked_configs
 from .seccomp import changed_profile
 from .security import Escalation, counts_against, review_create, review_replace
 from .signals import DEFAULT_STOP_SIGNAL, DEFAULT_STOP_TIMEOUT, describe_stop
-from .state import SETTINGS, config_hash, is_running
+from .spec import ContainerSpec
+from .state import SETTINGS, ContainerRecord, Made, config_hash, is_running
 
 FORMAT_VERSION = "1.0"
 
@@ -92,6 +96,72 @@ class Current(msgspec.Struct, frozen=True):
     health_on_failure: str = "none"  # the record's
     seccomp_profile: str = ""  # the record's
     env_files: tuple[str, ...] = ()  # the record's
+
+
+def desired_of(made: Made, network: NetworkSetup, spec: ContainerSpec, depends_on: Mapping[str, str]) -> Desired:
+    """A container as hp.toml wants it: what planning made of it (`made`, the same value its record
+    is made from: compiler.state.new_record), its network setup, what only the plan reads of its
+    table (`spec`: sensitive_env, seccomp) and what it depends on (compiler.compile.dependency_graph)."""
+    return Desired(
+        made.ref,
+        made.image_id,
+        made.config_json,
+        made.must_run,
+        encode_setup(network),
+        describe_network(network),
+        made.stop_timeout,
+        made.prevent_destroy,
+        made.supervision.restart,
+        made.supervision.restart_max,
+        made.supervision.log_max_size,
+        sensitive_env=spec.sensitive_env,
+        depends_on=dict(depends_on),
+        healthcheck=describe_check(made.healthcheck),
+        health_on_failure=made.health_on_failure,
+        seccomp=spec.seccomp,
+        seccomp_profile=made.seccomp_profile,
+        env_files=made.env_files,
+    )
+
+
+def current_of(
+    record: ContainerRecord,
+    crun: str | None,
+    exit_code: int | None,
+    *,
+    config_json: bytes,
+    network_json: bytes,
+    volumes: tuple[str, ...],
+    layer_size: int | None,
+    stopped_by_hp: bool,
+) -> Current:
+    """A container as hp made it (its record) and as it is now: crun's status of it (None: crun has
+    none), the exit status conmon recorded, the config.json and network setup in its directory, the
+    volumes it mounts, its writable layer's size and whether `hp stop` stopped it."""
+    status = current_status(crun, exit_code)
+    return Current(
+        record.image,
+        record.image_id,
+        config_json,
+        status,
+        exit_code if status == "stopped" else None,
+        record.phase,
+        network_json,
+        record.stop_timeout,
+        record.prevent_destroy,
+        record.stop_signal,
+        volumes,
+        layer_size,
+        record.restart,
+        record.restart_max,
+        record.log_max_size,
+        stopped_by_hp,
+        depends_on=dict(record.depends_on),
+        healthcheck=describe_check(record.healthcheck),
+        health_on_failure=record.health_on_failure,
+        seccomp_profile=record.seccomp_profile,
+        env_files=record.env_files,
+    )
 
 
 def current_status(crun: str | None, exit_code: int | None) -> str:

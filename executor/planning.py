@@ -14,22 +14,22 @@ import msgspec
 
 from compiler import HpFile, check_file, compile_container, depends, parse_hp_file
 from compiler.bundle import container_bundle
-from compiler.cni import NetworkSetup, describe, encode_setup, network_setup
+from compiler.cni import NetworkSetup, network_setup
 from compiler.commands import route_list_argv
 from compiler.compile import dependency_graph
 from compiler.env import EnvFile, env_file_identities
 from compiler.errors import HpError, key_path
 from compiler.health import HealthCheck, effective_check
-from compiler.health import describe as describe_check
 from compiler.host import HostFacts
 from compiler.layout import Layout
 from compiler.network import container_network, parse_routes
-from compiler.plan import Current, Desired, Plan, current_status, plan
+from compiler.plan import Current, Plan, current_of, desired_of, plan
 from compiler.saved_plan import Fingerprint, file_sha256
 from compiler.seccomp import check_profiles, profile_digests, profile_file, profile_identity
 from compiler.shared_networks import bridge_of_another_network, default_hint, shared_network_problem
 from compiler.signals import image_stop_signal
 from compiler.spec import ContainerSpec
+from compiler.state import ContainerRecord
 from compiler.supervision import stopped_by_hp, supervision
 
 from . import __version__, bridges, ports
@@ -114,29 +114,7 @@ def make_plan(
     )
     current = _current(layout, {n: r for n, r in records.items() if r is not None and r.file == owner})
     graph = dependency_graph(hp_file)
-    desired = {
-        name: Desired(
-            c.ref,
-            c.image.image_id,
-            c.config_json,
-            c.must_run,
-            encode_setup(c.network),
-            describe(c.network),
-            c.stop_timeout,
-            c.prevent_destroy,
-            c.supervision.restart,
-            c.supervision.restart_max,
-            c.supervision.log_max_size,
-            sensitive_env=hp_file.containers[name].sensitive_env,
-            depends_on={**graph[name]},
-            healthcheck=describe_check(c.healthcheck),
-            health_on_failure=c.health_on_failure,
-            seccomp=hp_file.containers[name].seccomp,
-            seccomp_profile=c.seccomp_profile,
-            env_files=c.env_files,
-        )
-        for name, c in new.items()
-    }
+    desired = {name: desired_of(c, c.network, hp_file.containers[name], graph[name]) for name, c in new.items()}
     content = "" if destroy else file_sha256(data)  # destroying does not depend on the content
     fingerprint = Fingerprint(
         __version__,
@@ -232,36 +210,19 @@ def _healthcheck(name: str, spec: ContainerSpec, image: PreparedImage) -> Health
         raise (e.from_source("spec") if e.where.startswith("containers.") else e) from None
 
 
-def _current(layout: Layout, records: dict) -> dict[str, Current]:
+def _current(layout: Layout, records: dict[str, ContainerRecord]) -> dict[str, Current]:
     statuses = crun_statuses(layout) if records else {}
     current = {}
     for name, record in records.items():
-        config_json = read_or_none(layout.config_json(name)) or b""
-        exit_code = read_int(layout.exit_file(name))
-        status = current_status(statuses.get(name), exit_code)
-        network_json = read_or_none(layout.network_file(name)) or b""
-        current[name] = Current(
-            record.image,
-            record.image_id,
-            config_json,
-            status,
-            exit_code if status == "stopped" else None,
-            record.phase,
-            network_json,
-            record.stop_timeout,
-            record.prevent_destroy,
-            record.stop_signal,
-            tuple(mounted_volumes(layout, name)),
-            tree_size(layout.upper(name)),
-            record.restart,
-            record.restart_max,
-            record.log_max_size,
-            stopped_by_hp(read_run_state(layout, name)),
-            depends_on=dict(record.depends_on),
-            healthcheck=describe_check(record.healthcheck),
-            health_on_failure=record.health_on_failure,
-            seccomp_profile=record.seccomp_profile,
-            env_files=record.env_files,
+        current[name] = current_of(
+            record,
+            statuses.get(name),
+            read_int(layout.exit_file(name)),
+            config_json=read_or_none(layout.config_json(name)) or b"",
+            network_json=read_or_none(layout.network_file(name)) or b"",
+            volumes=tuple(mounted_volumes(layout, name)),
+            layer_size=tree_size(layout.upper(name)),
+            stopped_by_hp=stopped_by_hp(read_run_state(layout, name)),
         )
     return current
 
