@@ -46,7 +46,7 @@ import msgspec
 from .digests import sha256_hex
 from .errors import HpError, quote
 from .names import check_container_name, check_volume_name
-from .network import check_interface_name
+from .network import check_interface_name, is_interface_name
 from .volumes import VOLUMES, origin_path, volume_source
 
 # the OCI bundle's own files besides config.json, by their names there (config.json binds them)
@@ -54,6 +54,7 @@ HOSTS = "hosts"  # rewritten in place as peers come and go (executor/networking.
 ETC_FILES = ("hostname", HOSTS, "resolv.conf")
 INIT_HELPER = "hp-init"  # keep_alive's init, copied into the bundle
 
+RECORD_SUFFIX = ".json"  # an attachment's or a bridge's record: NAME.json
 BRIDGE_CLAIMS_DIR = "/run/hp/bridges"
 BRIDGE_CLAIMS_LOCK = "/run/hp/bridges.lock"
 
@@ -212,6 +213,10 @@ class Layout(msgspec.Struct, frozen=True):
     def pid_file(self, name: str) -> str:
         return f"{self.container_dir(name)}/pid"
 
+    def exec_process(self, name: str, pid: int) -> str:
+        """The process `hp exec` (run by hp's process `pid`) gives crun exec, removed when it returns."""
+        return f"{self.container_dir(name)}/exec-{pid}.json"
+
     def network_file(self, name: str) -> str:
         return f"{self.container_dir(name)}/network.json"
 
@@ -256,14 +261,25 @@ class Layout(msgspec.Struct, frozen=True):
         return f"{self.networks_dir}/attachments"
 
     def attachment(self, container: str) -> str:
-        return f"{self.attachments_dir}/{check_container_name(container)}.json"
+        return f"{self.attachments_dir}/{check_container_name(container)}{RECORD_SUFFIX}"
 
     @property
     def bridges_dir(self) -> str:
         return f"{self.networks_dir}/bridges"
 
     def bridge_record(self, bridge: str) -> str:
-        return f"{self.bridges_dir}/{check_interface_name(bridge)}.json"
+        return f"{self.bridges_dir}/{check_interface_name(bridge)}{RECORD_SUFFIX}"
+
+
+def is_record_file(file: str) -> bool:
+    """Whether a file name in attachments_dir or bridges_dir is a record's (NAME.json), not a temporary."""
+    return file.endswith(RECORD_SUFFIX)
+
+
+def bridge_of_record(file: str) -> str | None:
+    """The bridge whose record (Layout.bridge_record) is the file named `file` in bridges_dir; None for any other."""
+    bridge = file[: -len(RECORD_SUFFIX)]
+    return bridge if is_record_file(file) and is_interface_name(bridge) else None
 
 
 def layout(state_dir: str, where: str = "--state-dir") -> Layout:

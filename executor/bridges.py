@@ -32,7 +32,7 @@ import msgspec
 
 from compiler.commands import address_delete_argv, address_list_argv, link_delete_argv
 from compiler.errors import HpError, quote
-from compiler.layout import BRIDGE_CLAIMS_DIR, BRIDGE_CLAIMS_LOCK, Layout, bridge_claim
+from compiler.layout import BRIDGE_CLAIMS_DIR, BRIDGE_CLAIMS_LOCK, Layout, bridge_claim, bridge_of_record
 from compiler.layout import layout as checked_layout
 from compiler.network import (
     BridgeRecord,
@@ -43,7 +43,6 @@ from compiler.network import (
     check_interface_name,
     decode_bridge_record,
     encode_bridge_record,
-    is_interface_name,
     is_recorded_interface,
     parse_addresses,
 )
@@ -168,8 +167,8 @@ def release(layout: Layout, in_use: set[str]) -> list[str]:
     except FileNotFoundError:
         return deleted
     for file in files:
-        bridge = file[: -len(".json")]
-        if not file.endswith(".json") or not is_interface_name(bridge) or bridge in in_use:
+        bridge = bridge_of_record(file)
+        if bridge is None or bridge in in_use:
             continue
         with _claims_locked():
             record = read_record(layout, bridge)

@@ -36,7 +36,7 @@ def exec_command(layout: Layout, name: str, options: ExecOptions) -> int:
     process = exec_process(
         config.process, options.argv, tty=options.tty, user=user, env=options.env, cwd=options.workdir
     )
-    path = f"{layout.container_dir(name)}/exec-{os.getpid()}.json"
+    path = layout.exec_process(name, os.getpid())
     with open(path, "wb") as f:
         f.write(encode_process(process))
     try:

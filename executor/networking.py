@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from compiler.cni import Attachment, NetworkSetup, decode_conflist, decode_setup, encode_conflist
 from compiler.errors import HpError
-from compiler.layout import HOSTS, Layout
+from compiler.layout import HOSTS, Layout, is_record_file
 from compiler.network import address_problem, container_hosts, hosts_peers, lowest_free_address
 
 from . import bridges, cni
@@ -215,7 +215,7 @@ def addresses(layout: Layout) -> dict[str, tuple[str, str]]:
     except FileNotFoundError:
         return found
     for entry in entries:
-        if not entry.name.endswith(".json"):
+        if not is_record_file(entry.name):
             continue
         try:
             info = entry.stat()

@@ -8,7 +8,7 @@ from compiler import commands, oci
 from compiler.errors import HpError
 from compiler.etc_files import hosts_file, resolv_conf
 from compiler.exec_process import exec_process
-from compiler.layout import layout
+from compiler.layout import bridge_of_record, layout
 
 
 @pytest.mark.parametrize(
@@ -30,6 +30,23 @@ def test_layout_paths() -> None:
     assert lay.crun_root == "/var/lib/hp/crun"
     assert lay.rootfs("web") == "/var/lib/hp/containers/web/bundle/rootfs"
     assert lay.image_rootfs("abc") == "/var/lib/hp/images/abc/rootfs"
+
+
+# a file name in STATE/networks/bridges -> the bridge whose record it is (None: not a record, left alone)
+BRIDGE_RECORD_FILES = [
+    ("a-record", "hp0.json", "hp0"),
+    ("a-temporary", ".hp0.json.tmp", None),
+    ("no-suffix", "hp0", None),
+    ("not-an-interface-name", "a-name-too-long-for-linux.json", None),
+    ("only-the-suffix", ".json", None),
+]
+
+
+@pytest.mark.parametrize("name,file,bridge", BRIDGE_RECORD_FILES, ids=[c[0] for c in BRIDGE_RECORD_FILES])
+def test_bridge_of_record(name: str, file: str, bridge: str | None) -> None:
+    assert bridge_of_record(file) == bridge
+    if bridge is not None:  # the inverse of Layout.bridge_record
+        assert layout("/s").bridge_record(bridge) == f"/s/networks/bridges/{file}"
 
 
 @pytest.mark.parametrize(
