@@ -65,6 +65,13 @@ def parse_args(args: list[str]) -> dict[str, str] | None:
     return params
 
 
+def quick(args: list[str]) -> int | None:
+    """`hp compile ARGS` run here if ARGS is an ordinary command line: its exit status; else None,
+    for the typer CLI (executor/main.py)."""
+    params = parse_args(args)
+    return None if params is None else compile_command(**params)
+
+
 def compile_command(
     file: str,
     image_config: str,

@@ -40,18 +40,12 @@ def main() -> None:
 
             gc.disable()
             if sys.argv[1] == "compile":
-                from executor.compile_command import compile_command, parse_args
-
-                params = parse_args(sys.argv[2:])
-                if params is not None:
-                    sys.exit(compile_command(**params))
+                from executor.compile_command import quick
             else:
-                from executor.ps_command import parse_args as parse_ps_args
-                from executor.ps_command import ps_command
-
-                ps_params = parse_ps_args(sys.argv[2:])
-                if ps_params is not None:
-                    sys.exit(ps_command(**ps_params))
+                from executor.ps_command import quick
+            status = quick(sys.argv[2:])
+            if status is not None:
+                sys.exit(status)
         from executor.cli import app
 
         app()

@@ -47,6 +47,13 @@ def parse_args(args: list[str]) -> PsParams | None:
     return params
 
 
+def quick(args: list[str]) -> int | None:
+    """`hp ps ARGS` run here if ARGS is an ordinary command line: its exit status; else None, for
+    the typer CLI (executor/main.py)."""
+    params = parse_args(args)
+    return None if params is None else ps_command(**params)
+
+
 HEADER = ("NAME", "IMAGE", "STATUS", "HEALTH", "PID", "IP", "PORTS", "RESTART", "RESTARTS")
 
 
