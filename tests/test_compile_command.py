@@ -8,37 +8,26 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import typer
-import typer.main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from executor.cli import app
 from executor.compile_command import OPTIONS, SHORT_OPTIONS, parse_args
 
-try:  # typer 0.28 carries its own copy of click, and raises its exceptions even where click is installed too
-    from typer._click import exceptions as click_exceptions
-except ImportError:  # typer < 0.28 uses click itself
-    from click import exceptions as click_exceptions  # type: ignore[import-not-found, no-redef]  # typer < 0.28's click
+from .quick_paths import click_params as click_params_of
+from .quick_paths import declared_options
+from .quick_paths import run_hp as run_hp_in
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-HP = Path(sys.executable).parent / "hp"
-TIMEOUT = 60  # seconds; only a guard against a hang
 
 
-def click_params(args: list[str]) -> dict[str, str] | None:
+def click_params(args: list[str]) -> dict[str, object] | None:
     """click's parameters for `hp compile ARGS` (those given), or None when click refuses the line."""
-    command = typer.main.get_command(app).commands["compile"]  # type: ignore[attr-defined]  # hp's app is a group
-    try:
-        with command.make_context("compile", list(args)) as ctx:
-            return {k: v for k, v in ctx.params.items() if v is not None}
-    except (typer.Exit, click_exceptions.ClickException):  # help, or a line click refuses
-        return None
+    params = click_params_of("compile", args)
+    return None if params is None else {k: v for k, v in params.items() if v is not None}
 
 
 ORDINARY = {
@@ -122,9 +111,7 @@ def test_anything_else_is_left_to_typer(args):
 
 
 def test_the_quick_path_knows_every_option_the_cli_declares() -> None:
-    command = typer.main.get_command(app).commands["compile"]  # type: ignore[attr-defined]  # hp's app is a group
-    declared = {opt for p in command.params if p.param_type_name == "option" for opt in p.opts}
-    assert declared == set(OPTIONS) | set(SHORT_OPTIONS)
+    assert declared_options("compile") == set(OPTIONS) | set(SHORT_OPTIONS)
 
 
 TOKENS = st.sampled_from(
@@ -163,17 +150,7 @@ def test_the_quick_path_never_reads_a_line_differently(args):
 
 
 def run_hp(*args: str) -> subprocess.CompletedProcess[bytes]:
-    probe = (
-        "import sys\nfrom executor.main import main\nsys.argv = sys.argv[1:]\n"
-        "try:\n    main()\nfinally:\n    sys.stderr.write('\\nTYPER ' + str('typer' in sys.modules) + '\\n')\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", probe, str(HP), *args],
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        timeout=TIMEOUT,
-        cwd=EXAMPLES,
-    )
+    return run_hp_in(*args, cwd=EXAMPLES)
 
 
 INPUTS = ["-c", "web", "-i", "web-image.json", "--passwd", "passwd", "--group", "group"]

@@ -6,26 +6,15 @@ paths' output on real containers."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import typer
-import typer.main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from executor.cli import app
 from executor.ps_command import FLAG, VALUE_OPTION, parse_args
 
-try:  # typer 0.28 carries its own copy of click, and raises its exceptions even where click is installed too
-    from typer._click import exceptions as click_exceptions
-except ImportError:  # typer < 0.28 uses click itself
-    from click import exceptions as click_exceptions  # type: ignore[import-not-found, no-redef]  # typer < 0.28's click
-
-HP = Path(sys.executable).parent / "hp"
-TIMEOUT = 60  # seconds; only a guard against a hang
+from .quick_paths import click_params as click_params_of
+from .quick_paths import declared_options, run_hp
 
 
 @pytest.fixture(autouse=True)
@@ -36,12 +25,7 @@ def no_state_dir_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def click_params(args: list[str]) -> dict[str, object] | None:
     """click's parameters for `hp ps ARGS`, or None when click refuses the line."""
-    command = typer.main.get_command(app).commands["ps"]  # type: ignore[attr-defined]  # hp's app is a group
-    try:
-        with command.make_context("ps", list(args)) as ctx:
-            return dict(ctx.params)
-    except (typer.Exit, click_exceptions.ClickException):  # help, or a line click refuses
-        return None
+    return click_params_of("ps", args)
 
 
 ORDINARY = {
@@ -79,9 +63,7 @@ def test_anything_else_is_left_to_typer(args):
 
 
 def test_the_quick_path_knows_every_option_the_cli_declares() -> None:
-    command = typer.main.get_command(app).commands["ps"]  # type: ignore[attr-defined]  # hp's app is a group
-    declared = {opt for p in command.params if p.param_type_name == "option" for opt in p.opts}
-    assert declared == {FLAG, VALUE_OPTION}
+    assert declared_options("ps") == {FLAG, VALUE_OPTION}
 
 
 TOKENS = st.sampled_from(["--json", "--state-dir", "--state-dir=", "--state-dir=/x", "/x", "", "-", "--", "-h", "-x"])
@@ -93,20 +75,6 @@ def test_the_quick_path_never_reads_a_line_differently(args):
     quick = parse_args(args)
     if quick is not None:
         assert click_params(args) == quick
-
-
-def run_hp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    probe = (
-        "import sys\nfrom executor.main import main\nsys.argv = sys.argv[1:]\n"
-        "try:\n    main()\nfinally:\n    sys.stderr.write('\\nTYPER ' + str('typer' in sys.modules) + '\\n')\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", probe, str(HP), *args],
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        timeout=TIMEOUT,
-        env=env,
-    )
 
 
 @pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["table", "json"])
